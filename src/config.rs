@@ -1,0 +1,272 @@
+//! `ferry.yaml`: the source, the tenants and the reporters.
+//!
+//! This module owns the serde types of the configuration file (they also produce the JSON
+//! Schema) and their validation pass, which reports every problem at once. Runtime knobs
+//! (listen address, log format, state path override) are CLI flags, not config.
+//! It must not do I/O beyond reading the file it is given.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Platform;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Where the manifests come from.
+    pub source: Source,
+    /// The tenants ferry keeps in line with git.
+    pub tenants: Vec<Tenant>,
+    /// Where commit statuses go. Default: git notes only.
+    #[serde(default = "default_statuses")]
+    pub statuses: Vec<StatusTarget>,
+    /// HTTP server of `ferry serve`.
+    #[serde(default)]
+    pub server: Server,
+    /// Path of the SQLite state store, relative to this file. Default `.ferry/state.db`.
+    #[serde(default = "default_state")]
+    pub state: String,
+}
+
+fn default_statuses() -> Vec<StatusTarget> {
+    vec![StatusTarget::GitNotes(GitNotes::default())]
+}
+
+fn default_state() -> String {
+    ".ferry/state.db".to_owned()
+}
+
+/// The git repository holding the manifests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Source {
+    /// Path (relative to this file) or URL: `file://`, `https://`, `ssh://`, `git@host:org/repo`.
+    pub repo: String,
+    /// Branch to follow. Default `main`.
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// Folder of manifests inside the repository. Default: the repository root.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Poll period (`30s`, `1m`, `2h`), jittered. Default `1m`.
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// Credentials for `https://` or `ssh://` remotes.
+    #[serde(default)]
+    pub auth: Option<SourceAuth>,
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+
+fn default_interval() -> String {
+    "1m".to_owned()
+}
+
+/// Credentials for fetching the source repository. Names of variables or files, never values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceAuth {
+    /// Environment variable holding an HTTPS token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding an HTTPS token.
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// SSH private key file.
+    #[serde(default)]
+    pub ssh_key_file: Option<String>,
+    /// User name for HTTPS token auth. Default `x-access-token`.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// One target tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tenant {
+    /// Unique name: `ferry/<name>` is its status context.
+    pub name: String,
+    /// Platform of the tenant.
+    pub platform: Platform,
+    /// Base URL of the tenant's API, or `emulator` for an in-process emulated tenant.
+    pub url: String,
+    /// Data center (for example `us-west`); cross-region plugin promotion is refused.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Owning business. A tenant of another business than its `promoteFrom` source (or
+    /// than the source repository's default) turns on the sensitive-data scan.
+    #[serde(default)]
+    pub business: Option<String>,
+    /// Credentials: the name of a variable or file, or platform headers.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Values for `${var}` in manifests.
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+    /// Labels a manifest must carry to be applied here. Default: every manifest of the platform.
+    #[serde(default)]
+    pub selector: BTreeMap<String, String>,
+    /// Branch to follow instead of `source.branch`.
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Only apply content already applied cleanly in this tenant.
+    #[serde(default)]
+    pub promote_from: Option<String>,
+    /// What to do when the name exists and ferry does not manage it.
+    #[serde(default)]
+    pub on_conflict: OnConflict,
+    /// Delete objects ferry created that left git. Default false.
+    #[serde(default)]
+    pub prune: bool,
+    /// Drift checks.
+    #[serde(default)]
+    pub drift: Option<Drift>,
+    /// Sync windows; deny wins over allow.
+    #[serde(default)]
+    pub windows: Vec<Window>,
+}
+
+/// What to do when a name is taken by an object ferry does not manage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnConflict {
+    /// Block the connector and report the conflict.
+    #[default]
+    Fail,
+    /// Take the existing object under management as it is, then reconcile it.
+    Adopt,
+    /// Replace the existing object with the manifest's content.
+    Replace,
+}
+
+/// Tenant credentials: names of where the secret lives, never the secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Auth {
+    /// Environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding the token (relative to this file).
+    #[serde(default)]
+    pub token_file: Option<String>,
+    /// Extra platform headers, each from a variable or file (Kizen: `X-BUSINESS-ID`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, SecretSource>,
+}
+
+/// Where one secret value comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretSource {
+    /// Environment variable.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// File path.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// A non-secret literal (for example a business id). Rejected for secret headers.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// Drift checks on a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Drift {
+    /// 5-field cron expression (minute hour day month weekday).
+    pub schedule: String,
+    /// Re-apply git's content when drift is found. Default false: report only.
+    #[serde(default)]
+    pub self_heal: bool,
+    /// Time zone of the schedule (IANA name). Default UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// A sync window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Window {
+    /// Allow or deny applies while the window is open.
+    pub kind: WindowKind,
+    /// 5-field cron expression for when the window opens.
+    pub schedule: String,
+    /// How long it stays open (`30m`, `62h`).
+    pub duration: String,
+    /// IANA time zone of the schedule. Default UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// Whether a window allows or denies applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// Applies may run only inside allow windows (when any exist).
+    Allow,
+    /// Applies never run inside deny windows.
+    Deny,
+}
+
+/// One commit-status destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StatusTarget {
+    /// Notes under `refs/notes/ferry` in the source repository.
+    GitNotes(GitNotes),
+    /// GitHub commit statuses.
+    Github(Forge),
+    /// GitLab commit statuses.
+    Gitlab(Forge),
+    /// Gitea or Forgejo commit statuses.
+    Gitea(Forge),
+}
+
+/// Git-notes reporter settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitNotes {
+    /// Push the notes ref to the source remote after writing. Default: true when the
+    /// source is a path or URL ferry can push to.
+    #[serde(default)]
+    pub push: Option<bool>,
+}
+
+/// A forge reporter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Forge {
+    /// API base URL, for example `https://api.github.com` or `https://gitlab.com/api/v4`.
+    pub api: String,
+    /// `owner/repo` (GitHub, Gitea) or project id or path (GitLab).
+    pub repo: String,
+    /// Environment variable holding the token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding the token.
+    #[serde(default)]
+    pub token_file: Option<String>,
+}
+
+/// HTTP server settings for `ferry serve`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Server {
+    /// Listen address. Default `127.0.0.1:9400`; `--listen` overrides it.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Public URL of the status page, used for `target_url` in statuses.
+    #[serde(default)]
+    pub external_url: Option<String>,
+    /// Environment variable holding the webhook secret.
+    #[serde(default)]
+    pub webhook_secret_env: Option<String>,
+    /// Environment variable holding the bearer token required by state-changing API calls.
+    #[serde(default)]
+    pub api_token_env: Option<String>,
+}

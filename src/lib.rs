@@ -1,0 +1,13 @@
+//! ferry: a GitOps reconciler for SaaS connectors.
+//!
+//! Platform teams keep Kizen SmartConnectors, Agent Studio plugins and Productsup CDE
+//! connectors as YAML manifests in git. ferry reads them at a revision, compares them with
+//! what each tenant holds, and applies the difference through the platform's own import,
+//! copy and duplicate operations, always leaving the connector's active toggle off.
+//!
+//! Data flow: trigger → [`source`] snapshot → [`manifest`] load and validate → desired
+//! state per tenant → live state from a provider → plan → apply → state store → report.
+
+pub mod cli;
+pub mod config;
+pub mod model;
