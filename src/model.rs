@@ -300,6 +300,62 @@ fn canonical_write(value: &serde_json::Value, h: &mut Sha256) {
     }
 }
 
+/// A place in the repository: path relative to the repository root, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Location {
+    /// Path relative to the repository root, `/`-separated.
+    pub path: String,
+    /// 1-based line (0 when unknown).
+    pub line: u64,
+    /// 1-based column (0 when unknown).
+    pub column: u64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path, self.line, self.column)
+    }
+}
+
+/// The annotation a person sets on a manifest after reviewing its sample and reference
+/// files for sensitive data; its value says who reviewed and when.
+pub const REVIEWED_ANNOTATION: &str = "ferry.dev/sensitive-data-reviewed";
+
+/// One connector as one tenant should hold it: a manifest after `${var}` substitution,
+/// with its files read and its content hashed. Built by `manifest`, consumed by `plan`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// `metadata.name`: the connector's identity in git.
+    pub connector: String,
+    /// Manifest kind.
+    pub kind: Kind,
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`.
+    pub annotations: BTreeMap<String, String>,
+    /// The content to apply.
+    pub body: Body,
+    /// `body.content_hash()`, computed once.
+    pub hash: ContentHash,
+    /// Where the manifest document starts (its `apiVersion`/`kind` line).
+    pub location: Location,
+    /// Where particular fields are written, keyed by the platform's error path
+    /// (for example `secretRegistrations[0]`, `connectors[1]`, `liveSql`), so platform
+    /// errors can be mapped back to a manifest line.
+    pub field_locations: BTreeMap<String, Location>,
+    /// Kizen `duplicateOf`: create by duplicating this tenant-side connector name.
+    pub duplicate_of: Option<String>,
+    /// Paths (repository-relative) of the files this manifest reads, for change tracking.
+    pub files: Vec<String>,
+}
+
+impl Desired {
+    /// Whether a person recorded a sensitive-data review on this manifest.
+    pub fn sensitive_data_reviewed(&self) -> bool {
+        self.annotations.contains_key(REVIEWED_ANNOTATION)
+    }
+}
+
 /// One object as a provider's list call returns it: enough to decide whether the object
 /// changed since ferry last saw it without exporting it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
