@@ -29,6 +29,19 @@ pub struct Config {
     /// Path of the SQLite state store, relative to this file. Default `.ferry/state.db`.
     #[serde(default = "default_state")]
     pub state: String,
+    /// Settings for tenants whose `url` is `emulator` (run in-process).
+    #[serde(default)]
+    pub emulator: Option<EmulatorSettings>,
+}
+
+/// In-process emulator settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmulatorSettings {
+    /// Seed file (the `ferry emulator --seed` format, relative to this file) giving the
+    /// catalog and pre-existing objects of emulated tenants, matched by tenant name.
+    #[serde(default)]
+    pub seed: Option<String>,
 }
 
 fn default_statuses() -> Vec<StatusTarget> {
