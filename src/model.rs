@@ -335,8 +335,12 @@ pub struct Desired {
     pub annotations: BTreeMap<String, String>,
     /// The content to apply.
     pub body: Body,
-    /// `body.content_hash()`, computed once.
+    /// `body.content_hash()`, computed once: what this tenant should hold.
     pub hash: ContentHash,
+    /// Hash of the manifest document and the bytes of its files *before* `${var}`
+    /// substitution: the same for every tenant, so promotion (`promoteFrom`) can ask
+    /// "was this very content applied cleanly there?" across tenants whose vars differ.
+    pub source_hash: ContentHash,
     /// Where the manifest document starts (its `apiVersion`/`kind` line).
     pub location: Location,
     /// Where particular fields are written, keyed by the platform's error path
