@@ -12,19 +12,29 @@
 
 mod agent_studio;
 mod cde;
+mod connect;
+mod credentials;
 mod error;
+mod guard;
 mod http;
 mod kizen;
 
 pub use agent_studio::AgentStudioClient;
-pub use cde::CdeClient;
-pub use error::{Error, Result};
-pub use http::{HttpClient, RetryPolicy};
+pub use cde::{
+    CdeClient, normalize_config as normalize_cde_config,
+    normalize_connector as normalize_cde_connector,
+};
+pub use connect::{connect, connect_with, connect_with_token};
+pub use credentials::{Credentials, Secret};
+pub use error::{Error, Operation, Result, Scope};
+pub use http::{ClientOptions, HttpClient, RetryPolicy};
 pub use kizen::KizenClient;
 
 use async_trait::async_trait;
 
-use crate::model::{Body, Catalog, CheckStatus, Created, LiveObject, LiveSummary, Platform, Warning};
+use crate::model::{
+    Body, Catalog, CheckStatus, Created, LiveObject, LiveSummary, Platform, Warning,
+};
 
 /// How to handle an install whose name is already taken (Agent Studio's wizard choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +91,12 @@ pub trait Provider: Send + Sync {
 
     /// Duplicate an object of this tenant under a new name (and API name where the
     /// platform has one). Kizen only; others return [`Error::Unsupported`].
-    async fn duplicate(&self, source_id: &str, name: &str, api_name: Option<&str>) -> Result<Created>;
+    async fn duplicate(
+        &self,
+        source_id: &str,
+        name: &str,
+        api_name: Option<&str>,
+    ) -> Result<Created>;
 
     /// Rename an object.
     async fn rename(&self, id: &str, new_name: &str) -> Result<()>;

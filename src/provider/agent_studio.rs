@@ -1,0 +1,394 @@
+//! The Agent Studio plugin client.
+//!
+//! This module owns the mapping between Agent Studio's plugin API (`/api/v1/plugins`,
+//! `/api/v1/templates`, `/api/v1/install`, `/api/v1/connectors`, bearer token) and the
+//! [`Provider`] trait. It must not decide what to change and must never set
+//! `active: true`.
+//!
+//! A create from git turns the plugin into an installation link issued by the target
+//! tenant itself (`POST /api/v1/templates`, just in time, since links expire after 24 h) and
+//! installs it at once with the manifest's connector bindings and `onConflict: fail`.
+//! Promotion installs a link exported from another tenant. The platform enforces its own
+//! rules (published only, no webhook triggers, no cross-region links, bindings must exist);
+//! this client reports its refusals as [`Error`]s with the platform's message.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::credentials::{Credentials, Secret};
+use super::error::{Error, Operation, Result, Scope};
+use super::guard::ensure_inactive;
+use super::http::{Endpoint, HttpClient, Request, segment};
+use super::{CheckResult, CreateFrom, NameConflict, Provider};
+use crate::model::{
+    Body, Catalog, Created, LiveObject, LiveSummary, Platform, PluginBody, PluginState,
+    PluginTrigger,
+};
+
+/// Page size of list calls.
+const PAGE_SIZE: u32 = 100;
+
+/// An Agent Studio tenant reached through its plugin API.
+#[derive(Debug)]
+pub struct AgentStudioClient {
+    api: Endpoint,
+    region: Option<String>,
+}
+
+impl AgentStudioClient {
+    /// A client for `tenant` at `base_url`, sending `Authorization: Bearer <token>` and any
+    /// other configured headers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] for a bad URL, [`Error::Credentials`] for a token that cannot be
+    /// sent as a header.
+    pub fn new(
+        base_url: &str,
+        tenant: &str,
+        credentials: &Credentials,
+        region: Option<String>,
+        http: HttpClient,
+    ) -> Result<Self> {
+        let bearer = Secret::new(format!("Bearer {}", credentials.token.expose()));
+        let mut headers = vec![("Authorization", &bearer)];
+        headers.extend(
+            credentials
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value)),
+        );
+        let api = Endpoint::new(
+            base_url,
+            tenant,
+            Platform::AgentStudio,
+            headers,
+            &credentials.token_origin,
+            http,
+        )?;
+        Ok(AgentStudioClient { api, region })
+    }
+
+    /// The tenant's data center, if configured.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
+        self.api
+            .json(
+                scope,
+                Request::get(format!("/api/v1/plugins/{}", segment(id))),
+            )
+            .await
+    }
+
+    /// Turn a plugin from git into an installation link issued by this tenant.
+    async fn template(&self, plugin: &PluginBody) -> Result<String> {
+        let scope = self.api.scope(Operation::Template, Some(&plugin.name));
+        let body = json!({
+            "name": plugin.name,
+            "description": plugin.description,
+            "state": plugin.state,
+            "trigger": plugin.trigger,
+            "actions": plugin.actions,
+        });
+        // Issuing a link changes nothing in the tenant, so it may be repeated.
+        let link: Link = self
+            .api
+            .json(&scope, Request::post("/api/v1/templates", body))
+            .await?;
+        Ok(link.link)
+    }
+
+    async fn install(
+        &self,
+        name: Option<&str>,
+        link: &str,
+        connectors: &[String],
+    ) -> Result<Created> {
+        let scope = self.api.scope(Operation::Install, name);
+        let body = json!({
+            "link": link,
+            "connectors": connectors,
+            "onConflict": conflict_word(NameConflict::Fail),
+        });
+        let req = Request::post("/api/v1/install", body).not_idempotent();
+        let installed: Detail = self.api.json(&scope, req).await?;
+        let read = self
+            .detail(
+                &self.api.scope(Operation::ReadBack, Some(&installed.id)),
+                &installed.id,
+            )
+            .await?;
+        let summary = read.summary();
+        let scope = self
+            .api
+            .scope(Operation::Install, Some(name.unwrap_or(&read.name)));
+        ensure_inactive(self, &scope, &summary).await?;
+        Ok(Created {
+            id: summary.id.clone(),
+            summary,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+fn conflict_word(choice: NameConflict) -> &'static str {
+    match choice {
+        NameConflict::Fail => "fail",
+        NameConflict::NewName => "new-name",
+    }
+}
+
+#[async_trait]
+impl Provider for AgentStudioClient {
+    fn platform(&self) -> Platform {
+        Platform::AgentStudio
+    }
+
+    fn tenant(&self) -> &str {
+        self.api.tenant()
+    }
+
+    async fn list(&self) -> Result<Vec<LiveSummary>> {
+        let scope = self.api.scope(Operation::List, None);
+        let mut out = Vec::new();
+        let mut cursor = "0".to_owned();
+        loop {
+            let path = format!(
+                "/api/v1/plugins?cursor={}&limit={PAGE_SIZE}",
+                segment(&cursor)
+            );
+            let page: Page = self.api.json(&scope, Request::get(path)).await?;
+            out.extend(page.items.into_iter().map(Summary::into_live));
+            match page.next_cursor {
+                None => return Ok(out),
+                Some(next) if next != cursor => cursor = next,
+                Some(next) => {
+                    return Err(Error::decode(
+                        &scope,
+                        format!("cursor {next:?} repeats itself"),
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn export(&self, id: &str) -> Result<LiveObject> {
+        let detail = self
+            .detail(&self.api.scope(Operation::Export, Some(id)), id)
+            .await?;
+        let summary = detail.summary();
+        Ok(LiveObject {
+            summary,
+            body: Body::AgentStudio(detail.into_body()),
+        })
+    }
+
+    async fn create(&self, from: CreateFrom<'_>) -> Result<Created> {
+        match from {
+            CreateFrom::Body(Body::AgentStudio(plugin)) => {
+                let link = self.template(plugin).await?;
+                self.install(Some(&plugin.name), &link, &plugin.connectors)
+                    .await
+            }
+            CreateFrom::Body(other) => Err(Error::unsupported(
+                self.api.scope(Operation::Install, Some(other.name())),
+                format!(
+                    "a {} body cannot be installed into Agent Studio",
+                    other.platform()
+                ),
+            )),
+            CreateFrom::InstallLink { link, connectors } => {
+                self.install(None, link, connectors).await
+            }
+        }
+    }
+
+    async fn duplicate(
+        &self,
+        source_id: &str,
+        _name: &str,
+        _api_name: Option<&str>,
+    ) -> Result<Created> {
+        Err(Error::unsupported(
+            self.api.scope(Operation::Duplicate, Some(source_id)),
+            "Agent Studio duplicates by installing a plugin's link into its own tenant; export a link instead",
+        ))
+    }
+
+    async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Rename, Some(id));
+        let req = Request::patch(
+            format!("/api/v1/plugins/{}", segment(id)),
+            json!({ "name": new_name }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn delete(&self, id: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Delete, Some(id));
+        self.api
+            .send(
+                &scope,
+                Request::delete(format!("/api/v1/plugins/{}", segment(id))),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn deactivate(&self, id: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Deactivate, Some(id));
+        let req = Request::patch(
+            format!("/api/v1/plugins/{}", segment(id)),
+            json!({ "active": false }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn recheck(&self, id: &str) -> Result<CheckResult> {
+        Err(Error::unsupported(
+            self.api.scope(Operation::Recheck, Some(id)),
+            "Agent Studio has no pre-activation checks",
+        ))
+    }
+
+    async fn export_link(&self, id: &str) -> Result<String> {
+        let scope = self.api.scope(Operation::ExportLink, Some(id));
+        let req = Request::post(format!("/api/v1/plugins/{}/export", segment(id)), json!({}));
+        let link: Link = self.api.json(&scope, req).await?;
+        Ok(link.link)
+    }
+
+    async fn catalog(&self) -> Result<Catalog> {
+        let scope = self.api.scope(Operation::Catalog, None);
+        let list: Connectors = self
+            .api
+            .json(&scope, Request::get("/api/v1/connectors"))
+            .await?;
+        Ok(Catalog {
+            connectors: list.items.into_iter().map(|c| c.name).collect(),
+            ..Catalog::default()
+        })
+    }
+}
+
+fn state_word(state: PluginState) -> &'static str {
+    match state {
+        PluginState::Published => "published",
+        PluginState::Draft => "draft",
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    items: Vec<Summary>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    id: String,
+    name: String,
+    state: PluginState,
+    #[serde(default)]
+    active: bool,
+    updated_at: String,
+    version: u64,
+}
+
+impl Summary {
+    fn into_live(self) -> LiveSummary {
+        LiveSummary {
+            id: self.id,
+            name: self.name,
+            active: self.active,
+            updated_at: self.updated_at,
+            version: self.version,
+            status: Some(state_word(self.state).to_owned()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Detail {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    state: PluginState,
+    trigger: PluginTrigger,
+    #[serde(default)]
+    connectors: Vec<String>,
+    #[serde(default)]
+    actions: serde_json::Value,
+    #[serde(default)]
+    active: bool,
+    updated_at: String,
+    version: u64,
+}
+
+impl Detail {
+    fn summary(&self) -> LiveSummary {
+        LiveSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            active: self.active,
+            updated_at: self.updated_at.clone(),
+            version: self.version,
+            status: Some(state_word(self.state).to_owned()),
+        }
+    }
+
+    fn into_body(self) -> PluginBody {
+        PluginBody {
+            name: self.name,
+            description: self.description,
+            state: self.state,
+            trigger: self.trigger,
+            connectors: self.connectors,
+            actions: self.actions,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Link {
+    link: String,
+}
+
+#[derive(Deserialize)]
+struct Connectors {
+    items: Vec<ConnectorName>,
+}
+
+#[derive(Deserialize)]
+struct ConnectorName {
+    name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_becomes_a_plugin_body() {
+        let detail: Detail = serde_json::from_value(json!({
+            "id": "pl_0001", "name": "PTO Balance", "description": null, "state": "published",
+            "trigger": "conversational", "connectors": ["Workday"], "actions": {"get": {"path": "/pto"}},
+            "active": false, "createdAt": "2026-05-11T12:00:00Z", "updatedAt": "2026-05-11T12:00:00Z", "version": 1
+        }))
+        .unwrap();
+        let summary = detail.summary();
+        assert_eq!(summary.status.as_deref(), Some("published"));
+        assert!(!summary.active);
+        let body = detail.into_body();
+        assert_eq!(body.connectors, vec!["Workday".to_owned()]);
+        assert_eq!(body.actions["get"]["path"], "/pto");
+    }
+}

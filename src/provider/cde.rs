@@ -1,0 +1,563 @@
+//! The Productsup CDE connector client.
+//!
+//! This module owns the mapping between the CDE API (`/connectors`, `/connectors/copy`,
+//! `/secrets`, bearer token) and the [`Provider`] trait, and the normalization of a
+//! connector into ferry's [`CdeBody`]. It must not decide what to change and must never
+//! set `active: true`.
+//!
+//! # Normalization
+//! [`normalize_connector`] keeps what a person writes in a manifest and drops what the
+//! server or the environment owns, so a connector copied from git compares equal to git:
+//!
+//! - top level: keeps `name`, `type`, `description`, `flow` and `versions[0].config`; drops
+//!   `id`, `readme`, `main-version-number`, `owner`, `integrator`, `main`, `updated-at`,
+//!   `version`, `active` and every other field of `versions[]` (`name`, `version`,
+//!   `created-at`, `updated-at`, `deleted-at`, `state`, `logo`, `platform_dev_reference`,
+//!   `platform_prod_reference`, `prod_config`, `dev_config`, …);
+//! - in the config: drops `update-progress`, `docker`, `migration`, `export`,
+//!   `data-service`, `buckets`, `feature-flags`, `container-api-config`;
+//! - `vcs`: keeps `url` and `branch` (and any other field); drops `token`,
+//!   `authorization`, `username` (credentials a person sets per environment after a copy),
+//!   `deploy-key-public` and `latest-commit`;
+//! - `execution`: drops the server's `container-api-image`, `docker-host` and
+//!   `container-api`;
+//! - `individuals[]`: drops `created-at`, `updated-at` and keys whose value is `null`
+//!   (absent and `null` mean the same), and drops the `authentication_select` field the
+//!   server adds for authentication registrations;
+//! - `secret-registrations[]`: keeps only `vault_secret` (the server adds `ini_header` and
+//!   `fields` from the store);
+//! - `authentication-registrations-additional-fields[]`: drops the server's `pup-auth-`
+//!   prefix.
+//!
+//! Every other field is kept as the platform sent it.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::credentials::{Credentials, Secret};
+use super::error::{Error, Operation, Result, Scope};
+use super::guard::ensure_inactive;
+use super::http::{Endpoint, HttpClient, Request, segment};
+use super::{CheckResult, CreateFrom, Provider};
+use crate::model::{
+    Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, WarningKind,
+};
+
+/// Page size of list calls.
+const PAGE_SIZE: u32 = 100;
+
+/// Config fields owned by the server or the environment.
+const SERVER_CONFIG_FIELDS: &[&str] = &[
+    "update-progress",
+    "docker",
+    "migration",
+    "export",
+    "data-service",
+    "buckets",
+    "feature-flags",
+    "container-api-config",
+];
+
+/// `vcs` fields that are credentials or server state.
+const SERVER_VCS_FIELDS: &[&str] = &[
+    "token",
+    "authorization",
+    "username",
+    "deploy-key-public",
+    "latest-commit",
+];
+
+/// `execution` fields the server fills in.
+const SERVER_EXECUTION_FIELDS: &[&str] = &["container-api-image", "docker-host", "container-api"];
+
+/// `individuals[]` fields the server fills in.
+const SERVER_INDIVIDUAL_FIELDS: &[&str] = &["created-at", "updated-at"];
+
+/// A Productsup CDE account reached through its connector API.
+#[derive(Debug)]
+pub struct CdeClient {
+    api: Endpoint,
+    region: Option<String>,
+}
+
+impl CdeClient {
+    /// A client for `tenant` at `base_url`, sending `Authorization: Bearer <token>` and any
+    /// other configured headers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] for a bad URL, [`Error::Credentials`] for a token that cannot be
+    /// sent as a header.
+    pub fn new(
+        base_url: &str,
+        tenant: &str,
+        credentials: &Credentials,
+        region: Option<String>,
+        http: HttpClient,
+    ) -> Result<Self> {
+        let bearer = Secret::new(format!("Bearer {}", credentials.token.expose()));
+        let mut headers = vec![("Authorization", &bearer)];
+        headers.extend(
+            credentials
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value)),
+        );
+        let api = Endpoint::new(
+            base_url,
+            tenant,
+            Platform::ProductsupCde,
+            headers,
+            &credentials.token_origin,
+            http,
+        )?;
+        Ok(CdeClient { api, region })
+    }
+
+    /// The tenant's data center, if configured.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    async fn connector(&self, scope: &Scope, id: &str) -> Result<Value> {
+        let reply: Envelope = self
+            .api
+            .json(scope, Request::get(format!("/connectors/{}", segment(id))))
+            .await?;
+        Ok(reply.data)
+    }
+
+    async fn copy(&self, body: &CdeBody) -> Result<Created> {
+        let scope = self.api.scope(Operation::Copy, Some(&body.name));
+        let request = json!({
+            "name": body.name,
+            "type": body.kind,
+            "description": body.description,
+            "flow": body.flow,
+            "versions": [{ "config": body.config }],
+        });
+        let reply: Envelope = self
+            .api
+            .json(
+                &scope,
+                Request::post("/connectors/copy", request).not_idempotent(),
+            )
+            .await?;
+        let copy = summary_of(&scope, &reply.data)?;
+
+        if copy.name != body.name
+            && let Err(err) = self.rename(&copy.id, &body.name).await
+        {
+            // Leave no stray "<name> - Copy" behind: move it to the bin (restorable).
+            let note = match self.delete(&copy.id).await {
+                Ok(()) => format!(
+                    "the copy \"{}\" ({}) was moved to the bin",
+                    copy.name, copy.id
+                ),
+                Err(_) => format!(
+                    "the copy \"{}\" ({}) is left in the tenant: delete it by hand",
+                    copy.name, copy.id
+                ),
+            };
+            return Err(err.with_note(&note));
+        }
+
+        let read = self
+            .connector(
+                &self.api.scope(Operation::ReadBack, Some(&copy.id)),
+                &copy.id,
+            )
+            .await?;
+        let summary = summary_of(&scope, &read)?;
+        ensure_inactive(self, &scope, &summary).await?;
+
+        let mut warnings = Vec::new();
+        let vcs_url = body
+            .config
+            .pointer("/vcs/url")
+            .and_then(Value::as_str)
+            .filter(|url| !url.is_empty());
+        if let Some(url) = vcs_url {
+            warnings.push(Warning {
+                kind: WarningKind::VcsCredentials,
+                reference: format!("set VCS credentials for {url}"),
+            });
+        }
+        Ok(Created {
+            id: summary.id.clone(),
+            summary,
+            warnings,
+        })
+    }
+}
+
+#[async_trait]
+impl Provider for CdeClient {
+    fn platform(&self) -> Platform {
+        Platform::ProductsupCde
+    }
+
+    fn tenant(&self) -> &str {
+        self.api.tenant()
+    }
+
+    async fn list(&self) -> Result<Vec<LiveSummary>> {
+        let scope = self.api.scope(Operation::List, None);
+        let mut out = Vec::new();
+        let mut from = 0u64;
+        loop {
+            let path = format!("/connectors?from={from}&limit={PAGE_SIZE}");
+            let page: Page = self.api.json(&scope, Request::get(path)).await?;
+            for item in &page.data {
+                out.push(summary_of(&scope, item)?);
+            }
+            match page.metadata.and_then(|m| m.next) {
+                None => return Ok(out),
+                Some(next) if next > from => from = next,
+                Some(next) => {
+                    return Err(Error::decode(
+                        &scope,
+                        format!("page from {from} points back to {next}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn export(&self, id: &str) -> Result<LiveObject> {
+        let scope = self.api.scope(Operation::Export, Some(id));
+        let data = self.connector(&scope, id).await?;
+        let summary = summary_of(&scope, &data)?;
+        let body = normalize_connector(&data).map_err(|reason| Error::decode(&scope, reason))?;
+        Ok(LiveObject {
+            summary,
+            body: Body::ProductsupCde(body),
+        })
+    }
+
+    async fn create(&self, from: CreateFrom<'_>) -> Result<Created> {
+        match from {
+            CreateFrom::Body(Body::ProductsupCde(body)) => self.copy(body).await,
+            CreateFrom::Body(other) => Err(Error::unsupported(
+                self.api.scope(Operation::Copy, Some(other.name())),
+                format!(
+                    "a {} body cannot be copied into Productsup CDE",
+                    other.platform()
+                ),
+            )),
+            CreateFrom::InstallLink { .. } => Err(Error::unsupported(
+                self.api.scope(Operation::Install, None),
+                "Productsup CDE has no installation links; copy the connector body instead",
+            )),
+        }
+    }
+
+    async fn duplicate(
+        &self,
+        source_id: &str,
+        _name: &str,
+        _api_name: Option<&str>,
+    ) -> Result<Created> {
+        Err(Error::unsupported(
+            self.api.scope(Operation::Duplicate, Some(source_id)),
+            "Productsup CDE duplicates through a copy of the connector body; create from the body instead",
+        ))
+    }
+
+    async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Rename, Some(id));
+        let req = Request::patch(
+            format!("/connectors/{}", segment(id)),
+            json!({ "name": new_name }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn delete(&self, id: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Delete, Some(id));
+        self.api
+            .send(
+                &scope,
+                Request::delete(format!("/connectors/{}", segment(id))),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn deactivate(&self, id: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Deactivate, Some(id));
+        let req = Request::patch(
+            format!("/connectors/{}", segment(id)),
+            json!({ "active": false }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn recheck(&self, id: &str) -> Result<CheckResult> {
+        Err(Error::unsupported(
+            self.api.scope(Operation::Recheck, Some(id)),
+            "Productsup CDE has no pre-activation checks",
+        ))
+    }
+
+    async fn export_link(&self, id: &str) -> Result<String> {
+        Err(Error::unsupported(
+            self.api.scope(Operation::ExportLink, Some(id)),
+            "Productsup CDE has no installation links; ferry copies the connector body instead",
+        ))
+    }
+
+    async fn catalog(&self) -> Result<Catalog> {
+        let scope = self.api.scope(Operation::Catalog, None);
+        let secrets: Secrets = self.api.json(&scope, Request::get("/secrets")).await?;
+        Ok(Catalog {
+            secrets: secrets.data.into_iter().map(|s| s.vault_secret).collect(),
+            ..Catalog::default()
+        })
+    }
+}
+
+/// The [`LiveSummary`] of a connector or list item (`updated-at`, `version`, `active`).
+fn summary_of(scope: &Scope, data: &Value) -> Result<LiveSummary> {
+    #[derive(Deserialize)]
+    struct Summary {
+        id: String,
+        name: String,
+        #[serde(default)]
+        active: bool,
+        #[serde(rename = "updated-at")]
+        updated_at: String,
+        version: u64,
+    }
+    let s: Summary = Summary::deserialize(data)
+        .map_err(|err| Error::decode(scope, format!("connector: {err}")))?;
+    Ok(LiveSummary {
+        id: s.id,
+        name: s.name,
+        active: s.active,
+        updated_at: s.updated_at,
+        version: s.version,
+        status: None,
+    })
+}
+
+/// A connector (`data` of `GET /connectors/{id}`) in ferry's [`CdeBody`] shape. See the
+/// module documentation for exactly what is dropped.
+///
+/// # Errors
+/// A description of what is missing when `name`, `type` or `versions[0].config` is absent.
+pub fn normalize_connector(data: &Value) -> std::result::Result<CdeBody, String> {
+    let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
+    let name = text("name").ok_or("connector has no name")?;
+    let kind = text("type").ok_or("connector has no type")?;
+    let config = data
+        .pointer("/versions/0/config")
+        .ok_or("connector has no versions[0].config")?;
+    Ok(CdeBody {
+        name,
+        kind,
+        description: text("description"),
+        flow: text("flow").unwrap_or_else(|| "default".to_owned()),
+        config: normalize_config(config),
+    })
+}
+
+/// A connector version's `config` without server and environment fields (see the module
+/// documentation). Idempotent: normalizing a normalized config changes nothing.
+pub fn normalize_config(config: &Value) -> Value {
+    let Value::Object(config) = config else {
+        return config.clone();
+    };
+    let mut out = Map::new();
+    for (key, value) in config {
+        if SERVER_CONFIG_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        let value = match key.as_str() {
+            "vcs" => without(value, SERVER_VCS_FIELDS),
+            "execution" => without(value, SERVER_EXECUTION_FIELDS),
+            "individuals" => map_items(value, |item| {
+                let is_auth_select =
+                    item.get("field-type").and_then(Value::as_str) == Some("authentication_select");
+                (!is_auth_select).then(|| without_nulls(&without(item, SERVER_INDIVIDUAL_FIELDS)))
+            }),
+            "secret-registrations" => map_items(value, |item| match item.get("vault_secret") {
+                Some(secret) => Some(json!({ "vault_secret": secret })),
+                None => Some(item.clone()),
+            }),
+            "authentication-registrations-additional-fields" => {
+                map_items(value, |item| match item.as_str() {
+                    Some(field) => Some(Value::String(
+                        field.strip_prefix("pup-auth-").unwrap_or(field).to_owned(),
+                    )),
+                    None => Some(item.clone()),
+                })
+            }
+            _ => value.clone(),
+        };
+        out.insert(key.clone(), value);
+    }
+    Value::Object(out)
+}
+
+fn without(value: &Value, keys: &[&str]) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !keys.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn map_items(value: &Value, f: impl Fn(&Value) -> Option<Value>) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().filter_map(f).collect()),
+        other => other.clone(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    data: Value,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Value>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    next: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Secrets {
+    data: Vec<SecretName>,
+}
+
+#[derive(Deserialize)]
+struct SecretName {
+    vault_secret: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vendor's `POST /connectors/copy` response `data` (abridged only in platform refs).
+    fn vendor_copy() -> Value {
+        let config = json!({
+            "update-progress": ["vcs-config", "application-config"],
+            "secret-registrations": [
+                {"ini_header": "amazon::seller", "vault_secret": "amazon/seller", "fields": ["ini_header", "seller"]}
+            ],
+            "authentication-registrations": [20, 30],
+            "authentication-registrations-additional-fields": ["pup-auth-option-1", "pup-auth-option-2"],
+            "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
+            "vcs": {"authorization": "public", "url": "https://github.com/some-repo.git", "branch": "main",
+                    "username": null, "deploy-key-public": null, "latest-commit": null},
+            "docker": {"image-name": null, "image-tag": null, "registry-url": null},
+            "individuals": [vendor_individual(), vendor_auth_select()],
+            "migration": null,
+            "execution": {"execution-mode": "as-env-variables", "container-api-image": "img:1.0.0",
+                          "docker-host": "unix:///var/run/docker.sock",
+                          "container-api": {"image": null, "version-constraint": "^0.25"}},
+            "export": null, "data-service": null,
+            "datasource": {"categories": ["miscellaneous"]},
+            "buckets": [], "feature-flags": [], "container-api-config": null
+        });
+        let version = json!({
+            "name": "Test Import - Copy", "version": "1.0.0", "created-at": "2026-05-11T14:12:28+02:00",
+            "updated-at": "2026-05-11T14:12:29+02:00", "deleted-at": null, "state": "updated",
+            "config": config,
+            "platform_dev_reference": {"account": null}, "platform_prod_reference": {"released": false}
+        });
+        json!({
+            "id": "00d8c347-0dec-480f-8c99-7f7dfcfb06bf", "type": "datasource", "name": "Test Import - Copy",
+            "description": "this is a imported connector", "readme": null, "flow": "default",
+            "main-version-number": null, "owner": "019e16f3", "integrator": "019e16f3",
+            "updated-at": "2026-05-11T14:12:29+02:00", "version": 1, "active": false,
+            "versions": [version],
+            "main": null
+        })
+    }
+
+    fn vendor_individual() -> Value {
+        json!({"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
+               "field-placeholder": "Host url", "field-description": "A url to host",
+               "field-default-value": null, "field-config": null, "order": 1,
+               "created-at": "2026-05-11T14:12:28+02:00", "updated-at": "2026-05-11T14:12:28+02:00"})
+    }
+
+    fn vendor_auth_select() -> Value {
+        json!({"command-option": "authentication_select", "field-type": "authentication_select",
+               "field-name": "", "field-required": false, "order": 2,
+               "created-at": "2026-05-11T14:12:28+02:00", "updated-at": "2026-05-11T14:12:28+02:00"})
+    }
+
+    /// What the vendor's copy request sent, as a manifest would hold it.
+    fn vendor_request_config() -> Value {
+        json!({
+            "execution": {"execution-mode": "as-env-variables"},
+            "authentication-registrations": [20, 30],
+            "authentication-registrations-additional-fields": ["option-1", "option-2"],
+            "secret-registrations": [{"vault_secret": "amazon/seller"}],
+            "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
+            "vcs": {"url": "https://github.com/some-repo.git", "branch": "main"},
+            "individuals": [
+                {"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
+                 "field-placeholder": "Host url", "field-description": "A url to host", "order": 1}
+            ],
+            "datasource": {"categories": ["miscellaneous"]}
+        })
+    }
+
+    #[test]
+    fn copy_response_normalizes_to_what_was_sent() {
+        let body = normalize_connector(&vendor_copy()).unwrap();
+        assert_eq!(body.name, "Test Import - Copy");
+        assert_eq!(body.kind, "datasource");
+        assert_eq!(body.flow, "default");
+        assert_eq!(
+            body.description.as_deref(),
+            Some("this is a imported connector")
+        );
+        assert_eq!(body.config, vendor_request_config());
+    }
+
+    #[test]
+    fn normalizing_is_idempotent() {
+        let once = normalize_config(&vendor_copy()["versions"][0]["config"]);
+        assert_eq!(normalize_config(&once), once);
+        assert_eq!(
+            normalize_config(&vendor_request_config()),
+            vendor_request_config()
+        );
+    }
+
+    #[test]
+    fn connector_without_config_is_a_decode_problem() {
+        let err = normalize_connector(&json!({"name": "x", "type": "datasource", "versions": []}))
+            .unwrap_err();
+        assert_eq!(err, "connector has no versions[0].config");
+    }
+}

@@ -1,0 +1,484 @@
+//! The Kizen SmartConnector client.
+//!
+//! This module owns the mapping between Kizen's SmartConnector API (`/api/smart-connectors`,
+//! `/api/catalog`, headers `X-API-KEY` and `X-BUSINESS-ID`) and the [`Provider`] trait.
+//! It must not decide what to change and must never set `active: true`.
+//!
+//! Export reads the detail (`GET /api/smart-connectors/{id}`), which holds everything of
+//! the export package (name, API name, type, Live SQL, reference data, sample file,
+//! references) plus the summary fields, in one call. The Draft SQL, owner, status,
+//! warnings and timestamps are server-owned and never part of the [`KizenPackage`].
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::credentials::Credentials;
+use super::error::{Error, Operation, Result, Scope};
+use super::guard::ensure_inactive;
+use super::http::{Endpoint, HttpClient, Request, segment};
+use super::{CheckResult, CreateFrom, Provider};
+use crate::model::{
+    Body, Catalog, CheckStatus, Created, KizenPackage, KizenReferences, KizenType, LiveObject,
+    LiveSummary, Platform, Warning,
+};
+
+/// Page size of list calls (the API's maximum).
+const PAGE_SIZE: u32 = 500;
+
+/// A Kizen business reached through its SmartConnector API.
+#[derive(Debug)]
+pub struct KizenClient {
+    api: Endpoint,
+    region: Option<String>,
+}
+
+impl KizenClient {
+    /// A client for `tenant` at `base_url`. Sends the token as `X-API-KEY` and the business
+    /// as `X-BUSINESS-ID`, taken from the `X-BUSINESS-ID` header source or else the tenant's
+    /// `business`; other configured headers are sent as given.
+    ///
+    /// # Errors
+    /// [`Error::Credentials`] when no business is known, [`Error::InvalidUrl`] for a bad URL.
+    pub fn new(
+        base_url: &str,
+        tenant: &str,
+        credentials: &Credentials,
+        region: Option<String>,
+        http: HttpClient,
+    ) -> Result<Self> {
+        let business = match (credentials.header("X-BUSINESS-ID"), &credentials.business) {
+            (Some(header), _) => header.clone(),
+            (None, Some(business)) => business.as_str().into(),
+            (None, None) => {
+                return Err(Error::Credentials {
+                    tenant: tenant.to_owned(),
+                    problem: "Kizen needs a business id: set the tenant's business or auth.headers.X-BUSINESS-ID"
+                        .to_owned(),
+                });
+            }
+        };
+        let mut headers = vec![
+            ("X-API-KEY", &credentials.token),
+            ("X-BUSINESS-ID", &business),
+        ];
+        headers.extend(
+            credentials
+                .headers
+                .iter()
+                .filter(|(name, _)| !name.eq_ignore_ascii_case("X-BUSINESS-ID"))
+                .map(|(name, value)| (name.as_str(), value)),
+        );
+        let api = Endpoint::new(
+            base_url,
+            tenant,
+            Platform::Kizen,
+            headers,
+            &credentials.token_origin,
+            http,
+        )?;
+        Ok(KizenClient { api, region })
+    }
+
+    /// The tenant's data center, if configured.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
+        self.api
+            .json(
+                scope,
+                Request::get(format!("/api/smart-connectors/{}", segment(id))),
+            )
+            .await
+    }
+
+    /// Read a new object back, enforce the active guard, and build [`Created`].
+    async fn finish_create(
+        &self,
+        scope: &Scope,
+        id: &str,
+        warnings: Vec<Warning>,
+    ) -> Result<Created> {
+        let detail = self
+            .detail(&self.api.scope(Operation::ReadBack, Some(id)), id)
+            .await?;
+        let summary = detail.summary();
+        ensure_inactive(self, scope, &summary).await?;
+        Ok(Created {
+            id: summary.id.clone(),
+            summary,
+            warnings,
+        })
+    }
+
+    async fn import(&self, package: &KizenPackage) -> Result<Created> {
+        let scope = self.api.scope(Operation::Import, Some(&package.name));
+        let body =
+            serde_json::to_value(package).map_err(|err| Error::decode(&scope, err.to_string()))?;
+        let req = Request::post("/api/smart-connectors/import", body).not_idempotent();
+        let reply = self.api.send(&scope, req).await?;
+        let outcome: ImportOutcome = reply.json(&scope)?;
+        match outcome {
+            ImportOutcome::Created { connector } => {
+                let warnings = connector.warnings.clone();
+                self.finish_create(&scope, &connector.id, warnings).await
+            }
+            ImportOutcome::Skipped {
+                reason,
+                existing_id,
+            } => {
+                let existing = existing_id
+                    .as_deref()
+                    .map(|id| format!(" ({id})"))
+                    .unwrap_or_default();
+                let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                Err(Error::Conflict {
+                    scope: Box::new(scope),
+                    status: None,
+                    message: format!(
+                        "the import was skipped because a SmartConnector named \"{}\" already exists{existing}{reason}; \
+                         rename or delete it first, or set the tenant's onConflict to adopt or replace",
+                        package.name
+                    ),
+                    existing_id,
+                })
+            }
+            ImportOutcome::Failed { message, errors } => Err(Error::Rejected {
+                scope: Box::new(scope),
+                status: reply.status.as_u16(),
+                message: message
+                    .unwrap_or_else(|| "the platform reported a failed import".to_owned()),
+                errors: errors.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for KizenClient {
+    fn platform(&self) -> Platform {
+        Platform::Kizen
+    }
+
+    fn tenant(&self) -> &str {
+        self.api.tenant()
+    }
+
+    async fn list(&self) -> Result<Vec<LiveSummary>> {
+        let scope = self.api.scope(Operation::List, None);
+        let mut out = Vec::new();
+        let mut page = 1u64;
+        loop {
+            let path = format!("/api/smart-connectors?page={page}&page_size={PAGE_SIZE}");
+            let reply: Page = self.api.json(&scope, Request::get(path)).await?;
+            out.extend(reply.results.into_iter().map(Summary::into_live));
+            match reply.next {
+                None => return Ok(out),
+                Some(next) if next > page => page = next,
+                Some(next) => {
+                    return Err(Error::decode(
+                        &scope,
+                        format!("page {page} points back to page {next}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn export(&self, id: &str) -> Result<LiveObject> {
+        let detail = self
+            .detail(&self.api.scope(Operation::Export, Some(id)), id)
+            .await?;
+        let summary = detail.summary();
+        Ok(LiveObject {
+            summary,
+            body: Body::Kizen(detail.into_package()),
+        })
+    }
+
+    async fn create(&self, from: CreateFrom<'_>) -> Result<Created> {
+        match from {
+            CreateFrom::Body(Body::Kizen(package)) => self.import(package).await,
+            CreateFrom::Body(other) => Err(Error::unsupported(
+                self.api.scope(Operation::Import, Some(other.name())),
+                format!("a {} body cannot be imported into Kizen", other.platform()),
+            )),
+            CreateFrom::InstallLink { .. } => Err(Error::unsupported(
+                self.api.scope(Operation::Install, None),
+                "Kizen has no installation links; import a package instead",
+            )),
+        }
+    }
+
+    async fn duplicate(
+        &self,
+        source_id: &str,
+        name: &str,
+        api_name: Option<&str>,
+    ) -> Result<Created> {
+        let scope = self.api.scope(Operation::Duplicate, Some(source_id));
+        let api_name = api_name.map_or_else(|| api_name_for(name), str::to_owned);
+        let req = Request::post(
+            format!("/api/smart-connectors/{}/duplicate", segment(source_id)),
+            json!({ "name": name, "api_name": api_name }),
+        )
+        .not_idempotent();
+        let detail: Detail = self.api.json(&scope, req).await?;
+        let warnings = detail.warnings.clone();
+        self.finish_create(&scope, &detail.id, warnings).await
+    }
+
+    async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Rename, Some(id));
+        let req = Request::patch(
+            format!("/api/smart-connectors/{}", segment(id)),
+            json!({ "name": new_name }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn delete(&self, id: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Delete, Some(id));
+        self.api
+            .send(
+                &scope,
+                Request::delete(format!("/api/smart-connectors/{}", segment(id))),
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn deactivate(&self, id: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Deactivate, Some(id));
+        let req = Request::patch(
+            format!("/api/smart-connectors/{}", segment(id)),
+            json!({ "active": false }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn recheck(&self, id: &str) -> Result<CheckResult> {
+        let scope = self.api.scope(Operation::Recheck, Some(id));
+        let req = Request::post(
+            format!("/api/smart-connectors/{}/checks", segment(id)),
+            json!({}),
+        );
+        let checks: Checks = self.api.json(&scope, req).await?;
+        Ok(CheckResult {
+            status: checks.status,
+            warnings: checks.warnings,
+        })
+    }
+
+    async fn export_link(&self, id: &str) -> Result<String> {
+        Err(Error::unsupported(
+            self.api.scope(Operation::ExportLink, Some(id)),
+            "Kizen has no installation links; ferry exports the package instead",
+        ))
+    }
+
+    async fn catalog(&self) -> Result<Catalog> {
+        let scope = self.api.scope(Operation::Catalog, None);
+        let catalog: KizenCatalog = self.api.json(&scope, Request::get("/api/catalog")).await?;
+        Ok(Catalog {
+            agentic_workflows: catalog.agentic_workflows,
+            filter_groups: catalog.filter_groups,
+            fields: catalog.fields,
+            ..Catalog::default()
+        })
+    }
+}
+
+/// An API name derived from a display name: lower case, runs of anything but letters and
+/// digits become `_` (`"Orders Sync (copy)"` → `orders_sync_copy`).
+pub(crate) fn api_name_for(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    next: Option<u64>,
+    results: Vec<Summary>,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    id: String,
+    name: String,
+    #[serde(default)]
+    active: bool,
+    #[serde(default)]
+    status: Option<String>,
+    updated_at: String,
+    version: u64,
+}
+
+impl Summary {
+    fn into_live(self) -> LiveSummary {
+        LiveSummary {
+            id: self.id,
+            name: self.name,
+            active: self.active,
+            updated_at: self.updated_at,
+            version: self.version,
+            status: self.status,
+        }
+    }
+}
+
+/// `references` as the platform sends it (unknown fields tolerated, unlike manifests).
+#[derive(Deserialize, Default)]
+struct References {
+    #[serde(default)]
+    agentic_workflows: Vec<String>,
+    #[serde(default)]
+    filter_groups: Vec<String>,
+    #[serde(default)]
+    field_mappings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Detail {
+    id: String,
+    name: String,
+    api_name: String,
+    #[serde(rename = "type")]
+    kind: KizenType,
+    #[serde(default)]
+    active: bool,
+    #[serde(default)]
+    status: Option<String>,
+    live_sql: String,
+    #[serde(default)]
+    reference_data: Option<String>,
+    #[serde(default)]
+    sample_file: Option<String>,
+    #[serde(default)]
+    references: References,
+    #[serde(default)]
+    warnings: Vec<Warning>,
+    updated_at: String,
+    version: u64,
+}
+
+impl Detail {
+    fn summary(&self) -> LiveSummary {
+        LiveSummary {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            active: self.active,
+            updated_at: self.updated_at.clone(),
+            version: self.version,
+            status: self.status.clone(),
+        }
+    }
+
+    fn into_package(self) -> KizenPackage {
+        KizenPackage {
+            name: self.name,
+            api_name: self.api_name,
+            kind: self.kind,
+            live_sql: self.live_sql,
+            reference_data: self.reference_data,
+            sample_file: self.sample_file,
+            references: KizenReferences {
+                agentic_workflows: self.references.agentic_workflows,
+                filter_groups: self.references.filter_groups,
+                field_mappings: self.references.field_mappings,
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "result", rename_all = "lowercase")]
+enum ImportOutcome {
+    Created {
+        connector: Box<Detail>,
+    },
+    Skipped {
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        existing_id: Option<String>,
+    },
+    Failed {
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        errors: Option<std::collections::BTreeMap<String, String>>,
+    },
+}
+
+#[derive(Deserialize)]
+struct Checks {
+    status: CheckStatus,
+    #[serde(default)]
+    warnings: Vec<Warning>,
+}
+
+#[derive(Deserialize)]
+struct KizenCatalog {
+    #[serde(default)]
+    agentic_workflows: Vec<String>,
+    #[serde(default)]
+    filter_groups: Vec<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_names_from_display_names() {
+        assert_eq!(api_name_for("Orders Sync"), "orders_sync");
+        assert_eq!(api_name_for("Orders Sync (copy) 2"), "orders_sync_copy_2");
+        assert_eq!(api_name_for("  --Ünïcode--  "), "n_code");
+    }
+
+    #[test]
+    fn detail_becomes_a_package_without_the_draft() {
+        let detail: Detail = serde_json::from_value(json!({
+            "id": "sc_0001", "name": "Orders Sync", "api_name": "orders_sync", "type": "spreadsheet",
+            "active": false, "status": "Operational (Needs Attention)", "owner": "api-user",
+            "live_sql": "SELECT 1", "draft_sql": "SELECT 2",
+            "reference_data": "sku\n1", "sample_file": null,
+            "references": {"agentic_workflows": ["Lead Router"], "filter_groups": [], "field_mappings": ["contacts.email"]},
+            "warnings": [{"kind": "agentic-workflow", "reference": "Lead Router"}],
+            "created_at": "2026-05-11T12:00:00Z", "updated_at": "2026-05-11T12:00:00Z", "version": 3
+        }))
+        .unwrap();
+        assert_eq!(
+            detail.summary().status.as_deref(),
+            Some("Operational (Needs Attention)")
+        );
+        let package = detail.into_package();
+        assert_eq!(package.live_sql, "SELECT 1");
+        assert_eq!(package.sample_file, None);
+        assert_eq!(
+            package.references.agentic_workflows,
+            vec!["Lead Router".to_owned()]
+        );
+        assert!(
+            !serde_json::to_string(&package)
+                .unwrap()
+                .contains("SELECT 2")
+        );
+    }
+}
