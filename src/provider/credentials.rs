@@ -172,9 +172,10 @@ impl Credentials {
     }
 }
 
-/// Headers that carry the API token itself rather than an extra value.
+/// The header that may carry the API token itself (Kizen's `X-API-KEY`) when neither
+/// `tokenEnv` nor `tokenFile` is set.
 fn is_token_header(name: &str) -> bool {
-    name.eq_ignore_ascii_case("X-API-KEY") || name.eq_ignore_ascii_case("Authorization")
+    name.eq_ignore_ascii_case("X-API-KEY")
 }
 
 fn resolve_path(base_dir: &Path, file: &str) -> PathBuf {

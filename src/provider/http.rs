@@ -253,6 +253,11 @@ impl Endpoint {
             url: base_url.to_owned(),
             reason: reason.to_owned(),
         };
+        if base_url == "emulator" {
+            return Err(invalid(
+                "`url: emulator` must be resolved to the in-process emulator's base URL before connecting",
+            ));
+        }
         let url = reqwest::Url::parse(base_url).map_err(|err| invalid(&err.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid("only http:// and https:// are supported"));

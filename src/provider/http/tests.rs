@@ -513,3 +513,50 @@ fn ids_are_escaped_as_one_segment() {
     assert_eq!(segment("00d8c347-0dec-480f"), "00d8c347-0dec-480f");
     assert_eq!(segment("a/b c"), "a%2Fb%20c");
 }
+
+#[test]
+fn unusable_base_urls_are_refused_with_a_reason() {
+    let http = HttpClient::new(&ClientOptions::default()).unwrap();
+    let token = Secret::new("t");
+    let try_url = |url: &str| {
+        Endpoint::new(
+            url,
+            "prod",
+            Platform::Kizen,
+            vec![("X-API-KEY", &token)],
+            "x",
+            http.clone(),
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    assert_eq!(
+        try_url("emulator"),
+        "tenant prod: invalid url \"emulator\": `url: emulator` must be resolved to the in-process emulator's base \
+         URL before connecting"
+    );
+    assert_eq!(
+        try_url("ftp://host/x"),
+        "tenant prod: invalid url \"ftp://host/x\": only http:// and https:// are supported"
+    );
+    assert!(try_url("https://user:pw@host/").contains("credentials in the url are not allowed"));
+}
+
+#[test]
+fn header_values_that_cannot_be_sent_are_credentials_errors() {
+    let http = HttpClient::new(&ClientOptions::default()).unwrap();
+    let token = Secret::new("line\nbreak-secret");
+    let err = Endpoint::new(
+        "http://127.0.0.1:1",
+        "prod",
+        Platform::Kizen,
+        vec![("X-API-KEY", &token)],
+        "x",
+        http,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tenant prod: credentials: the value for header x-api-key contains characters not allowed in HTTP headers"
+    );
+}
