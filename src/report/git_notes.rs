@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
-use git2::{ErrorCode, Oid, PushOptions, RemoteCallbacks, Repository, Signature};
+use git2::{
+    Cred, CredentialType, ErrorCode, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository,
+    Signature,
+};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ReportError, Result};
@@ -32,6 +35,9 @@ const REMOTE_NOTES_REF: &str = "refs/ferry/notes-remote";
 
 /// How many times a push rejected because the remote moved on is merged and retried.
 const PUSH_ATTEMPTS: usize = 3;
+
+/// How many times libgit2 may ask for credentials in one operation before ferry gives up.
+const CREDENTIAL_ATTEMPTS: usize = 3;
 
 /// One context's entry in a note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,7 +272,7 @@ fn push_once(repo: &Repository, remote_url: &str) -> std::result::Result<PushOut
     let mut remote = repo.remote_anonymous(remote_url)?;
     let mut refused: Option<String> = None;
     let result = {
-        let mut callbacks = RemoteCallbacks::new();
+        let mut callbacks = callbacks(repo);
         callbacks.push_update_reference(|_, status| {
             if let Some(message) = status {
                 refused = Some(message.to_owned());
@@ -292,6 +298,34 @@ fn push_once(repo: &Repository, remote_url: &str) -> std::result::Result<PushOut
     }
 }
 
+/// Credentials the way git finds them: the SSH agent for ssh remotes, the configured git
+/// credential helper for https remotes, else libgit2's default. Bounded, so a refused
+/// credential ends in an error instead of a loop.
+fn callbacks(repo: &Repository) -> RemoteCallbacks<'static> {
+    let config = repo.config().ok();
+    let mut asked = 0;
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.credentials(move |url, username, allowed| {
+        asked += 1;
+        if asked > CREDENTIAL_ATTEMPTS {
+            return Err(git2::Error::from_str(
+                "the remote refused every credential ferry found",
+            ));
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && let Some(config) = &config
+            && let Ok(cred) = Cred::credential_helper(config, url, username)
+        {
+            return Ok(cred);
+        }
+        Cred::default()
+    });
+    callbacks
+}
+
 fn is_non_fast_forward(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("non-fast-forward") || m.contains("non-fastforward") || m.contains("fetch first")
@@ -308,8 +342,14 @@ fn merge_remote_notes(
     let mut remote = repo
         .remote_anonymous(remote_url)
         .map_err(|e| e.message().to_owned())?;
+    let mut options = FetchOptions::new();
+    options.remote_callbacks(callbacks(repo));
     remote
-        .fetch(&[format!("+{NOTES_REF}:{REMOTE_NOTES_REF}")], None, None)
+        .fetch(
+            &[format!("+{NOTES_REF}:{REMOTE_NOTES_REF}")],
+            Some(&mut options),
+            None,
+        )
         .map_err(|e| e.message().to_owned())?;
     let remote_tip = repo
         .refname_to_id(REMOTE_NOTES_REF)
