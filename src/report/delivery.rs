@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rand::Rng;
 use rusqlite::Connection;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::error::{ReportError, Result, RetryAt};
 use super::outbox::{self, Enqueued, OutboxDb, OutboxItem, OutboxKey, Outcome};
@@ -216,7 +217,11 @@ impl Deliverer {
                 context: status.context.clone(),
             };
             let status = status.clone();
-            tasks.spawn(async move { inner.submit_one(reporter, key, status, policy).await });
+            let span = tracing::debug_span!("report", reporter = %key.reporter, sha = %key.sha, context = %key.context);
+            tasks.spawn(
+                async move { inner.submit_one(reporter, key, status, policy).await }
+                    .instrument(span),
+            );
         }
         let mut report = DeliveryReport::default();
         let mut first_error = None;
@@ -285,7 +290,10 @@ impl Deliverer {
             };
             let inner = self.inner.clone();
             let policy = self.policy;
-            tasks.spawn(async move { inner.drain_reporter(reporter, items, policy).await });
+            let span = tracing::debug_span!("report_drain", reporter = %id);
+            tasks.spawn(
+                async move { inner.drain_reporter(reporter, items, policy).await }.instrument(span),
+            );
         }
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
