@@ -11,5 +11,5 @@
 pub mod cli;
 pub mod config;
 pub mod model;
-pub mod store;
 pub mod report;
+pub mod store;

@@ -22,7 +22,9 @@ use crate::model::{ContentHash, Kind, Warning, WarningKind};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The database file could not be opened or created.
-    #[error("cannot open the state store {path}: {source}. Check that the directory is writable, or pass another path with --state")]
+    #[error(
+        "cannot open the state store {path}: {source}. Check that the directory is writable, or pass another path with --state"
+    )]
     Open {
         /// The file.
         path: PathBuf,
@@ -211,7 +213,11 @@ impl Store {
         )?;
         for m in MIGRATIONS.iter().chain(extra) {
             let done: bool = conn
-                .query_row("SELECT 1 FROM schema_migrations WHERE name = ?1", [m.name], |_| Ok(true))
+                .query_row(
+                    "SELECT 1 FROM schema_migrations WHERE name = ?1",
+                    [m.name],
+                    |_| Ok(true),
+                )
                 .optional()?
                 .unwrap_or(false);
             if done {
@@ -234,7 +240,9 @@ impl Store {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back),
         // so a poisoned lock is safe to keep using.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Run `f` with the connection on the blocking pool.
@@ -326,7 +334,8 @@ pub mod inventory {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (connector, kind, live_id, name, applied, source, version, revision, created) = row?;
+            let (connector, kind, live_id, name, applied, source, version, revision, created) =
+                row?;
             out.push(InventoryRow {
                 connector,
                 kind: kind_from_str(&kind)?,
@@ -370,7 +379,12 @@ pub mod inventory {
 
     /// Record the live version ferry has now seen for a connector (after a read that
     /// showed no drift, so the next no-op reconcile needs no export).
-    pub fn set_version(conn: &Connection, tenant: &str, connector: &str, version: u64) -> Result<()> {
+    pub fn set_version(
+        conn: &Connection,
+        tenant: &str,
+        connector: &str,
+        version: u64,
+    ) -> Result<()> {
         conn.execute(
             "UPDATE inventory SET live_version = ?3, updated_at = ?4 WHERE tenant = ?1 AND connector = ?2",
             params![tenant, connector, i64::try_from(version).unwrap_or(i64::MAX), now()],
@@ -393,7 +407,13 @@ pub mod clean {
     use super::*;
 
     /// Record that `source_hash` was applied without failure in `tenant`.
-    pub fn record(conn: &Connection, tenant: &str, source_hash: &ContentHash, connector: &str, revision: &str) -> Result<()> {
+    pub fn record(
+        conn: &Connection,
+        tenant: &str,
+        source_hash: &ContentHash,
+        connector: &str,
+        revision: &str,
+    ) -> Result<()> {
         conn.execute(
             "INSERT OR REPLACE INTO clean_sources (tenant, source_hash, connector, revision, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![tenant, source_hash.0, connector, revision, now()],
@@ -402,10 +422,15 @@ pub mod clean {
     }
 
     /// Every source hash applied cleanly in `tenant`.
-    pub fn hashes(conn: &Connection, tenant: &str) -> Result<std::collections::HashSet<ContentHash>> {
-        let mut stmt = conn.prepare_cached("SELECT source_hash FROM clean_sources WHERE tenant = ?1")?;
+    pub fn hashes(
+        conn: &Connection,
+        tenant: &str,
+    ) -> Result<std::collections::HashSet<ContentHash>> {
+        let mut stmt =
+            conn.prepare_cached("SELECT source_hash FROM clean_sources WHERE tenant = ?1")?;
         let rows = stmt.query_map([tenant], |r| r.get::<_, String>(0))?;
-        rows.map(|r| r.map(ContentHash).map_err(Error::from)).collect()
+        rows.map(|r| r.map(ContentHash).map_err(Error::from))
+            .collect()
     }
 }
 
@@ -428,7 +453,13 @@ pub mod warnings {
 
     /// Replace the open warnings of a connector with `current` (empty closes them all),
     /// keeping the opening time of warnings still present.
-    pub fn set(conn: &Connection, tenant: &str, connector: &str, live_id: &str, current: &[Warning]) -> Result<()> {
+    pub fn set(
+        conn: &Connection,
+        tenant: &str,
+        connector: &str,
+        live_id: &str,
+        current: &[Warning],
+    ) -> Result<()> {
         let existing = for_connector(conn, tenant, connector)?;
         conn.execute(
             "DELETE FROM warnings WHERE tenant = ?1 AND connector = ?2",
@@ -449,13 +480,19 @@ pub mod warnings {
     }
 
     fn decode(kind: &str) -> Result<WarningKind> {
-        serde_json::from_value(serde_json::Value::String(kind.to_owned())).map_err(|e| Error::Decode {
-            table: "warnings",
-            message: e.to_string(),
+        serde_json::from_value(serde_json::Value::String(kind.to_owned())).map_err(|e| {
+            Error::Decode {
+                table: "warnings",
+                message: e.to_string(),
+            }
         })
     }
 
-    fn query(conn: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<OpenWarning>> {
+    fn query(
+        conn: &Connection,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<OpenWarning>> {
         let mut stmt = conn.prepare_cached(sql)?;
         let rows = stmt.query_map(args, |r| {
             Ok((
@@ -483,7 +520,11 @@ pub mod warnings {
     }
 
     /// Open warnings of one connector.
-    pub fn for_connector(conn: &Connection, tenant: &str, connector: &str) -> Result<Vec<OpenWarning>> {
+    pub fn for_connector(
+        conn: &Connection,
+        tenant: &str,
+        connector: &str,
+    ) -> Result<Vec<OpenWarning>> {
         query(
             conn,
             "SELECT connector, live_id, kind, reference, opened_at FROM warnings WHERE tenant = ?1 AND connector = ?2 ORDER BY kind, reference",
@@ -655,7 +696,14 @@ pub mod journal {
     }
 
     /// Journal an operation before its first call; returns the entry id.
-    pub fn begin(conn: &Connection, tenant: &str, connector: &str, operation: &str, step: &str, payload: &serde_json::Value) -> Result<i64> {
+    pub fn begin(
+        conn: &Connection,
+        tenant: &str,
+        connector: &str,
+        operation: &str,
+        step: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64> {
         conn.execute(
             "INSERT INTO journal (tenant, connector, operation, step, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![tenant, connector, operation, step, payload.to_string(), now()],
@@ -740,10 +788,14 @@ mod tests {
             .unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
-        let rows = store.call_blocking(|c| inventory::list(c, "sandbox")).unwrap();
+        let rows = store
+            .call_blocking(|c| inventory::list(c, "sandbox"))
+            .unwrap();
         assert_eq!(rows, vec![row("orders")]);
         let applied: i64 = store
-            .call_blocking(|c| Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?))
+            .call_blocking(|c| {
+                Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?)
+            })
             .unwrap();
         assert_eq!(applied, MIGRATIONS.len() as i64);
     }
@@ -761,7 +813,9 @@ mod tests {
                 inventory::set_version(c, "prod", "orders", 9)
             })
             .unwrap();
-        let sandbox = store.call_blocking(|c| inventory::list(c, "sandbox")).unwrap();
+        let sandbox = store
+            .call_blocking(|c| inventory::list(c, "sandbox"))
+            .unwrap();
         let prod = store.call_blocking(|c| inventory::list(c, "prod")).unwrap();
         assert_eq!(sandbox.len(), 1);
         assert_eq!(sandbox[0].live_id, "id-new");
@@ -786,12 +840,21 @@ mod tests {
                 warnings::set(c, "prod", "orders", "1", std::slice::from_ref(&w1))
             })
             .unwrap();
-        let open = store.call_blocking(|c| warnings::for_tenant(c, "prod")).unwrap();
+        let open = store
+            .call_blocking(|c| warnings::for_tenant(c, "prod"))
+            .unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].warning, w1);
         assert_eq!(open[0].opened_at, "earlier");
-        store.call_blocking(|c| warnings::set(c, "prod", "orders", "1", &[])).unwrap();
-        assert!(store.call_blocking(|c| warnings::for_tenant(c, "prod")).unwrap().is_empty());
+        store
+            .call_blocking(|c| warnings::set(c, "prod", "orders", "1", &[]))
+            .unwrap();
+        assert!(
+            store
+                .call_blocking(|c| warnings::for_tenant(c, "prod"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -804,11 +867,26 @@ mod tests {
         let open = store.call_blocking(|c| journal::open(c, "prod")).unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].payload, payload);
-        store.call_blocking(|c| journal::step(c, id, "read-back", &payload)).unwrap();
-        assert_eq!(store.call_blocking(|c| journal::open(c, "prod")).unwrap()[0].step, "read-back");
+        store
+            .call_blocking(|c| journal::step(c, id, "read-back", &payload))
+            .unwrap();
+        assert_eq!(
+            store.call_blocking(|c| journal::open(c, "prod")).unwrap()[0].step,
+            "read-back"
+        );
         store.call_blocking(|c| journal::resolve(c, id)).unwrap();
-        assert!(store.call_blocking(|c| journal::open(c, "prod")).unwrap().is_empty());
-        assert!(store.call_blocking(|c| journal::open(c, "sandbox")).unwrap().is_empty());
+        assert!(
+            store
+                .call_blocking(|c| journal::open(c, "prod"))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .call_blocking(|c| journal::open(c, "sandbox"))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -830,7 +908,17 @@ mod tests {
         store
             .call_blocking(|c| clean::record(c, "sandbox", &h, "orders", "abc"))
             .unwrap();
-        assert!(store.call_blocking(|c| clean::hashes(c, "sandbox")).unwrap().contains(&h));
-        assert!(store.call_blocking(|c| clean::hashes(c, "prod")).unwrap().is_empty());
+        assert!(
+            store
+                .call_blocking(|c| clean::hashes(c, "sandbox"))
+                .unwrap()
+                .contains(&h)
+        );
+        assert!(
+            store
+                .call_blocking(|c| clean::hashes(c, "prod"))
+                .unwrap()
+                .is_empty()
+        );
     }
 }
