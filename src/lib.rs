@@ -12,3 +12,4 @@ pub mod cli;
 pub mod config;
 pub mod model;
 pub mod sensitive;
+pub mod window;
