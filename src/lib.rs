@@ -13,3 +13,4 @@ pub mod config;
 pub mod model;
 pub mod sensitive;
 pub mod window;
+pub mod plan;

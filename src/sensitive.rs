@@ -289,7 +289,7 @@ pub(crate) fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn card_ok(text: &str, m: &str, start: usize, end: usize) -> bool {
