@@ -14,3 +14,4 @@ pub mod model;
 pub mod sensitive;
 pub mod window;
 pub mod plan;
+pub mod render;

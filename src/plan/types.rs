@@ -386,7 +386,8 @@ impl Op {
         }
     }
 
-    /// The live id the operation acts on, if any.
+    /// The live id of the existing object the operation acts on, if any (not the source
+    /// of a duplicate: that object stays as it is).
     pub fn live_id(&self) -> Option<&str> {
         match self {
             Op::Replace { live_id, .. }
@@ -394,8 +395,7 @@ impl Op {
             | Op::Adopt { live_id, .. }
             | Op::Prune { live_id }
             | Op::Noop { live_id, .. } => Some(live_id),
-            Op::Duplicate { source_id, .. } => Some(source_id),
-            Op::Create { .. } | Op::Blocked { .. } => None,
+            Op::Create { .. } | Op::Duplicate { .. } | Op::Blocked { .. } => None,
         }
     }
 }
