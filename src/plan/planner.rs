@@ -662,7 +662,7 @@ fn create_kind(d: &Desired) -> OpKind {
 }
 
 /// `body` with another tenant-side name.
-pub(crate) fn renamed(body: &Body, name: &str) -> Body {
+fn renamed(body: &Body, name: &str) -> Body {
     let mut body = body.clone();
     match &mut body {
         Body::Kizen(p) => p.name = name.to_owned(),
@@ -712,7 +712,7 @@ fn sensitive_block(d: &Desired, package: &KizenPackage) -> Option<BlockReason> {
 
 /// The top-level fields that differ between two bodies, in manifest spelling
 /// (`liveSql, sampleFile`).
-pub(crate) fn changed_fields(old: &Body, new: &Body) -> String {
+fn changed_fields(old: &Body, new: &Body) -> String {
     let to_map = |b: &Body| match serde_json::to_value(b) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
