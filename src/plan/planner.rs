@@ -57,6 +57,17 @@ pub fn needs_export(
 
 /// Plan one tenant: what to do for every desired connector and every inventory entry whose
 /// connector left git. See the module documentation for the rules.
+///
+/// `live.exported` should hold the objects [`needs_export`] named; where an export is
+/// missing the planner claims no drift and blocks an adoption rather than guess.
+///
+/// # Guarantees
+///
+/// - Deterministic: the same input in any order gives the same plan.
+/// - At most one content-changing action per connector, except an adoption followed by the
+///   replace of what was adopted.
+/// - Never a prune of an object ferry did not create, nor while `prune` is off.
+/// - A tenant already holding what git wants gets only noops.
 pub fn plan(
     desired: &[Desired],
     live: &LiveView,

@@ -297,8 +297,10 @@ pub enum Op {
         /// The manifest's source hash.
         source_hash: ContentHash,
     },
-    /// Replace the object: create the new content, then remove the old (the platforms have
-    /// no in-place update). Kizen keeps the API name.
+    /// Replace the object (the platforms have no in-place update). Kizen: rename the old
+    /// one aside, import the new one under the same name and API name, delete the old one on
+    /// success and rename it back on failure. Agent Studio: delete and redeploy. CDE: copy,
+    /// rename, then move the old one to the bin.
     #[serde(rename_all = "camelCase")]
     Replace {
         /// Live id of the object replaced.

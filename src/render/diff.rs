@@ -56,8 +56,40 @@ struct Section {
     text: String,
 }
 
+/// Keys whose string values are credentials. Manifests must not hold them (they hold
+/// references), and platforms do not return them; a renderer still never prints one.
+const CREDENTIAL_KEYS: [&str; 9] = [
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apiKey",
+    "client_secret",
+    "clientSecret",
+    "private_key",
+];
+
+/// A copy of `value` with credential-looking string values replaced by `***`.
+fn redacted(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let hidden = CREDENTIAL_KEYS.contains(&k.as_str()) && v.is_string();
+                    let v = if hidden { json!("***") } else { redacted(v) };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn pretty(value: &serde_json::Value) -> String {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&redacted(value)).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -255,6 +287,24 @@ mod tests {
         };
         assert_eq!(lines.len(), MAX_DIFF_LINES);
         assert!(*omitted > 0);
+    }
+
+    #[test]
+    fn credential_values_are_never_printed() {
+        let mut old = cde("amazon").build().body;
+        let new = cde("amazon").arguments("app.php export").build().body;
+        if let Body::ProductsupCde(c) = &mut old {
+            c.config["vcs"]["token"] = json!("ghp_live_value");
+            c.config["secret-registrations"] = json!([{ "vault_secret": "amazon/seller" }]);
+        }
+        let diffs = body_diff(&old, &new);
+        let shown = format!("{diffs:?}");
+        assert!(!shown.contains("ghp_live_value"), "{shown}");
+        assert!(shown.contains(r#"\"token\": \"***\""#), "{shown}");
+        assert!(
+            shown.contains("amazon/seller"),
+            "secret paths are not secrets: {shown}"
+        );
     }
 
     #[test]
