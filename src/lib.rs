@@ -11,5 +11,9 @@
 pub mod cli;
 pub mod config;
 pub mod model;
+pub mod plan;
+pub mod render;
 pub mod report;
+pub mod sensitive;
 pub mod store;
+pub mod window;
