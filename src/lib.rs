@@ -11,4 +11,5 @@
 pub mod cli;
 pub mod config;
 pub mod model;
+pub mod source;
 pub mod store;
