@@ -11,5 +11,6 @@
 pub mod cli;
 pub mod config;
 pub mod model;
+pub mod scheduler;
 pub mod source;
 pub mod store;
