@@ -9,8 +9,13 @@
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod controller;
+pub mod lifecycle;
 pub mod model;
 pub mod scheduler;
+pub mod server;
 pub mod source;
 pub mod store;
+pub mod webhook;

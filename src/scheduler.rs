@@ -200,6 +200,17 @@ pub trait Reconciler: Send + Sync + 'static {
     async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome;
 }
 
+/// The span every reconcile runs in: `reconcile{tenant, reasons, commit}`. `commit` starts
+/// empty; the reconciler records it once it has resolved the branch head.
+pub fn reconcile_span(tenant: &str, reasons: &Reasons) -> Span {
+    info_span!(
+        "reconcile",
+        tenant = %tenant,
+        reasons = %reasons,
+        commit = tracing::field::Empty
+    )
+}
+
 /// Exponential backoff with jitter: `initial · 2^(n−1)` after `n` failures in a row,
 /// capped at `max`, then shortened by up to 20% at random so that tenants failing
 /// together do not retry together.
@@ -570,12 +581,7 @@ impl<R: Reconciler> Scheduler<R> {
             };
             entry.running = true;
             let reasons = pending.reasons;
-            let span = info_span!(
-                "reconcile",
-                tenant = %tenant,
-                reasons = %reasons,
-                commit = tracing::field::Empty
-            );
+            let span = reconcile_span(&tenant, &reasons);
             let reconciler = self.reconciler.clone();
             let (t, r) = (tenant.clone(), reasons.clone());
             let task = running.spawn(

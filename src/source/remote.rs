@@ -380,6 +380,9 @@ pub struct FetchFailure {
     pub at: DateTime<Utc>,
     /// How many fetches in a row have failed.
     pub consecutive: u32,
+    /// The branch concerned, when only one followed branch is affected (it is missing);
+    /// `None` when the whole fetch failed.
+    pub branch: Option<String>,
 }
 
 /// What one successful fetch found.
@@ -733,6 +736,7 @@ fn record(inner: &Inner, result: Result<Fetched>) -> Result<FetchReport> {
                 transient: false,
                 at: now,
                 consecutive: 0,
+                branch: Some(b.clone()),
             });
             Ok(FetchReport {
                 heads: fetched.heads,
@@ -747,6 +751,7 @@ fn record(inner: &Inner, result: Result<Fetched>) -> Result<FetchReport> {
                 transient: e.is_transient(),
                 at: now,
                 consecutive: st.consecutive_failures,
+                branch: None,
             });
             Err(e)
         }
@@ -882,6 +887,7 @@ pub(crate) mod tests {
             .last_fetch_error()
             .expect("the missing branch is reported");
         assert_eq!(failure.message, msg);
+        assert_eq!(failure.branch.as_deref(), Some("staging"));
     }
 
     #[tokio::test]
