@@ -787,6 +787,64 @@ mod tests {
         );
     }
 
+    struct Noop;
+
+    #[async_trait]
+    impl Reconciler for Noop {
+        async fn reconcile(&self, _tenant: &str, _reasons: &Reasons) -> ReconcileOutcome {
+            ReconcileOutcome::Ok
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_fetch_is_retried_with_backoff_before_the_next_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        // Port 1 on loopback refuses connections at once: a transient failure.
+        let config: config::Config = serde_saphyr::from_str(
+            "source: {repo: \"https://127.0.0.1:1/acme/c.git\", interval: 10m}\n\
+             tenants: [{name: sandbox, platform: kizen, url: emulator}]\n",
+        )
+        .unwrap();
+        let spec =
+            crate::source::remote::RemoteSpec::from_config(&config.source, dir.path()).unwrap();
+        let remote = Remote::open(spec, dir.path(), ["main".to_owned()])
+            .await
+            .unwrap();
+        let scheduler =
+            crate::scheduler::Scheduler::new(Arc::new(Noop), ["sandbox"], Default::default());
+        let options = ControllerOptions::from_config(&config).unwrap();
+        let controller =
+            Controller::new(&config, remote.clone(), scheduler.handle(), options).unwrap();
+        let lifecycle = Lifecycle::new();
+        assert_eq!(
+            controller.start_triggers(&lifecycle).await,
+            None,
+            "a remote URL is not watched"
+        );
+        let failures = || remote.last_fetch_error().map_or(0, |f| f.consecutive);
+
+        tokio::time::sleep(Duration::from_secs(8 * 60)).await;
+        assert_eq!(
+            failures(),
+            0,
+            "the first poll waits one (jittered) interval"
+        );
+        tokio::time::sleep(Duration::from_secs(12 * 60)).await;
+        let at_20_min = failures();
+        assert!(
+            at_20_min >= 6,
+            "retries come sooner than the interval: {at_20_min}"
+        );
+        tokio::time::sleep(Duration::from_secs(40 * 60)).await;
+        let later = failures() - at_20_min;
+        assert!(
+            (1..=6).contains(&later),
+            "retry delays grow up to the interval: {later} in 40 min"
+        );
+        assert!(remote.last_fetch_error().unwrap().transient);
+        lifecycle.begin_shutdown();
+    }
+
     #[test]
     fn branch_refs() {
         let g = Path::new("/r/.git");

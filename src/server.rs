@@ -5,8 +5,12 @@
 //! JSON API, the status page) add their own `Router<AppState>` and are merged the same
 //! way:
 //!
-//! ```ignore
-//! let app = server::routes().merge(metrics::routes()).with_state(state);
+//! ```
+//! use ferry::server::{self, AppState};
+//!
+//! fn app(state: AppState, metrics: axum::Router<AppState>) -> axum::Router {
+//!     server::routes().merge(metrics).with_state(state)
+//! }
 //! ```
 //!
 //! This module must not mark tenants or fetch; it reports what the scheduler and the

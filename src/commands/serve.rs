@@ -11,7 +11,7 @@
 //!
 //! **Reconciler.** Until the reconcile engine is plugged in, the daemon runs
 //! [`LoggingReconciler`], a placeholder that resolves each tenant's branch head and logs
-//! it. The engine replaces it in [`build_reconciler`], the one place that chooses it.
+//! it. The engine replaces it in `build_reconciler`, the one place that chooses it.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -30,7 +30,7 @@ use crate::controller::{self, Controller, ControllerOptions, LoggingReconciler, 
 use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
 use crate::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
 use crate::server::{self, AppState};
-use crate::source::remote::{Remote, RemoteSpec};
+use crate::source::remote::{Error as RemoteError, Remote, RemoteSpec};
 use crate::webhook::WebhookSecret;
 
 /// Arguments of `ferry serve`.
@@ -249,12 +249,11 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
         .chain([config.source.branch.clone()]);
     let remote = Remote::open(settings.remote_spec.clone(), &cache_root, branches)
         .await
-        .map_err(|e| {
-            if e.is_transient() {
-                StartError::other(e)
-            } else {
+        .map_err(|e| match e {
+            RemoteError::InvalidRepo { .. } | RemoteError::InvalidBranch { .. } => {
                 StartError::config(e)
             }
+            other => StartError::other(other),
         })?;
     let reconciler = build_reconciler(&args, &settings, &remote);
     let tenants: Vec<String> = config.tenants.iter().map(|t| t.name.clone()).collect();
