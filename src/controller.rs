@@ -61,7 +61,7 @@ pub enum Error {
         zone: String,
     },
     /// `source.interval` is not a duration.
-    #[error("source.interval {value:?} is not a duration: {reason}")]
+    #[error("source.interval {value:?} cannot be used: {reason}")]
     InvalidInterval {
         /// The configured value.
         value: String,
@@ -719,6 +719,28 @@ mod tests {
                 .contains("must start with a number")
         );
         assert!(parse_duration("").unwrap_err().starts_with("empty"));
+    }
+
+    #[test]
+    fn the_poll_interval_is_checked() {
+        let mut config: config::Config =
+            serde_saphyr::from_str("source: {repo: .}\ntenants: []\n").unwrap();
+        let options = ControllerOptions::from_config(&config).unwrap();
+        assert_eq!(options.poll_interval, Duration::from_secs(60), "default 1m");
+        config.source.interval = "500ms".to_owned();
+        assert_eq!(
+            ControllerOptions::from_config(&config)
+                .unwrap_err()
+                .to_string(),
+            "source.interval \"500ms\" cannot be used: it must be at least 1s"
+        );
+        config.source.interval = "often".to_owned();
+        assert_eq!(
+            ControllerOptions::from_config(&config)
+                .unwrap_err()
+                .to_string(),
+            "source.interval \"often\" cannot be used: \"often\" must start with a number, for example 30s, 1m or 250ms"
+        );
     }
 
     fn at(s: &str) -> DateTime<Utc> {

@@ -219,7 +219,7 @@ fn config_errors_exit_64_before_binding_the_port() {
         ),
         (
             "source: {repo: origin.git, interval: soon}\ntenants: []\n",
-            "source.interval \"soon\" is not a duration",
+            "source.interval \"soon\" cannot be used: \"soon\" must start with a number",
         ),
         (
             "source: {repo: origin.git}\ntenants:\n  - {name: prod, platform: kizen, url: emulator, drift: {schedule: \"0 * * *\"}}\n",
