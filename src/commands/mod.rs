@@ -1,0 +1,3 @@
+//! The implementations of ferry's commands; `cli` parses the arguments and calls them.
+
+pub mod serve;
