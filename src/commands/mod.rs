@@ -1,0 +1,3 @@
+//! The CLI's commands: one module per subcommand, called from `cli`.
+
+pub mod emulator;
