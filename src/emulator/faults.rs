@@ -153,7 +153,7 @@ impl FaultState {
         let outcome = if self.faults.hang {
             Outcome::Hang
         } else if let Some(rl) = self.faults.rate_limit
-            && self.requests % rl.every_nth.max(1) == 0
+            && self.requests.is_multiple_of(rl.every_nth.max(1))
         {
             Outcome::RateLimited {
                 retry_after_secs: rl.retry_after_secs,

@@ -302,7 +302,7 @@ pub(crate) enum Imported {
         reason: String,
     },
     /// A new connector.
-    Created(SmartConnector),
+    Created(Box<SmartConnector>),
 }
 
 fn failed(status: StatusCode, message: String, field: &str, detail: String) -> ApiError {
@@ -414,7 +414,7 @@ pub(crate) fn import(
         updated_at: now,
         version: 1,
     };
-    Ok(Imported::Created(store.insert(connector).clone()))
+    Ok(Imported::Created(Box::new(store.insert(connector).clone())))
 }
 
 /// The Draft an import creates from the Live SQL: the same script.
