@@ -1414,11 +1414,17 @@ async fn hanging_and_slow_tenants_do_not_block_others() {
     );
     // Shutting down answers the hanging request instead of waiting for it.
     let Emu { handle, .. } = emu;
-    handle.shutdown().await.unwrap();
-    let answered = pending.await.unwrap();
-    if let Ok(resp) = answered {
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-    }
+    tokio::time::timeout(Duration::from_secs(30), handle.shutdown())
+        .await
+        .expect("shutdown does not wait for hanging requests")
+        .unwrap();
+    let answered = pending
+        .await
+        .unwrap()
+        .expect("the hanging request is answered");
+    assert_eq!(answered.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = answered.json().await.unwrap();
+    assert_eq!(body["message"], "The emulator is shutting down.");
 }
 
 #[tokio::test]
@@ -1579,7 +1585,7 @@ async fn unknown_tenants_objects_routes_and_bad_bodies_answer_json_errors() {
         b["message"]
             .as_str()
             .unwrap()
-            .contains("'studio-us' is a agent-studio tenant"),
+            .contains("'studio-us' is on platform agent-studio; /tenants/studio-us/api/smart-connectors is part of the kizen API"),
         "{b}"
     );
 

@@ -142,7 +142,7 @@ impl<P: PlatformApi> FromRequestParts<AppState> for Tenant<P> {
             .ok_or_else(|| unknown_tenant(emu, &name).into_response())?;
         if cell.platform != P::PLATFORM {
             return Err(ApiError::not_found(format!(
-                "Tenant '{}' is a {} tenant; {} is part of the {} API.",
+                "Tenant '{}' is on platform {}; {} is part of the {} API.",
                 cell.name,
                 cell.platform,
                 parts.uri.path(),
