@@ -471,9 +471,9 @@ pub(crate) struct TemplateRequest {
     trigger: PluginTrigger,
     #[serde(default)]
     actions: Value,
-    #[serde(default)]
-    #[allow(dead_code)]
-    connectors: Vec<String>,
+    /// Accepted so a `PluginBody` can be sent as is; never kept.
+    #[serde(default, rename = "connectors")]
+    _connectors: Vec<String>,
 }
 
 /// The Agent Studio API marker.

@@ -18,8 +18,7 @@ use super::http::{ApiError, JsonBody, Params, created};
 use super::seed::SeedCatalog;
 use super::server::{AppState, Ctx, PlatformApi, Tenant};
 use super::sql;
-use super::state::Emulator;
-use super::state::{Entity, Objects, SeedContext, Store, TenantCell};
+use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell};
 use crate::model::{
     CheckStatus, KizenPackage, KizenReferences, KizenType, Platform, Warning, WarningKind,
 };

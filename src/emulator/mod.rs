@@ -9,11 +9,11 @@
 //! in a file across restarts. The quickstart, the behaviour tests and the benchmarks run
 //! against it.
 //!
-//! Layout: [`seed`] (the seed file), [`state`] (the shared state and its persistence),
-//! one module per platform ([`kizen`], [`agent_studio`], [`cde`]) holding that platform's
-//! objects, rules and handlers, [`faults`], [`clock`], [`sql`] (the Live SQL check),
-//! [`http`] (request and error plumbing shared by the platforms) and [`server`] (routing,
-//! control endpoints, [`spawn`]).
+//! Layout: `seed` (the seed file), `state` (the shared state and its persistence), one
+//! module per platform (`kizen`, `agent_studio`, `cde`) holding that platform's objects,
+//! rules and handlers, `faults`, `clock`, `sql` (the Live SQL check), `http` (request and
+//! error plumbing shared by the platforms) and `server` (routing, control endpoints,
+//! [`spawn`]).
 //!
 //! It must not talk to real platforms, and it never logs tokens or header values.
 
