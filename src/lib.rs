@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod controller;
+pub mod emulator;
 pub mod lifecycle;
 pub mod model;
 pub mod plan;
