@@ -36,6 +36,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of ferry.yaml and of manifests.
     Schema(SchemaArgs),
+    /// Run the controller: watch the source, reconcile tenants, serve /livez, /readyz, /hooks.
+    Serve(crate::commands::serve::ServeArgs),
+    /// Serve the three platforms' APIs for the tenants of a seed file (for trying ferry and testing).
+    Emulator(crate::commands::emulator::EmulatorArgs),
 }
 
 /// Arguments of `ferry validate`.
@@ -57,6 +61,8 @@ pub struct SchemaArgs {}
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => crate::commands::serve::run(args, cli.log_format),
+        Command::Emulator(args) => crate::commands::emulator::run(args),
         Command::Validate(_) | Command::Schema(_) => {
             eprintln!("ferry: this command is being built");
             ExitCode::from(1)

@@ -264,6 +264,20 @@ pub struct Forge {
     /// File holding the token.
     #[serde(default)]
     pub token_file: Option<String>,
+    /// GitLab only: how the token is sent. Default `private`.
+    #[serde(default)]
+    pub token_type: Option<TokenType>,
+}
+
+/// How a GitLab token is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenType {
+    /// `PRIVATE-TOKEN: <token>`: personal, project and group access tokens.
+    #[default]
+    Private,
+    /// `Authorization: Bearer <token>`: OAuth 2.0 tokens.
+    Oauth,
 }
 
 /// HTTP server settings for `ferry serve`.

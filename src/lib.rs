@@ -9,6 +9,20 @@
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod controller;
+pub mod emulator;
+pub mod lifecycle;
 pub mod model;
+pub mod plan;
 pub mod provider;
+pub mod render;
+pub mod report;
+pub mod scheduler;
+pub mod sensitive;
+pub mod server;
+pub mod source;
+pub mod store;
+pub mod webhook;
+pub mod window;

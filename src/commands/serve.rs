@@ -1,0 +1,411 @@
+//! `ferry serve`: the daemon.
+//!
+//! Start-up order: logging; the configuration is read and checked (listen address,
+//! webhook secret, poll interval, drift schedules, source); any problem exits with 64
+//! **before** a port is bound. Then the source cache is opened, the scheduler, the
+//! controller and the HTTP server start, and every owned tenant is marked dirty with
+//! `startup`. SIGINT or SIGTERM begins the shutdown described in [`crate::lifecycle`].
+//!
+//! With `--once`: fetch, reconcile every tenant once (sources of promotions first), exit 0
+//! when all succeeded and 1 otherwise; no HTTP server.
+//!
+//! **Reconciler.** Until the reconcile engine is plugged in, the daemon runs
+//! [`LoggingReconciler`], a placeholder that resolves each tenant's branch head and logs
+//! it. The engine replaces it in `build_reconciler`, the one place that chooses it.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, error, info, info_span, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+use crate::config::Config;
+use crate::controller::{self, Controller, ControllerOptions, LoggingReconciler, parse_duration};
+use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
+use crate::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
+use crate::server::{self, AppState};
+use crate::source::remote::{Error as RemoteError, Remote, RemoteSpec};
+use crate::webhook::WebhookSecret;
+
+/// Arguments of `ferry serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file.
+    #[arg(long, short, env = "FERRY_CONFIG", default_value = "ferry.yaml")]
+    pub config: PathBuf,
+    /// HTTP listen address (`host:port`). Default: `server.listen`, else 127.0.0.1:9400.
+    #[arg(long, env = "FERRY_LISTEN")]
+    pub listen: Option<String>,
+    /// State store file. Default: `state` from the configuration, relative to it. The
+    /// source cache lives next to it, under `repos/`.
+    #[arg(long, env = "FERRY_STATE")]
+    pub state: Option<PathBuf>,
+    /// Reconcile every tenant once, then exit: 0 when all succeeded, 1 otherwise.
+    #[arg(long)]
+    pub once: bool,
+    /// Reconciles running at once, across tenants.
+    #[arg(long, env = "FERRY_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// On SIGINT/SIGTERM, how long running reconciles get to finish.
+    #[arg(long, env = "FERRY_GRACE_PERIOD", default_value = "30s", value_parser = parse_duration)]
+    pub grace_period: Duration,
+    /// Quiet time after the last trigger before a tenant reconciles.
+    #[arg(long, env = "FERRY_DEBOUNCE", default_value = "250ms", value_parser = parse_duration)]
+    pub debounce: Duration,
+    /// Make each reconcile of the placeholder reconciler take this long (diagnostics and
+    /// shutdown tests; goes away with the placeholder).
+    #[arg(long, hide = true, env = "FERRY_PLACEHOLDER_DELAY", value_parser = parse_duration)]
+    pub placeholder_delay: Option<Duration>,
+}
+
+/// A start-up failure and the exit code it maps to.
+struct StartError {
+    code: u8,
+    message: String,
+}
+
+impl StartError {
+    fn config(message: impl std::fmt::Display) -> Self {
+        StartError {
+            code: EXIT_CONFIG,
+            message: message.to_string(),
+        }
+    }
+
+    fn other(message: impl std::fmt::Display) -> Self {
+        StartError {
+            code: EXIT_FAILURE,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Everything read and checked from the configuration and flags.
+struct Settings {
+    config: Config,
+    config_dir: PathBuf,
+    state_db: PathBuf,
+    listen: SocketAddr,
+    webhook_secret: Option<WebhookSecret>,
+    remote_spec: RemoteSpec,
+    controller: ControllerOptions,
+}
+
+/// Run `ferry serve` and return its exit code.
+pub fn run(args: ServeArgs, log_format: LogFormat) -> ExitCode {
+    init_logging(log_format);
+    let settings = match load(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{}", e.message);
+            return ExitCode::from(e.code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match main(args, settings).await {
+            Ok(code) => code,
+            Err(e) => {
+                error!("{}", e.message);
+                e.code
+            }
+        }
+    });
+    if code == EXIT_INTERRUPTED {
+        runtime.shutdown_background();
+    } else {
+        // A fetch still running on the blocking pool must not hold the exit for long.
+        runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+    ExitCode::from(code)
+}
+
+/// Install the `tracing` subscriber: text or JSON lines on stderr, filtered by `RUST_LOG`
+/// (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // A subscriber already installed (tests) is kept.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// Read and check the configuration and flags. Nothing is bound or started yet.
+fn load(args: &ServeArgs) -> Result<Settings, StartError> {
+    let path = &args.config;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StartError::config(format!(
+            "cannot read the configuration {}: {e}. Pass another file with --config or FERRY_CONFIG",
+            path.display()
+        ))
+    })?;
+    let config: Config = serde_saphyr::from_str(&text).map_err(|e| {
+        StartError::config(format!(
+            "{} is not a valid ferry configuration: {e}",
+            path.display()
+        ))
+    })?;
+    let config_dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let state_db = args
+        .state
+        .clone()
+        .unwrap_or_else(|| config_dir.join(&config.state));
+    let listen = server::listen_address(args.listen.as_deref(), &config.server)
+        .map_err(StartError::config)?;
+    let webhook_secret = config
+        .server
+        .webhook_secret_env
+        .as_deref()
+        .map(WebhookSecret::from_env)
+        .transpose()
+        .map_err(StartError::config)?;
+    let remote_spec =
+        RemoteSpec::from_config(&config.source, &config_dir).map_err(StartError::config)?;
+    let controller = ControllerOptions::from_config(&config).map_err(StartError::config)?;
+    for t in &config.tenants {
+        if let Some(d) = &t.drift {
+            controller::CronSchedule::parse(&d.schedule, d.time_zone.as_deref()).map_err(|e| {
+                StartError::config(match e {
+                    controller::ScheduleError::Cron(reason) => controller::Error::InvalidSchedule {
+                        tenant: t.name.clone(),
+                        schedule: d.schedule.clone(),
+                        reason,
+                    },
+                    controller::ScheduleError::TimeZone(zone) => {
+                        controller::Error::UnknownTimeZone {
+                            tenant: t.name.clone(),
+                            zone,
+                        }
+                    }
+                })
+            })?;
+        }
+    }
+    Ok(Settings {
+        config,
+        config_dir,
+        state_db,
+        listen,
+        webhook_secret,
+        remote_spec,
+        controller,
+    })
+}
+
+/// The reconciler the daemon runs. **Placeholder**: the reconcile engine replaces
+/// [`LoggingReconciler`] here (it will need the config, `settings.state_db`,
+/// `settings.config_dir` and the remote).
+fn build_reconciler(
+    args: &ServeArgs,
+    settings: &Settings,
+    remote: &Remote,
+) -> Arc<impl Reconciler> {
+    let _ = (&settings.state_db, &settings.config_dir);
+    Arc::new(
+        LoggingReconciler::new(remote.clone(), &settings.config)
+            .with_delay(args.placeholder_delay.unwrap_or_default()),
+    )
+}
+
+async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
+    let mut signals = Signals::install()
+        .map_err(|e| StartError::other(format!("cannot install signal handlers: {e}")))?;
+    let config = &settings.config;
+    let cache_root = settings
+        .state_db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("repos");
+    let branches = controller::followed_branches(config)
+        .into_values()
+        .chain([config.source.branch.clone()]);
+    let remote = Remote::open(settings.remote_spec.clone(), &cache_root, branches)
+        .await
+        .map_err(|e| match e {
+            RemoteError::InvalidRepo { .. } | RemoteError::InvalidBranch { .. } => {
+                StartError::config(e)
+            }
+            other => StartError::other(other),
+        })?;
+    let reconciler = build_reconciler(&args, &settings, &remote);
+    let tenants: Vec<String> = config.tenants.iter().map(|t| t.name.clone()).collect();
+    let scheduler = Scheduler::new(
+        reconciler.clone(),
+        tenants.clone(),
+        SchedulerOptions {
+            concurrency: usize::from(args.concurrency),
+            debounce: args.debounce,
+            ..SchedulerOptions::default()
+        }
+        .with_promotions_from(&config.tenants),
+    );
+    let controller = Controller::new(
+        config,
+        remote.clone(),
+        scheduler.handle(),
+        settings.controller.clone(),
+    )
+    .map_err(StartError::config)?;
+
+    if args.once {
+        return Ok(once(&args, &settings, &controller, reconciler, &mut signals).await);
+    }
+
+    let listener = server::bind(settings.listen)
+        .await
+        .map_err(StartError::other)?;
+    info!(
+        listen = %settings.listen,
+        source = remote.display_url(),
+        ?tenants,
+        concurrency = args.concurrency,
+        "ferry serve started"
+    );
+    if settings.webhook_secret.is_some() {
+        info!("webhooks enabled at /hooks/github, /hooks/gitlab and /hooks/gitea");
+    } else {
+        info!("webhooks are disabled: set server.webhookSecretEnv to receive pushes from a forge");
+    }
+
+    let lifecycle = Lifecycle::new();
+    lifecycle.spawn(
+        info_span!("scheduler"),
+        scheduler.run(lifecycle.token().clone()),
+    );
+    let http_stop = CancellationToken::new();
+    let app = server::router(AppState::new(
+        controller.clone(),
+        settings.webhook_secret.clone(),
+        lifecycle.clone(),
+    ));
+    let mut http = tokio::spawn(
+        server::serve(listener, app, http_stop.clone()).instrument(info_span!("http")),
+    );
+    let startup = controller.clone();
+    lifecycle.spawn_until_cancelled(
+        info_span!("startup"),
+        async move { startup.startup().await },
+    );
+    controller.start_triggers(&lifecycle).await;
+
+    let cause = tokio::select! {
+        signal = signals.recv() => signal,
+        result = &mut http => {
+            match result {
+                Ok(Ok(())) => error!("the HTTP server stopped unexpectedly"),
+                Ok(Err(e)) => error!(error = %e, "the HTTP server failed"),
+                Err(e) => error!(error = %e, "the HTTP server task failed"),
+            }
+            "HTTP server failure"
+        }
+    };
+    let in_flight: Vec<String> = controller
+        .scheduler()
+        .statuses()
+        .into_iter()
+        .filter(|s| s.running)
+        .map(|s| s.name)
+        .collect();
+    info!(
+        cause,
+        grace_period_s = args.grace_period.as_secs_f64(),
+        ?in_flight,
+        "shutting down: no new reconcile starts; waiting for the running ones (a second signal exits at once)"
+    );
+    let outcome = lifecycle.drain(args.grace_period, signals.recv()).await;
+    match outcome {
+        Shutdown::Clean => info!("shutdown complete"),
+        Shutdown::GraceExpired => {
+            let still: Vec<String> = controller
+                .scheduler()
+                .statuses()
+                .into_iter()
+                .filter(|s| s.running)
+                .map(|s| s.name)
+                .collect();
+            error!(
+                still_running = ?still,
+                "the grace period ran out; exiting with reconciles unfinished (the journal resolves them at the next start)"
+            );
+        }
+        Shutdown::Interrupted => warn!("second signal: exiting at once"),
+    }
+    http_stop.cancel();
+    if outcome != Shutdown::Interrupted {
+        let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
+    }
+    Ok(outcome.exit_code())
+}
+
+/// `--once`: fetch, reconcile every tenant once, report.
+async fn once(
+    args: &ServeArgs,
+    settings: &Settings,
+    controller: &Controller,
+    reconciler: Arc<impl Reconciler>,
+    signals: &mut Signals,
+) -> u8 {
+    let _ = controller.refresh(Reason::Manual).await;
+    let cancel = CancellationToken::new();
+    let run = controller::run_once(
+        reconciler,
+        &settings.config.tenants,
+        usize::from(args.concurrency),
+        &cancel,
+    );
+    tokio::pin!(run);
+    let report = tokio::select! {
+        report = &mut run => report,
+        signal = signals.recv() => {
+            info!(signal, "stopping: no new reconcile starts; waiting for the running ones");
+            cancel.cancel();
+            tokio::select! {
+                report = &mut run => report,
+                () = tokio::time::sleep(args.grace_period) => {
+                    error!("the grace period ran out; exiting with reconciles unfinished");
+                    return EXIT_FAILURE;
+                }
+                _ = signals.recv() => return EXIT_INTERRUPTED,
+            }
+        }
+    };
+    let failed: Vec<&String> = report
+        .tenants
+        .iter()
+        .filter(|t| report.outcomes.get(*t) != Some(&crate::scheduler::ReconcileOutcome::Ok))
+        .collect();
+    if failed.is_empty() {
+        info!(tenants = report.tenants.len(), "every tenant reconciled");
+    } else {
+        error!(?failed, "some tenants did not reconcile");
+    }
+    report.exit_code()
+}

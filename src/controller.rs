@@ -1,0 +1,985 @@
+//! The triggers of `ferry serve`, and the placeholder reconciler.
+//!
+//! [`Controller`] ties the tracked source ([`Remote`]) to the scheduler: it fetches and
+//! marks tenants dirty when their followed branch moves. Triggers:
+//!
+//! - **poll**: every `source.interval` (±10% jitter); a failed fetch is retried sooner,
+//!   with jittered backoff from 1 s up to the interval, when [`remote::Error::is_transient`];
+//! - **file watch**: for a local source (path or `file://`), the refs of the repository
+//!   (`refs/heads/**`, `packed-refs`, `HEAD` in its git directory) are watched, so a local
+//!   commit or push is noticed within a second;
+//! - **drift cron**: a 5-field cron expression per tenant (`drift.schedule`, in
+//!   `drift.timeZone`, default UTC) marks the tenant with [`Reason::Drift`];
+//! - **webhooks**: [`Controller::on_push`], called by the webhook receiver after it has
+//!   checked the signature.
+//!
+//! It also runs `ferry serve --once` ([`run_once`]). The controller must not reconcile
+//! anything itself: it only marks tenants dirty; the scheduler decides when they run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, Span, debug, info, info_span, warn};
+
+use crate::config;
+use crate::lifecycle::Lifecycle;
+use crate::scheduler::{
+    Backoff, Reason, Reasons, ReconcileOutcome, Reconciler, SchedulerHandle, reconcile_span,
+};
+use crate::source::remote::{self, FetchReport, Remote};
+
+/// Errors of setting up the triggers. All are configuration errors found at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tenant's `drift.schedule` is not a 5-field cron expression.
+    #[error(
+        "tenant {tenant}: drift.schedule {schedule:?} is not a 5-field cron expression (minute hour day-of-month month day-of-week, for example \"*/10 * * * *\"): {reason}"
+    )]
+    InvalidSchedule {
+        /// The tenant.
+        tenant: String,
+        /// The expression.
+        schedule: String,
+        /// What the cron parser said.
+        reason: String,
+    },
+    /// A tenant's `drift.timeZone` is not an IANA time zone name.
+    #[error(
+        "tenant {tenant}: drift.timeZone {zone:?} is not an IANA time zone name such as \"UTC\" or \"Europe/Berlin\""
+    )]
+    UnknownTimeZone {
+        /// The tenant.
+        tenant: String,
+        /// The configured zone.
+        zone: String,
+    },
+    /// `source.interval` is not a duration.
+    #[error("source.interval {value:?} cannot be used: {reason}")]
+    InvalidInterval {
+        /// The configured value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Parse a duration such as `250ms`, `30s`, `1m`, `2h`, `1h30m` or `1d`.
+///
+/// # Errors
+/// A message saying what is wrong and what is expected.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty; write a number and a unit, for example 30s, 1m or 250ms".to_owned());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "{s:?} must start with a number, for example 30s, 1m or 250ms"
+            ));
+        }
+        let n: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{s:?} is too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(n),
+            "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86_400)),
+            "" => return Err(format!("{s:?} needs a unit: ms, s, m, h or d")),
+            other => {
+                return Err(format!(
+                    "{s:?} has an unknown unit {other:?}; use ms, s, m, h or d"
+                ));
+            }
+        };
+        total = total.saturating_add(part);
+    }
+    Ok(total)
+}
+
+/// A 5-field cron expression in a time zone.
+#[derive(Debug, Clone)]
+pub struct CronSchedule {
+    cron: croner::Cron,
+    zone: chrono_tz::Tz,
+}
+
+/// Why a cron schedule could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// The expression is not a 5-field cron expression; the parser's message.
+    Cron(String),
+    /// The time zone is not an IANA name.
+    TimeZone(String),
+}
+
+impl CronSchedule {
+    /// Parse `expression` (exactly 5 fields: minute hour day-of-month month day-of-week)
+    /// in `zone` (an IANA name; `None` means UTC).
+    ///
+    /// # Errors
+    /// [`ScheduleError`] naming what is wrong.
+    pub fn parse(expression: &str, zone: Option<&str>) -> Result<CronSchedule, ScheduleError> {
+        use croner::parser::{CronParser, Seconds, Year};
+        let fields = expression.split_whitespace().count();
+        if fields != 5 && !expression.trim_start().starts_with('@') {
+            return Err(ScheduleError::Cron(format!(
+                "it has {fields} fields, not 5"
+            )));
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .build()
+            .parse(expression)
+            .map_err(|e| ScheduleError::Cron(e.to_string()))?;
+        let zone = match zone {
+            None => chrono_tz::UTC,
+            Some(z) => z
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| ScheduleError::TimeZone(z.to_owned()))?,
+        };
+        Ok(CronSchedule { cron, zone })
+    }
+
+    /// The first occurrence strictly after `t`, or `None` if there is none.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_next_occurrence(&t.with_timezone(&self.zone), false)
+            .ok()
+            .map(|n| n.with_timezone(&Utc))
+    }
+}
+
+/// Controller settings.
+#[derive(Debug, Clone)]
+pub struct ControllerOptions {
+    /// Poll period (jittered by ±10%).
+    pub poll_interval: Duration,
+    /// Watch the refs of a local source repository.
+    pub watch: bool,
+    /// Quiet time after a burst of ref changes before fetching.
+    pub watch_debounce: Duration,
+}
+
+impl ControllerOptions {
+    /// Poll every `source.interval`, watch local repositories, 100 ms watch debounce.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInterval`].
+    pub fn from_config(config: &config::Config) -> Result<ControllerOptions, Error> {
+        let value = &config.source.interval;
+        let poll_interval = parse_duration(value).map_err(|reason| Error::InvalidInterval {
+            value: value.clone(),
+            reason,
+        })?;
+        if poll_interval < Duration::from_secs(1) {
+            return Err(Error::InvalidInterval {
+                value: value.clone(),
+                reason: "it must be at least 1s".to_owned(),
+            });
+        }
+        Ok(ControllerOptions {
+            poll_interval,
+            watch: true,
+            watch_debounce: Duration::from_millis(100),
+        })
+    }
+}
+
+/// The branch each tenant follows: its own `branch`, or `source.branch`.
+pub fn followed_branches(config: &config::Config) -> BTreeMap<String, String> {
+    config
+        .tenants
+        .iter()
+        .map(|t| {
+            let branch = t
+                .branch
+                .clone()
+                .unwrap_or_else(|| config.source.branch.clone());
+            (t.name.clone(), branch)
+        })
+        .collect()
+}
+
+struct Inner {
+    remote: Remote,
+    scheduler: SchedulerHandle,
+    /// Owned tenant → followed branch.
+    branches: BTreeMap<String, String>,
+    drift: Vec<(String, CronSchedule)>,
+    options: ControllerOptions,
+}
+
+/// Fetches the source and marks tenants dirty when their branch moves. Cheap to clone.
+#[derive(Clone)]
+pub struct Controller {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("remote", &self.inner.remote)
+            .field("branches", &self.inner.branches)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// A controller for the tenants `scheduler` owns, as configured in `config`. Parses
+    /// every drift schedule now, so a bad one stops start-up.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSchedule`], [`Error::UnknownTimeZone`].
+    pub fn new(
+        config: &config::Config,
+        remote: Remote,
+        scheduler: SchedulerHandle,
+        options: ControllerOptions,
+    ) -> Result<Controller, Error> {
+        let owned: BTreeSet<String> = scheduler.tenants().into_iter().collect();
+        let branches = followed_branches(config)
+            .into_iter()
+            .filter(|(t, _)| owned.contains(t))
+            .collect();
+        let mut drift = Vec::new();
+        for t in config.tenants.iter().filter(|t| owned.contains(&t.name)) {
+            let Some(d) = &t.drift else { continue };
+            let schedule =
+                CronSchedule::parse(&d.schedule, d.time_zone.as_deref()).map_err(|e| match e {
+                    ScheduleError::Cron(reason) => Error::InvalidSchedule {
+                        tenant: t.name.clone(),
+                        schedule: d.schedule.clone(),
+                        reason,
+                    },
+                    ScheduleError::TimeZone(zone) => Error::UnknownTimeZone {
+                        tenant: t.name.clone(),
+                        zone,
+                    },
+                })?;
+            drift.push((t.name.clone(), schedule));
+        }
+        Ok(Controller {
+            inner: Arc::new(Inner {
+                remote,
+                scheduler,
+                branches,
+                drift,
+                options,
+            }),
+        })
+    }
+
+    /// The tracked source.
+    pub fn remote(&self) -> &Remote {
+        &self.inner.remote
+    }
+
+    /// The scheduler the controller marks tenants on.
+    pub fn scheduler(&self) -> &SchedulerHandle {
+        &self.inner.scheduler
+    }
+
+    /// The branch `tenant` follows.
+    pub fn branch_of(&self, tenant: &str) -> Option<&str> {
+        self.inner.branches.get(tenant).map(String::as_str)
+    }
+
+    /// The owned tenants following `branch`, sorted.
+    pub fn tenants_following(&self, branch: &str) -> Vec<String> {
+        self.inner
+            .branches
+            .iter()
+            .filter(|(_, b)| *b == branch)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+
+    /// Fetch, then mark dirty with `reason` every tenant whose branch moved.
+    ///
+    /// # Errors
+    /// The fetch error; it is also logged, and the heads stay where they were.
+    pub async fn refresh(&self, reason: Reason) -> Result<FetchReport, remote::Error> {
+        match self.inner.remote.fetch().await {
+            Ok(report) => {
+                for branch in &report.moved {
+                    let commit = report
+                        .heads
+                        .get(branch)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let tenants = self.tenants_following(branch);
+                    info!(%reason, branch, commit, ?tenants, "branch moved");
+                    for t in &tenants {
+                        self.inner.scheduler.mark_dirty(t, reason);
+                    }
+                }
+                if let Some(failure) = self.inner.remote.last_fetch_error() {
+                    warn!(error = %failure.message, "fetch succeeded, but a followed branch is missing");
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                warn!(
+                    error = %e,
+                    transient = e.is_transient(),
+                    "fetch failed; tenants keep the last fetched commit"
+                );
+                Err(e)
+            }
+        }
+    }
+
+    /// A forge announced a push to `branch`: fetch, then mark dirty (with
+    /// [`Reason::Webhook`]) every tenant following it, plus any other tenant whose branch
+    /// moved. Returns the tenants following `branch`.
+    ///
+    /// # Errors
+    /// The fetch error: then nothing is marked, and the poll picks the change up later.
+    pub async fn on_push(&self, branch: &str) -> Result<Vec<String>, remote::Error> {
+        let tenants = self.tenants_following(branch);
+        if tenants.is_empty() {
+            return Ok(tenants);
+        }
+        self.refresh(Reason::Webhook).await?;
+        for t in &tenants {
+            self.inner.scheduler.mark_dirty(t, Reason::Webhook);
+        }
+        Ok(tenants)
+    }
+
+    /// The start-up pass: fetch once (a failure is logged and the cached heads are used),
+    /// then mark every owned tenant dirty with [`Reason::Startup`].
+    pub async fn startup(&self) {
+        let _ = self.refresh(Reason::Startup).await;
+        self.inner.scheduler.mark_all(Reason::Startup);
+    }
+
+    /// Start the triggers on `lifecycle`: the poll, the file watch (for a local source when
+    /// [`ControllerOptions::watch`] is set) and one drift loop per tenant with a schedule.
+    /// They stop when shutdown begins. Returns the git directory being watched, if any; a
+    /// watch that cannot be set up is logged and polling carries on.
+    pub async fn start_triggers(&self, lifecycle: &Lifecycle) -> Option<PathBuf> {
+        let poll = self.clone();
+        lifecycle.spawn_until_cancelled(info_span!("poll"), async move { poll.poll_loop().await });
+        for (tenant, schedule) in &self.inner.drift {
+            let scheduler = self.inner.scheduler.clone();
+            let t = tenant.clone();
+            lifecycle.spawn_until_cancelled(
+                info_span!("drift", tenant = %tenant),
+                cron_loop(schedule.clone(), Utc::now, move || {
+                    scheduler.mark_dirty(&t, Reason::Drift);
+                }),
+            );
+        }
+        let path = self.inner.remote.local_path()?.to_path_buf();
+        if !self.inner.options.watch {
+            return None;
+        }
+        match watch_refs(path.clone()).await {
+            Ok((watcher, gitdir, mut rx)) => {
+                info!(path = %gitdir.display(), "watching the source repository for new commits");
+                let this = self.clone();
+                let debounce = self.inner.options.watch_debounce;
+                lifecycle.spawn_until_cancelled(info_span!("watch"), async move {
+                    let _watcher = watcher; // dropping it stops the watch
+                    while rx.recv().await.is_some() {
+                        tokio::time::sleep(debounce).await;
+                        while rx.try_recv().is_ok() {}
+                        debug!("refs changed");
+                        let _ = this.refresh(Reason::Watch).await;
+                    }
+                });
+                Some(gitdir)
+            }
+            Err(message) => {
+                warn!(
+                    path = %path.display(),
+                    error = %message,
+                    "cannot watch the source repository; new commits are noticed by the poll only"
+                );
+                None
+            }
+        }
+    }
+
+    async fn poll_loop(&self) {
+        let interval = self.inner.options.poll_interval;
+        let retry = Backoff {
+            initial: Duration::from_secs(1).min(interval),
+            max: interval,
+        };
+        let mut failures = 0u32;
+        let mut transient = false;
+        loop {
+            let wait = if failures > 0 && transient {
+                retry.delay(failures)
+            } else {
+                interval.mul_f64(rand::rng().random_range(0.9..=1.1))
+            };
+            tokio::time::sleep(wait).await;
+            match self.refresh(Reason::Poll).await {
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    transient = e.is_transient();
+                }
+            }
+        }
+    }
+}
+
+/// Fire `on_fire` at every occurrence of `schedule`, reading wall-clock time from `now`.
+/// Sleeps go through `tokio::time`; an early wake-up (the wall clock stepped back) sleeps
+/// again, and occurrences missed while the process was suspended fire once, not each.
+pub(crate) async fn cron_loop(
+    schedule: CronSchedule,
+    now: impl Fn() -> DateTime<Utc>,
+    on_fire: impl Fn(),
+) {
+    let mut after = now();
+    loop {
+        let Some(next) = schedule.next_after(after) else {
+            warn!("the drift schedule has no future occurrence; drift checks stop");
+            return;
+        };
+        loop {
+            let current = now();
+            if current >= next {
+                break;
+            }
+            tokio::time::sleep((next - current).to_std().unwrap_or_default()).await;
+        }
+        debug!(at = %next, "drift schedule fired");
+        on_fire();
+        after = next.max(now());
+    }
+}
+
+type WatchChannel = (notify::RecommendedWatcher, PathBuf, mpsc::Receiver<()>);
+
+/// Watch the refs of the repository at `path`; every change to a branch ref sends on the
+/// returned channel (coalesced: one pending signal at most).
+async fn watch_refs(path: PathBuf) -> Result<WatchChannel, String> {
+    tokio::task::spawn_blocking(move || {
+        use notify::{RecursiveMode, Watcher};
+        let repo = git2::Repository::open(&path).map_err(|e| e.message().to_owned())?;
+        // Branch refs live in the common directory (shared by worktrees).
+        let gitdir = repo.commondir().canonicalize().map_err(|e| e.to_string())?;
+        drop(repo);
+        let heads = gitdir.join("refs").join("heads");
+        let (tx, rx) = mpsc::channel(1);
+        let base = gitdir.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event
+                    && event.paths.iter().any(|p| is_branch_ref(&base, p))
+                {
+                    let _ = tx.try_send(());
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        watcher
+            .watch(&gitdir, RecursiveMode::NonRecursive)
+            .map_err(|e| e.to_string())?;
+        watcher
+            .watch(&heads, RecursiveMode::Recursive)
+            .map_err(|e| e.to_string())?;
+        Ok((watcher, gitdir, rx))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Whether a changed path is a branch ref, `packed-refs` or `HEAD` of the git directory
+/// (lock files git writes before renaming are ignored).
+fn is_branch_ref(gitdir: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(gitdir) else {
+        return false;
+    };
+    if rel.extension().is_some_and(|e| e == "lock") {
+        return false;
+    }
+    rel.starts_with("refs/heads") || rel == Path::new("packed-refs") || rel == Path::new("HEAD")
+}
+
+/// **Placeholder** reconciler of `ferry serve`, until the reconcile engine (snapshot →
+/// plan → apply → record → report) is plugged in: it resolves the head of the tenant's
+/// branch, records it on the reconcile span, logs it, and applies nothing.
+///
+/// A fetch that has not succeeded yet is a transient failure (retried with backoff); a
+/// missing branch is permanent until the next change.
+pub struct LoggingReconciler {
+    remote: Remote,
+    branches: BTreeMap<String, String>,
+    delay: Duration,
+}
+
+impl LoggingReconciler {
+    /// A placeholder for the tenants of `config`, reading heads from `remote`.
+    pub fn new(remote: Remote, config: &config::Config) -> Self {
+        LoggingReconciler {
+            remote,
+            branches: followed_branches(config),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Make every reconcile take `delay` (to exercise shutdown and concurrency).
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+#[async_trait]
+impl Reconciler for LoggingReconciler {
+    async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
+        let Some(branch) = self.branches.get(tenant) else {
+            return ReconcileOutcome::Permanent(format!(
+                "tenant {tenant} is not in the configuration"
+            ));
+        };
+        match self.remote.head(branch) {
+            Ok(commit) => {
+                Span::current().record("commit", tracing::field::display(commit));
+                if !self.delay.is_zero() {
+                    tokio::time::sleep(self.delay).await;
+                }
+                info!(
+                    branch,
+                    %commit,
+                    %reasons,
+                    "placeholder reconcile: resolved the branch head; nothing is applied yet"
+                );
+                ReconcileOutcome::Ok
+            }
+            Err(e) if e.is_transient() => ReconcileOutcome::Transient(e.to_string()),
+            Err(e) => ReconcileOutcome::Permanent(e.to_string()),
+        }
+    }
+}
+
+/// What `ferry serve --once` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnceReport {
+    /// Each tenant's outcome; a tenant missing here was not run (shutdown began first).
+    pub outcomes: BTreeMap<String, ReconcileOutcome>,
+    /// The tenants that were to run.
+    pub tenants: Vec<String>,
+}
+
+impl OnceReport {
+    /// Whether every tenant ran and succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.tenants
+            .iter()
+            .all(|t| self.outcomes.get(t) == Some(&ReconcileOutcome::Ok))
+    }
+
+    /// The exit code: 0 when every tenant succeeded, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if self.all_ok() {
+            crate::lifecycle::EXIT_OK
+        } else {
+            crate::lifecycle::EXIT_FAILURE
+        }
+    }
+}
+
+/// One reconcile of every tenant in `tenants`, with at most `concurrency` at once, with
+/// [`Reason::Manual`]. A tenant promoting from another of the list runs after it (in
+/// waves), so that it sees what was just applied there. When `cancel` fires, no new
+/// reconcile starts and the running ones finish.
+pub async fn run_once<R: Reconciler>(
+    reconciler: Arc<R>,
+    tenants: &[config::Tenant],
+    concurrency: usize,
+    cancel: &CancellationToken,
+) -> OnceReport {
+    let mut report = OnceReport {
+        tenants: tenants.iter().map(|t| t.name.clone()).collect(),
+        ..OnceReport::default()
+    };
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let reasons = Reasons::of(Reason::Manual);
+    for wave in promotion_waves(tenants) {
+        let mut set = tokio::task::JoinSet::new();
+        for tenant in wave {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let acquired = tokio::select! {
+                p = permits.clone().acquire_owned() => p,
+                () = cancel.cancelled() => break,
+            };
+            let Ok(permit) = acquired else { break };
+            let reconciler = reconciler.clone();
+            let reasons = reasons.clone();
+            let span = reconcile_span(&tenant, &reasons);
+            set.spawn(
+                async move {
+                    let _permit = permit;
+                    let outcome = reconciler.reconcile(&tenant, &reasons).await;
+                    match &outcome {
+                        ReconcileOutcome::Ok => info!(outcome = "ok", "reconcile finished"),
+                        other => warn!(
+                            outcome = ?other.kind(),
+                            error = other.error().unwrap_or_default(),
+                            "reconcile failed"
+                        ),
+                    }
+                    (tenant, outcome)
+                }
+                .instrument(span),
+            );
+        }
+        while let Some(done) = set.join_next().await {
+            if let Ok((tenant, outcome)) = done {
+                report.outcomes.insert(tenant, outcome);
+            }
+        }
+        if cancel.is_cancelled() {
+            break;
+        }
+    }
+    report
+}
+
+/// Tenants grouped so that each one comes after the tenant it promotes from (when that
+/// one is in the list). A `promoteFrom` cycle, which validation refuses, puts the rest in
+/// one last wave.
+fn promotion_waves(tenants: &[config::Tenant]) -> Vec<Vec<String>> {
+    let names: BTreeSet<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut waves = Vec::new();
+    let mut left: Vec<&config::Tenant> = tenants.iter().collect();
+    while !left.is_empty() {
+        let (ready, blocked): (Vec<_>, Vec<_>) = left.into_iter().partition(|t| {
+            t.promote_from
+                .as_deref()
+                .is_none_or(|from| !names.contains(from) || done.contains(from))
+        });
+        if ready.is_empty() {
+            waves.push(blocked.iter().map(|t| t.name.clone()).collect());
+            break;
+        }
+        done.extend(ready.iter().map(|t| t.name.as_str()));
+        waves.push(ready.iter().map(|t| t.name.clone()).collect());
+        left = blocked;
+    }
+    waves
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration(" 2h "), Ok(Duration::from_secs(7200)));
+        assert_eq!(
+            parse_duration("10").unwrap_err(),
+            "\"10\" needs a unit: ms, s, m, h or d"
+        );
+        assert_eq!(
+            parse_duration("5 min").unwrap_err(),
+            "\"5 min\" has an unknown unit \" min\"; use ms, s, m, h or d"
+        );
+        assert!(
+            parse_duration("m")
+                .unwrap_err()
+                .contains("must start with a number")
+        );
+        assert!(parse_duration("").unwrap_err().starts_with("empty"));
+    }
+
+    #[test]
+    fn the_poll_interval_is_checked() {
+        let mut config: config::Config =
+            serde_saphyr::from_str("source: {repo: .}\ntenants: []\n").unwrap();
+        let options = ControllerOptions::from_config(&config).unwrap();
+        assert_eq!(options.poll_interval, Duration::from_secs(60), "default 1m");
+        config.source.interval = "500ms".to_owned();
+        assert_eq!(
+            ControllerOptions::from_config(&config)
+                .unwrap_err()
+                .to_string(),
+            "source.interval \"500ms\" cannot be used: it must be at least 1s"
+        );
+        config.source.interval = "often".to_owned();
+        assert_eq!(
+            ControllerOptions::from_config(&config)
+                .unwrap_err()
+                .to_string(),
+            "source.interval \"often\" cannot be used: \"often\" must start with a number, for example 30s, 1m or 250ms"
+        );
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn cron_schedules_in_a_time_zone() {
+        let every10 = CronSchedule::parse("*/10 * * * *", None).unwrap();
+        assert_eq!(
+            every10.next_after(at("2025-03-01T12:03:00Z")),
+            Some(at("2025-03-01T12:10:00Z"))
+        );
+        assert_eq!(
+            every10.next_after(at("2025-03-01T12:10:00Z")),
+            Some(at("2025-03-01T12:20:00Z"))
+        );
+        // 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer.
+        let berlin = CronSchedule::parse("0 9 * * *", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            berlin.next_after(at("2025-01-15T00:00:00Z")),
+            Some(at("2025-01-15T08:00:00Z"))
+        );
+        assert_eq!(
+            berlin.next_after(at("2025-07-15T00:00:00Z")),
+            Some(at("2025-07-15T07:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn cron_errors() {
+        assert_eq!(
+            CronSchedule::parse("0 */10 * * * *", None).unwrap_err(),
+            ScheduleError::Cron("it has 6 fields, not 5".to_owned())
+        );
+        assert!(matches!(
+            CronSchedule::parse("61 * * * *", None),
+            Err(ScheduleError::Cron(_))
+        ));
+        assert_eq!(
+            CronSchedule::parse("* * * * *", Some("Mars/Olympus")).unwrap_err(),
+            ScheduleError::TimeZone("Mars/Olympus".to_owned())
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_drift_loop_fires_at_each_occurrence() {
+        let anchor = at("2025-03-01T12:03:00Z");
+        let start = tokio::time::Instant::now();
+        let clock = move || anchor + chrono::Duration::from_std(start.elapsed()).unwrap();
+        let fired = Arc::new(Mutex::new(Vec::new()));
+        let f = fired.clone();
+        let schedule = CronSchedule::parse("*/10 * * * *", None).unwrap();
+        let task = tokio::spawn(cron_loop(schedule, clock, move || {
+            f.lock().unwrap().push(clock())
+        }));
+        tokio::time::sleep(Duration::from_secs(30 * 60)).await;
+        task.abort();
+        assert_eq!(
+            *fired.lock().unwrap(),
+            vec![
+                at("2025-03-01T12:10:00Z"),
+                at("2025-03-01T12:20:00Z"),
+                at("2025-03-01T12:30:00Z")
+            ]
+        );
+    }
+
+    struct Noop;
+
+    #[async_trait]
+    impl Reconciler for Noop {
+        async fn reconcile(&self, _tenant: &str, _reasons: &Reasons) -> ReconcileOutcome {
+            ReconcileOutcome::Ok
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_fetch_is_retried_with_backoff_before_the_next_poll() {
+        let dir = tempfile::tempdir().unwrap();
+        // Port 1 on loopback refuses connections at once: a transient failure.
+        let config: config::Config = serde_saphyr::from_str(
+            "source: {repo: \"https://127.0.0.1:1/acme/c.git\", interval: 10m}\n\
+             tenants: [{name: sandbox, platform: kizen, url: emulator}]\n",
+        )
+        .unwrap();
+        let spec =
+            crate::source::remote::RemoteSpec::from_config(&config.source, dir.path()).unwrap();
+        let remote = Remote::open(spec, dir.path(), ["main".to_owned()])
+            .await
+            .unwrap();
+        let scheduler =
+            crate::scheduler::Scheduler::new(Arc::new(Noop), ["sandbox"], Default::default());
+        let options = ControllerOptions::from_config(&config).unwrap();
+        let controller =
+            Controller::new(&config, remote.clone(), scheduler.handle(), options).unwrap();
+        let lifecycle = Lifecycle::new();
+        assert_eq!(
+            controller.start_triggers(&lifecycle).await,
+            None,
+            "a remote URL is not watched"
+        );
+        let failures = || remote.last_fetch_error().map_or(0, |f| f.consecutive);
+
+        tokio::time::sleep(Duration::from_secs(8 * 60)).await;
+        assert_eq!(
+            failures(),
+            0,
+            "the first poll waits one (jittered) interval"
+        );
+        tokio::time::sleep(Duration::from_secs(12 * 60)).await;
+        let at_20_min = failures();
+        assert!(
+            at_20_min >= 6,
+            "retries come sooner than the interval: {at_20_min}"
+        );
+        tokio::time::sleep(Duration::from_secs(40 * 60)).await;
+        let later = failures() - at_20_min;
+        assert!(
+            (1..=6).contains(&later),
+            "retry delays grow up to the interval: {later} in 40 min"
+        );
+        assert!(remote.last_fetch_error().unwrap().transient);
+        lifecycle.begin_shutdown();
+    }
+
+    #[test]
+    fn branch_refs() {
+        let g = Path::new("/r/.git");
+        assert!(is_branch_ref(g, Path::new("/r/.git/refs/heads/main")));
+        assert!(is_branch_ref(
+            g,
+            Path::new("/r/.git/refs/heads/team/feature")
+        ));
+        assert!(is_branch_ref(g, Path::new("/r/.git/packed-refs")));
+        assert!(is_branch_ref(g, Path::new("/r/.git/HEAD")));
+        assert!(!is_branch_ref(g, Path::new("/r/.git/refs/heads/main.lock")));
+        assert!(!is_branch_ref(g, Path::new("/r/.git/refs/notes/ferry")));
+        assert!(!is_branch_ref(g, Path::new("/r/.git/objects/ab/cdef")));
+        assert!(!is_branch_ref(g, Path::new("/elsewhere/refs/heads/main")));
+    }
+
+    fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
+        config::Tenant {
+            name: name.to_owned(),
+            platform: crate::model::Platform::Kizen,
+            url: "emulator".to_owned(),
+            region: None,
+            business: None,
+            auth: config::Auth::default(),
+            vars: BTreeMap::new(),
+            selector: BTreeMap::new(),
+            branch: None,
+            promote_from: promote_from.map(str::to_owned),
+            on_conflict: config::OnConflict::Fail,
+            prune: false,
+            drift: None,
+            windows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn promotion_waves_put_sources_first() {
+        let tenants = [
+            tenant("prod", Some("staging")),
+            tenant("staging", Some("sandbox")),
+            tenant("sandbox", None),
+            tenant("eu", Some("elsewhere")),
+        ];
+        assert_eq!(
+            promotion_waves(&tenants),
+            vec![
+                vec!["sandbox".to_owned(), "eu".to_owned()],
+                vec!["staging".to_owned()],
+                vec!["prod".to_owned()]
+            ]
+        );
+        let cycle = [tenant("a", Some("b")), tenant("b", Some("a"))];
+        assert_eq!(
+            promotion_waves(&cycle),
+            vec![vec!["a".to_owned(), "b".to_owned()]]
+        );
+    }
+
+    struct Recorder {
+        order: Mutex<Vec<String>>,
+        fail: &'static str,
+    }
+
+    #[async_trait]
+    impl Reconciler for Recorder {
+        async fn reconcile(&self, tenant: &str, _reasons: &Reasons) -> ReconcileOutcome {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            self.order.lock().unwrap().push(tenant.to_owned());
+            if tenant == self.fail {
+                ReconcileOutcome::Permanent("invalid manifest".to_owned())
+            } else {
+                ReconcileOutcome::Ok
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn once_runs_every_tenant_sources_first_and_reports_failures() {
+        let tenants = [
+            tenant("prod", Some("sandbox")),
+            tenant("sandbox", None),
+            tenant("other", None),
+        ];
+        let ok = Arc::new(Recorder {
+            order: Mutex::default(),
+            fail: "",
+        });
+        let report = run_once(ok.clone(), &tenants, 4, &CancellationToken::new()).await;
+        assert!(report.all_ok());
+        assert_eq!(report.exit_code(), 0);
+        let order = ok.order.lock().unwrap().clone();
+        assert_eq!(order.len(), 3);
+        assert_eq!(order.last().map(String::as_str), Some("prod"));
+
+        let failing = Arc::new(Recorder {
+            order: Mutex::default(),
+            fail: "other",
+        });
+        let report = run_once(failing, &tenants, 1, &CancellationToken::new()).await;
+        assert_eq!(report.exit_code(), 1);
+        assert_eq!(
+            report.outcomes.get("other"),
+            Some(&ReconcileOutcome::Permanent("invalid manifest".to_owned()))
+        );
+
+        let cancelled = CancellationToken::new();
+        cancelled.cancel();
+        let report = run_once(ok, &tenants, 4, &cancelled).await;
+        assert!(report.outcomes.is_empty());
+        assert_eq!(
+            report.exit_code(),
+            1,
+            "tenants that did not run are a failure"
+        );
+    }
+}

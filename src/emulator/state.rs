@@ -1,0 +1,709 @@
+//! The emulator's state: every tenant with its catalog, objects and faults, the installation
+//! links shared by all tenants, and the clock; the JSON dump of all of it; and its
+//! persistence in a state file (written atomically: temporary file, then rename).
+//!
+//! Each tenant's data sits behind its own `std::sync::Mutex`, held only for in-memory work
+//! and never across an `.await`, so one busy or faulty tenant does not slow the others.
+//! Platform rules live in the platform modules; this module only stores and dumps.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::agent_studio::{self, Link, Plugin};
+use super::cde::{self, CdeConnector};
+use super::clock::{Clock, rfc3339_z};
+use super::error::{Error, Result};
+use super::faults::{FaultState, Faults};
+use super::kizen::{self, SmartConnector};
+use super::seed::{Seed, SeedCatalog, SeedTenant, Token};
+use crate::model::Platform;
+
+/// Lock a mutex; a poisoned lock (a panic elsewhere) still yields the data.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An object a [`Store`] can hold.
+pub(crate) trait Entity {
+    /// The platform's id.
+    fn id(&self) -> &str;
+    /// The tenant-side name.
+    fn name(&self) -> &str;
+}
+
+/// A tenant's objects of one platform, in creation order, indexed by id.
+#[derive(Debug, Clone)]
+pub(crate) struct Store<T> {
+    items: BTreeMap<u64, T>,
+    index: HashMap<String, u64>,
+    next_seq: u64,
+    next_number: u64,
+}
+
+impl<T> Default for Store<T> {
+    fn default() -> Self {
+        Store {
+            items: BTreeMap::new(),
+            index: HashMap::new(),
+            next_seq: 0,
+            next_number: 0,
+        }
+    }
+}
+
+impl<T: Entity> Store<T> {
+    /// A store holding `objects` in order, numbering new ids after `next_number`.
+    pub(crate) fn from_objects(objects: Vec<T>, next_number: u64) -> Self {
+        let mut s = Store {
+            next_number,
+            ..Store::default()
+        };
+        for o in objects {
+            s.insert(o);
+        }
+        s
+    }
+
+    /// A fresh `<prefix>_NNNN` id not used in this store.
+    pub(crate) fn fresh_id(&mut self, prefix: &str) -> String {
+        loop {
+            self.next_number += 1;
+            let id = format!("{prefix}_{:04}", self.next_number);
+            if !self.index.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Add an object at the end (replacing one with the same id in place).
+    pub(crate) fn insert(&mut self, item: T) -> &T {
+        let seq = match self.index.get(item.id()) {
+            Some(&seq) => seq,
+            None => {
+                self.next_seq += 1;
+                self.index.insert(item.id().to_owned(), self.next_seq);
+                self.next_seq
+            }
+        };
+        self.items.insert(seq, item);
+        &self.items[&seq]
+    }
+
+    /// The object with this id.
+    pub(crate) fn get(&self, id: &str) -> Option<&T> {
+        self.index.get(id).and_then(|seq| self.items.get(seq))
+    }
+
+    /// The object with this id, to change it.
+    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+        let seq = *self.index.get(id)?;
+        self.items.get_mut(&seq)
+    }
+
+    /// Remove the object with this id.
+    pub(crate) fn remove(&mut self, id: &str) -> Option<T> {
+        let seq = self.index.remove(id)?;
+        self.items.remove(&seq)
+    }
+
+    /// The first object named `name`, other than the one with id `except`.
+    pub(crate) fn named(&self, name: &str, except: &str) -> Option<&T> {
+        self.items
+            .values()
+            .find(|o| o.name() == name && o.id() != except)
+    }
+
+    /// Every object, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.values()
+    }
+
+    /// How many objects.
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The counter behind [`Store::fresh_id`].
+    pub(crate) fn next_number(&self) -> u64 {
+        self.next_number
+    }
+}
+
+/// A tenant's objects.
+#[derive(Debug, Clone)]
+pub(crate) enum Objects {
+    /// Kizen SmartConnectors.
+    Kizen(Store<SmartConnector>),
+    /// Agent Studio plugins.
+    AgentStudio(Store<Plugin>),
+    /// Productsup CDE connectors (binned ones included).
+    Cde(Store<CdeConnector>),
+}
+
+impl Objects {
+    fn empty(platform: Platform) -> Self {
+        match platform {
+            Platform::Kizen => Objects::Kizen(Store::default()),
+            Platform::AgentStudio => Objects::AgentStudio(Store::default()),
+            Platform::ProductsupCde => Objects::Cde(Store::default()),
+        }
+    }
+
+    fn platform(&self) -> Platform {
+        match self {
+            Objects::Kizen(_) => Platform::Kizen,
+            Objects::AgentStudio(_) => Platform::AgentStudio,
+            Objects::Cde(_) => Platform::ProductsupCde,
+        }
+    }
+
+    fn views(&self) -> Vec<Value> {
+        match self {
+            Objects::Kizen(s) => s.iter().map(kizen::state_view).collect(),
+            Objects::AgentStudio(s) => s.iter().map(agent_studio::state_view).collect(),
+            Objects::Cde(s) => s.iter().map(cde::state_view).collect(),
+        }
+    }
+}
+
+/// What seed objects are built with.
+pub(crate) struct SeedContext<'a> {
+    /// Timestamp for fields the seed leaves out.
+    pub(crate) now: DateTime<Utc>,
+    /// The tenant's API user (owner of seeded objects without one).
+    pub(crate) user: &'a str,
+    /// The tenant's catalog (Kizen checks of seeded connectors without a status).
+    pub(crate) catalog: &'a SeedCatalog,
+}
+
+/// Build a tenant's objects from the seed; errors by object index.
+fn objects_from_seed(
+    platform: Platform,
+    values: &[Value],
+    ctx: &SeedContext<'_>,
+) -> std::result::Result<Objects, Vec<(usize, String)>> {
+    Ok(match platform {
+        Platform::Kizen => Objects::Kizen(kizen::from_seed(values, ctx)?),
+        Platform::AgentStudio => Objects::AgentStudio(agent_studio::from_seed(values, ctx)?),
+        Platform::ProductsupCde => Objects::Cde(cde::from_seed(values, ctx)?),
+    })
+}
+
+/// Problems with a tenant's seed objects, by object index.
+pub(crate) fn seed_object_problems(platform: Platform, values: &[Value]) -> Vec<(usize, String)> {
+    let catalog = SeedCatalog::default();
+    let ctx = SeedContext {
+        now: Utc::now(),
+        user: "api-user",
+        catalog: &catalog,
+    };
+    objects_from_seed(platform, values, &ctx)
+        .err()
+        .unwrap_or_default()
+}
+
+/// A tenant's mutable data.
+#[derive(Debug)]
+pub(crate) struct TenantData {
+    /// What references, bindings and secrets resolve to.
+    pub(crate) catalog: SeedCatalog,
+    /// The tenant's objects.
+    pub(crate) objects: Objects,
+}
+
+/// One emulated tenant.
+#[derive(Debug)]
+pub(crate) struct TenantCell {
+    /// Name (the URL segment).
+    pub(crate) name: String,
+    /// Platform.
+    pub(crate) platform: Platform,
+    /// Data center.
+    pub(crate) region: String,
+    /// Owning business.
+    pub(crate) business: String,
+    /// The credential it accepts.
+    pub(crate) token: Token,
+    /// The API user (owner of what API calls create).
+    pub(crate) user: String,
+    data: Mutex<TenantData>,
+    faults: Mutex<FaultState>,
+}
+
+impl TenantCell {
+    /// Lock the tenant's data (for in-memory work only).
+    pub(crate) fn data(&self) -> MutexGuard<'_, TenantData> {
+        lock(&self.data)
+    }
+
+    /// Lock the tenant's faults.
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
+        lock(&self.faults)
+    }
+}
+
+/// Persistence settings and the "something changed" signal for the saver.
+#[derive(Debug, Default)]
+pub(crate) struct Persist {
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) dirty: AtomicBool,
+    pub(crate) notify: Notify,
+}
+
+/// The whole emulator: tenants, installation links, clock. Shared by every request
+/// behind an `Arc`; each tenant has its own lock.
+#[derive(Debug)]
+pub struct Emulator {
+    tenants: Vec<Arc<TenantCell>>,
+    by_name: HashMap<String, usize>,
+    pub(crate) links: Mutex<HashMap<String, Link>>,
+    pub(crate) clock: Clock,
+    pub(crate) addr: OnceLock<std::net::SocketAddr>,
+    pub(crate) persist: Persist,
+    pub(crate) shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// On-disk state: objects, links, id counters and the clock offset. Tenant settings,
+/// catalogs and faults always come from the seed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Snapshot<T> {
+    format: u32,
+    clock_offset_ms: i64,
+    tenants: BTreeMap<String, T>,
+    links: Vec<Link>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "platform", rename_all = "kebab-case")]
+enum TenantSnapshot {
+    #[serde(rename_all = "camelCase")]
+    Kizen {
+        next_number: u64,
+        objects: Vec<SmartConnector>,
+    },
+    #[serde(rename_all = "camelCase")]
+    AgentStudio {
+        next_number: u64,
+        objects: Vec<Plugin>,
+    },
+    #[serde(rename_all = "camelCase")]
+    ProductsupCde {
+        next_number: u64,
+        objects: Vec<CdeConnector>,
+    },
+}
+
+impl TenantSnapshot {
+    fn platform(&self) -> Platform {
+        match self {
+            TenantSnapshot::Kizen { .. } => Platform::Kizen,
+            TenantSnapshot::AgentStudio { .. } => Platform::AgentStudio,
+            TenantSnapshot::ProductsupCde { .. } => Platform::ProductsupCde,
+        }
+    }
+
+    fn into_objects(self) -> Objects {
+        match self {
+            TenantSnapshot::Kizen {
+                next_number,
+                objects,
+            } => Objects::Kizen(Store::from_objects(objects, next_number)),
+            TenantSnapshot::AgentStudio {
+                next_number,
+                objects,
+            } => Objects::AgentStudio(Store::from_objects(objects, next_number)),
+            TenantSnapshot::ProductsupCde {
+                next_number,
+                objects,
+            } => Objects::Cde(Store::from_objects(objects, next_number)),
+        }
+    }
+}
+
+const SNAPSHOT_FORMAT: u32 = 1;
+
+impl Emulator {
+    /// An emulator serving the seed's tenants with the seed's objects.
+    ///
+    /// # Errors
+    /// [`Error::SeedInvalid`] listing every problem of the seed.
+    pub fn new(seed: Seed) -> Result<Emulator> {
+        seed.validate()?;
+        let clock = Clock::default();
+        let now = clock.now();
+        let mut tenants = Vec::with_capacity(seed.tenants.len());
+        let mut by_name = HashMap::new();
+        let mut problems = Vec::new();
+        for (i, t) in seed.tenants.into_iter().enumerate() {
+            let user = api_user(&t);
+            let ctx = SeedContext {
+                now,
+                user: &user,
+                catalog: &t.catalog,
+            };
+            let objects = match objects_from_seed(t.platform, &t.objects, &ctx) {
+                Ok(o) => o,
+                Err(errs) => {
+                    problems.extend(
+                        errs.into_iter()
+                            .map(|(j, m)| format!("tenant '{}' objects[{j}]: {m}", t.name)),
+                    );
+                    Objects::empty(t.platform)
+                }
+            };
+            by_name.insert(t.name.clone(), i);
+            tenants.push(Arc::new(TenantCell {
+                faults: Mutex::new(FaultState::new(&t.name, t.faults.clone())),
+                region: t.region().to_owned(),
+                business: t.business().to_owned(),
+                name: t.name,
+                platform: t.platform,
+                token: t.token,
+                user,
+                data: Mutex::new(TenantData {
+                    catalog: t.catalog,
+                    objects,
+                }),
+            }));
+        }
+        if !problems.is_empty() {
+            return Err(Error::SeedInvalid { problems });
+        }
+        Ok(Emulator {
+            tenants,
+            by_name,
+            links: Mutex::new(HashMap::new()),
+            clock,
+            addr: OnceLock::new(),
+            persist: Persist::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        })
+    }
+
+    /// An emulator that keeps its state in `path`: loaded now if the file exists (objects,
+    /// links and clock offset replace the seed's objects tenant by tenant), saved after
+    /// writes while it runs.
+    ///
+    /// # Errors
+    /// As [`Emulator::new`], plus [`Error::StateRead`], [`Error::StateParse`] and
+    /// [`Error::StateMismatch`] for a state file that cannot be used.
+    pub fn open(seed: Seed, path: impl Into<PathBuf>) -> Result<Emulator> {
+        let path = path.into();
+        let mut emu = Emulator::new(seed)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => emu.restore(&path, &bytes)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::StateRead { path, source }),
+        }
+        emu.persist.path = Some(path);
+        Ok(emu)
+    }
+
+    fn restore(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let snap: Snapshot<TenantSnapshot> =
+            serde_json::from_slice(bytes).map_err(|source| Error::StateParse {
+                path: path.to_owned(),
+                source,
+            })?;
+        for (name, ts) in snap.tenants {
+            let Some(cell) = self.tenant(&name) else {
+                tracing::warn!(tenant = %name, path = %path.display(), "state file holds a tenant the seed no longer has; ignoring it");
+                continue;
+            };
+            if ts.platform() != cell.platform {
+                return Err(Error::StateMismatch {
+                    path: path.to_owned(),
+                    tenant: name,
+                    expected: cell.platform.to_string(),
+                    found: ts.platform().to_string(),
+                });
+            }
+            cell.data().objects = ts.into_objects();
+        }
+        self.clock = Clock::with_offset_ms(snap.clock_offset_ms);
+        *lock(&self.links) = snap
+            .links
+            .into_iter()
+            .map(|l| (l.token.clone(), l))
+            .collect();
+        Ok(())
+    }
+
+    /// The tenant with this name.
+    pub(crate) fn tenant(&self, name: &str) -> Option<&Arc<TenantCell>> {
+        self.by_name.get(name).map(|&i| &self.tenants[i])
+    }
+
+    /// Every tenant, in seed order.
+    pub(crate) fn tenants(&self) -> &[Arc<TenantCell>] {
+        &self.tenants
+    }
+
+    /// The tenant names, in seed order.
+    pub fn tenant_names(&self) -> Vec<&str> {
+        self.tenants.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// The emulator's current time (system time plus the clock offset).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Move the emulator's clock by `secs` seconds (what `POST /_emulator/clock` does).
+    pub fn advance_clock(&self, secs: i64) {
+        self.clock.advance_secs(secs);
+        self.mark_dirty();
+    }
+
+    /// Set the faults of one tenant, or of every tenant when `tenant` is `None` (what
+    /// `POST /_emulator/faults` does).
+    ///
+    /// # Errors
+    /// [`Error::UnknownTenant`] or [`Error::InvalidFaults`].
+    pub fn set_faults(&self, tenant: Option<&str>, faults: Faults) -> Result<()> {
+        let problems = faults.problems();
+        if !problems.is_empty() {
+            return Err(Error::InvalidFaults { problems });
+        }
+        match tenant {
+            Some(name) => {
+                let cell = self.tenant(name).ok_or_else(|| self.unknown_tenant(name))?;
+                cell.faults().set(faults);
+            }
+            None => {
+                for cell in &self.tenants {
+                    cell.faults().set(faults.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replace the listed parts of a tenant's catalog (what `POST /_emulator/catalog`
+    /// does); parts given as `None` are kept.
+    ///
+    /// # Errors
+    /// [`Error::UnknownTenant`].
+    pub fn set_catalog(&self, tenant: &str, update: CatalogUpdate) -> Result<SeedCatalog> {
+        let cell = self
+            .tenant(tenant)
+            .ok_or_else(|| self.unknown_tenant(tenant))?;
+        let mut data = cell.data();
+        let c = &mut data.catalog;
+        let CatalogUpdate {
+            agentic_workflows,
+            filter_groups,
+            fields,
+            connectors,
+            secrets,
+        } = update;
+        for (slot, new) in [
+            (&mut c.agentic_workflows, agentic_workflows),
+            (&mut c.filter_groups, filter_groups),
+            (&mut c.fields, fields),
+            (&mut c.connectors, connectors),
+            (&mut c.secrets, secrets),
+        ] {
+            if let Some(new) = new {
+                *slot = new;
+            }
+        }
+        Ok(c.clone())
+    }
+
+    pub(crate) fn unknown_tenant(&self, name: &str) -> Error {
+        Error::UnknownTenant {
+            tenant: name.to_owned(),
+            known: self.tenant_names().join(", "),
+        }
+    }
+
+    /// The whole state as JSON (what `GET /_emulator/state` answers): for every tenant its
+    /// platform, region, business, catalog, faults and every object with its id, name,
+    /// `active` flag and platform fields; plus the installation links and the clock.
+    pub fn state_json(&self) -> Value {
+        let now = self.clock.now();
+        let mut tenants = serde_json::Map::new();
+        for t in &self.tenants {
+            let (catalog, objects) = {
+                let data = t.data();
+                (data.catalog.clone(), data.objects.views())
+            };
+            let faults = t.faults().faults().clone();
+            tenants.insert(
+                t.name.clone(),
+                json!({
+                    "platform": t.platform,
+                    "region": t.region,
+                    "business": t.business,
+                    "catalog": catalog,
+                    "faults": faults,
+                    "objects": objects,
+                }),
+            );
+        }
+        let base = self.addr.get().map(|a| format!("http://{a}"));
+        let links: Vec<Value> = lock(&self.links)
+            .values()
+            .map(|l| agent_studio::link_view(l, base.as_deref(), now))
+            .collect();
+        json!({ "now": rfc3339_z(now), "tenants": tenants, "links": links })
+    }
+
+    /// Note that state changed; the saver writes it soon.
+    pub(crate) fn mark_dirty(&self) {
+        if self.persist.path.is_some() {
+            self.persist.dirty.store(true, Ordering::Release);
+            self.persist.notify.notify_one();
+        }
+    }
+
+    /// Write the state file now if anything changed since the last save (blocking I/O:
+    /// call it off the async workers).
+    ///
+    /// # Errors
+    /// [`Error::StateWrite`].
+    pub(crate) fn save_if_dirty(&self) -> Result<()> {
+        let Some(path) = &self.persist.path else {
+            return Ok(());
+        };
+        if !self.persist.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let bytes = self.snapshot_bytes();
+        write_atomically(path, &bytes).inspect_err(|_| {
+            // Keep it dirty so the next attempt retries.
+            self.persist.dirty.store(true, Ordering::Release);
+        })
+    }
+
+    fn snapshot_bytes(&self) -> Vec<u8> {
+        let mut tenants = BTreeMap::new();
+        for t in &self.tenants {
+            let data = t.data();
+            let v = match &data.objects {
+                Objects::Kizen(s) => json!({
+                    "platform": Platform::Kizen,
+                    "nextNumber": s.next_number(),
+                    "objects": s.iter().collect::<Vec<_>>(),
+                }),
+                Objects::AgentStudio(s) => json!({
+                    "platform": Platform::AgentStudio,
+                    "nextNumber": s.next_number(),
+                    "objects": s.iter().collect::<Vec<_>>(),
+                }),
+                Objects::Cde(s) => json!({
+                    "platform": Platform::ProductsupCde,
+                    "nextNumber": s.next_number(),
+                    "objects": s.iter().collect::<Vec<_>>(),
+                }),
+            };
+            debug_assert_eq!(data.objects.platform(), t.platform);
+            tenants.insert(t.name.clone(), v);
+        }
+        let links: Vec<Link> = lock(&self.links).values().cloned().collect();
+        let snap = Snapshot {
+            format: SNAPSHOT_FORMAT,
+            clock_offset_ms: self.clock.offset_ms(),
+            tenants,
+            links,
+        };
+        serde_json::to_vec(&snap).unwrap_or_default()
+    }
+}
+
+/// A partial catalog replacement (`POST /_emulator/catalog`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CatalogUpdate {
+    /// New Agentic Workflow names.
+    #[serde(default)]
+    pub agentic_workflows: Option<Vec<String>>,
+    /// New filter group names.
+    #[serde(default)]
+    pub filter_groups: Option<Vec<String>>,
+    /// New field names.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// New connector names.
+    #[serde(default)]
+    pub connectors: Option<Vec<String>>,
+    /// New secret paths.
+    #[serde(default)]
+    pub secrets: Option<Vec<String>>,
+}
+
+/// The user API calls act as: Kizen and Agent Studio `api-user`, CDE a UUID-like id
+/// stable per tenant.
+fn api_user(t: &SeedTenant) -> String {
+    match t.platform {
+        Platform::Kizen | Platform::AgentStudio => "api-user".to_owned(),
+        Platform::ProductsupCde => cde::user_id(&t.name, t.business()),
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename,
+/// so a crash leaves either the old or the new file, never half of one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let err = |source| Error::StateWrite {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let mut f = std::fs::File::create(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Thing(String, String);
+    impl Entity for Thing {
+        fn id(&self) -> &str {
+            &self.0
+        }
+        fn name(&self) -> &str {
+            &self.1
+        }
+    }
+
+    #[test]
+    fn store_keeps_creation_order_and_skips_taken_ids() {
+        let mut s = Store::from_objects(vec![Thing("x_0002".into(), "b".into())], 0);
+        let a = s.fresh_id("x");
+        assert_eq!(a, "x_0001");
+        s.insert(Thing(a, "a".into()));
+        assert_eq!(s.fresh_id("x"), "x_0003");
+        let names: Vec<_> = s.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(names, vec!["b", "a"]);
+        assert_eq!(s.remove("x_0002").map(|t| t.1), Some("b".to_owned()));
+        assert!(s.get("x_0002").is_none());
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        write_atomically(&p, b"one").unwrap();
+        write_atomically(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(!dir.path().join("state.json.tmp").exists());
+    }
+}

@@ -1,0 +1,426 @@
+//! The reconcile engine: the one place that turns a revision's manifests into plans and
+//! applied changes, shared by `ferry plan`, `ferry apply` and `ferry serve`.
+//!
+//! For one tenant it: resolves the apply journal (after a crash), lists the live tenant
+//! (one paginated list), exports only the objects the planner asks for, builds the policy
+//! (window, promotion, conflict, prune, drift, catalog), calls the pure planner, and on
+//! apply executes the plan and records the outcome. It owns the connections to tenants,
+//! including the in-process emulator for tenants whose `url` is `emulator`.
+//!
+//! It must not decide what to change itself: that is [`crate::plan`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing::{debug, info};
+
+use crate::apply::{self, ApplyContext, ApplyReport};
+use crate::config::{self, LoadedConfig, OnConflict};
+use crate::emulator;
+use crate::model::{Catalog, Desired, LiveObject, Location, Platform};
+use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
+use crate::provider::{self, ClientOptions, Provider};
+use crate::store::{self, InventoryRow, Store, clean, inventory};
+use crate::window;
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tenant named on the command line or in an API call is not in the config.
+    #[error("no tenant named {0:?} in the configuration; configured tenants: {1}")]
+    UnknownTenant(String, String),
+    /// The platform could not be reached or refused the request.
+    #[error(transparent)]
+    Provider(#[from] provider::Error),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The in-process emulator could not start.
+    #[error("cannot start the in-process emulator: {0}")]
+    Emulator(String),
+    /// A sync window definition could not be evaluated.
+    #[error("tenant {tenant}: sync window: {message}")]
+    Window {
+        /// Tenant.
+        tenant: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Open journal entries could not be resolved.
+    #[error("tenant {tenant}: resolving the apply journal failed: {message}; ferry retries before applying anything")]
+    Recovery {
+        /// Tenant.
+        tenant: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Whether retrying later may succeed (outage, rate limit, timeout).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Provider(e) => e.is_transient(),
+            Error::Recovery { .. } | Error::Store(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Result alias of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a plan treats drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftMode {
+    /// Plan a replace for drifted connectors (what `ferry plan` / `apply` show).
+    Heal,
+    /// Report drift only (the daemon with `selfHeal: false`).
+    Report,
+    /// Follow the tenant's `drift.selfHeal`.
+    FromConfig,
+}
+
+/// A tenant's plan together with what planning saw.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The plan.
+    pub plan: Plan,
+    /// List and exports the plan was made from.
+    pub live: LiveView,
+    /// Where each connector's fields are written (to point platform errors at lines).
+    pub locations: HashMap<String, (Location, BTreeMap<String, Location>)>,
+}
+
+struct TenantHandle {
+    cfg: config::Tenant,
+    provider: Arc<dyn Provider>,
+}
+
+/// The engine: configuration, state store and a provider per tenant.
+pub struct Engine {
+    config: Arc<LoadedConfig>,
+    store: Store,
+    tenants: BTreeMap<String, TenantHandle>,
+    providers: HashMap<String, Arc<dyn Provider>>,
+    emulator: Option<emulator::EmulatorHandle>,
+}
+
+impl Engine {
+    /// Connect to every tenant of `config` (starting the in-process emulator for
+    /// `url: emulator` tenants, its state kept beside the state store).
+    pub async fn start(config: Arc<LoadedConfig>, store: Store, options: &ClientOptions) -> Result<Engine> {
+        let base_dir = config.dir().to_path_buf();
+        let emulated: Vec<&config::Tenant> = config.config().tenants.iter().filter(|t| t.url == "emulator").collect();
+        let mut emulator_handle = None;
+        let mut tokens: HashMap<String, String> = HashMap::new();
+        if !emulated.is_empty() {
+            let seed = emulator_seed(&config, &emulated)?;
+            for t in &seed.tenants {
+                tokens.insert(t.name.clone(), t.token.clone());
+            }
+            let state_path = store.path().map(|p| p.with_file_name("emulator-state.json"));
+            let handle = emulator::spawn(seed, state_path, "127.0.0.1:0".parse().expect("valid address"))
+                .await
+                .map_err(|e| Error::Emulator(e.to_string()))?;
+            info!(addr = %handle.addr(), tenants = emulated.len(), "in-process emulator started");
+            emulator_handle = Some(handle);
+        }
+        let mut tenants = BTreeMap::new();
+        let mut providers = HashMap::new();
+        for t in &config.config().tenants {
+            let provider = match (&emulator_handle, t.url.as_str()) {
+                (Some(h), "emulator") => provider::connect_with_token(
+                    t,
+                    &h.base_url(&t.name),
+                    provider::Secret::new(tokens.get(&t.name).cloned().unwrap_or_default()),
+                    options,
+                )?,
+                _ => provider::connect(t, &t.url, &base_dir, options)?,
+            };
+            providers.insert(t.name.clone(), provider.clone());
+            tenants.insert(t.name.clone(), TenantHandle { cfg: t.clone(), provider });
+        }
+        Ok(Engine {
+            config,
+            store,
+            tenants,
+            providers,
+            emulator: emulator_handle,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LoadedConfig {
+        &self.config
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The in-process emulator, if any tenant uses one.
+    pub fn emulator(&self) -> Option<&emulator::EmulatorHandle> {
+        self.emulator.as_ref()
+    }
+
+    /// Tenant names, in config order.
+    pub fn tenant_names(&self) -> Vec<String> {
+        self.config.config().tenants.iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// A tenant's config.
+    pub fn tenant(&self, name: &str) -> Result<&config::Tenant> {
+        self.handle(name).map(|h| &h.cfg)
+    }
+
+    /// A tenant's provider.
+    pub fn provider(&self, name: &str) -> Result<Arc<dyn Provider>> {
+        self.handle(name).map(|h| h.provider.clone())
+    }
+
+    fn handle(&self, name: &str) -> Result<&TenantHandle> {
+        self.tenants
+            .get(name)
+            .ok_or_else(|| Error::UnknownTenant(name.to_owned(), self.tenant_names().join(", ")))
+    }
+
+    /// Resolve open journal entries of a tenant against its live state.
+    pub async fn recover(&self, tenant: &str) -> Result<Vec<String>> {
+        let h = self.handle(tenant)?;
+        apply::recover(tenant, h.provider.as_ref(), &self.store)
+            .await
+            .map_err(|message| Error::Recovery {
+                tenant: tenant.to_owned(),
+                message,
+            })
+    }
+
+    /// Plan one tenant: one list call, exports only where needed, the catalog only when
+    /// something is to be created or changed.
+    pub async fn plan(&self, tenant: &str, desired: &[Desired], revision: &str, drift: DriftMode, now: chrono::DateTime<chrono::Utc>) -> Result<Planned> {
+        let h = self.handle(tenant)?;
+        let cfg = &h.cfg;
+        let provider = h.provider.as_ref();
+        let t = tenant.to_owned();
+        let rows = self.store.call(move |c| inventory::list(c, &t)).await?;
+        let inventory: Vec<InventoryEntry> = rows.iter().map(to_entry).collect();
+        let summaries = provider.list().await?;
+        let mut policy = self.policy(cfg, revision, drift, now).await?;
+        let ids = plan::needs_export(desired, &summaries, &inventory, &policy);
+        let mut exported: HashMap<String, LiveObject> = HashMap::new();
+        for id in ids {
+            let object = provider.export(&id).await?;
+            exported.insert(id, object);
+        }
+        if needs_catalog(desired, &inventory, &summaries) {
+            policy.catalog = provider.catalog().await?;
+        }
+        let live = LiveView { summaries, exported };
+        let plan = plan::plan(desired, &live, &inventory, &policy);
+        let locations = desired
+            .iter()
+            .map(|d| (d.connector.clone(), (d.location.clone(), d.field_locations.clone())))
+            .collect();
+        debug!(tenant, actions = plan.actions.len(), "planned");
+        Ok(Planned { plan, live, locations })
+    }
+
+    /// Execute a plan made by [`Engine::plan`] and record the outcome.
+    pub async fn apply(&self, planned: &Planned) -> Result<ApplyReport> {
+        let tenant = planned.plan.tenant.as_str();
+        let h = self.handle(tenant)?;
+        let revision = planned.plan.revision.clone().unwrap_or_default();
+        let ctx = ApplyContext {
+            provider: h.provider.as_ref(),
+            store: &self.store,
+            revision: &revision,
+            peers: &self.providers,
+            locations: &planned.locations,
+            live: &planned.live.summaries,
+        };
+        Ok(apply::apply(&ctx, &planned.plan).await)
+    }
+
+    async fn policy(
+        &self,
+        cfg: &config::Tenant,
+        revision: &str,
+        drift: DriftMode,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Policy> {
+        let window = window::decide(&cfg.windows, now).map_err(|e| Error::Window {
+            tenant: cfg.name.clone(),
+            message: e.to_string(),
+        })?;
+        let promotion = match &cfg.promote_from {
+            Some(from) => {
+                let f = from.clone();
+                let (hashes, rows) = self
+                    .store
+                    .call(move |c| Ok((clean::hashes(c, &f)?, inventory::list(c, &f)?)))
+                    .await?;
+                Some(Promotion {
+                    from: from.clone(),
+                    clean_source_hashes: hashes,
+                    source_ids: rows.into_iter().map(|r| (r.connector, r.live_id)).collect(),
+                })
+            }
+            None => None,
+        };
+        let source = cfg.promote_from.as_deref().and_then(|f| self.tenants.get(f)).map(|h| &h.cfg);
+        let heal_drift = match drift {
+            DriftMode::Heal => true,
+            DriftMode::Report => false,
+            DriftMode::FromConfig => cfg.drift.as_ref().is_some_and(|d| d.self_heal),
+        };
+        Ok(Policy {
+            tenant: cfg.name.clone(),
+            platform: cfg.platform,
+            revision: Some(revision.to_owned()),
+            on_conflict: cfg.on_conflict,
+            prune: cfg.prune,
+            heal_drift,
+            window,
+            promotion,
+            cross_business: cross_business(&self.config.config().tenants, cfg),
+            plugin_source_region: source.and_then(|s| s.region.clone()),
+            region: cfg.region.clone(),
+            catalog: Catalog::default(),
+        })
+    }
+
+    /// Stop the in-process emulator, if any.
+    pub async fn shutdown(self) {
+        if let Some(h) = self.emulator {
+            h.shutdown().await;
+        }
+    }
+}
+
+fn to_entry(r: &InventoryRow) -> InventoryEntry {
+    InventoryEntry {
+        connector: r.connector.clone(),
+        kind: r.kind,
+        live_id: r.live_id.clone(),
+        name: r.name.clone(),
+        applied_hash: r.applied_hash.clone(),
+        source_hash: r.source_hash.clone(),
+        live_version: r.live_version,
+        revision: r.revision.clone(),
+        created_by_ferry: r.created_by_ferry,
+    }
+}
+
+/// Whether anything may be created or changed, so the catalog look-up is worth a call.
+fn needs_catalog(desired: &[Desired], inventory: &[InventoryEntry], summaries: &[crate::model::LiveSummary]) -> bool {
+    let live: HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
+    desired.iter().any(|d| {
+        match inventory.iter().find(|e| e.connector == d.connector) {
+            None => true,
+            Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
+        }
+    })
+}
+
+/// A tenant is "cross-business" when its business differs from the business its content
+/// comes from: the `promoteFrom` tenant's, or else the business most tenants of the
+/// configuration share (the platform team's own). Unset businesses never differ.
+pub fn cross_business(all: &[config::Tenant], t: &config::Tenant) -> bool {
+    let Some(business) = t.business.as_deref() else {
+        return false;
+    };
+    let home = match t.promote_from.as_deref().and_then(|f| all.iter().find(|x| x.name == f)) {
+        Some(source) => source.business.clone(),
+        None => {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for x in all {
+                if let Some(b) = x.business.as_deref() {
+                    *counts.entry(b).or_default() += 1;
+                }
+            }
+            counts.into_iter().max_by_key(|(_, n)| *n).map(|(b, _)| b.to_owned())
+        }
+    };
+    home.is_some_and(|h| h != business)
+}
+
+/// The seed of the in-process emulator: the configured seed file's tenants matching
+/// emulated tenants by name, and an empty tenant for any that the seed lacks.
+fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<emulator::Seed> {
+    let from_file = match config.config().emulator.as_ref().and_then(|e| e.seed.as_ref()) {
+        Some(path) => {
+            let path: PathBuf = config.dir().join(path);
+            emulator::Seed::load(&path).map_err(|e| Error::Emulator(e.to_string()))?
+        }
+        None => emulator::Seed::default(),
+    };
+    let mut tenants = Vec::new();
+    for t in emulated {
+        let seeded = from_file.tenants.iter().find(|s| s.name == t.name).cloned();
+        let tenant = match seeded {
+            Some(s) => s,
+            None => emulator::SeedTenant::empty(&t.name, t.platform, t.region.clone(), t.business.clone()),
+        };
+        tenants.push(tenant);
+    }
+    Ok(emulator::Seed { tenants })
+}
+
+/// Platforms present in a set of tenants (for messages).
+pub fn platforms(tenants: &[config::Tenant]) -> Vec<Platform> {
+    let mut p: Vec<Platform> = tenants.iter().map(|t| t.platform).collect();
+    p.sort();
+    p.dedup();
+    p
+}
+
+/// Path helper: the state file for a config, honouring an override.
+pub fn state_path(config: &LoadedConfig, overridden: Option<&Path>) -> PathBuf {
+    match overridden {
+        Some(p) => p.to_path_buf(),
+        None => config.dir().join(&config.config().state),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(name: &str, business: Option<&str>, promote_from: Option<&str>) -> config::Tenant {
+        config::Tenant {
+            name: name.into(),
+            platform: Platform::Kizen,
+            url: "emulator".into(),
+            region: None,
+            business: business.map(Into::into),
+            auth: Default::default(),
+            vars: Default::default(),
+            selector: Default::default(),
+            branch: None,
+            promote_from: promote_from.map(Into::into),
+            on_conflict: OnConflict::Fail,
+            prune: false,
+            drift: None,
+            windows: vec![],
+        }
+    }
+
+    #[test]
+    fn cross_business_compares_with_the_promotion_source_or_the_home_business() {
+        let all = vec![
+            tenant("sandbox", Some("acme"), None),
+            tenant("prod", Some("acme"), Some("sandbox")),
+            tenant("client", Some("globex"), Some("sandbox")),
+            tenant("other", Some("initech"), None),
+            tenant("anon", None, None),
+        ];
+        assert!(!cross_business(&all, &all[0]));
+        assert!(!cross_business(&all, &all[1]));
+        assert!(cross_business(&all, &all[2]));
+        assert!(cross_business(&all, &all[3]));
+        assert!(!cross_business(&all, &all[4]));
+    }
+}

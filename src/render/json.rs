@@ -1,0 +1,82 @@
+//! The machine rendering:
+//! `{"tenants":[{"name","actions":[{"action","kind","connector","name","reason",…}],…}]}`.
+//! The five fields of each action are stable; others may be added.
+
+use serde_json::{Map, Value, json};
+
+use crate::plan::{Action, Op, Plan};
+
+/// Render plans as JSON. Every action is listed, noops included; bodies are not (they are
+/// in git, and sample files may hold personal data).
+pub fn json(plans: &[Plan]) -> Value {
+    let tenants: Vec<Value> = plans
+        .iter()
+        .map(|plan| {
+            let summary = plan.summary();
+            json!({
+                "name": plan.tenant,
+                "platform": plan.platform,
+                "revision": plan.revision,
+                "actions": plan.actions.iter().map(action).collect::<Vec<_>>(),
+                "drift": plan.drift,
+                "summary": summary,
+                "changes": plan.changes(),
+            })
+        })
+        .collect();
+    json!({ "tenants": tenants })
+}
+
+fn action(action: &Action) -> Value {
+    let mut fields = Map::new();
+    fields.insert("action".into(), json!(action.op.kind()));
+    fields.insert("kind".into(), json!(action.kind));
+    fields.insert("connector".into(), json!(action.connector));
+    fields.insert("name".into(), json!(action.name));
+    fields.insert("reason".into(), json!(action.reason));
+    if let Some(id) = action.op.live_id() {
+        fields.insert("liveId".into(), json!(id));
+    }
+    let extra = match &action.op {
+        Op::Create {
+            hash,
+            via,
+            expected_warnings,
+            ..
+        } => json!({ "hash": hash, "via": via, "expectedWarnings": expected_warnings }),
+        Op::Duplicate {
+            source_id,
+            source_name,
+            api_name,
+            hash,
+            ..
+        } => json!({
+            "sourceId": source_id,
+            "sourceName": source_name,
+            "apiName": api_name,
+            "hash": hash,
+        }),
+        Op::Replace {
+            hash,
+            cause,
+            via,
+            expected_warnings,
+            ..
+        } => json!({
+            "hash": hash,
+            "cause": cause,
+            "via": via,
+            "expectedWarnings": expected_warnings,
+        }),
+        Op::Rename { from, to, hash, .. } => json!({ "from": from, "to": to, "hash": hash }),
+        Op::Adopt {
+            live_hash, version, ..
+        } => json!({ "liveHash": live_hash, "version": version }),
+        Op::Prune { .. } | Op::Noop { .. } => json!({}),
+        Op::Blocked { intended, reason } => json!({ "intended": intended, "block": reason }),
+    };
+    if let Value::Object(extra) = extra {
+        fields.extend(extra);
+    }
+    Value::Object(fields)
+}

@@ -1,0 +1,166 @@
+//! The pull-request comment: per tenant a heading, a summary, a table of actions, one
+//! collapsible `<details>` block of diffs per replace, and the drift found.
+
+use std::fmt::Write as _;
+
+use crate::plan::Plan;
+
+use super::diff::SectionDiff;
+use super::view::view;
+
+/// Render plans as GitHub-flavoured Markdown. Noops are counted, not listed.
+pub fn markdown(plans: &[Plan]) -> String {
+    let mut out = String::new();
+    for plan in plans {
+        tenant(&mut out, plan);
+    }
+    out
+}
+
+fn tenant(out: &mut String, plan: &Plan) {
+    let _ = write!(out, "### ferry plan: `{}` ({})", plan.tenant, plan.platform);
+    if let Some(revision) = &plan.revision {
+        let _ = write!(out, " at `{revision}`");
+    }
+    out.push_str("\n\n");
+    let summary = plan.summary();
+    let _ = write!(out, "**{}: {}**", plan.tenant, summary);
+    if summary.unchanged > 0 {
+        let _ = write!(out, " · {} unchanged", summary.unchanged);
+    }
+    out.push_str("\n\n");
+
+    let views: Vec<_> = plan.actions.iter().filter_map(view).collect();
+    if !views.is_empty() {
+        out.push_str("| | action | connector | name | details |\n");
+        out.push_str("|:-:|---|---|---|---|\n");
+        for v in &views {
+            let mut details = vec![cell(&v.detail)];
+            details.extend(v.notes.iter().map(|n| cell(n)));
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | `{}` | {} | {} |",
+                v.symbol,
+                v.verb,
+                cell(&v.action.connector),
+                cell(&v.action.name),
+                details.join("<br>")
+            );
+        }
+        out.push('\n');
+    }
+
+    for v in views.iter().filter(|v| !v.diffs.is_empty()) {
+        let labels: Vec<&str> = v
+            .diffs
+            .iter()
+            .map(|d| match d {
+                SectionDiff::Unified { label, .. } | SectionDiff::Counts { label, .. } => *label,
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<details><summary>{} <code>{}</code>: {}</summary>\n",
+            v.verb,
+            html(&v.action.connector),
+            labels.join(", ")
+        );
+        for diff in &v.diffs {
+            match diff {
+                SectionDiff::Unified { lines, omitted, .. } => {
+                    let fence = fence_for(lines);
+                    let _ = writeln!(out, "{fence}diff");
+                    for line in lines {
+                        let _ = writeln!(out, "{line}");
+                    }
+                    let _ = writeln!(out, "{fence}");
+                    if *omitted > 0 {
+                        let _ = writeln!(out, "\n… {omitted} more diff lines");
+                    }
+                    out.push('\n');
+                }
+                SectionDiff::Counts {
+                    label,
+                    added,
+                    removed,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "{}\n",
+                        cell(&SectionDiff::counts_note(label, *added, *removed))
+                    );
+                }
+            }
+        }
+        out.push_str("</details>\n\n");
+    }
+
+    if !plan.drift.is_empty() {
+        out.push_str("**Drift**\n\n");
+        for item in &plan.drift {
+            let _ = writeln!(
+                out,
+                "- `{}`: {}",
+                cell(&item.connector),
+                cell(&item.describe())
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// A fence longer than any run of backticks in the content.
+fn fence_for(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// Text safe inside a table cell: pipes escaped, HTML escaped outside code spans, one line.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for c in text.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '|' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            '<' if !in_code => out.push_str("&lt;"),
+            '>' if !in_code => out.push_str("&gt;"),
+            '&' if !in_code => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text safe inside HTML.
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_escape_pipes_and_html_but_not_code() {
+        assert_eq!(cell("a | b <c> & `<d>`"), "a \\| b &lt;c&gt; &amp; `<d>`");
+        assert_eq!(cell("one\ntwo"), "one two");
+    }
+
+    #[test]
+    fn fences_outgrow_the_content() {
+        assert_eq!(fence_for(&["plain".into()]), "```");
+        assert_eq!(fence_for(&["+ ```sql".into()]), "````");
+    }
+}

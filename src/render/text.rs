@@ -1,0 +1,135 @@
+//! The terminal rendering: one block per tenant, terraform-plan-like, then a summary line
+//! per tenant (`prod: 2 to create, 1 to replace, 1 blocked`).
+
+use std::fmt::Write as _;
+
+use crate::plan::{OpKind, Plan};
+
+use super::diff::SectionDiff;
+use super::view::view;
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const BLUE: &str = "\x1b[34m";
+const CYAN: &str = "\x1b[36m";
+const BOLD_RED: &str = "\x1b[1;31m";
+
+/// ANSI colouring, or none.
+#[derive(Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn paint(self, style: &str, text: &str) -> String {
+        if self.0 && !text.is_empty() {
+            format!("{style}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+fn style_of(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Create | OpKind::Duplicate => GREEN,
+        OpKind::Replace => YELLOW,
+        OpKind::Rename => CYAN,
+        OpKind::Adopt => BLUE,
+        OpKind::Prune => RED,
+        OpKind::Blocked => BOLD_RED,
+        OpKind::Noop => "",
+    }
+}
+
+/// Render plans for a terminal. Noops are counted, not listed. With `color`, actions and
+/// diff lines carry ANSI colours; without, the output is plain text.
+pub fn text(plans: &[Plan], color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = String::new();
+    for (i, plan) in plans.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        tenant(&mut out, plan, paint);
+    }
+    out
+}
+
+fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
+    let mut header = format!("ferry plan for {} ({})", plan.tenant, plan.platform);
+    if let Some(revision) = &plan.revision {
+        let _ = write!(header, " at {revision}");
+    }
+    let _ = writeln!(out, "{}\n", paint.paint(BOLD, &header));
+
+    let views: Vec<_> = plan.actions.iter().filter_map(view).collect();
+    let width = views
+        .iter()
+        .map(|v| v.action.connector.len())
+        .max()
+        .unwrap_or(0);
+    if views.is_empty() {
+        let _ = writeln!(out, "  no changes");
+    }
+    for v in &views {
+        let style = style_of(v.action.op.kind());
+        let head = paint.paint(style, &format!("{} {:<9}", v.symbol, v.verb));
+        let _ = writeln!(
+            out,
+            "  {head} {:<width$}  {}  ({})",
+            v.action.connector, v.action.name, v.detail
+        );
+        for note in &v.notes {
+            let _ = writeln!(out, "      {note}");
+        }
+        for diff in &v.diffs {
+            match diff {
+                SectionDiff::Unified { lines, omitted, .. } => {
+                    for line in lines {
+                        let style = if line.starts_with("+++") || line.starts_with("---") {
+                            BOLD
+                        } else if line.starts_with('+') {
+                            GREEN
+                        } else if line.starts_with('-') {
+                            RED
+                        } else if line.starts_with("@@") {
+                            CYAN
+                        } else {
+                            ""
+                        };
+                        let _ = writeln!(out, "      {}", paint.paint(style, line));
+                    }
+                    if *omitted > 0 {
+                        let _ = writeln!(out, "      … {omitted} more diff lines");
+                    }
+                }
+                SectionDiff::Counts {
+                    label,
+                    added,
+                    removed,
+                } => {
+                    let _ = writeln!(
+                        out,
+                        "      {}",
+                        SectionDiff::counts_note(label, *added, *removed)
+                    );
+                }
+            }
+        }
+    }
+    if !plan.drift.is_empty() {
+        out.push('\n');
+        for item in &plan.drift {
+            let head = paint.paint(YELLOW, "* drift    ");
+            let _ = writeln!(
+                out,
+                "  {head} {:<width$}  {}",
+                item.connector,
+                item.describe()
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{}: {}", plan.tenant, plan.summary());
+}

@@ -1,0 +1,562 @@
+//! Delivery that loses nothing and spams nobody: the [`Deliverer`] owns the reporters and
+//! the outbox.
+//!
+//! `submit` records a status for every reporter, skips reporters that already show it,
+//! and tries the rest at once. What a forge could not take (unreachable, 5xx, rate
+//! limited) stays in the outbox and is retried by `drain` with exponential backoff and
+//! jitter, or at the time the forge asked for (`Retry-After`, `X-RateLimit-Reset`), across
+//! restarts. What a forge refused for good (401, 403, 404, 422) is logged once and
+//! dropped. Deliveries of one (reporter, commit, context) slot are serialized, and each
+//! attempt sends the newest status of its slot, so a forge never ends on an older one.
+//!
+//! Time comes from `tokio::time`, anchored to the wall clock when the `Deliverer` is
+//! made, so tests drive retries with a paused clock. This module does not build requests
+//! (the reporters do) and does not run its own loop: the daemon calls `drain`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use rusqlite::Connection;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::error::{ReportError, Result, RetryAt};
+use super::outbox::{self, Enqueued, OutboxDb, OutboxItem, OutboxKey, Outcome};
+use super::reporter::{Reporter, check_sha};
+use super::status::CommitStatus;
+
+/// Most outbox items one `drain` looks at.
+const DRAIN_BATCH: usize = 1000;
+
+/// How long delivery records are kept (older commits re-post once if reconciled again).
+const DELIVERED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Exponential backoff for statuses a forge could not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay before the first retry (before jitter).
+    pub initial: Duration,
+    /// Largest delay between retries (before jitter).
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay ceiling after `attempts` failed attempts: `initial · 2^(attempts-1)`,
+    /// capped at `max`. The jittered delay lies in `[ceiling/2, ceiling]`.
+    pub fn ceiling(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+
+    fn jittered(&self, attempts: u32) -> Duration {
+        let ceiling = self.ceiling(attempts);
+        let half = ceiling / 2;
+        let spread = (ceiling - half).as_millis() as u64;
+        half + Duration::from_millis(rand::rng().random_range(0..=spread))
+    }
+}
+
+/// What a `submit` or `drain` did, per reporter and status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Statuses the forges took.
+    pub delivered: usize,
+    /// Statuses a reporter already showed; nothing was sent.
+    pub unchanged: usize,
+    /// Statuses left in the outbox for a later `drain`.
+    pub queued: usize,
+    /// Statuses refused for good, logged and dropped.
+    pub dropped: usize,
+}
+
+impl DeliveryReport {
+    fn add(&mut self, other: DeliveryReport) {
+        self.delivered += other.delivered;
+        self.unchanged += other.unchanged;
+        self.queued += other.queued;
+        self.dropped += other.dropped;
+    }
+}
+
+/// Wall-clock milliseconds that advance with `tokio::time`.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    base_ms: i64,
+    base: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let base_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Clock {
+            base_ms,
+            base: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.base_ms + self.base.elapsed().as_millis() as i64
+    }
+}
+
+/// Owns the reporters and the outbox. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Deliverer {
+    inner: Arc<Inner>,
+    policy: RetryPolicy,
+}
+
+#[derive(Debug)]
+struct Inner {
+    reporters: Vec<(String, Arc<dyn Reporter>)>,
+    db: OutboxDb,
+    clock: Clock,
+    /// One async lock per slot being worked on.
+    slots: Mutex<HashMap<OutboxKey, Arc<tokio::sync::Mutex<()>>>>,
+    /// Reporters a forge rate-limited, until this Unix time in milliseconds.
+    blocked: Mutex<HashMap<String, i64>>,
+}
+
+enum Attempt {
+    Delivered,
+    Retrying,
+    Dropped,
+    /// Nothing (left) to send for this slot.
+    Nothing,
+}
+
+impl Deliverer {
+    /// Open the SQLite state store at `path` (creating the outbox tables) and deliver to
+    /// `reporters`.
+    ///
+    /// Refusals recorded before this start are forgotten, so a status refused with a bad
+    /// token is tried once more after the token is fixed and ferry restarted.
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the store cannot be opened or migrated.
+    pub async fn open(path: &Path, reporters: Vec<Box<dyn Reporter>>) -> Result<Self> {
+        let path = path.to_path_buf();
+        let db = tokio::task::spawn_blocking(move || OutboxDb::open(&path))
+            .await
+            .map_err(|e| ReportError::task("open the state store", e))??;
+        Self::with_db(db, reporters).await
+    }
+
+    /// Deliver to `reporters` with the outbox in a connection the state store owns (its
+    /// migration runner has applied [`outbox::MIGRATIONS`]).
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read.
+    pub async fn new(
+        conn: Arc<Mutex<Connection>>,
+        reporters: Vec<Box<dyn Reporter>>,
+    ) -> Result<Self> {
+        Self::with_db(OutboxDb::new(conn), reporters).await
+    }
+
+    async fn with_db(db: OutboxDb, reporters: Vec<Box<dyn Reporter>>) -> Result<Self> {
+        db.run("forget refused statuses", outbox::forget_rejected)
+            .await?;
+        let reporters = reporters
+            .into_iter()
+            .map(|r| {
+                let r: Arc<dyn Reporter> = Arc::from(r);
+                (r.id(), r)
+            })
+            .collect();
+        Ok(Deliverer {
+            inner: Arc::new(Inner {
+                reporters,
+                db,
+                clock: Clock::new(),
+                slots: Mutex::new(HashMap::new()),
+                blocked: Mutex::new(HashMap::new()),
+            }),
+            policy: RetryPolicy::default(),
+        })
+    }
+
+    /// Use this backoff instead of the default (1 s doubling up to 5 min).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Report `status` on commit `sha` through every reporter: record it in the outbox,
+    /// skip reporters that already show exactly this status, and try the others now
+    /// (reporters in parallel). Failures do not fail the call: transient ones stay queued
+    /// for [`Deliverer::drain`], permanent ones are logged and dropped.
+    ///
+    /// # Errors
+    /// [`ReportError::InvalidSha`] for a `sha` that is not a full object id;
+    /// [`ReportError::Store`] when the outbox cannot be written (nothing was sent then).
+    pub async fn submit(&self, sha: &str, status: &CommitStatus) -> Result<DeliveryReport> {
+        check_sha(sha)?;
+        let mut tasks = JoinSet::new();
+        for (id, reporter) in &self.inner.reporters {
+            let inner = self.inner.clone();
+            let policy = self.policy;
+            let reporter = reporter.clone();
+            let key = OutboxKey {
+                reporter: id.clone(),
+                sha: sha.to_owned(),
+                context: status.context.clone(),
+            };
+            let status = status.clone();
+            let span = tracing::debug_span!("report", reporter = %key.reporter, sha = %key.sha, context = %key.context);
+            tasks.spawn(
+                async move { inner.submit_one(reporter, key, status, policy).await }
+                    .instrument(span),
+            );
+        }
+        let mut report = DeliveryReport::default();
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(r)) => report.add(r),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(ReportError::task("submit a status", e));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Retry every waiting status that is due, oldest first; reporters in parallel, one
+    /// request at a time per reporter, and a reporter's turn ends at its first transient
+    /// failure (its other statuses wait for the next drain). Statuses of reporters no
+    /// longer configured are dropped. Call it on start and periodically (see
+    /// [`Deliverer::next_due`]).
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read or written.
+    pub async fn drain(&self) -> Result<DeliveryReport> {
+        let now = self.inner.clock.now_ms();
+        let retention = now - DELIVERED_RETENTION.as_millis() as i64;
+        self.inner
+            .db
+            .run("forget old delivery records", move |c| {
+                outbox::prune_delivered(c, retention)
+            })
+            .await?;
+        let items = self
+            .inner
+            .db
+            .run("read the outbox", move |c| outbox::due(c, now, DRAIN_BATCH))
+            .await?;
+
+        let mut by_reporter: HashMap<String, Vec<OutboxItem>> = HashMap::new();
+        for item in items {
+            by_reporter
+                .entry(item.key.reporter.clone())
+                .or_default()
+                .push(item);
+        }
+        let mut report = DeliveryReport::default();
+        let mut tasks = JoinSet::new();
+        for (id, items) in by_reporter {
+            let Some(reporter) = self.inner.reporter(&id) else {
+                let dropped = items.len();
+                let gone = id.clone();
+                self.inner
+                    .db
+                    .run("drop statuses of a removed reporter", move |c| {
+                        outbox::remove_reporter(c, &gone)
+                    })
+                    .await?;
+                tracing::warn!(reporter = %id, dropped, "statuses waiting for a reporter that is no longer configured were dropped");
+                report.dropped += dropped;
+                continue;
+            };
+            let inner = self.inner.clone();
+            let policy = self.policy;
+            let span = tracing::debug_span!("report_drain", reporter = %id);
+            tasks.spawn(
+                async move { inner.drain_reporter(reporter, items, policy).await }.instrument(span),
+            );
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(r)) => report.add(r),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(ReportError::task("drain the outbox", e));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// How many statuses wait in the outbox (for the outbox-depth metric).
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read.
+    pub async fn pending_count(&self) -> Result<u64> {
+        self.inner.db.run("count the outbox", outbox::count).await
+    }
+
+    /// How long until the earliest waiting status is due (zero when one is due now), or
+    /// `None` when the outbox is empty.
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read.
+    pub async fn next_due(&self) -> Result<Option<Duration>> {
+        let next = self
+            .inner
+            .db
+            .run("read the outbox", outbox::next_due)
+            .await?;
+        let now = self.inner.clock.now_ms();
+        Ok(next.map(|due| Duration::from_millis((due - now).max(0) as u64)))
+    }
+}
+
+impl Inner {
+    fn reporter(&self, id: &str) -> Option<Arc<dyn Reporter>> {
+        self.reporters
+            .iter()
+            .find(|(rid, _)| rid == id)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn slot(&self, key: &OutboxKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(key.clone()).or_default().clone()
+    }
+
+    /// Forget the slot's lock when nobody else holds or waits for it.
+    fn release_slot(&self, key: &OutboxKey, lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&lock) == 2 {
+            slots.remove(key);
+        }
+    }
+
+    fn blocked_until(&self, reporter: &str, now: i64) -> Option<i64> {
+        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        blocked.get(reporter).copied().filter(|until| *until > now)
+    }
+
+    fn block(&self, reporter: &str, until: i64) {
+        let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        blocked.insert(reporter.to_owned(), until);
+    }
+
+    async fn submit_one(
+        &self,
+        reporter: Arc<dyn Reporter>,
+        key: OutboxKey,
+        status: CommitStatus,
+        policy: RetryPolicy,
+    ) -> Result<DeliveryReport> {
+        let lock = self.slot(&key);
+        let result = {
+            let _held = lock.lock().await;
+            self.submit_locked(&reporter, &key, status, policy).await
+        };
+        self.release_slot(&key, lock);
+        result
+    }
+
+    async fn submit_locked(
+        &self,
+        reporter: &Arc<dyn Reporter>,
+        key: &OutboxKey,
+        status: CommitStatus,
+        policy: RetryPolicy,
+    ) -> Result<DeliveryReport> {
+        let now = self.clock.now_ms();
+        let k = key.clone();
+        let enqueued = self
+            .db
+            .run("record a status in the outbox", move |c| {
+                outbox::enqueue(c, &k, &status, now)
+            })
+            .await?;
+        let mut report = DeliveryReport::default();
+        match enqueued {
+            Enqueued::Unchanged => {
+                tracing::debug!(reporter = %key.reporter, sha = %key.sha, context = %key.context, "status unchanged; not sent");
+                report.unchanged += 1;
+            }
+            Enqueued::Queued { due_at_ms }
+                if due_at_ms > now || self.blocked_until(&key.reporter, now).is_some() =>
+            {
+                report.queued += 1;
+            }
+            Enqueued::Queued { .. } => match self.attempt_locked(reporter, key, policy, now).await?
+            {
+                Attempt::Delivered => report.delivered += 1,
+                Attempt::Retrying => report.queued += 1,
+                Attempt::Dropped => report.dropped += 1,
+                Attempt::Nothing => report.unchanged += 1,
+            },
+        }
+        Ok(report)
+    }
+
+    async fn drain_reporter(
+        &self,
+        reporter: Arc<dyn Reporter>,
+        items: Vec<OutboxItem>,
+        policy: RetryPolicy,
+    ) -> Result<DeliveryReport> {
+        let mut report = DeliveryReport::default();
+        let mut remaining = items.len();
+        for item in items {
+            let now = self.clock.now_ms();
+            if self.blocked_until(&item.key.reporter, now).is_some() {
+                report.queued += remaining;
+                break;
+            }
+            remaining -= 1;
+            let lock = self.slot(&item.key);
+            let attempt = {
+                let _held = lock.lock().await;
+                self.attempt_locked(&reporter, &item.key, policy, now).await
+            };
+            self.release_slot(&item.key, lock);
+            match attempt? {
+                Attempt::Delivered => report.delivered += 1,
+                Attempt::Dropped => report.dropped += 1,
+                Attempt::Nothing => {}
+                Attempt::Retrying => {
+                    report.queued += 1 + remaining;
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Send the newest waiting status of `key` if it is due. The slot lock is held.
+    async fn attempt_locked(
+        &self,
+        reporter: &Arc<dyn Reporter>,
+        key: &OutboxKey,
+        policy: RetryPolicy,
+        now: i64,
+    ) -> Result<Attempt> {
+        let k = key.clone();
+        let Some(item) = self
+            .db
+            .run("read the outbox", move |c| outbox::get(c, &k))
+            .await?
+        else {
+            return Ok(Attempt::Nothing);
+        };
+        if item.due_at_ms > now {
+            return Ok(Attempt::Nothing);
+        }
+        let forge = reporter.name().to_owned();
+        match reporter.post(&key.sha, &item.status).await {
+            Ok(()) => {
+                let done_at = self.clock.now_ms();
+                self.db
+                    .run("record a delivery", move |c| {
+                        outbox::finish(c, &item, Outcome::Delivered, done_at)
+                    })
+                    .await?;
+                tracing::debug!(forge = %forge, reporter = %key.reporter, sha = %key.sha, context = %key.context, "status delivered");
+                Ok(Attempt::Delivered)
+            }
+            Err(err) if err.is_transient() => {
+                let now = self.clock.now_ms();
+                let attempts = item.attempts.saturating_add(1);
+                let delay = match err.retry_at() {
+                    Some(RetryAt::After(d)) => d.as_millis() as i64,
+                    Some(RetryAt::AtEpochSeconds(at)) => (at.saturating_mul(1000) - now).max(0),
+                    None => policy.jittered(attempts).as_millis() as i64,
+                };
+                let due = now + delay;
+                if matches!(err, ReportError::RateLimited { .. }) {
+                    self.block(&key.reporter, due);
+                }
+                let message = err.to_string();
+                tracing::warn!(
+                    forge = %forge,
+                    reporter = %key.reporter,
+                    sha = %key.sha,
+                    context = %key.context,
+                    attempt = attempts,
+                    retry_in_ms = delay,
+                    error = %message,
+                    "commit status not delivered; kept in the outbox"
+                );
+                self.db
+                    .run("schedule a retry", move |c| {
+                        outbox::reschedule(c, &item, attempts, due, &message)
+                    })
+                    .await?;
+                Ok(Attempt::Retrying)
+            }
+            Err(err) => {
+                tracing::error!(
+                    forge = %forge,
+                    reporter = %key.reporter,
+                    sha = %key.sha,
+                    context = %key.context,
+                    error = %err,
+                    "commit status refused; not retried"
+                );
+                let done_at = self.clock.now_ms();
+                let code = err.http_status();
+                self.db
+                    .run("record a refusal", move |c| {
+                        outbox::finish(c, &item, Outcome::Rejected(code), done_at)
+                    })
+                    .await?;
+                Ok(Attempt::Dropped)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter_below_the_ceiling() {
+        let policy = RetryPolicy {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        };
+        assert_eq!(policy.ceiling(1), Duration::from_secs(1));
+        assert_eq!(policy.ceiling(2), Duration::from_secs(2));
+        assert_eq!(policy.ceiling(4), Duration::from_secs(8));
+        assert_eq!(policy.ceiling(10), Duration::from_secs(60));
+        assert_eq!(policy.ceiling(u32::MAX), Duration::from_secs(60));
+        for attempt in 1..12 {
+            let d = policy.jittered(attempt);
+            assert!(d <= policy.ceiling(attempt), "{d:?}");
+            assert!(d >= policy.ceiling(attempt) / 2, "{d:?}");
+        }
+    }
+}

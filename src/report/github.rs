@@ -1,0 +1,187 @@
+//! GitHub commit statuses: `POST {api}/repos/{owner}/{repo}/statuses/{sha}`.
+//!
+//! Sends exactly the documented body fields `state` (`pending`, `success`, `failure`,
+//! `error`), `target_url` (only when known), `description` (at most 140 characters) and
+//! `context`, with the headers GitHub asks REST clients to send. It must not list
+//! statuses before creating one (the delivery layer remembers what it sent) and it never
+//! logs or returns the token.
+
+use async_trait::async_trait;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Serialize;
+
+use super::error::{ReportError, Result};
+use super::forge::{Endpoint, Token};
+use super::reporter::{Reporter, check_sha};
+use super::status::{CommitStatus, StatusState, percent_encode, truncate_chars};
+
+/// GitHub's limit on `description`, in characters (longer ones are refused with 422).
+pub const GITHUB_DESCRIPTION_LIMIT: usize = 140;
+
+/// The REST API version ferry speaks.
+pub const GITHUB_API_VERSION: &str = "2022-11-28";
+
+/// What GitHub says when a commit and context hold 1,000 statuses already.
+const STATUS_CAP_MESSAGE: &str = "reached the maximum number of statuses";
+
+/// Posts commit statuses to one GitHub (or GitHub Enterprise Server) repository.
+#[derive(Debug)]
+pub struct GithubReporter {
+    endpoint: Endpoint,
+    owner: String,
+    name: String,
+    external_url: Option<String>,
+}
+
+/// The body of "Create a commit status".
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_url: Option<String>,
+    description: &'a str,
+    context: &'a str,
+}
+
+/// GitHub's state for a ferry state (GitHub has the same four).
+pub fn github_state(state: StatusState) -> &'static str {
+    match state {
+        StatusState::Pending => "pending",
+        StatusState::Success => "success",
+        StatusState::Failure => "failure",
+        StatusState::Error => "error",
+    }
+}
+
+impl GithubReporter {
+    /// A reporter for `repo` (`owner/name`) at `api` (`https://api.github.com`, or
+    /// `https://HOST/api/v3` for GitHub Enterprise Server).
+    ///
+    /// # Errors
+    /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
+    pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
+        let (owner, name) = split_owner_repo(repo).ok_or_else(|| ReportError::Config {
+            index: 0,
+            kind: "github",
+            message: format!("repo {repo:?} is not of the form owner/name"),
+        })?;
+        Ok(GithubReporter {
+            endpoint: Endpoint::new("github", api, repo, token),
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+            external_url: None,
+        })
+    }
+
+    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
+    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
+        self.external_url = external_url.map(str::to_owned);
+        self
+    }
+
+    fn url(&self, sha: &str) -> String {
+        format!(
+            "{}/repos/{}/{}/statuses/{}",
+            self.endpoint.api,
+            percent_encode(&self.owner),
+            percent_encode(&self.name),
+            sha
+        )
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        headers.insert(
+            "x-github-api-version",
+            HeaderValue::from_static(GITHUB_API_VERSION),
+        );
+        if let Some(auth) = self.endpoint.token.header_value("Bearer ") {
+            headers.insert(AUTHORIZATION, auth);
+        }
+        headers
+    }
+}
+
+/// `owner/name` split in two, or `None`.
+pub(crate) fn split_owner_repo(repo: &str) -> Option<(&str, &str)> {
+    let (owner, name) = repo.split_once('/')?;
+    let valid = |s: &str| !s.is_empty() && !s.contains('/') && !s.chars().any(char::is_whitespace);
+    (valid(owner) && valid(name)).then_some((owner, name))
+}
+
+#[async_trait]
+impl Reporter for GithubReporter {
+    fn name(&self) -> &str {
+        "github"
+    }
+
+    fn id(&self) -> String {
+        format!("github {} {}", self.endpoint.api, self.endpoint.repo)
+    }
+
+    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
+        check_sha(sha)?;
+        let description = truncate_chars(&status.description, GITHUB_DESCRIPTION_LIMIT);
+        let body = Body {
+            state: github_state(status.state),
+            target_url: status.target_url_for(self.external_url.as_deref(), sha),
+            description: &description,
+            context: &status.context,
+        };
+        match self
+            .endpoint
+            .post_json(&self.url(sha), self.headers(), &body)
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(refusal)
+                if refusal.status.as_u16() == 422
+                    && refusal.message.contains(STATUS_CAP_MESSAGE) =>
+            {
+                Err(ReportError::StatusLimitReached {
+                    repo: self.endpoint.repo.clone(),
+                    sha: sha.to_owned(),
+                    context: status.context.clone(),
+                })
+            }
+            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_repo_form_is_checked() {
+        assert_eq!(
+            split_owner_repo("acme/connectors"),
+            Some(("acme", "connectors"))
+        );
+        assert_eq!(split_owner_repo("acme"), None);
+        assert_eq!(split_owner_repo("acme/a/b"), None);
+        assert_eq!(split_owner_repo("/x"), None);
+        assert!(GithubReporter::new("https://api.github.com", "nope", Token::new("t")).is_err());
+    }
+
+    #[test]
+    fn url_and_id() {
+        let r = GithubReporter::new(
+            "https://api.github.com/",
+            "acme/connectors",
+            Token::new("t"),
+        )
+        .unwrap();
+        assert_eq!(
+            r.url("abc"),
+            "https://api.github.com/repos/acme/connectors/statuses/abc"
+        );
+        assert_eq!(r.id(), "github https://api.github.com acme/connectors");
+        assert!(format!("{r:?}").contains("***"));
+    }
+}

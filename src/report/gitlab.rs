@@ -1,0 +1,189 @@
+//! GitLab commit statuses: `POST {api}/projects/{id}/statuses/{sha}`.
+//!
+//! Sends `state` (`pending`, `success`, `failed`), `name` (the context), `description`
+//! (cut at 255 characters) and `target_url` (only when known and within 255 characters),
+//! with `PRIVATE-TOKEN` or, for OAuth tokens, `Authorization: Bearer`. The project is its
+//! numeric id or its URL-encoded path. It never logs or returns the token.
+//!
+//! GitLab keeps an external status as a job in a state machine: posting `pending` to a job
+//! that is already pending (or `running` to a running one) is answered with
+//! `400 Cannot transition status via :enqueue from :pending` by GitLab versions before
+//! the transition fix. The job already shows the state ferry asked for, so that answer
+//! counts as delivered (only the new description is not shown).
+
+use async_trait::async_trait;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Serialize;
+
+use super::error::Result;
+use super::forge::{Endpoint, Token};
+use super::reporter::{Reporter, check_sha};
+use super::status::{CommitStatus, StatusState, percent_encode, truncate_chars};
+use crate::config::TokenType;
+
+/// GitLab's limit on `description` (and `target_url`), in characters.
+pub const GITLAB_DESCRIPTION_LIMIT: usize = 255;
+
+/// GitLab's answer when the job is already in the posted state.
+const TRANSITION_MESSAGE: &str = "Cannot transition status via";
+
+/// Posts commit statuses to one GitLab project.
+#[derive(Debug)]
+pub struct GitlabReporter {
+    endpoint: Endpoint,
+    project: String,
+    token_type: TokenType,
+    external_url: Option<String>,
+}
+
+/// The body of "Set the pipeline status of a commit".
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    state: &'static str,
+    name: &'a str,
+    description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_url: Option<String>,
+}
+
+/// GitLab's state for a ferry state. GitLab has no `error`: a tenant ferry cannot reach
+/// is `failed` too (the description says which). `pending` is sent while applying;
+/// `running` is not used because ferry reports one state per apply, not its phases.
+pub fn gitlab_state(state: StatusState) -> &'static str {
+    match state {
+        StatusState::Pending => "pending",
+        StatusState::Success => "success",
+        StatusState::Failure | StatusState::Error => "failed",
+    }
+}
+
+/// The project segment of the URL: a numeric id as is, a path URL-encoded
+/// (`group/sub/project` → `group%2Fsub%2Fproject`), an already encoded path as is.
+pub(crate) fn project_segment(project: &str) -> String {
+    if project.chars().all(|c| c.is_ascii_digit()) || project.contains('%') {
+        project.to_owned()
+    } else {
+        percent_encode(project)
+    }
+}
+
+impl GitlabReporter {
+    /// A reporter for `project` (numeric id or `group/project` path) at `api`
+    /// (`https://gitlab.com/api/v4`).
+    pub fn new(api: &str, project: &str, token: Token, token_type: TokenType) -> Self {
+        GitlabReporter {
+            endpoint: Endpoint::new("gitlab", api, project, token),
+            project: project_segment(project),
+            token_type,
+            external_url: None,
+        }
+    }
+
+    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
+    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
+        self.external_url = external_url.map(str::to_owned);
+        self
+    }
+
+    fn url(&self, sha: &str) -> String {
+        format!(
+            "{}/projects/{}/statuses/{}",
+            self.endpoint.api, self.project, sha
+        )
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        match self.token_type {
+            TokenType::Private => {
+                if let Some(value) = self.endpoint.token.header_value("") {
+                    headers.insert("private-token", value);
+                }
+            }
+            TokenType::Oauth => {
+                if let Some(value) = self.endpoint.token.header_value("Bearer ") {
+                    headers.insert(AUTHORIZATION, value);
+                }
+            }
+        }
+        headers
+    }
+}
+
+#[async_trait]
+impl Reporter for GitlabReporter {
+    fn name(&self) -> &str {
+        "gitlab"
+    }
+
+    fn id(&self) -> String {
+        format!("gitlab {} {}", self.endpoint.api, self.endpoint.repo)
+    }
+
+    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
+        check_sha(sha)?;
+        let description = truncate_chars(&status.description, GITLAB_DESCRIPTION_LIMIT);
+        let target_url = status
+            .target_url_for(self.external_url.as_deref(), sha)
+            .filter(|url| {
+                let fits = url.chars().count() <= GITLAB_DESCRIPTION_LIMIT;
+                if !fits {
+                    tracing::debug!(forge = "gitlab", repo = %self.endpoint.repo, "target_url longer than 255 characters; sent without it");
+                }
+                fits
+            });
+        let body = Body {
+            state: gitlab_state(status.state),
+            name: &status.context,
+            description: &description,
+            target_url,
+        };
+        match self
+            .endpoint
+            .post_json(&self.url(sha), self.headers(), &body)
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(refusal)
+                if refusal.status.as_u16() == 400
+                    && refusal.message.contains(TRANSITION_MESSAGE) =>
+            {
+                tracing::debug!(
+                    forge = "gitlab",
+                    repo = %self.endpoint.repo,
+                    sha,
+                    context = %status.context,
+                    message = %refusal.message,
+                    "status already in this state on GitLab; counted as delivered"
+                );
+                Ok(())
+            }
+            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_ids_and_paths() {
+        assert_eq!(project_segment("17"), "17");
+        assert_eq!(project_segment("acme/connectors"), "acme%2Fconnectors");
+        assert_eq!(
+            project_segment("acme/sub.group/con_nectors"),
+            "acme%2Fsub.group%2Fcon_nectors"
+        );
+        assert_eq!(project_segment("acme%2Fconnectors"), "acme%2Fconnectors");
+    }
+
+    #[test]
+    fn states_map_into_gitlab_enum() {
+        assert_eq!(gitlab_state(StatusState::Pending), "pending");
+        assert_eq!(gitlab_state(StatusState::Success), "success");
+        assert_eq!(gitlab_state(StatusState::Failure), "failed");
+        assert_eq!(gitlab_state(StatusState::Error), "failed");
+    }
+}

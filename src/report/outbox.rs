@@ -1,0 +1,487 @@
+//! The outbox and the delivery record, two tables of the SQLite state store.
+//!
+//! `report_outbox` holds statuses not yet delivered, one row per (reporter, commit,
+//! context): a newer status replaces an undelivered older one. `report_delivered` holds
+//! the last status each reporter delivered (or had refused) per (reporter, commit,
+//! context), so the same status is never sent twice and no forge is asked what it holds.
+//!
+//! The functions here are plain SQL over a `&Connection`; [`OutboxDb`] runs them on the
+//! blocking pool. The state store applies [`MIGRATIONS`] with its own runner; the
+//! statements are idempotent so [`OutboxDb::open`] may apply them too. This module does not
+//! talk to forges and does not decide when to retry (see `delivery.rs`).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::error::{ReportError, Result};
+use super::status::{CommitStatus, StatusState};
+
+/// The reporting layer's schema, applied in order by the state store's migration runner.
+/// Every statement is idempotent.
+pub const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS report_outbox (
+        reporter TEXT NOT NULL,
+        sha TEXT NOT NULL,
+        context TEXT NOT NULL,
+        state TEXT NOT NULL,
+        warnings INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        target_url TEXT,
+        version INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (reporter, sha, context)
+    )",
+    "CREATE INDEX IF NOT EXISTS report_outbox_due ON report_outbox (due_at_ms)",
+    "CREATE TABLE IF NOT EXISTS report_delivered (
+        reporter TEXT NOT NULL,
+        sha TEXT NOT NULL,
+        context TEXT NOT NULL,
+        state TEXT NOT NULL,
+        warnings INTEGER NOT NULL,
+        description TEXT NOT NULL,
+        target_url TEXT,
+        outcome TEXT NOT NULL,
+        http_status INTEGER,
+        recorded_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (reporter, sha, context)
+    )",
+    "CREATE INDEX IF NOT EXISTS report_delivered_recorded ON report_delivered (recorded_at_ms)",
+];
+
+/// Which status slot a row is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct OutboxKey {
+    /// [`crate::report::Reporter::id`].
+    pub(crate) reporter: String,
+    /// The commit.
+    pub(crate) sha: String,
+    /// The status context.
+    pub(crate) context: String,
+}
+
+/// An undelivered status.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OutboxItem {
+    pub(crate) key: OutboxKey,
+    pub(crate) status: CommitStatus,
+    /// Bumped each time a newer status replaces this row's.
+    pub(crate) version: i64,
+    /// Failed attempts so far for this version.
+    pub(crate) attempts: u32,
+    /// Not to be tried before this Unix time in milliseconds.
+    pub(crate) due_at_ms: i64,
+}
+
+/// What [`enqueue`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Enqueued {
+    /// The reporter already shows (or refused) exactly this status: nothing to send.
+    Unchanged,
+    /// The status waits in the outbox, first due at this time.
+    Queued { due_at_ms: i64 },
+}
+
+/// How an attempt ended, for the delivery record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The forge took the status.
+    Delivered,
+    /// The forge refused it for good (with its HTTP status when there was one).
+    Rejected(Option<u16>),
+}
+
+/// Apply [`MIGRATIONS`] (idempotent).
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    for statement in MIGRATIONS {
+        conn.execute_batch(statement)?;
+    }
+    Ok(())
+}
+
+fn same_status(
+    status: &CommitStatus,
+    state: &str,
+    warnings: i64,
+    description: &str,
+    target_url: &Option<String>,
+) -> bool {
+    status.state.as_str() == state
+        && i64::from(status.warnings) == warnings
+        && status.description == description
+        && &status.target_url == target_url
+}
+
+/// Record `status` for delivery unless the reporter already shows it. A different status
+/// waiting for the same slot is replaced (new version, attempts reset, due now); the same
+/// status waiting keeps its schedule.
+pub(crate) fn enqueue(
+    conn: &Connection,
+    key: &OutboxKey,
+    status: &CommitStatus,
+    now_ms: i64,
+) -> rusqlite::Result<Enqueued> {
+    let tx = conn.unchecked_transaction()?;
+    let delivered: Option<(String, i64, String, Option<String>)> = tx
+        .query_row(
+            "SELECT state, warnings, description, target_url FROM report_delivered
+             WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+            params![key.reporter, key.sha, key.context],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    if let Some((state, warnings, description, target_url)) = &delivered
+        && same_status(status, state, *warnings, description, target_url)
+    {
+        // Whatever older status still waits is superseded by one the reporter shows.
+        tx.execute(
+            "DELETE FROM report_outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+            params![key.reporter, key.sha, key.context],
+        )?;
+        tx.commit()?;
+        return Ok(Enqueued::Unchanged);
+    }
+    let waiting: Option<(String, i64, String, Option<String>, i64)> = tx
+        .query_row(
+            "SELECT state, warnings, description, target_url, due_at_ms FROM report_outbox
+             WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+            params![key.reporter, key.sha, key.context],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let due_at_ms = match waiting {
+        Some((state, warnings, description, target_url, due))
+            if same_status(status, &state, warnings, &description, &target_url) =>
+        {
+            due
+        }
+        Some(_) => {
+            tx.execute(
+                "UPDATE report_outbox SET state = ?4, warnings = ?5, description = ?6,
+                     target_url = ?7, version = version + 1, attempts = 0, due_at_ms = ?8,
+                     created_at_ms = ?8, last_error = NULL
+                 WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
+                params![
+                    key.reporter,
+                    key.sha,
+                    key.context,
+                    status.state.as_str(),
+                    status.warnings,
+                    status.description,
+                    status.target_url,
+                    now_ms
+                ],
+            )?;
+            now_ms
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO report_outbox (reporter, sha, context, state, warnings, description,
+                     target_url, version, attempts, due_at_ms, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 0, ?8, ?8)",
+                params![
+                    key.reporter,
+                    key.sha,
+                    key.context,
+                    status.state.as_str(),
+                    status.warnings,
+                    status.description,
+                    status.target_url,
+                    now_ms
+                ],
+            )?;
+            now_ms
+        }
+    };
+    tx.commit()?;
+    Ok(Enqueued::Queued { due_at_ms })
+}
+
+const ITEM_COLUMNS: &str = "reporter, sha, context, state, warnings, description, target_url, version, attempts, due_at_ms";
+
+fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    let state: String = r.get(3)?;
+    let state = StatusState::parse(&state).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            3,
+            rusqlite::types::Type::Text,
+            format!("unknown state {state:?}").into(),
+        )
+    })?;
+    Ok(OutboxItem {
+        key: OutboxKey {
+            reporter: r.get(0)?,
+            sha: r.get(1)?,
+            context: r.get(2)?,
+        },
+        status: CommitStatus {
+            context: r.get(2)?,
+            state,
+            warnings: r.get(4)?,
+            description: r.get(5)?,
+            target_url: r.get(6)?,
+        },
+        version: r.get(7)?,
+        attempts: r.get(8)?,
+        due_at_ms: r.get(9)?,
+    })
+}
+
+/// The waiting status of one slot.
+pub(crate) fn get(conn: &Connection, key: &OutboxKey) -> rusqlite::Result<Option<OutboxItem>> {
+    conn.query_row(
+        &format!("SELECT {ITEM_COLUMNS} FROM report_outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3"),
+        params![key.reporter, key.sha, key.context],
+        item_from_row,
+    )
+    .optional()
+}
+
+/// Waiting statuses due at `now_ms`, earliest first, at most `limit`.
+pub(crate) fn due(
+    conn: &Connection,
+    now_ms: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<OutboxItem>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM report_outbox WHERE due_at_ms <= ?1
+         ORDER BY due_at_ms, created_at_ms LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![now_ms, limit as i64], item_from_row)?;
+    rows.collect()
+}
+
+/// Record how `item` ended and take it out of the outbox (unless a newer version replaced
+/// it meanwhile).
+pub(crate) fn finish(
+    conn: &Connection,
+    item: &OutboxItem,
+    outcome: Outcome,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    let (outcome, http_status) = match outcome {
+        Outcome::Delivered => ("delivered", None),
+        Outcome::Rejected(code) => ("rejected", code),
+    };
+    tx.execute(
+        "INSERT OR REPLACE INTO report_delivered (reporter, sha, context, state, warnings,
+             description, target_url, outcome, http_status, recorded_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            item.key.reporter,
+            item.key.sha,
+            item.key.context,
+            item.status.state.as_str(),
+            item.status.warnings,
+            item.status.description,
+            item.status.target_url,
+            outcome,
+            http_status,
+            now_ms
+        ],
+    )?;
+    tx.execute(
+        "DELETE FROM report_outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3 AND version = ?4",
+        params![item.key.reporter, item.key.sha, item.key.context, item.version],
+    )?;
+    tx.commit()
+}
+
+/// Schedule the next attempt of `item` (unless a newer version replaced it meanwhile).
+pub(crate) fn reschedule(
+    conn: &Connection,
+    item: &OutboxItem,
+    attempts: u32,
+    due_at_ms: i64,
+    error: &str,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE report_outbox SET attempts = ?5, due_at_ms = ?6, last_error = ?7
+         WHERE reporter = ?1 AND sha = ?2 AND context = ?3 AND version = ?4",
+        params![
+            item.key.reporter,
+            item.key.sha,
+            item.key.context,
+            item.version,
+            attempts,
+            due_at_ms,
+            error
+        ],
+    )?;
+    Ok(())
+}
+
+/// Drop every waiting status of a reporter that is no longer configured.
+pub(crate) fn remove_reporter(conn: &Connection, reporter: &str) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM report_outbox WHERE reporter = ?1",
+        params![reporter],
+    )
+}
+
+/// How many statuses wait.
+pub(crate) fn count(conn: &Connection) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM report_outbox", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
+}
+
+/// The earliest due time of any waiting status.
+pub(crate) fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT MIN(due_at_ms) FROM report_outbox", [], |r| r.get(0))
+}
+
+/// Forget refusals, so that statuses refused before a restart (where a fixed token takes
+/// effect) are tried once more.
+pub(crate) fn forget_rejected(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM report_delivered WHERE outcome = 'rejected'",
+        [],
+    )
+}
+
+/// Forget delivery records older than `before_ms`.
+pub(crate) fn prune_delivered(conn: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM report_delivered WHERE recorded_at_ms < ?1",
+        params![before_ms],
+    )
+}
+
+/// A shared SQLite connection holding the outbox, used from async code through the
+/// blocking pool.
+#[derive(Debug, Clone)]
+pub struct OutboxDb {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl OutboxDb {
+    /// Use a connection the state store opened and migrated (with [`MIGRATIONS`]).
+    pub fn new(conn: Arc<Mutex<Connection>>) -> Self {
+        OutboxDb { conn }
+    }
+
+    /// Open (or create) the SQLite file at `path` and apply [`MIGRATIONS`].
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the file cannot be opened or migrated. Blocking.
+    pub fn open(path: &Path) -> Result<Self> {
+        let store = |action| move |source| ReportError::Store { action, source };
+        let conn = Connection::open(path).map_err(store("open the state store"))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(store("set the busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(store("switch to WAL"))?;
+        migrate(&conn).map_err(store("create the outbox tables"))?;
+        Ok(OutboxDb::new(Arc::new(Mutex::new(conn))))
+    }
+
+    /// Run `f` on the connection in the blocking pool.
+    pub(crate) async fn run<T, F>(&self, action: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&guard).map_err(|source| ReportError::Store { action, source })
+        })
+        .await
+        .map_err(|e| ReportError::task(action, e))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap(); // idempotent
+        conn
+    }
+
+    fn key() -> OutboxKey {
+        OutboxKey {
+            reporter: "github https://api.github.com acme/c".into(),
+            sha: "a".repeat(40),
+            context: "ferry/prod".into(),
+        }
+    }
+
+    #[test]
+    fn newer_status_supersedes_the_waiting_one() {
+        let conn = db();
+        let first = CommitStatus::applying("prod", 3);
+        assert_eq!(
+            enqueue(&conn, &key(), &first, 10).unwrap(),
+            Enqueued::Queued { due_at_ms: 10 }
+        );
+        let item = get(&conn, &key()).unwrap().unwrap();
+        reschedule(&conn, &item, 1, 5_000, "503").unwrap();
+        // The same status again keeps its backoff.
+        assert_eq!(
+            enqueue(&conn, &key(), &first, 20).unwrap(),
+            Enqueued::Queued { due_at_ms: 5_000 }
+        );
+        // A newer one replaces it and is due now.
+        let second = CommitStatus::in_sync("prod", 14, 0);
+        assert_eq!(
+            enqueue(&conn, &key(), &second, 30).unwrap(),
+            Enqueued::Queued { due_at_ms: 30 }
+        );
+        assert_eq!(count(&conn).unwrap(), 1);
+        let item = get(&conn, &key()).unwrap().unwrap();
+        assert_eq!(item.status, second);
+        assert_eq!(item.version, 2);
+        assert_eq!(item.attempts, 0);
+        // Finishing the stale version does not remove the newer one.
+        let stale = OutboxItem {
+            version: 1,
+            ..item.clone()
+        };
+        finish(&conn, &stale, Outcome::Delivered, 40).unwrap();
+        assert_eq!(count(&conn).unwrap(), 1);
+        finish(&conn, &item, Outcome::Delivered, 50).unwrap();
+        assert_eq!(count(&conn).unwrap(), 0);
+        assert_eq!(
+            enqueue(&conn, &key(), &second, 60).unwrap(),
+            Enqueued::Unchanged
+        );
+    }
+
+    #[test]
+    fn due_items_in_order_and_rejections_forgotten() {
+        let conn = db();
+        let mut k2 = key();
+        k2.context = "ferry/sandbox".into();
+        enqueue(&conn, &k2, &CommitStatus::applying("sandbox", 1), 5).unwrap();
+        enqueue(&conn, &key(), &CommitStatus::applying("prod", 1), 1).unwrap();
+        let items = due(&conn, 5, 10).unwrap();
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].key, key());
+        assert_eq!(due(&conn, 4, 10).unwrap().len(), 1);
+        assert_eq!(next_due(&conn).unwrap(), Some(1));
+
+        finish(&conn, &items[0], Outcome::Rejected(Some(401)), 6).unwrap();
+        assert_eq!(
+            enqueue(&conn, &key(), &items[0].status, 7).unwrap(),
+            Enqueued::Unchanged
+        );
+        assert_eq!(forget_rejected(&conn).unwrap(), 1);
+        assert!(matches!(
+            enqueue(&conn, &key(), &items[0].status, 8).unwrap(),
+            Enqueued::Queued { .. }
+        ));
+        assert_eq!(prune_delivered(&conn, 100).unwrap(), 0);
+    }
+}

@@ -1,0 +1,311 @@
+//! The HTTP server of `ferry serve`: `/livez`, `/readyz` and the webhook receiver.
+//!
+//! [`AppState`] is the shared state every handler reads; [`routes`] gives the routes as a
+//! `Router<AppState>` and [`router`] binds them to a state. Other endpoints (metrics, the
+//! JSON API, the status page) add their own `Router<AppState>` and are merged the same
+//! way:
+//!
+//! ```
+//! use ferry::server::{self, AppState};
+//!
+//! fn app(state: AppState, metrics: axum::Router<AppState>) -> axum::Router {
+//!     server::routes().merge(metrics).with_state(state)
+//! }
+//! ```
+//!
+//! This module must not mark tenants or fetch; it reports what the scheduler and the
+//! source know, and hands webhooks to [`crate::webhook`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config;
+use crate::controller::Controller;
+use crate::lifecycle::Lifecycle;
+use crate::scheduler::{OutcomeKind, Reasons, SchedulerHandle};
+use crate::source::remote::{FetchFailure, Remote};
+use crate::webhook::{self, WebhookSecret};
+
+/// Listen address when neither `--listen`, `FERRY_LISTEN` nor `server.listen` gives one.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9400";
+
+/// Errors of the HTTP server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listen address is not `host:port`.
+    #[error(
+        "listen address {value:?} is not an IP address and port such as 127.0.0.1:9400 or 0.0.0.0:9400; fix --listen, FERRY_LISTEN or server.listen"
+    )]
+    InvalidListen {
+        /// The value given.
+        value: String,
+    },
+    /// The port could not be bound.
+    #[error(
+        "cannot listen on {addr}: {source}. Is another process using the port? Pass another address with --listen"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The listen address: `flag` (from `--listen` or `FERRY_LISTEN`), else `server.listen`,
+/// else [`DEFAULT_LISTEN`].
+///
+/// # Errors
+/// [`Error::InvalidListen`].
+pub fn listen_address(flag: Option<&str>, server: &config::Server) -> Result<SocketAddr, Error> {
+    let value = flag.or(server.listen.as_deref()).unwrap_or(DEFAULT_LISTEN);
+    value.parse().map_err(|_| Error::InvalidListen {
+        value: value.to_owned(),
+    })
+}
+
+/// Bind the listener.
+///
+/// # Errors
+/// [`Error::Bind`].
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Serve `app` on `listener` until `stop` fires, then finish the open requests.
+///
+/// # Errors
+/// An I/O error of the listener.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+struct AppInner {
+    controller: Controller,
+    webhook_secret: Option<WebhookSecret>,
+    lifecycle: Lifecycle,
+}
+
+/// What the HTTP handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<AppInner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("controller", &self.inner.controller)
+            .field("webhook_secret", &self.inner.webhook_secret)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state of a daemon: its controller (source and scheduler), the webhook secret
+    /// (`None` disables the hooks) and its lifecycle (background work of handlers is
+    /// spawned there).
+    pub fn new(
+        controller: Controller,
+        webhook_secret: Option<WebhookSecret>,
+        lifecycle: Lifecycle,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(AppInner {
+                controller,
+                webhook_secret,
+                lifecycle,
+            }),
+        }
+    }
+
+    /// The controller.
+    pub fn controller(&self) -> &Controller {
+        &self.inner.controller
+    }
+
+    /// The scheduler's handle.
+    pub fn scheduler(&self) -> &SchedulerHandle {
+        self.inner.controller.scheduler()
+    }
+
+    /// The tracked source.
+    pub fn remote(&self) -> &Remote {
+        self.inner.controller.remote()
+    }
+
+    /// The daemon's lifecycle.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.inner.lifecycle
+    }
+
+    pub(crate) fn webhook_secret(&self) -> Option<&WebhookSecret> {
+        self.inner.webhook_secret.as_ref()
+    }
+}
+
+/// `/livez`, `/readyz` and `/hooks/*`, waiting for a state.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .merge(webhook::routes())
+}
+
+/// [`routes`] bound to `state`, ready to serve.
+pub fn router(state: AppState) -> Router {
+    routes().with_state(state)
+}
+
+async fn livez() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "alive"}))
+}
+
+/// The body of `/readyz`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Readiness {
+    /// Every owned tenant finished its first reconcile, and shutdown has not begun.
+    ready: bool,
+    shutting_down: bool,
+    source: SourceReadiness,
+    tenants: Vec<TenantReadiness>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceReadiness {
+    url: String,
+    heads: BTreeMap<String, String>,
+    last_fetch_at: Option<DateTime<Utc>>,
+    last_fetch_error: Option<FetchFailure>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantReadiness {
+    name: String,
+    branch: Option<String>,
+    commit: Option<String>,
+    reconciled: bool,
+    running: bool,
+    pending: Option<Reasons>,
+    next_run_at: Option<DateTime<Utc>>,
+    reconciles: u64,
+    consecutive_failures: u32,
+    last_outcome: Option<OutcomeKind>,
+    last_error: Option<String>,
+    last_finished_at: Option<DateTime<Utc>>,
+    last_fetch_error: Option<String>,
+}
+
+async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
+    let remote = app.remote();
+    let fetch_error = remote.last_fetch_error();
+    let tenants: Vec<TenantReadiness> = app
+        .scheduler()
+        .statuses()
+        .into_iter()
+        .map(|s| {
+            let branch = app.controller().branch_of(&s.name).map(str::to_owned);
+            let head = branch.as_deref().map(|b| remote.head(b));
+            let last_fetch_error = match &head {
+                Some(Err(e)) => Some(e.to_string()),
+                _ => fetch_error
+                    .as_ref()
+                    .filter(|f| f.branch.is_none() || f.branch == branch)
+                    .map(|f| f.message.clone()),
+            };
+            TenantReadiness {
+                reconciled: s.reconciles > 0,
+                commit: head.and_then(Result::ok).map(|c| c.to_string()),
+                branch,
+                running: s.running,
+                pending: s.pending,
+                next_run_at: s.next_run_at,
+                reconciles: s.reconciles,
+                consecutive_failures: s.consecutive_failures,
+                last_outcome: s.last.as_ref().map(|l| l.outcome),
+                last_error: s.last.as_ref().and_then(|l| l.error.clone()),
+                last_finished_at: s.last.as_ref().map(|l| l.finished_at),
+                last_fetch_error,
+                name: s.name,
+            }
+        })
+        .collect();
+    let shutting_down = app.lifecycle().is_shutting_down();
+    let ready = !shutting_down && tenants.iter().all(|t| t.reconciled);
+    let body = Readiness {
+        ready,
+        shutting_down,
+        source: SourceReadiness {
+            url: remote.display_url().to_owned(),
+            heads: remote
+                .heads()
+                .into_iter()
+                .map(|(b, c)| (b, c.to_string()))
+                .collect(),
+            last_fetch_at: remote.last_success(),
+            last_fetch_error: fetch_error,
+        },
+        tenants,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_flag_wins_over_the_config_and_the_default() {
+        let mut server = config::Server::default();
+        assert_eq!(
+            listen_address(None, &server).unwrap().to_string(),
+            "127.0.0.1:9400"
+        );
+        server.listen = Some("0.0.0.0:8080".to_owned());
+        assert_eq!(
+            listen_address(None, &server).unwrap().to_string(),
+            "0.0.0.0:8080"
+        );
+        assert_eq!(
+            listen_address(Some("127.0.0.1:1234"), &server)
+                .unwrap()
+                .to_string(),
+            "127.0.0.1:1234"
+        );
+        assert_eq!(
+            listen_address(Some("localhost"), &server)
+                .unwrap_err()
+                .to_string(),
+            "listen address \"localhost\" is not an IP address and port such as 127.0.0.1:9400 or 0.0.0.0:9400; fix --listen, FERRY_LISTEN or server.listen"
+        );
+    }
+}

@@ -1,0 +1,1053 @@
+//! Fetching the source repository into a local bare cache, and the head of every followed
+//! branch.
+//!
+//! This module owns: interpreting `source.repo` (a local path relative to the config
+//! file, `file://`, `https://` with a token, `ssh://` and `git@host:org/repo` with a key),
+//! the bare cache under the state directory (`<state dir>/repos/<hash of the url>`), the
+//! credentials callback, the last good head of each followed branch, and the last fetch
+//! error. A failed fetch never moves a head: ferry keeps reconciling the last good commit.
+//!
+//! It must not read trees or manifests (snapshots read [`Remote::cache_path`]), and it does
+//! not decide when to fetch or retry (the controller does, reading
+//! [`Error::is_transient`]). All git2 work runs on the blocking pool. Tokens never appear in
+//! logs, errors or `Debug` output: URLs are shown with their user info replaced by `***`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use git2::{AutotagOption, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config;
+
+/// Errors of source tracking.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `source.repo` is empty or uses a form ferry cannot fetch.
+    #[error("source.repo {repo:?} cannot be used: {reason}")]
+    InvalidRepo {
+        /// The configured value, with any user info redacted.
+        repo: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// A followed branch name is not a valid git branch name.
+    #[error(
+        "branch {branch:?} is not a valid git branch name; fix source.branch or the tenant's branch"
+    )]
+    InvalidBranch {
+        /// The branch name.
+        branch: String,
+    },
+    /// The cache directory could not be created.
+    #[error(
+        "cannot create the repository cache {path}: {source}. Check that the state directory is writable, or pass another one with --state"
+    )]
+    CacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The cache repository could not be opened or initialised.
+    #[error(
+        "cannot open the repository cache {path}: {message}. Delete that directory to rebuild the cache from the remote"
+    )]
+    Cache {
+        /// The cache directory.
+        path: PathBuf,
+        /// What git reported.
+        message: String,
+    },
+    /// The credentials named in `source.auth` could not be read.
+    #[error("cannot read the credentials for {url}: {reason}")]
+    Credentials {
+        /// The remote, user info redacted.
+        url: String,
+        /// What is missing and where ferry looked.
+        reason: String,
+    },
+    /// The fetch failed (network, authentication, missing repository).
+    #[error(
+        "cannot fetch {url}: {message}. ferry keeps the last fetched commit and tries again; check that source.repo is reachable and that source.auth holds valid credentials"
+    )]
+    Fetch {
+        /// The remote, user info redacted.
+        url: String,
+        /// What git reported, with the URL redacted and any token removed.
+        message: String,
+        /// Whether trying again later may succeed (network trouble) or not (bad credentials).
+        transient: bool,
+    },
+    /// A followed branch does not exist on the remote.
+    #[error(
+        "branch {branch:?} does not exist in {url}; push it, or change source.branch or the branch of the tenants that follow it"
+    )]
+    BranchNotFound {
+        /// The branch.
+        branch: String,
+        /// The remote, user info redacted.
+        url: String,
+    },
+    /// No commit of the branch has been fetched yet (the first fetch has not succeeded).
+    #[error("no commit of branch {branch:?} has been fetched from {url} yet{}", last_error.as_deref().map(|e| format!("; the last fetch failed: {e}")).unwrap_or_default())]
+    NotFetched {
+        /// The branch.
+        branch: String,
+        /// The remote, user info redacted.
+        url: String,
+        /// The last fetch error, if a fetch was tried.
+        last_error: Option<String>,
+    },
+    /// A branch was asked for that no tenant follows, so it is never fetched.
+    #[error(
+        "branch {branch:?} is not followed; ferry fetches source.branch and the branches tenants name in `branch`"
+    )]
+    NotFollowed {
+        /// The branch.
+        branch: String,
+    },
+    /// The blocking task running git stopped before finishing (panic or runtime shutdown).
+    #[error("the git task for {url} stopped before finishing: {message}")]
+    Task {
+        /// The remote, user info redacted.
+        url: String,
+        /// The reason.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Whether trying again later may succeed without anyone changing anything: network
+    /// failures, a fetch not done yet. Bad credentials, a missing branch or repository and
+    /// configuration mistakes are permanent until someone fixes them.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Fetch { transient, .. } => *transient,
+            Error::NotFetched { .. } | Error::Task { .. } | Error::CacheDir { .. } => true,
+            Error::InvalidRepo { .. }
+            | Error::InvalidBranch { .. }
+            | Error::Cache { .. }
+            | Error::Credentials { .. }
+            | Error::BranchNotFound { .. }
+            | Error::NotFollowed { .. } => false,
+        }
+    }
+}
+
+/// Result alias of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A secret token read from `source.auth`. Its `Debug` never shows the value.
+#[derive(Clone)]
+struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Where the HTTPS token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TokenSource {
+    /// An environment variable, read at every fetch.
+    Env(String),
+    /// A file, read at every fetch (so a rotated secret is picked up).
+    File(PathBuf),
+}
+
+/// Resolved `source.auth`: names of places holding secrets, never the secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AuthSpec {
+    token: Option<TokenSource>,
+    username: String,
+    ssh_key: Option<PathBuf>,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        AuthSpec {
+            token: None,
+            username: DEFAULT_USERNAME.to_owned(),
+            ssh_key: None,
+        }
+    }
+}
+
+const DEFAULT_USERNAME: &str = "x-access-token";
+
+/// Where the source repository is and how to authenticate to it, resolved from
+/// `source` in `ferry.yaml`. Its `Debug` shows the URL with user info redacted.
+#[derive(Clone)]
+pub struct RemoteSpec {
+    /// What libgit2 is given.
+    url: String,
+    /// What people are shown.
+    display: String,
+    /// The repository's directory, for local paths and `file://` URLs.
+    local: Option<PathBuf>,
+    auth: AuthSpec,
+}
+
+impl std::fmt::Debug for RemoteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSpec")
+            .field("url", &self.display)
+            .field("local", &self.local)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl RemoteSpec {
+    /// Resolve `source.repo` and `source.auth`. Relative paths (the repository itself, the
+    /// token file, the SSH key) are relative to `base_dir`, the directory of the config file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRepo`] for an empty value, an unsupported URL scheme, or a `file://`
+    /// URL without an absolute path.
+    pub fn from_config(source: &config::Source, base_dir: &Path) -> Result<RemoteSpec> {
+        let repo = source.repo.trim();
+        let invalid = |reason: &str| Error::InvalidRepo {
+            repo: redact_url(repo),
+            reason: reason.to_owned(),
+        };
+        if repo.is_empty() {
+            return Err(invalid(
+                "it is empty; give a path relative to ferry.yaml, or a file://, https://, ssh:// or git@host:org/repo URL",
+            ));
+        }
+        let (url, local) = if let Some(rest) = repo.strip_prefix("file://") {
+            let path = PathBuf::from(rest);
+            if !path.is_absolute() {
+                return Err(invalid(
+                    "a file:// URL needs an absolute path (file:///srv/connectors.git); write a plain relative path instead",
+                ));
+            }
+            (repo.to_owned(), Some(path))
+        } else if ["https://", "http://", "ssh://"]
+            .iter()
+            .any(|p| repo.starts_with(p))
+            || is_scp_like(repo)
+        {
+            (repo.to_owned(), None)
+        } else if repo.contains("://") {
+            return Err(invalid(
+                "unsupported URL scheme; use a path, file://, https://, ssh:// or git@host:org/repo",
+            ));
+        } else {
+            let path = base_dir.join(repo);
+            (path.to_string_lossy().into_owned(), Some(path))
+        };
+        let mut auth = AuthSpec::default();
+        if let Some(a) = &source.auth {
+            auth.token = match (&a.token_env, &a.token_file) {
+                (Some(env), _) => Some(TokenSource::Env(env.clone())),
+                (None, Some(file)) => Some(TokenSource::File(base_dir.join(file))),
+                (None, None) => None,
+            };
+            if let Some(user) = a.username.as_deref().filter(|u| !u.is_empty()) {
+                user.clone_into(&mut auth.username);
+            }
+            auth.ssh_key = a.ssh_key_file.as_ref().map(|k| base_dir.join(k));
+        }
+        Ok(RemoteSpec {
+            display: redact_url(&url),
+            url,
+            local,
+            auth,
+        })
+    }
+
+    /// The URL or path as shown to people: user info replaced by `***`.
+    pub fn display_url(&self) -> &str {
+        &self.display
+    }
+
+    /// The repository's directory when the source is a local path or `file://` URL (the
+    /// file watch follows its refs).
+    pub fn local_path(&self) -> Option<&Path> {
+        self.local.as_deref()
+    }
+
+    fn load_token(&self) -> Result<Option<Token>> {
+        let cred_err = |reason: String| Error::Credentials {
+            url: self.display.clone(),
+            reason,
+        };
+        let value = match &self.auth.token {
+            None => return Ok(None),
+            Some(TokenSource::Env(name)) => std::env::var(name).map_err(|_| {
+                cred_err(format!(
+                    "source.auth.tokenEnv names {name}, which is not set; export it or use tokenFile"
+                ))
+            })?,
+            Some(TokenSource::File(path)) => std::fs::read_to_string(path).map_err(|e| {
+                cred_err(format!(
+                    "cannot read source.auth.tokenFile {}: {e}",
+                    path.display()
+                ))
+            })?,
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(cred_err(
+                "the token named in source.auth is empty".to_owned(),
+            ));
+        }
+        Ok(Some(Token(value.to_owned())))
+    }
+
+    /// Remove the raw URL and the token from a message coming from git.
+    fn sanitize(&self, message: &str, token: Option<&Token>) -> String {
+        let mut out = message.replace(&self.url, &self.display);
+        if let Some(t) = token {
+            out = out.replace(&t.0, "***");
+        }
+        out
+    }
+
+    fn fetch_error(&self, e: &git2::Error, token: Option<&Token>) -> Error {
+        Error::Fetch {
+            url: self.display.clone(),
+            message: self.sanitize(e.message(), token),
+            transient: is_transient_git(e),
+        }
+    }
+}
+
+/// `user@host:path`, git's scp-like SSH syntax.
+fn is_scp_like(repo: &str) -> bool {
+    let Some((user_host, path)) = repo.split_once(':') else {
+        return false;
+    };
+    let Some((user, host)) = user_host.split_once('@') else {
+        return false;
+    };
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    ok(user) && ok(host) && !path.is_empty() && !path.starts_with("//")
+}
+
+/// Replace the user info of a URL by `***` (`https://***@host/org/repo`), so a token
+/// written into `source.repo` is never shown. An SSH user name without a password
+/// (`ssh://git@host/...`) is not a secret and is kept.
+pub fn redact_url(url: &str) -> String {
+    let Some(idx) = url.find("://") else {
+        return url.to_owned();
+    };
+    let (scheme, rest) = (&url[..idx], &url[idx + 3..]);
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    if scheme == "ssh" && !userinfo.contains(':') {
+        return url.to_owned();
+    }
+    format!("{scheme}://***@{}", &rest[at + 1..])
+}
+
+fn is_transient_git(e: &git2::Error) -> bool {
+    use git2::{ErrorClass as C, ErrorCode as K};
+    match e.code() {
+        K::Auth | K::Certificate | K::NotFound | K::Invalid => false,
+        _ => matches!(
+            e.class(),
+            C::Net | C::Http | C::Ssh | C::Os | C::Ssl | C::Zlib
+        ),
+    }
+}
+
+/// The last failed fetch, for readiness and status pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchFailure {
+    /// The error message (URL redacted, no token).
+    pub message: String,
+    /// Whether a retry may succeed without a fix.
+    pub transient: bool,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// How many fetches in a row have failed.
+    pub consecutive: u32,
+    /// The branch concerned, when only one followed branch is affected (it is missing);
+    /// `None` when the whole fetch failed.
+    pub branch: Option<String>,
+}
+
+/// What one successful fetch found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchReport {
+    /// The head of every followed branch that exists on the remote.
+    pub heads: BTreeMap<String, Oid>,
+    /// Branches whose head differs from before the fetch (including first seen).
+    pub moved: Vec<String>,
+    /// Followed branches the remote does not have.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    heads: BTreeMap<String, Oid>,
+    missing: BTreeSet<String>,
+    last_error: Option<FetchFailure>,
+    last_success: Option<DateTime<Utc>>,
+    consecutive_failures: u32,
+}
+
+struct Inner {
+    spec: RemoteSpec,
+    cache: PathBuf,
+    branches: Vec<String>,
+    /// Held by the blocking fetch for its whole duration: fetches into the cache never
+    /// overlap, even when the awaiting caller was dropped.
+    fetch_lock: Arc<tokio::sync::Mutex<()>>,
+    state: Mutex<State>,
+}
+
+/// The tracked source repository: a bare cache kept up to date by [`Remote::fetch`], and
+/// the last good head of every followed branch. Cheap to clone.
+#[derive(Clone)]
+pub struct Remote {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.inner.spec.display)
+            .field("cache", &self.inner.cache)
+            .field("branches", &self.inner.branches)
+            .finish()
+    }
+}
+
+impl Remote {
+    /// Open (creating it if needed) the bare cache of `spec` under `cache_root`, which is
+    /// `<state dir>/repos`; the cache is `<cache_root>/<hash of the url>`. Heads already in
+    /// the cache from an earlier run count as the last good commits until a fetch succeeds.
+    /// Nothing is fetched yet.
+    ///
+    /// # Errors
+    /// [`Error::InvalidBranch`], [`Error::CacheDir`], [`Error::Cache`].
+    pub async fn open(
+        spec: RemoteSpec,
+        cache_root: &Path,
+        branches: impl IntoIterator<Item = String>,
+    ) -> Result<Remote> {
+        let branches: Vec<String> = branches
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for b in &branches {
+            if !git2::Reference::is_valid_name(&format!("refs/heads/{b}")) {
+                return Err(Error::InvalidBranch { branch: b.clone() });
+            }
+        }
+        let digest = Sha256::digest(spec.display.as_bytes());
+        let cache = cache_root.join(&hex::encode(digest)[..16]);
+        let url = spec.display.clone();
+        let (cache, heads) = tokio::task::spawn_blocking({
+            let branches = branches.clone();
+            move || open_cache(cache, &branches)
+        })
+        .await
+        .map_err(|e| Error::Task {
+            url,
+            message: e.to_string(),
+        })??;
+        Ok(Remote {
+            inner: Arc::new(Inner {
+                spec,
+                cache,
+                branches,
+                fetch_lock: Arc::new(tokio::sync::Mutex::new(())),
+                state: Mutex::new(State {
+                    heads,
+                    ..State::default()
+                }),
+            }),
+        })
+    }
+
+    /// Fetch every followed branch into the cache. On success the heads move and the last
+    /// fetch error is cleared (or set to the missing branches, if any); on failure the
+    /// heads stay where they were and [`Remote::last_fetch_error`] reports why. Fetches
+    /// never overlap; a second caller waits for the first.
+    ///
+    /// # Errors
+    /// [`Error::Fetch`], [`Error::Credentials`], [`Error::Cache`], [`Error::Task`].
+    pub async fn fetch(&self) -> Result<FetchReport> {
+        let guard = self.inner.fetch_lock.clone().lock_owned().await;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let result = fetch_blocking(&inner);
+            record(&inner, result)
+        })
+        .await
+        .map_err(|e| Error::Task {
+            url: self.inner.spec.display.clone(),
+            message: e.to_string(),
+        })?
+    }
+
+    /// The last good commit of `branch`.
+    ///
+    /// # Errors
+    /// [`Error::NotFollowed`] for a branch nobody follows, [`Error::BranchNotFound`] when the
+    /// remote lacks it, [`Error::NotFetched`] before the first successful fetch.
+    pub fn head(&self, branch: &str) -> Result<Oid> {
+        if !self.inner.branches.iter().any(|b| b == branch) {
+            return Err(Error::NotFollowed {
+                branch: branch.to_owned(),
+            });
+        }
+        let st = self.state();
+        if let Some(oid) = st.heads.get(branch) {
+            return Ok(*oid);
+        }
+        if st.missing.contains(branch) {
+            return Err(Error::BranchNotFound {
+                branch: branch.to_owned(),
+                url: self.inner.spec.display.clone(),
+            });
+        }
+        Err(Error::NotFetched {
+            branch: branch.to_owned(),
+            url: self.inner.spec.display.clone(),
+            last_error: st.last_error.as_ref().map(|e| e.message.clone()),
+        })
+    }
+
+    /// The last good head of every followed branch fetched so far.
+    pub fn heads(&self) -> BTreeMap<String, Oid> {
+        self.state().heads.clone()
+    }
+
+    /// The error of the last fetch, or `None` when it succeeded and found every branch.
+    pub fn last_fetch_error(&self) -> Option<FetchFailure> {
+        self.state().last_error.clone()
+    }
+
+    /// When a fetch last succeeded.
+    pub fn last_success(&self) -> Option<DateTime<Utc>> {
+        self.state().last_success
+    }
+
+    /// The followed branches, sorted and unique.
+    pub fn branches(&self) -> &[String] {
+        &self.inner.branches
+    }
+
+    /// The URL or path as shown to people: user info replaced by `***`.
+    pub fn display_url(&self) -> &str {
+        &self.inner.spec.display
+    }
+
+    /// The source repository's own directory when it is local (path or `file://`).
+    pub fn local_path(&self) -> Option<&Path> {
+        self.inner.spec.local_path()
+    }
+
+    /// The bare cache repository: snapshots read trees from here.
+    pub fn cache_path(&self) -> &Path {
+        &self.inner.cache
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // Every update is a plain assignment: a panic cannot leave the state half written.
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn open_cache(cache: PathBuf, branches: &[String]) -> Result<(PathBuf, BTreeMap<String, Oid>)> {
+    std::fs::create_dir_all(&cache).map_err(|source| Error::CacheDir {
+        path: cache.clone(),
+        source,
+    })?;
+    let cache_err = |e: git2::Error| Error::Cache {
+        path: cache.clone(),
+        message: e.message().to_owned(),
+    };
+    let repo = match Repository::open_bare(&cache) {
+        Ok(repo) => repo,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            Repository::init_bare(&cache).map_err(cache_err)?
+        }
+        Err(e) => return Err(cache_err(e)),
+    };
+    let mut heads = BTreeMap::new();
+    for b in branches {
+        if let Ok(r) = repo.find_reference(&format!("refs/heads/{b}"))
+            && let Some(oid) = r.target()
+        {
+            heads.insert(b.clone(), oid);
+        }
+    }
+    drop(repo);
+    Ok((cache, heads))
+}
+
+/// Heads advertised by the remote for the followed branches, after a successful fetch.
+struct Fetched {
+    heads: BTreeMap<String, Oid>,
+    missing: Vec<String>,
+}
+
+fn fetch_blocking(inner: &Inner) -> Result<Fetched> {
+    let spec = &inner.spec;
+    if let Some(path) = &spec.local
+        && !path.exists()
+    {
+        return Err(Error::Fetch {
+            url: spec.display.clone(),
+            message: "there is no repository at this path".to_owned(),
+            transient: false,
+        });
+    }
+    let token = spec.load_token()?;
+    let repo = Repository::open_bare(&inner.cache).map_err(|e| Error::Cache {
+        path: inner.cache.clone(),
+        message: e.message().to_owned(),
+    })?;
+    let mut remote = repo
+        .remote_anonymous(&spec.url)
+        .map_err(|e| spec.fetch_error(&e, token.as_ref()))?;
+
+    let mut callbacks = RemoteCallbacks::new();
+    let mut asked = 0u32;
+    let username = spec.auth.username.clone();
+    let ssh_key = spec.auth.ssh_key.clone();
+    let cb_token = token.clone();
+    callbacks.credentials(move |_url, url_user, allowed| {
+        asked += 1;
+        if asked > 3 {
+            // libgit2 asks again after a refusal; stop rather than loop.
+            return Err(git2::Error::from_str(
+                "the remote refused the credentials from source.auth",
+            ));
+        }
+        let ssh_user = url_user.unwrap_or("git");
+        if allowed.contains(CredentialType::USERNAME) {
+            return Cred::username(ssh_user);
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            return match &ssh_key {
+                Some(key) => Cred::ssh_key(ssh_user, None, key, None),
+                None => Cred::ssh_key_from_agent(ssh_user),
+            };
+        }
+        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            && let Some(t) = &cb_token
+        {
+            return Cred::userpass_plaintext(&username, &t.0);
+        }
+        if allowed.contains(CredentialType::DEFAULT) {
+            return Cred::default();
+        }
+        Err(git2::Error::from_str(
+            "the remote asks for credentials and source.auth gives none; set source.auth.tokenEnv, tokenFile or sshKeyFile",
+        ))
+    });
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(callbacks)
+        .download_tags(AutotagOption::None)
+        .update_fetchhead(false);
+    let refspecs: Vec<String> = inner
+        .branches
+        .iter()
+        .map(|b| format!("+refs/heads/{b}:refs/heads/{b}"))
+        .collect();
+    remote
+        .fetch(&refspecs, Some(&mut options), None)
+        .map_err(|e| spec.fetch_error(&e, token.as_ref()))?;
+    let advertised: BTreeMap<&str, Oid> = remote
+        .list()
+        .map_err(|e| spec.fetch_error(&e, token.as_ref()))?
+        .iter()
+        .filter_map(|h| h.name().strip_prefix("refs/heads/").map(|b| (b, h.oid())))
+        .collect();
+    let mut fetched = Fetched {
+        heads: BTreeMap::new(),
+        missing: Vec::new(),
+    };
+    for b in &inner.branches {
+        match advertised.get(b.as_str()) {
+            Some(oid) if repo.find_commit(*oid).is_ok() => {
+                fetched.heads.insert(b.clone(), *oid);
+            }
+            Some(oid) => {
+                return Err(Error::Fetch {
+                    url: spec.display.clone(),
+                    message: format!(
+                        "the remote advertised {oid} for branch {b:?} but the commit did not arrive"
+                    ),
+                    transient: true,
+                });
+            }
+            None => fetched.missing.push(b.clone()),
+        }
+    }
+    Ok(fetched)
+}
+
+/// Fold a fetch result into the state and turn it into the caller's answer.
+fn record(inner: &Inner, result: Result<Fetched>) -> Result<FetchReport> {
+    let mut st = lock(&inner.state);
+    let now = Utc::now();
+    match result {
+        Ok(fetched) => {
+            let moved = fetched
+                .heads
+                .iter()
+                .filter(|(b, oid)| st.heads.get(*b) != Some(oid))
+                .map(|(b, _)| b.clone())
+                .collect();
+            st.heads
+                .extend(fetched.heads.iter().map(|(b, o)| (b.clone(), *o)));
+            st.missing = fetched.missing.iter().cloned().collect();
+            st.last_success = Some(now);
+            st.consecutive_failures = 0;
+            st.last_error = fetched.missing.first().map(|b| FetchFailure {
+                message: Error::BranchNotFound {
+                    branch: b.clone(),
+                    url: inner.spec.display.clone(),
+                }
+                .to_string(),
+                transient: false,
+                at: now,
+                consecutive: 0,
+                branch: Some(b.clone()),
+            });
+            Ok(FetchReport {
+                heads: fetched.heads,
+                moved,
+                missing: fetched.missing,
+            })
+        }
+        Err(e) => {
+            st.consecutive_failures += 1;
+            st.last_error = Some(FetchFailure {
+                message: e.to_string(),
+                transient: e.is_transient(),
+                at: now,
+                consecutive: st.consecutive_failures,
+                branch: None,
+            });
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Write a commit with one file onto `branch` of `repo` (bare or not) and return it.
+    pub(crate) fn commit(repo: &Repository, branch: &str, file: &str, content: &str) -> Oid {
+        let sig = git2::Signature::now("ferry test", "test@example.com").unwrap();
+        let refname = format!("refs/heads/{branch}");
+        let parent = repo
+            .find_reference(&refname)
+            .ok()
+            .and_then(|r| r.target())
+            .map(|oid| repo.find_commit(oid).unwrap());
+        let mut tb = repo
+            .treebuilder(parent.as_ref().map(|p| p.tree().unwrap()).as_ref())
+            .unwrap();
+        tb.insert(file, repo.blob(content.as_bytes()).unwrap(), 0o100644)
+            .unwrap();
+        let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some(&refname), &sig, &sig, content, &tree, &parents)
+            .unwrap()
+    }
+
+    fn source(repo: &str) -> config::Source {
+        config::Source {
+            repo: repo.to_owned(),
+            branch: "main".to_owned(),
+            path: None,
+            interval: "1m".to_owned(),
+            auth: None,
+        }
+    }
+
+    async fn open(spec: RemoteSpec, state: &Path, branches: &[&str]) -> Remote {
+        Remote::open(
+            spec,
+            &state.join("repos"),
+            branches.iter().map(|b| b.to_string()),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn clones_and_sees_new_commits_after_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let first = commit(&origin, "main", "a.yaml", "one");
+        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
+        assert_eq!(
+            spec.local_path(),
+            Some(dir.path().join("origin.git").as_path())
+        );
+        let remote = open(spec, &dir.path().join(".ferry"), &["main"]).await;
+        assert!(
+            remote
+                .cache_path()
+                .starts_with(dir.path().join(".ferry/repos"))
+        );
+
+        let report = remote.fetch().await.unwrap();
+        assert_eq!(report.moved, vec!["main".to_owned()]);
+        assert_eq!(remote.head("main").unwrap(), first);
+
+        let again = remote.fetch().await.unwrap();
+        assert!(again.moved.is_empty(), "nothing new: {again:?}");
+
+        let second = commit(&origin, "main", "a.yaml", "two");
+        let report = remote.fetch().await.unwrap();
+        assert_eq!(report.moved, vec!["main".to_owned()]);
+        assert_eq!(remote.head("main").unwrap(), second);
+        assert!(remote.last_fetch_error().is_none());
+        // The cache holds the commit's tree, for snapshots.
+        let cache = Repository::open_bare(remote.cache_path()).unwrap();
+        assert!(cache.find_commit(second).is_ok());
+    }
+
+    #[tokio::test]
+    async fn follows_one_branch_per_tenant_over_file_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let main = commit(&origin, "main", "a.yaml", "main");
+        let release = commit(&origin, "release", "a.yaml", "release");
+        let url = format!("file://{}", dir.path().join("origin.git").display());
+        let spec = RemoteSpec::from_config(&source(&url), Path::new("/elsewhere")).unwrap();
+        let remote = open(spec, dir.path(), &["main", "release"]).await;
+        remote.fetch().await.unwrap();
+        assert_eq!(remote.head("main").unwrap(), main);
+        assert_eq!(remote.head("release").unwrap(), release);
+
+        let release2 = commit(&origin, "release", "b.yaml", "release 2");
+        let report = remote.fetch().await.unwrap();
+        assert_eq!(
+            report.moved,
+            vec!["release".to_owned()],
+            "main did not move"
+        );
+        assert_eq!(remote.head("release").unwrap(), release2);
+        assert_eq!(remote.head("main").unwrap(), main);
+        let err = remote.head("feature").unwrap_err();
+        assert!(
+            err.to_string().contains("\"feature\" is not followed"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_branch_is_reported_and_the_others_still_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let main = commit(&origin, "main", "a.yaml", "main");
+        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
+        let remote = open(spec, dir.path(), &["main", "staging"]).await;
+        let report = remote.fetch().await.unwrap();
+        assert_eq!(report.missing, vec!["staging".to_owned()]);
+        assert_eq!(remote.head("main").unwrap(), main);
+        let err = remote.head("staging").unwrap_err();
+        assert!(!err.is_transient());
+        let msg = err.to_string();
+        assert!(
+            msg.contains("branch \"staging\" does not exist in"),
+            "{msg}"
+        );
+        assert!(msg.contains("origin.git"), "{msg}");
+        let failure = remote
+            .last_fetch_error()
+            .expect("the missing branch is reported");
+        assert_eq!(failure.message, msg);
+        assert_eq!(failure.branch.as_deref(), Some("staging"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_remote_names_the_url_and_keeps_the_last_good_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin_path = dir.path().join("origin.git");
+        let origin = Repository::init_bare(&origin_path).unwrap();
+        let good = commit(&origin, "main", "a.yaml", "good");
+        drop(origin);
+        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
+        let remote = open(spec, dir.path(), &["main"]).await;
+        remote.fetch().await.unwrap();
+
+        std::fs::rename(&origin_path, dir.path().join("moved.git")).unwrap();
+        let err = remote.fetch().await.unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "cannot fetch {}: there is no repository at this path.",
+                origin_path.display()
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains("keeps the last fetched commit"), "{msg}");
+        assert_eq!(
+            remote.head("main").unwrap(),
+            good,
+            "the last good commit stays"
+        );
+        let failure = remote.last_fetch_error().unwrap();
+        assert_eq!(failure.message, msg);
+        assert_eq!(failure.consecutive, 1);
+        remote.fetch().await.unwrap_err();
+        assert_eq!(remote.last_fetch_error().unwrap().consecutive, 2);
+    }
+
+    #[tokio::test]
+    async fn a_token_in_the_url_or_from_the_environment_never_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        // Port 1 on loopback refuses connections at once.
+        let mut src = source("https://ferry:s3cr3t-token@127.0.0.1:1/acme/connectors.git");
+        src.auth = Some(config::SourceAuth {
+            token_env: None,
+            token_file: Some("token.txt".to_owned()),
+            ssh_key_file: None,
+            username: None,
+        });
+        std::fs::write(dir.path().join("token.txt"), "file-token-123\n").unwrap();
+        let spec = RemoteSpec::from_config(&src, dir.path()).unwrap();
+        assert_eq!(
+            spec.display_url(),
+            "https://***@127.0.0.1:1/acme/connectors.git"
+        );
+        let debug = format!("{spec:?}");
+        assert!(
+            !debug.contains("s3cr3t") && !debug.contains("file-token"),
+            "{debug}"
+        );
+        let remote = open(spec, dir.path(), &["main"]).await;
+        let err = remote.fetch().await.unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("cannot fetch https://***@127.0.0.1:1/acme/connectors.git"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("s3cr3t") && !msg.contains("file-token"),
+            "{msg}"
+        );
+        assert!(
+            err.is_transient(),
+            "a refused connection may work later: {msg}"
+        );
+        assert!(!format!("{remote:?}").contains("s3cr3t"));
+        let err = remote.head("main").unwrap_err();
+        assert!(err.is_transient());
+        assert!(err.to_string().contains("has been fetched from https://***@127.0.0.1:1/acme/connectors.git yet; the last fetch failed: cannot fetch"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unset_token_variable_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut src = source("https://127.0.0.1:1/acme/connectors.git");
+        src.auth = Some(config::SourceAuth {
+            token_env: Some("FERRY_TEST_TOKEN_THAT_IS_NOT_SET".to_owned()),
+            token_file: None,
+            ssh_key_file: None,
+            username: None,
+        });
+        let spec = RemoteSpec::from_config(&src, dir.path()).unwrap();
+        let remote = open(spec, dir.path(), &["main"]).await;
+        let err = remote.fetch().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read the credentials for https://127.0.0.1:1/acme/connectors.git: source.auth.tokenEnv names FERRY_TEST_TOKEN_THAT_IS_NOT_SET, which is not set; export it or use tokenFile"
+        );
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn repo_forms() {
+        let base = Path::new("/etc/ferry");
+        let local = RemoteSpec::from_config(&source("."), base).unwrap();
+        assert_eq!(local.local_path(), Some(Path::new("/etc/ferry/.")));
+        let scp =
+            RemoteSpec::from_config(&source("git@github.com:acme/connectors.git"), base).unwrap();
+        assert_eq!(scp.local_path(), None);
+        assert_eq!(scp.display_url(), "git@github.com:acme/connectors.git");
+        let ssh = RemoteSpec::from_config(&source("ssh://git@host:22/acme/c.git"), base).unwrap();
+        assert_eq!(ssh.display_url(), "ssh://git@host:22/acme/c.git");
+        let err = RemoteSpec::from_config(&source("ftp://host/repo"), base).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "source.repo \"ftp://host/repo\" cannot be used: unsupported URL scheme; use a path, file://, https://, ssh:// or git@host:org/repo"
+        );
+        let err = RemoteSpec::from_config(&source("file://relative/repo"), base).unwrap_err();
+        assert!(err.to_string().contains("needs an absolute path"), "{err}");
+        assert!(RemoteSpec::from_config(&source("  "), base).is_err());
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_url("https://tok@github.com/a/b"),
+            "https://***@github.com/a/b"
+        );
+        assert_eq!(redact_url("https://u:p@h/a@b"), "https://***@h/a@b");
+        assert_eq!(redact_url("ssh://u:p@h/r"), "ssh://***@h/r");
+        assert_eq!(
+            redact_url("https://github.com/a/b"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(redact_url("/srv/repo"), "/srv/repo");
+    }
+
+    #[tokio::test]
+    async fn invalid_branch_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
+        let err = Remote::open(spec, dir.path(), ["bad..name".to_owned()])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "branch \"bad..name\" is not a valid git branch name; fix source.branch or the tenant's branch"
+        );
+    }
+
+    #[tokio::test]
+    async fn heads_survive_a_restart_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let good = commit(&origin, "main", "a.yaml", "good");
+        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
+        open(spec.clone(), dir.path(), &["main"])
+            .await
+            .fetch()
+            .await
+            .unwrap();
+        let reopened = open(spec, dir.path(), &["main"]).await;
+        assert_eq!(reopened.head("main").unwrap(), good);
+    }
+}

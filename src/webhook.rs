@@ -1,0 +1,336 @@
+//! The webhook receiver: `POST /hooks/github`, `/hooks/gitlab` and `/hooks/gitea`.
+//!
+//! Each request is authenticated before its body is parsed: GitHub's
+//! `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, Gitea's
+//! `X-Gitea-Signature: <hex HMAC-SHA256>` (Forgejo's `X-Forgejo-Signature` too), GitLab's
+//! `X-Gitlab-Token` equal to the secret. Comparisons run in constant time. Bodies above
+//! [`MAX_BODY`] get 413. A refused request gets 401 with a short JSON message and
+//! triggers nothing. A push to a followed branch gets 202 and starts, in the background,
+//! a fetch followed by marking the tenants that follow the branch
+//! ([`Controller::on_push`](crate::controller::Controller::on_push)); other refs and events
+//! get 202 with `"status": "ignored"`. Without a secret (`server.webhookSecretEnv`) every
+//! hook answers 404.
+//!
+//! This module must not fetch or reconcile in the request itself, and never logs the
+//! secret, the signature or the token.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::Sha256;
+use tracing::{info, info_span, warn};
+
+use crate::server::AppState;
+
+/// Largest accepted webhook body: 1 MiB.
+pub const MAX_BODY: usize = 1 << 20;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Errors of setting up the webhook receiver.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `server.webhookSecretEnv` names a variable that is not set or is empty.
+    #[error(
+        "server.webhookSecretEnv names {var}, which is {state}; export it with the secret configured on the forge, or remove server.webhookSecretEnv to disable webhooks"
+    )]
+    SecretUnset {
+        /// The variable's name.
+        var: String,
+        /// `not set` or `empty`.
+        state: &'static str,
+    },
+}
+
+/// The shared webhook secret. Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct WebhookSecret(Arc<[u8]>);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+impl WebhookSecret {
+    /// A secret from its value.
+    pub fn new(value: impl AsRef<[u8]>) -> Self {
+        WebhookSecret(Arc::from(value.as_ref()))
+    }
+
+    /// Read the secret from the environment variable `var`.
+    ///
+    /// # Errors
+    /// [`Error::SecretUnset`] when it is missing or empty.
+    pub fn from_env(var: &str) -> Result<Self, Error> {
+        match std::env::var_os(var) {
+            None => Err(Error::SecretUnset {
+                var: var.to_owned(),
+                state: "not set",
+            }),
+            Some(v) if v.is_empty() => Err(Error::SecretUnset {
+                var: var.to_owned(),
+                state: "empty",
+            }),
+            Some(v) => Ok(WebhookSecret::new(v.as_encoded_bytes())),
+        }
+    }
+
+    fn mac(&self) -> Option<HmacSha256> {
+        HmacSha256::new_from_slice(&self.0).ok()
+    }
+
+    /// Whether `hex_signature` is the HMAC-SHA256 of `body` under this secret (constant time).
+    fn signs(&self, body: &[u8], hex_signature: &str) -> bool {
+        let Ok(signature) = hex::decode(hex_signature.trim()) else {
+            return false;
+        };
+        let Some(mut mac) = self.mac() else {
+            return false;
+        };
+        mac.update(body);
+        mac.verify_slice(&signature).is_ok()
+    }
+
+    /// Whether `token` equals the secret, in constant time: both are run through the HMAC
+    /// keyed by the secret, and the fixed-length tags compared with `verify_slice`.
+    fn equals(&self, token: &str) -> bool {
+        let (Some(mut expected), Some(mut given)) = (self.mac(), self.mac()) else {
+            return false;
+        };
+        expected.update(&self.0);
+        given.update(token.as_bytes());
+        given
+            .verify_slice(&expected.finalize().into_bytes())
+            .is_ok()
+    }
+}
+
+/// The hook routes, to merge into the server's router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/hooks/github", post(github))
+        .route("/hooks/gitlab", post(gitlab))
+        .route("/hooks/gitea", post(gitea))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn disabled() -> Response {
+    reply(
+        StatusCode::NOT_FOUND,
+        json!({"error": "webhooks are disabled: ferry has no webhook secret (server.webhookSecretEnv)"}),
+    )
+}
+
+fn refuse(forge: &str, message: &str) -> Response {
+    warn!(forge, reason = message, "webhook refused");
+    reply(StatusCode::UNAUTHORIZED, json!({"error": message}))
+}
+
+fn ignored(forge: &str, message: String) -> Response {
+    info!(forge, reason = %message, "webhook ignored");
+    reply(
+        StatusCode::ACCEPTED,
+        json!({"status": "ignored", "message": message}),
+    )
+}
+
+async fn github(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    const FORGE: &str = "github";
+    let Some(secret) = app.webhook_secret() else {
+        return disabled();
+    };
+    let Some(signature) = header(&headers, "x-hub-signature-256") else {
+        return refuse(FORGE, "missing X-Hub-Signature-256 header");
+    };
+    let Some(hex) = signature.strip_prefix("sha256=") else {
+        return refuse(FORGE, "X-Hub-Signature-256 must read sha256=<hex digest>");
+    };
+    if !secret.signs(&body, hex) {
+        return refuse(
+            FORGE,
+            "signature does not match the body; check that the webhook secret on GitHub equals ferry's",
+        );
+    }
+    match header(&headers, "x-github-event") {
+        Some("push") => push(&app, FORGE, &body),
+        Some("ping") => reply(StatusCode::OK, json!({"status": "pong"})),
+        other => ignored(
+            FORGE,
+            format!("event {:?} is not a push", other.unwrap_or("")),
+        ),
+    }
+}
+
+async fn gitlab(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    const FORGE: &str = "gitlab";
+    let Some(secret) = app.webhook_secret() else {
+        return disabled();
+    };
+    let Some(token) = header(&headers, "x-gitlab-token") else {
+        return refuse(FORGE, "missing X-Gitlab-Token header");
+    };
+    if !secret.equals(token) {
+        return refuse(
+            FORGE,
+            "X-Gitlab-Token does not match; check that the webhook secret token on GitLab equals ferry's",
+        );
+    }
+    match header(&headers, "x-gitlab-event") {
+        Some("Push Hook") => push(&app, FORGE, &body),
+        other => ignored(
+            FORGE,
+            format!("event {:?} is not a Push Hook", other.unwrap_or("")),
+        ),
+    }
+}
+
+async fn gitea(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    const FORGE: &str = "gitea";
+    let Some(secret) = app.webhook_secret() else {
+        return disabled();
+    };
+    let Some(signature) =
+        header(&headers, "x-forgejo-signature").or_else(|| header(&headers, "x-gitea-signature"))
+    else {
+        return refuse(
+            FORGE,
+            "missing X-Gitea-Signature (or X-Forgejo-Signature) header",
+        );
+    };
+    if !secret.signs(
+        &body,
+        signature.strip_prefix("sha256=").unwrap_or(signature),
+    ) {
+        return refuse(
+            FORGE,
+            "signature does not match the body; check that the webhook secret on Gitea or Forgejo equals ferry's",
+        );
+    }
+    let event = header(&headers, "x-forgejo-event").or_else(|| header(&headers, "x-gitea-event"));
+    match event {
+        Some("push") => push(&app, FORGE, &body),
+        other => ignored(
+            FORGE,
+            format!("event {:?} is not a push", other.unwrap_or("")),
+        ),
+    }
+}
+
+/// The part of a push payload ferry reads; GitHub, GitLab and Gitea all send `ref`.
+#[derive(Debug, Deserialize)]
+struct Push {
+    #[serde(rename = "ref")]
+    git_ref: String,
+}
+
+fn push(app: &AppState, forge: &'static str, body: &[u8]) -> Response {
+    if body.starts_with(b"payload=") {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "the payload is form-encoded; set the webhook's content type to application/json"}),
+        );
+    }
+    let push: Push = match serde_json::from_slice(body) {
+        Ok(p) => p,
+        Err(e) => {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": format!("the push payload is not JSON with a \"ref\" string: {e}")}),
+            );
+        }
+    };
+    let Some(branch) = push.git_ref.strip_prefix("refs/heads/") else {
+        return ignored(forge, format!("{} is not a branch", push.git_ref));
+    };
+    let controller = app.controller().clone();
+    let tenants = controller.tenants_following(branch);
+    if tenants.is_empty() {
+        return ignored(forge, format!("no tenant follows branch {branch}"));
+    }
+    if app.lifecycle().is_shutting_down() {
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": "ferry is shutting down; the push is picked up after the restart"}),
+        );
+    }
+    info!(forge, branch, ?tenants, "push received; fetching");
+    let answer = json!({"status": "accepted", "branch": branch, "tenants": tenants});
+    let branch = branch.to_owned();
+    app.lifecycle()
+        .spawn(info_span!("webhook", forge, branch = %branch), async move {
+            // A failure is logged by the controller; the poll picks the change up later.
+            let _ = controller.on_push(&branch).await;
+        });
+    reply(StatusCode::ACCEPTED, answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign(secret: &[u8], body: &[u8]) -> String {
+        let mut mac = HmacSha256::new_from_slice(secret).unwrap();
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn signatures_are_checked_against_the_body() {
+        let secret = WebhookSecret::new("It's a Secret to Everybody");
+        // The example from GitHub's documentation on validating webhook deliveries.
+        assert!(secret.signs(
+            b"Hello, World!",
+            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        ));
+        let good = sign(
+            b"It's a Secret to Everybody",
+            b"{\"ref\":\"refs/heads/main\"}",
+        );
+        assert!(secret.signs(b"{\"ref\":\"refs/heads/main\"}", &good));
+        assert!(!secret.signs(b"{\"ref\":\"refs/heads/evil\"}", &good));
+        assert!(!secret.signs(b"x", "not hex"));
+        assert!(!secret.signs(b"x", ""));
+    }
+
+    #[test]
+    fn tokens_compare_equal_only_when_equal() {
+        let secret = WebhookSecret::new("gl-secret");
+        assert!(secret.equals("gl-secret"));
+        assert!(!secret.equals("gl-secreT"));
+        assert!(!secret.equals("gl-secret "));
+        assert!(!secret.equals(""));
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        let secret = WebhookSecret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(***)");
+    }
+
+    #[test]
+    fn an_unset_secret_variable_is_named() {
+        let err = WebhookSecret::from_env("FERRY_TEST_WEBHOOK_SECRET_NOT_SET").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "server.webhookSecretEnv names FERRY_TEST_WEBHOOK_SECRET_NOT_SET, which is not set; export it with the secret configured on the forge, or remove server.webhookSecretEnv to disable webhooks"
+        );
+    }
+}

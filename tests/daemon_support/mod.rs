@@ -1,0 +1,264 @@
+//! Shared helpers of the `daemon_*` tests: real git repositories in a tempdir, an
+//! in-process daemon with a recording reconciler, bounded waits.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ferry::config::Config;
+use ferry::controller::{Controller, ControllerOptions, followed_branches};
+use ferry::lifecycle::Lifecycle;
+use ferry::scheduler::{
+    Reason, Reasons, ReconcileOutcome, Reconciler, Scheduler, SchedulerOptions,
+};
+use ferry::server::{self, AppState};
+use ferry::source::remote::{Remote, RemoteSpec};
+use ferry::webhook::WebhookSecret;
+use git2::{Oid, Repository};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio_util::sync::CancellationToken;
+
+/// Wait until `cond` holds, checking every 50 ms, for at most 10 s.
+pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Write a commit changing one file onto `branch` of `repo`.
+pub fn commit(repo: &Repository, branch: &str, file: &str, content: &str) -> Oid {
+    let sig = git2::Signature::now("ferry test", "test@example.com").unwrap();
+    let refname = format!("refs/heads/{branch}");
+    let parent = repo
+        .find_reference(&refname)
+        .ok()
+        .and_then(|r| r.target())
+        .map(|oid| repo.find_commit(oid).unwrap());
+    let base = parent.as_ref().map(|p| p.tree().unwrap());
+    let mut tb = repo.treebuilder(base.as_ref()).unwrap();
+    tb.insert(file, repo.blob(content.as_bytes()).unwrap(), 0o100644)
+        .unwrap();
+    let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some(&refname), &sig, &sig, content, &tree, &parents)
+        .unwrap()
+}
+
+/// A bare origin at `<dir>/origin.git` with a first commit on `main` and on `release`.
+pub fn origin(dir: &Path) -> (PathBuf, Repository) {
+    let path = dir.join("origin.git");
+    let repo = Repository::init_bare(&path).unwrap();
+    commit(&repo, "main", "orders.yaml", "v1");
+    commit(&repo, "release", "orders.yaml", "r1");
+    (path, repo)
+}
+
+/// Run the `git` command line in `dir`.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=ferry test",
+            "-c",
+            "user.email=test@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ferry.yaml` with `sandbox` on `main` and `prod` on `release`, source at `repo`.
+pub fn config_yaml(repo: &str, interval: &str, extra_server: &str) -> String {
+    format!(
+        r#"source:
+  repo: {repo}
+  branch: main
+  interval: {interval}
+tenants:
+  - name: sandbox
+    platform: kizen
+    url: emulator
+  - name: prod
+    platform: kizen
+    url: emulator
+    branch: release
+{extra_server}"#
+    )
+}
+
+/// One recorded reconcile.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub tenant: String,
+    pub reasons: Reasons,
+    /// The head of the tenant's branch when the reconcile ran.
+    pub commit: Option<Oid>,
+}
+
+/// A reconciler that records every call with the branch head it would have applied.
+pub struct Recorder {
+    remote: Remote,
+    branches: BTreeMap<String, String>,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl Recorder {
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Whether `tenant` reconciled `commit` for `reason`.
+    pub fn saw(&self, tenant: &str, reason: Reason, commit: Oid) -> bool {
+        self.calls()
+            .iter()
+            .any(|c| c.tenant == tenant && c.reasons.contains(reason) && c.commit == Some(commit))
+    }
+
+    /// Calls of `tenant` with `reason`.
+    pub fn count(&self, tenant: &str, reason: Reason) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| c.tenant == tenant && c.reasons.contains(reason))
+            .count()
+    }
+}
+
+#[async_trait]
+impl Reconciler for Recorder {
+    async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
+        let branch = &self.branches[tenant];
+        let head = self.remote.head(branch);
+        self.calls.lock().unwrap().push(Call {
+            tenant: tenant.to_owned(),
+            reasons: reasons.clone(),
+            commit: head.as_ref().ok().copied(),
+        });
+        match head {
+            Ok(_) => ReconcileOutcome::Ok,
+            Err(e) if e.is_transient() => ReconcileOutcome::Transient(e.to_string()),
+            Err(e) => ReconcileOutcome::Permanent(e.to_string()),
+        }
+    }
+}
+
+/// A daemon running in this process on a loopback port.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub controller: Controller,
+    pub recorder: Arc<Recorder>,
+    pub lifecycle: Lifecycle,
+    http_stop: CancellationToken,
+}
+
+impl Daemon {
+    /// Start the scheduler, the triggers and the HTTP server for `config` (state under
+    /// `dir`), without the start-up pass.
+    pub async fn start(
+        dir: &Path,
+        config: &str,
+        options: ControllerOptions,
+        secret: Option<&str>,
+    ) -> Daemon {
+        let config: Config = serde_saphyr::from_str(config).unwrap();
+        let spec = RemoteSpec::from_config(&config.source, dir).unwrap();
+        let branches = followed_branches(&config);
+        let remote = Remote::open(spec, &dir.join(".ferry/repos"), branches.values().cloned())
+            .await
+            .unwrap();
+        let recorder = Arc::new(Recorder {
+            remote: remote.clone(),
+            branches,
+            calls: Mutex::default(),
+        });
+        let scheduler = Scheduler::new(
+            recorder.clone(),
+            config.tenants.iter().map(|t| t.name.clone()),
+            SchedulerOptions::default().with_promotions_from(&config.tenants),
+        );
+        let controller = Controller::new(&config, remote, scheduler.handle(), options).unwrap();
+        let lifecycle = Lifecycle::new();
+        lifecycle.spawn(
+            tracing::info_span!("scheduler"),
+            scheduler.run(lifecycle.token().clone()),
+        );
+        let state = AppState::new(
+            controller.clone(),
+            secret.map(WebhookSecret::new),
+            lifecycle.clone(),
+        );
+        let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let http_stop = CancellationToken::new();
+        tokio::spawn(server::serve(
+            listener,
+            server::router(state),
+            http_stop.clone(),
+        ));
+        controller.start_triggers(&lifecycle).await;
+        Daemon {
+            addr,
+            controller,
+            recorder,
+            lifecycle,
+            http_stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn head(&self, branch: &str) -> Option<Oid> {
+        self.controller.remote().head(branch).ok()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.lifecycle.begin_shutdown();
+        self.http_stop.cancel();
+    }
+}
+
+/// Options: poll every `interval`, watch on or off.
+pub fn options(interval: Duration, watch: bool) -> ControllerOptions {
+    ControllerOptions {
+        poll_interval: interval,
+        watch,
+        watch_debounce: Duration::from_millis(100),
+    }
+}
+
+/// Hex HMAC-SHA256 of `body` under `secret`.
+pub fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A GitHub-style push payload.
+pub fn push_payload(git_ref: &str, after: Oid) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "ref": git_ref,
+        "after": after.to_string(),
+        "repository": {"full_name": "acme/connectors"},
+    }))
+    .unwrap()
+}

@@ -1,0 +1,392 @@
+//! How `ferry serve` notices new commits: the file watch, the poll and the webhooks, with
+//! real git repositories and a daemon on a loopback port.
+
+mod daemon_support;
+
+use std::time::Duration;
+
+use daemon_support::{
+    Daemon, commit, config_yaml, git, hmac_hex, options, origin, push_payload, wait_for,
+};
+use ferry::scheduler::Reason;
+use git2::Repository;
+use serde_json::Value;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_a_local_bare_repository_is_noticed_through_the_file_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, _) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, true), None).await;
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+
+    // A person commits in a clone and pushes, as they would.
+    let work = dir.path().join("work");
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            origin_path.to_str().unwrap(),
+            "work",
+        ],
+    );
+    std::fs::write(work.join("orders.yaml"), "v2").unwrap();
+    git(&work, &["commit", "-q", "-am", "orders v2"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    let pushed = Repository::open_bare(&origin_path)
+        .unwrap()
+        .refname_to_id("refs/heads/main")
+        .unwrap();
+
+    let r = daemon.recorder.clone();
+    wait_for(
+        "the watch to reconcile sandbox at the pushed commit",
+        || r.saw("sandbox", Reason::Watch, pushed),
+    )
+    .await;
+    assert_eq!(daemon.head("main"), Some(pushed));
+    assert_eq!(
+        r.count("prod", Reason::Watch),
+        0,
+        "prod follows release, which did not move"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_on_a_tenant_branch_is_noticed_by_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let url = format!("file://{}", origin_path.display());
+    let config = config_yaml(&url, "1h", "");
+    let daemon = Daemon::start(
+        dir.path(),
+        &config,
+        options(Duration::from_millis(300), false),
+        None,
+    )
+    .await;
+    let r = daemon.recorder.clone();
+    let first = origin.refname_to_id("refs/heads/release").unwrap();
+    wait_for("the first poll", || r.saw("prod", Reason::Poll, first)).await;
+
+    let second = commit(&origin, "release", "orders.yaml", "r2");
+    wait_for("the poll to reconcile prod at the new commit", || {
+        r.saw("prod", Reason::Poll, second)
+    })
+    .await;
+    assert_eq!(daemon.head("release"), Some(second));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_github_push_fetches_and_reconciles_the_tenants_of_that_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    let new = commit(&origin, "main", "orders.yaml", "v2");
+
+    let body = push_payload("refs/heads/main", new);
+    let response = reqwest::Client::new()
+        .post(daemon.url("/hooks/github"))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            format!("sha256={}", hmac_hex("s3cret", &body)),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["status"], "accepted");
+    assert_eq!(answer["tenants"], serde_json::json!(["sandbox"]));
+
+    let r = daemon.recorder.clone();
+    wait_for(
+        "the webhook to reconcile sandbox at the pushed commit",
+        || r.saw("sandbox", Reason::Webhook, new),
+    )
+    .await;
+    assert_eq!(r.count("prod", Reason::Webhook), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_and_gitea_pushes_are_accepted_with_their_own_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    let client = reqwest::Client::new();
+    let r = daemon.recorder.clone();
+
+    let release = commit(&origin, "release", "orders.yaml", "r2");
+    let body = push_payload("refs/heads/release", release);
+    let response = client
+        .post(daemon.url("/hooks/gitlab"))
+        .header("X-Gitlab-Event", "Push Hook")
+        .header("X-Gitlab-Token", "s3cret")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    wait_for("the GitLab push to reconcile prod", || {
+        r.saw("prod", Reason::Webhook, release)
+    })
+    .await;
+
+    let main = commit(&origin, "main", "orders.yaml", "v2");
+    let body = push_payload("refs/heads/main", main);
+    let response = client
+        .post(daemon.url("/hooks/gitea"))
+        .header("X-Forgejo-Event", "push")
+        .header("X-Forgejo-Signature", hmac_hex("s3cret", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    wait_for("the Forgejo push to reconcile sandbox", || {
+        r.saw("sandbox", Reason::Webhook, main)
+    })
+    .await;
+
+    let wrong = client
+        .post(daemon.url("/hooks/gitlab"))
+        .header("X-Gitlab-Event", "Push Hook")
+        .header("X-Gitlab-Token", "s3creT")
+        .body(push_payload("refs/heads/main", main))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_with_a_bad_signature_is_refused_and_triggers_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    let before = daemon.head("main").unwrap();
+    let new = commit(&origin, "main", "orders.yaml", "v2");
+    let client = reqwest::Client::new();
+    let body = push_payload("refs/heads/main", new);
+
+    let forged = client
+        .post(daemon.url("/hooks/github"))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            format!("sha256={}", hmac_hex("guessed", &body)),
+        )
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let answer: Value = forged.json().await.unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature does not match the body"),
+        "{answer}"
+    );
+
+    let unsigned = client
+        .post(daemon.url("/hooks/gitea"))
+        .header("X-Gitea-Event", "push")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+    let answer: Value = unsigned.json().await.unwrap();
+    assert_eq!(
+        answer["error"],
+        "missing X-Gitea-Signature (or X-Forgejo-Signature) header"
+    );
+
+    // Nothing was fetched or marked: the head has not moved and no webhook run happened.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(daemon.head("main"), Some(before));
+    assert_eq!(daemon.recorder.count("sandbox", Reason::Webhook), 0);
+    assert!(
+        daemon
+            .controller
+            .scheduler()
+            .status("sandbox")
+            .unwrap()
+            .pending
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_other_refs_and_oversized_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, _) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    let client = reqwest::Client::new();
+    let github = |event: &str, body: Vec<u8>| {
+        client
+            .post(daemon.url("/hooks/github"))
+            .header("X-GitHub-Event", event)
+            .header(
+                "X-Hub-Signature-256",
+                format!("sha256={}", hmac_hex("s3cret", &body)),
+            )
+            .body(body)
+            .send()
+    };
+
+    let ping = github("ping", br#"{"zen":"Keep it logically awesome."}"#.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), 200);
+
+    let tag = github("push", br#"{"ref":"refs/tags/v1"}"#.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(tag.status(), 202);
+    let answer: Value = tag.json().await.unwrap();
+    assert_eq!(answer["status"], "ignored");
+    assert_eq!(answer["message"], "refs/tags/v1 is not a branch");
+
+    let other = github("push", br#"{"ref":"refs/heads/feature"}"#.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 202);
+    let answer: Value = other.json().await.unwrap();
+    assert_eq!(answer["message"], "no tenant follows branch feature");
+
+    let big = vec![b' '; 2 << 20];
+    let response = github("push", big).await.unwrap();
+    assert_eq!(response.status(), 413);
+
+    let form = github("push", b"payload=%7B%7D".to_vec()).await.unwrap();
+    assert_eq!(form.status(), 400);
+    assert!(
+        daemon.recorder.calls().is_empty(),
+        "{:?}",
+        daemon.recorder.calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_secret_the_hooks_answer_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, _) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), None).await;
+    let body = push_payload("refs/heads/main", git2::Oid::zero());
+    let response = reqwest::Client::new()
+        .post(daemon.url("/hooks/github"))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            format!("sha256={}", hmac_hex("", &body)),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let answer: Value = response.json().await.unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("webhooks are disabled"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_the_first_reconcile_of_every_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), None).await;
+    let client = reqwest::Client::new();
+
+    let live = client.get(daemon.url("/livez")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let not_yet = client.get(daemon.url("/readyz")).send().await.unwrap();
+    assert_eq!(not_yet.status(), 503);
+    let body: Value = not_yet.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["tenants"][0]["reconciled"], false);
+
+    daemon.controller.startup().await;
+    let scheduler = daemon.controller.scheduler().clone();
+    wait_for("every tenant to reconcile once", || {
+        scheduler.all_reconciled()
+    })
+    .await;
+    let ready = client.get(daemon.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    let main = origin.refname_to_id("refs/heads/main").unwrap().to_string();
+    let sandbox = body["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "sandbox")
+        .unwrap()
+        .clone();
+    assert_eq!(sandbox["lastOutcome"], "ok");
+    assert_eq!(sandbox["commit"], main.as_str());
+    assert_eq!(sandbox["branch"], "main");
+    assert_eq!(body["source"]["heads"]["main"], main.as_str());
+    assert_eq!(body["source"]["lastFetchError"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_shows_the_fetch_error_and_the_tenants_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_yaml("missing.git", "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), None).await;
+    daemon.controller.startup().await;
+    let scheduler = daemon.controller.scheduler().clone();
+    wait_for("the first (failed) reconciles", || {
+        scheduler.statuses().iter().all(|s| s.last.is_some())
+    })
+    .await;
+    let response = reqwest::get(daemon.url("/readyz")).await.unwrap();
+    let body: Value = response.json().await.unwrap();
+    let expected = format!(
+        "cannot fetch {}: there is no repository at this path.",
+        dir.path().join("missing.git").display()
+    );
+    let source_error = body["source"]["lastFetchError"]["message"]
+        .as_str()
+        .unwrap();
+    assert!(source_error.starts_with(&expected), "{source_error}");
+    for tenant in body["tenants"].as_array().unwrap() {
+        assert_eq!(tenant["lastOutcome"], "transient", "{tenant}");
+        assert!(
+            tenant["lastFetchError"]
+                .as_str()
+                .unwrap()
+                .contains(&expected),
+            "{tenant}"
+        );
+        assert!(
+            tenant["consecutiveFailures"].as_u64().unwrap() >= 1,
+            "{tenant}"
+        );
+    }
+}
