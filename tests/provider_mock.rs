@@ -3,7 +3,6 @@
 //! copy whose rename fails (the stray copy goes to the bin), and paging that loops.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -103,14 +102,7 @@ fn provider(platform_name: &str, base: &str) -> Arc<dyn Provider> {
         retry: RetryPolicy::none(),
         ..ClientOptions::default()
     };
-    connect_with_token(
-        &tenant,
-        base,
-        Secret::new("t0ken"),
-        Path::new("."),
-        &options,
-    )
-    .unwrap()
+    connect_with_token(&tenant, base, Secret::new("t0ken"), &options).unwrap()
 }
 
 fn kizen_detail(id: &str, active: bool) -> Value {
@@ -221,7 +213,8 @@ async fn failed_deactivation_tells_a_person_to_turn_it_off() {
     let duplicate = &script.calls()[0];
     assert_eq!(
         duplicate.2,
-        json!({"name": "Orders Sync 2", "api_name": "orders_sync_2"})
+        json!({"name": "Orders Sync 2"}),
+        "without an API name the platform derives one"
     );
 }
 
@@ -339,13 +332,13 @@ async fn paging_that_points_backwards_is_an_error_not_a_loop() {
     script
         .on(
             "GET",
-            "/connectors?from=0&limit=100",
+            "/connectors?from=0&limit=500",
             200,
             json!({"data": [item], "metadata": {"next": 100}}),
         )
         .on(
             "GET",
-            "/connectors?from=100&limit=100",
+            "/connectors?from=100&limit=500",
             200,
             json!({"data": [item], "metadata": {"next": 0}}),
         );

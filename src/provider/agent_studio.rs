@@ -26,8 +26,8 @@ use crate::model::{
     PluginTrigger,
 };
 
-/// Page size of list calls.
-const PAGE_SIZE: u32 = 100;
+/// Page size of list calls (the API's maximum).
+const PAGE_SIZE: u32 = 500;
 
 /// An Agent Studio tenant reached through its plugin API.
 #[derive(Debug)]

@@ -7,27 +7,36 @@
 //!
 //! # Normalization
 //! [`normalize_connector`] keeps what a person writes in a manifest and drops what the
-//! server or the environment owns, so a connector copied from git compares equal to git:
+//! server or the environment owns; [`normalize_config`] also drops values equal to what the
+//! platform fills in when a field is absent, so a connector copied from git compares equal
+//! to git whether or not the manifest spelled those defaults out. The function is
+//! idempotent; callers that hash a desired body should pass its `config` through
+//! [`normalize_config`] too, so both sides are in the same canonical shape.
 //!
-//! - top level: keeps `name`, `type`, `description`, `flow` and `versions[0].config`; drops
-//!   `id`, `readme`, `main-version-number`, `owner`, `integrator`, `main`, `updated-at`,
-//!   `version`, `active` and every other field of `versions[]` (`name`, `version`,
-//!   `created-at`, `updated-at`, `deleted-at`, `state`, `logo`, `platform_dev_reference`,
+//! - top level: keeps `name`, `type`, `description`, `flow` and `versions[0].config` (an
+//!   empty config when the connector has no version); drops `id`, `readme`,
+//!   `main-version-number`, `owner`, `integrator`, `main`, `updated-at`, `version`,
+//!   `active` and every other field of `versions[]` (`name`, `version`, `created-at`,
+//!   `updated-at`, `deleted-at`, `state`, `logo`, `platform_dev_reference`,
 //!   `platform_prod_reference`, `prod_config`, `dev_config`, …);
 //! - in the config: drops `update-progress`, `docker`, `migration`, `export`,
-//!   `data-service`, `buckets`, `feature-flags`, `container-api-config`;
-//! - `vcs`: keeps `url` and `branch` (and any other field); drops `token`,
+//!   `data-service`, `buckets`, `feature-flags`, `container-api-config`, and any field
+//!   whose value is `null`;
+//! - `vcs`: keeps `url` and `branch` (and any other non-null field); drops `token`,
 //!   `authorization`, `username` (credentials a person sets per environment after a copy),
 //!   `deploy-key-public` and `latest-commit`;
 //! - `execution`: drops the server's `container-api-image`, `docker-host` and
-//!   `container-api`;
-//! - `individuals[]`: drops `created-at`, `updated-at` and keys whose value is `null`
-//!   (absent and `null` mean the same), and drops the `authentication_select` field the
-//!   server adds for authentication registrations;
-//! - `secret-registrations[]`: keeps only `vault_secret` (the server adds `ini_header` and
-//!   `fields` from the store);
+//!   `container-api`, and `execution-mode` when it is the default `as-env-variables`;
+//! - `individuals[]`: drops `created-at`, `updated-at` and keys whose value is `null`, and
+//!   the `authentication_select` entry the server adds for authentication registrations;
+//! - `secret-registrations[]`: drops the store-derived `fields`, and `ini_header` when it
+//!   is the one derived from `vault_secret` (`google/io/shopping` → `google-io::shopping`);
 //! - `authentication-registrations-additional-fields[]`: drops the server's `pup-auth-`
-//!   prefix.
+//!   prefix;
+//! - `datasource`: dropped when it is the default `{"categories": ["miscellaneous"]}`;
+//! - `vcs`, `execution`, `individuals`, `secret-registrations`,
+//!   `authentication-registrations` and `authentication-registrations-additional-fields`
+//!   are dropped when they end up empty.
 //!
 //! Every other field is kept as the platform sent it.
 
@@ -44,8 +53,8 @@ use crate::model::{
     Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, WarningKind,
 };
 
-/// Page size of list calls.
-const PAGE_SIZE: u32 = 100;
+/// Page size of list calls (the API's maximum).
+const PAGE_SIZE: u32 = 500;
 
 /// Config fields owned by the server or the environment.
 const SERVER_CONFIG_FIELDS: &[&str] = &[
@@ -70,6 +79,19 @@ const SERVER_VCS_FIELDS: &[&str] = &[
 
 /// `execution` fields the server fills in.
 const SERVER_EXECUTION_FIELDS: &[&str] = &["container-api-image", "docker-host", "container-api"];
+
+/// The `execution-mode` the platform uses when none is given.
+const DEFAULT_EXECUTION_MODE: &str = "as-env-variables";
+
+/// Config fields dropped when normalization leaves them empty (absent means the same).
+const DROPPED_WHEN_EMPTY: &[&str] = &[
+    "vcs",
+    "execution",
+    "individuals",
+    "secret-registrations",
+    "authentication-registrations",
+    "authentication-registrations-additional-fields",
+];
 
 /// `individuals[]` fields the server fills in.
 const SERVER_INDIVIDUAL_FIELDS: &[&str] = &["created-at", "updated-at"];
@@ -345,46 +367,54 @@ fn summary_of(scope: &Scope, data: &Value) -> Result<LiveSummary> {
 /// module documentation for exactly what is dropped.
 ///
 /// # Errors
-/// A description of what is missing when `name`, `type` or `versions[0].config` is absent.
+/// A description of what is missing when `name` or `type` is absent.
 pub fn normalize_connector(data: &Value) -> std::result::Result<CdeBody, String> {
     let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
     let name = text("name").ok_or("connector has no name")?;
     let kind = text("type").ok_or("connector has no type")?;
     let config = data
         .pointer("/versions/0/config")
-        .ok_or("connector has no versions[0].config")?;
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     Ok(CdeBody {
         name,
         kind,
         description: text("description"),
         flow: text("flow").unwrap_or_else(|| "default".to_owned()),
-        config: normalize_config(config),
+        config: normalize_config(&config),
     })
 }
 
-/// A connector version's `config` without server and environment fields (see the module
-/// documentation). Idempotent: normalizing a normalized config changes nothing.
+/// A connector version's `config` in canonical form: without server and environment
+/// fields and without values equal to the platform's defaults (see the module
+/// documentation). Idempotent.
 pub fn normalize_config(config: &Value) -> Value {
     let Value::Object(config) = config else {
         return config.clone();
     };
     let mut out = Map::new();
     for (key, value) in config {
-        if SERVER_CONFIG_FIELDS.contains(&key.as_str()) {
+        if SERVER_CONFIG_FIELDS.contains(&key.as_str()) || value.is_null() {
             continue;
         }
         let value = match key.as_str() {
-            "vcs" => without(value, SERVER_VCS_FIELDS),
-            "execution" => without(value, SERVER_EXECUTION_FIELDS),
+            "vcs" => without_nulls(&without(value, SERVER_VCS_FIELDS)),
+            "execution" => {
+                let mut execution = without(value, SERVER_EXECUTION_FIELDS);
+                if let Value::Object(map) = &mut execution
+                    && map.get("execution-mode").and_then(Value::as_str)
+                        == Some(DEFAULT_EXECUTION_MODE)
+                {
+                    map.remove("execution-mode");
+                }
+                execution
+            }
             "individuals" => map_items(value, |item| {
-                let is_auth_select =
-                    item.get("field-type").and_then(Value::as_str) == Some("authentication_select");
-                (!is_auth_select).then(|| without_nulls(&without(item, SERVER_INDIVIDUAL_FIELDS)))
+                let field_type = item.get("field-type").and_then(Value::as_str);
+                (field_type != Some("authentication_select"))
+                    .then(|| without_nulls(&without(item, SERVER_INDIVIDUAL_FIELDS)))
             }),
-            "secret-registrations" => map_items(value, |item| match item.get("vault_secret") {
-                Some(secret) => Some(json!({ "vault_secret": secret })),
-                None => Some(item.clone()),
-            }),
+            "secret-registrations" => map_items(value, |item| Some(secret_registration(item))),
             "authentication-registrations-additional-fields" => {
                 map_items(value, |item| match item.as_str() {
                     Some(field) => Some(Value::String(
@@ -393,11 +423,45 @@ pub fn normalize_config(config: &Value) -> Value {
                     None => Some(item.clone()),
                 })
             }
+            "datasource" if *value == json!({ "categories": ["miscellaneous"] }) => continue,
             _ => value.clone(),
         };
+        let empty = match &value {
+            Value::Object(map) => map.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
+        if empty && DROPPED_WHEN_EMPTY.contains(&key.as_str()) {
+            continue;
+        }
         out.insert(key.clone(), value);
     }
     Value::Object(out)
+}
+
+/// One secret registration without what the store derives: `fields`, and `ini_header`
+/// when it is the one derived from `vault_secret`.
+fn secret_registration(item: &Value) -> Value {
+    let Value::Object(map) = item else {
+        return item.clone();
+    };
+    let vault = map.get("vault_secret").and_then(Value::as_str);
+    let mut out = map.clone();
+    out.remove("fields");
+    if let (Some(vault), Some(header)) = (vault, map.get("ini_header").and_then(Value::as_str))
+        && header == derived_ini_header(vault)
+    {
+        out.remove("ini_header");
+    }
+    without_nulls(&Value::Object(out))
+}
+
+/// `amazon/seller` → `amazon::seller`, `google/io/shopping` → `google-io::shopping`.
+fn derived_ini_header(vault_secret: &str) -> String {
+    match vault_secret.rsplit_once('/') {
+        Some((head, last)) => format!("{}::{last}", head.replace('/', "-")),
+        None => vault_secret.to_owned(),
+    }
 }
 
 fn without(value: &Value, keys: &[&str]) -> Value {
@@ -522,17 +586,32 @@ mod tests {
             "authentication-registrations-additional-fields": ["option-1", "option-2"],
             "secret-registrations": [{"vault_secret": "amazon/seller"}],
             "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
+            "vcs": {"authorization": "basic", "url": "https://github.com/some-repo.git", "branch": "main",
+                    "username": "username", "token": "token"},
+            "individuals": [
+                {"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
+                 "field-placeholder": "Host url", "field-description": "A url to host", "order": 1}
+            ]
+        })
+    }
+
+    /// The canonical form of both.
+    fn canonical_config() -> Value {
+        json!({
+            "authentication-registrations": [20, 30],
+            "authentication-registrations-additional-fields": ["option-1", "option-2"],
+            "secret-registrations": [{"vault_secret": "amazon/seller"}],
+            "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
             "vcs": {"url": "https://github.com/some-repo.git", "branch": "main"},
             "individuals": [
                 {"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
                  "field-placeholder": "Host url", "field-description": "A url to host", "order": 1}
-            ],
-            "datasource": {"categories": ["miscellaneous"]}
+            ]
         })
     }
 
     #[test]
-    fn copy_response_normalizes_to_what_was_sent() {
+    fn copy_response_and_request_normalize_to_the_same_config() {
         let body = normalize_connector(&vendor_copy()).unwrap();
         assert_eq!(body.name, "Test Import - Copy");
         assert_eq!(body.kind, "datasource");
@@ -541,23 +620,52 @@ mod tests {
             body.description.as_deref(),
             Some("this is a imported connector")
         );
-        assert_eq!(body.config, vendor_request_config());
+        assert_eq!(body.config, canonical_config());
+        assert_eq!(
+            normalize_config(&vendor_request_config()),
+            canonical_config()
+        );
     }
 
     #[test]
     fn normalizing_is_idempotent() {
         let once = normalize_config(&vendor_copy()["versions"][0]["config"]);
         assert_eq!(normalize_config(&once), once);
+        assert_eq!(normalize_config(&canonical_config()), canonical_config());
+    }
+
+    #[test]
+    fn values_other_than_the_defaults_are_kept() {
+        let config = json!({
+            "execution": {"execution-mode": "as-arguments", "docker-host": "unix:///x"},
+            "datasource": {"categories": ["marketplaces"]},
+            "secret-registrations": [{"vault_secret": "google/io/shopping", "ini_header": "custom::header",
+                                      "fields": ["id"]},
+                                     {"vault_secret": "google/io/shopping", "ini_header": "google-io::shopping"}],
+            "individuals": [],
+            "vcs": {"url": null}
+        });
         assert_eq!(
-            normalize_config(&vendor_request_config()),
-            vendor_request_config()
+            normalize_config(&config),
+            json!({
+                "execution": {"execution-mode": "as-arguments"},
+                "datasource": {"categories": ["marketplaces"]},
+                "secret-registrations": [{"vault_secret": "google/io/shopping", "ini_header": "custom::header"},
+                                         {"vault_secret": "google/io/shopping"}]
+            })
         );
     }
 
     #[test]
-    fn connector_without_config_is_a_decode_problem() {
-        let err = normalize_connector(&json!({"name": "x", "type": "datasource", "versions": []}))
-            .unwrap_err();
-        assert_eq!(err, "connector has no versions[0].config");
+    fn connector_without_versions_has_an_empty_config() {
+        let body = normalize_connector(&json!({"name": "x", "type": "datasource", "versions": []}))
+            .unwrap();
+        assert_eq!(body.config, json!({}));
+    }
+
+    #[test]
+    fn connector_without_a_name_is_a_decode_problem() {
+        let err = normalize_connector(&json!({"type": "datasource"})).unwrap_err();
+        assert_eq!(err, "connector has no name");
     }
 }

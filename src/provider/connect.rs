@@ -36,7 +36,8 @@ pub fn connect(
 }
 
 /// Like [`connect`], with the token given directly (an in-process emulator, tests) instead
-/// of `tokenEnv`/`tokenFile`; header sources of `tenant.auth` are still resolved.
+/// of `tokenEnv`/`tokenFile`. Header sources of `tenant.auth` are still resolved (a
+/// relative `file` from the current directory).
 ///
 /// # Errors
 /// As [`connect`].
@@ -44,10 +45,9 @@ pub fn connect_with_token(
     tenant: &Tenant,
     base_url: &str,
     token: Secret,
-    base_dir: &Path,
     options: &ClientOptions,
 ) -> Result<Arc<dyn Provider>> {
-    let credentials = Credentials::with_token(tenant, token, base_dir)?;
+    let credentials = Credentials::with_token(tenant, token, Path::new("."))?;
     connect_with(tenant, base_url, &credentials, HttpClient::new(options)?)
 }
 

@@ -316,11 +316,13 @@ impl Error {
         }
     }
 
-    /// The platform's field errors (`secretRegistrations[0]` → message) of a rejected call.
-    pub fn field_errors(&self) -> Option<&BTreeMap<String, String>> {
+    /// The platform's field errors (`secretRegistrations[0]` → message) of a rejected call;
+    /// empty for every other error.
+    pub fn field_errors(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
         match self {
-            Error::Rejected { errors, .. } => Some(errors),
-            _ => None,
+            Error::Rejected { errors, .. } => errors,
+            _ => &NONE,
         }
     }
 
@@ -408,8 +410,8 @@ impl Error {
         self
     }
 
-    /// An unsupported operation on a platform.
-    pub(crate) fn unsupported(scope: Scope, reason: impl Into<String>) -> Self {
+    /// An operation the platform (or the situation) does not support.
+    pub fn unsupported(scope: Scope, reason: impl Into<String>) -> Self {
         Error::Unsupported {
             scope: Box::new(scope),
             reason: reason.into(),
@@ -493,7 +495,7 @@ mod tests {
             "tenant prod (kizen): import of \"Orders Sync\" failed: 422 Unprocessable Entity: SQL is empty (live_sql)"
         );
         assert!(!err.is_transient());
-        assert_eq!(err.field_errors().unwrap()["live_sql"], "SQL is empty");
+        assert_eq!(err.field_errors()["live_sql"], "SQL is empty");
     }
 
     #[test]
@@ -567,6 +569,7 @@ mod tests {
         );
         assert_eq!(err.status(), None);
         assert!(!err.is_transient());
+        assert!(err.field_errors().is_empty());
     }
 
     #[test]

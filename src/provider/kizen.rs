@@ -19,8 +19,8 @@ use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request, segment};
 use super::{CheckResult, CreateFrom, Provider};
 use crate::model::{
-    Body, Catalog, CheckStatus, Created, KizenPackage, KizenReferences, KizenType, LiveObject,
-    LiveSummary, Platform, Warning,
+    Body, Catalog, CheckStatus, ContentHash, Created, KizenPackage, KizenReferences, KizenType,
+    LiveObject, LiveSummary, Platform, Warning,
 };
 
 /// Page size of list calls (the API's maximum).
@@ -219,12 +219,13 @@ impl Provider for KizenClient {
         api_name: Option<&str>,
     ) -> Result<Created> {
         let scope = self.api.scope(Operation::Duplicate, Some(source_id));
-        let api_name = api_name.map_or_else(|| api_name_for(name), str::to_owned);
-        let req = Request::post(
-            format!("/api/smart-connectors/{}/duplicate", segment(source_id)),
-            json!({ "name": name, "api_name": api_name }),
-        )
-        .not_idempotent();
+        // Without an API name the platform derives a free one from the name.
+        let body = match api_name {
+            Some(api_name) => json!({ "name": name, "api_name": api_name }),
+            None => json!({ "name": name }),
+        };
+        let path = format!("/api/smart-connectors/{}/duplicate", segment(source_id));
+        let req = Request::post(path, body).not_idempotent();
         let detail: Detail = self.api.json(&scope, req).await?;
         let warnings = detail.warnings.clone();
         self.finish_create(&scope, &detail.id, warnings).await
@@ -236,6 +237,28 @@ impl Provider for KizenClient {
             format!("/api/smart-connectors/{}", segment(id)),
             json!({ "name": new_name }),
         );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn rename_aside(&self, id: &str, aside_name: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Rename, Some(id));
+        let current = self.detail(&scope, id).await?;
+        let api_name = aside_api_name(&current.api_name, aside_name);
+        let req = Request::patch(
+            format!("/api/smart-connectors/{}", segment(id)),
+            json!({ "name": aside_name, "api_name": api_name }),
+        );
+        self.api.send(&scope, req).await.map(drop)
+    }
+
+    async fn restore_name(&self, id: &str, name: &str) -> Result<()> {
+        let scope = self.api.scope(Operation::Rename, Some(id));
+        let current = self.detail(&scope, id).await?;
+        let body = match original_api_name(&current.api_name) {
+            Some(original) => json!({ "name": name, "api_name": original }),
+            None => json!({ "name": name }),
+        };
+        let req = Request::patch(format!("/api/smart-connectors/{}", segment(id)), body);
         self.api.send(&scope, req).await.map(drop)
     }
 
@@ -291,21 +314,22 @@ impl Provider for KizenClient {
     }
 }
 
-/// An API name derived from a display name: lower case, runs of anything but letters and
-/// digits become `_` (`"Orders Sync (copy)"` → `orders_sync_copy`).
-pub(crate) fn api_name_for(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.is_empty() && !out.ends_with('_') {
-            out.push('_');
-        }
-    }
-    while out.ends_with('_') {
-        out.pop();
-    }
-    out
+/// What separates the original API name from the aside tag: `orders_sync__ferry_aside_1a2b3c4d`.
+const ASIDE_MARKER: &str = "__ferry_aside_";
+
+/// The API name a connector carries while it is moved aside: its original API name, the
+/// marker, and a tag derived from the aside name (so two asides never collide).
+pub(crate) fn aside_api_name(current: &str, aside_name: &str) -> String {
+    let original = original_api_name(current).unwrap_or(current);
+    let tag = ContentHash::of_json(&serde_json::Value::String(aside_name.to_owned()));
+    format!("{original}{ASIDE_MARKER}{}", &tag.short()[..8])
+}
+
+/// The original API name of a connector moved aside, `None` when it is not aside.
+pub(crate) fn original_api_name(api_name: &str) -> Option<&str> {
+    api_name
+        .split_once(ASIDE_MARKER)
+        .map(|(original, _)| original)
 }
 
 #[derive(Deserialize)]
@@ -446,10 +470,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_names_from_display_names() {
-        assert_eq!(api_name_for("Orders Sync"), "orders_sync");
-        assert_eq!(api_name_for("Orders Sync (copy) 2"), "orders_sync_copy_2");
-        assert_eq!(api_name_for("  --Ünïcode--  "), "n_code");
+    fn api_names_move_aside_and_back() {
+        let aside = aside_api_name("orders_sync", "Orders Sync (replaced 1a2b)");
+        assert!(aside.starts_with("orders_sync__ferry_aside_"), "{aside}");
+        assert_eq!(aside.len(), "orders_sync__ferry_aside_".len() + 8);
+        assert_eq!(original_api_name(&aside), Some("orders_sync"));
+        assert_eq!(
+            aside_api_name(&aside, "Orders Sync (replaced 1a2b)"),
+            aside,
+            "moving aside again is stable"
+        );
+        assert_ne!(aside_api_name("orders_sync", "other"), aside);
+        assert_eq!(original_api_name("orders_sync"), None);
     }
 
     #[test]

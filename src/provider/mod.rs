@@ -101,6 +101,21 @@ pub trait Provider: Send + Sync {
     /// Rename an object.
     async fn rename(&self, id: &str, new_name: &str) -> Result<()>;
 
+    /// Move an object out of the way of its replacement (the replace flow): rename it to
+    /// `aside_name` and, where the platform has unique API names (Kizen), move its API
+    /// name aside too, so the replacement can be created under the same API name.
+    /// [`Provider::restore_name`] undoes it, also after a restart (nothing is remembered
+    /// in memory). Default: [`Provider::rename`].
+    async fn rename_aside(&self, id: &str, aside_name: &str) -> Result<()> {
+        self.rename(id, aside_name).await
+    }
+
+    /// Undo [`Provider::rename_aside`]: give the object back `name` (and, on Kizen, its
+    /// original API name). Default: [`Provider::rename`].
+    async fn restore_name(&self, id: &str, name: &str) -> Result<()> {
+        self.rename(id, name).await
+    }
+
     /// Delete an object (CDE: move it to the bin).
     async fn delete(&self, id: &str) -> Result<()>;
 

@@ -322,10 +322,7 @@ async fn rejected_keeps_field_errors_for_the_manifest() {
         .await
         .unwrap_err();
     assert_eq!(
-        err.field_errors()
-            .unwrap()
-            .get("live_sql")
-            .map(String::as_str),
+        err.field_errors().get("live_sql").map(String::as_str),
         Some("SQL is empty")
     );
     assert!(
