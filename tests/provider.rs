@@ -888,6 +888,49 @@ async fn cde_copy_is_renamed_to_the_manifest_name_with_a_vcs_warning() {
 }
 
 #[tokio::test]
+async fn cde_copy_onto_a_taken_name_leaves_no_stray_copy() {
+    let emu = start(vec![tenant(
+        "cde",
+        Platform::ProductsupCde,
+        "eu",
+        secrets(&["amazon/seller"]),
+    )]);
+    let cde = provider(&emu, "cde", Platform::ProductsupCde);
+    let first = cde
+        .create(CreateFrom::Body(&Body::ProductsupCde(amazon_seller())))
+        .await
+        .unwrap();
+
+    let err = cde
+        .create(CreateFrom::Body(&Body::ProductsupCde(amazon_seller())))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Conflict {
+                status: Some(409),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let copy_id = err.scope().and_then(|scope| scope.object.clone()).unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "tenant cde (productsup-cde): rename of \"{copy_id}\" failed: 409 Conflict: A connector named 'Amazon \
+             Seller Import' already exists ({}); choose another name.; the copy \"Amazon Seller Import - Copy\" \
+             ({copy_id}) was moved to the bin",
+            first.id
+        )
+    );
+    let listed = cde.list().await.unwrap();
+    assert_eq!(listed.len(), 1, "the copy went to the bin: {listed:?}");
+    assert_eq!(listed[0].id, first.id);
+}
+
+#[tokio::test]
 async fn cde_missing_secret_is_rejected_with_its_registration_index() {
     let emu = start(vec![tenant(
         "cde",
