@@ -9,6 +9,13 @@
 //! are retried with bounded exponential backoff and jitter, permanent ones are returned
 //! at once as [`Error`]s that name the tenant, the object and the platform's message.
 //! Credentials never appear in errors or logs.
+//!
+//! Entry points: [`connect`] (credentials from the tenant's `auth`), [`connect_with_token`]
+//! (a token given directly, for an in-process emulator) and [`connect_with`] (resolved
+//! [`Credentials`] and a shared [`HttpClient`]). Layout: `http` (the one HTTP layer:
+//! timeouts, retries, error mapping, request logs), `error`, `credentials`, `guard` (the
+//! read-back that keeps the active toggle off), and one client per platform (`kizen`,
+//! `agent_studio`, `cde`; the CDE module documents what its normalization drops).
 
 mod agent_studio;
 mod cde;
