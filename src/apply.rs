@@ -168,7 +168,7 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 source_hash,
                 ..
             } => {
-                duplicate(ctx, tenant, action, source_id, name, api_name.as_deref(), hash, source_hash).await
+                duplicate(ctx, tenant, action, source_id, name, Some(api_name.as_str()), hash, source_hash).await
             }
             Op::Replace {
                 live_id,
@@ -392,11 +392,16 @@ async fn create_object(ctx: &ApplyContext<'_>, body: &Body, via: &CreateVia) -> 
     match via {
         CreateVia::InstallFromLink { from_tenant, from_id } => {
             let Some(peer) = ctx.peers.get(from_tenant) else {
-                return Err(provider::Error::Unsupported {
-                    tenant: ctx.provider.tenant().to_owned(),
-                    platform: ctx.provider.platform(),
-                    operation: format!("install from tenant {from_tenant}, which is not configured"),
-                });
+                let scope = provider::Scope::new(
+                    ctx.provider.tenant(),
+                    ctx.provider.platform(),
+                    provider::Operation::Install,
+                    Some(body.name()),
+                );
+                return Err(provider::Error::unsupported(
+                    scope,
+                    format!("the promotion source tenant {from_tenant} is not configured"),
+                ));
             };
             let connectors = match body {
                 Body::AgentStudio(p) => p.connectors.clone(),

@@ -118,12 +118,11 @@ impl Engine {
         if !emulated.is_empty() {
             let seed = emulator_seed(&config, &emulated)?;
             for t in &seed.tenants {
-                tokens.insert(t.name.clone(), t.token.clone());
+                tokens.insert(t.name.clone(), t.token.expose().to_owned());
             }
             let state_path = store.path().map(|p| p.with_file_name("emulator-state.json"));
-            let handle = emulator::spawn(seed, state_path, "127.0.0.1:0".parse().expect("valid address"))
-                .await
-                .map_err(|e| Error::Emulator(e.to_string()))?;
+            let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let handle = emulator::spawn(seed, state_path, listen).map_err(|e| Error::Emulator(e.to_string()))?;
             info!(addr = %handle.addr(), tenants = emulated.len(), "in-process emulator started");
             emulator_handle = Some(handle);
         }
@@ -295,7 +294,9 @@ impl Engine {
     /// Stop the in-process emulator, if any.
     pub async fn shutdown(self) {
         if let Some(h) = self.emulator {
-            h.shutdown().await;
+            if let Err(e) = h.shutdown().await {
+                tracing::warn!(error = %e, "in-process emulator did not shut down cleanly");
+            }
         }
     }
 }
@@ -362,7 +363,14 @@ fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<
         let seeded = from_file.tenants.iter().find(|s| s.name == t.name).cloned();
         let tenant = match seeded {
             Some(s) => s,
-            None => emulator::SeedTenant::empty(&t.name, t.platform, t.region.clone(), t.business.clone()),
+            None => {
+                // An emulated tenant the seed file does not describe: empty, with the
+                // config's region and business. The token only guards a loopback port.
+                let mut seeded = emulator::SeedTenant::new(&t.name, t.platform, format!("emulator-{}", t.name));
+                seeded.region = t.region.clone();
+                seeded.business = t.business.clone();
+                seeded
+            }
         };
         tenants.push(tenant);
     }

@@ -8,6 +8,7 @@
 //! Data flow: trigger → [`source`] snapshot → [`manifest`] load and validate → desired
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
