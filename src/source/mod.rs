@@ -1,0 +1,30 @@
+//! Snapshots of the manifests repository: the working tree people edit, or one commit read
+//! straight from the git object database.
+//!
+//! This module owns reading files at a revision. [`Snapshot`] is the one interface the
+//! manifest loader uses, whichever source is behind it: [`WorkTree`] reads the file system,
+//! [`CommitSnapshot`] reads a commit's tree with git2 without checking anything out.
+//! [`changed_paths`] lists what changed between two commits, for work that follows change.
+//!
+//! It must not parse or judge file contents (that is `manifest`'s job), fetch from remotes,
+//! or follow symbolic links: it reports them with their targets and lets the caller decide
+//! whether they stay inside the folder it reads.
+//!
+//! # Guarantees
+//! Both snapshots present the same view of the same content: paths are `/`-separated and
+//! relative to the repository root, listings are sorted by path, and entries whose name
+//! starts with `.` (such as `.git`) are left out of listings. Loading manifests from a
+//! clean working tree and from its `HEAD` commit gives identical results.
+//!
+//! All calls block (file system or git object database): from async code, run them on
+//! `tokio::task::spawn_blocking`. Both snapshot types are `Send + Sync + 'static`.
+
+mod commit;
+mod error;
+mod snapshot;
+mod worktree;
+
+pub use commit::{CommitSnapshot, changed_paths};
+pub use error::{Error, Result};
+pub use snapshot::{Entry, EntryKind, Snapshot};
+pub use worktree::WorkTree;
