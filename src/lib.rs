@@ -10,5 +10,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod manifest;
 pub mod model;
 pub mod source;

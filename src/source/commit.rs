@@ -26,7 +26,10 @@ pub struct CommitSnapshot {
 
 impl fmt::Debug for CommitSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CommitSnapshot").field("path", &self.path).field("commit", &self.commit).finish()
+        f.debug_struct("CommitSnapshot")
+            .field("path", &self.path)
+            .field("commit", &self.commit)
+            .finish()
     }
 }
 
@@ -38,14 +41,28 @@ impl CommitSnapshot {
     /// [`Error::OpenRepository`] when `repo` is not a git repository,
     /// [`Error::UnknownRevision`] when `rev` does not name a commit.
     pub fn open(repo: &Path, rev: &str) -> Result<Self> {
-        let repository =
-            Repository::open(repo).map_err(|source| Error::OpenRepository { path: repo.to_owned(), source })?;
-        let unknown = |source| Error::UnknownRevision { rev: rev.to_owned(), path: repo.to_owned(), source };
+        let repository = Repository::open(repo).map_err(|source| Error::OpenRepository {
+            path: repo.to_owned(),
+            source,
+        })?;
+        let unknown = |source| Error::UnknownRevision {
+            rev: rev.to_owned(),
+            path: repo.to_owned(),
+            source,
+        };
         let (commit, tree) = {
-            let commit = repository.revparse_single(rev).and_then(|o| o.peel_to_commit()).map_err(unknown)?;
+            let commit = repository
+                .revparse_single(rev)
+                .and_then(|o| o.peel_to_commit())
+                .map_err(unknown)?;
             (commit.id(), commit.tree_id())
         };
-        Ok(CommitSnapshot { repo: Mutex::new(repository), path: repo.to_owned(), commit, tree })
+        Ok(CommitSnapshot {
+            repo: Mutex::new(repository),
+            path: repo.to_owned(),
+            commit,
+            tree,
+        })
     }
 
     /// Use an already open repository at a known commit.
@@ -54,14 +71,21 @@ impl CommitSnapshot {
     /// [`Error::UnknownRevision`] when `commit` is not a commit of `repo`.
     pub fn from_repository(repo: Repository, commit: Oid) -> Result<Self> {
         let path = repo.path().to_owned();
-        let found = repo.find_commit(commit).map_err(|source| Error::UnknownRevision {
-            rev: commit.to_string(),
-            path: path.clone(),
-            source,
-        })?;
+        let found = repo
+            .find_commit(commit)
+            .map_err(|source| Error::UnknownRevision {
+                rev: commit.to_string(),
+                path: path.clone(),
+                source,
+            })?;
         let tree = found.tree_id();
         drop(found);
-        Ok(CommitSnapshot { repo: Mutex::new(repo), path, commit, tree })
+        Ok(CommitSnapshot {
+            repo: Mutex::new(repo),
+            path,
+            commit,
+            tree,
+        })
     }
 
     /// The commit this snapshot reads.
@@ -70,13 +94,20 @@ impl CommitSnapshot {
     }
 
     fn git(&self, path: &str, source: git2::Error) -> Error {
-        Error::Git { path: path.to_owned(), commit: self.commit.to_string(), source }
+        Error::Git {
+            path: path.to_owned(),
+            commit: self.commit.to_string(),
+            source,
+        }
     }
 
     fn with_repo<T>(&self, f: impl FnOnce(&Repository) -> T) -> T {
         // A panic while holding the lock cannot leave the repository in a bad state: every
         // call here is a read. Recover the guard rather than propagating the poison.
-        let guard = self.repo.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .repo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&guard)
     }
 }
@@ -86,7 +117,9 @@ fn kind_of(repo: &Repository, mode: i32, id: Oid) -> std::result::Result<EntryKi
         MODE_DIR => EntryKind::Dir,
         MODE_SYMLINK => {
             let blob = repo.find_blob(id)?;
-            EntryKind::Symlink { target: String::from_utf8_lossy(blob.content()).into_owned() }
+            EntryKind::Symlink {
+                target: String::from_utf8_lossy(blob.content()).into_owned(),
+            }
         }
         MODE_SUBMODULE => EntryKind::Other,
         _ => EntryKind::File,
@@ -138,7 +171,13 @@ impl Snapshot for CommitSnapshot {
                 }
                 TreeWalkResult::Ok
             })
-            .or_else(|e| if failure.is_some() { Ok(()) } else { Err(self.git(dir, e)) })?;
+            .or_else(|e| {
+                if failure.is_some() {
+                    Ok(())
+                } else {
+                    Err(self.git(dir, e))
+                }
+            })?;
             if let Some(e) = failure {
                 return Err(e);
             }
@@ -155,7 +194,9 @@ impl Snapshot for CommitSnapshot {
         self.with_repo(|repo| {
             let root = repo.find_tree(self.tree).map_err(|e| self.git(path, e))?;
             match root.get_path(Path::new(path)) {
-                Ok(entry) => kind_of(repo, entry.filemode(), entry.id()).map(Some).map_err(|e| self.git(path, e)),
+                Ok(entry) => kind_of(repo, entry.filemode(), entry.id())
+                    .map(Some)
+                    .map_err(|e| self.git(path, e)),
                 Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
                 Err(e) => Err(self.git(path, e)),
             }
@@ -166,10 +207,14 @@ impl Snapshot for CommitSnapshot {
         check_path(path)?;
         self.with_repo(|repo| {
             let root = repo.find_tree(self.tree).map_err(|e| self.git(path, e))?;
-            let entry = root.get_path(Path::new(path)).map_err(|e| self.git(path, e))?;
+            let entry = root
+                .get_path(Path::new(path))
+                .map_err(|e| self.git(path, e))?;
             let mode = entry.filemode();
             if entry.kind() != Some(ObjectType::Blob) || mode == MODE_SYMLINK {
-                return Err(Error::NotAFile { path: path.to_owned() });
+                return Err(Error::NotAFile {
+                    path: path.to_owned(),
+                });
             }
             let blob = repo.find_blob(entry.id()).map_err(|e| self.git(path, e))?;
             Ok(blob.content().to_vec())
@@ -183,10 +228,22 @@ impl Snapshot for CommitSnapshot {
 /// # Errors
 /// [`Error::Git`] when a commit or tree cannot be read.
 pub fn changed_paths(repo: &Repository, from_commit: Oid, to_commit: Oid) -> Result<Vec<String>> {
-    let err = |source| Error::Git { path: String::new(), commit: to_commit.to_string(), source };
-    let from = repo.find_commit(from_commit).and_then(|c| c.tree()).map_err(err)?;
-    let to = repo.find_commit(to_commit).and_then(|c| c.tree()).map_err(err)?;
-    let diff = repo.diff_tree_to_tree(Some(&from), Some(&to), None).map_err(err)?;
+    let err = |source| Error::Git {
+        path: String::new(),
+        commit: to_commit.to_string(),
+        source,
+    };
+    let from = repo
+        .find_commit(from_commit)
+        .and_then(|c| c.tree())
+        .map_err(err)?;
+    let to = repo
+        .find_commit(to_commit)
+        .and_then(|c| c.tree())
+        .map_err(err)?;
+    let diff = repo
+        .diff_tree_to_tree(Some(&from), Some(&to), None)
+        .map_err(err)?;
     let mut paths = Vec::new();
     for delta in diff.deltas() {
         for file in [delta.old_file(), delta.new_file()] {
@@ -226,35 +283,70 @@ mod tests {
         let sig = git2::Signature::now("test", "test@example.com").unwrap();
         let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
         let parents: Vec<_> = parent.iter().collect();
-        repo.commit(Some("HEAD"), &sig, &sig, "test", &tree, &parents).unwrap()
+        repo.commit(Some("HEAD"), &sig, &sig, "test", &tree, &parents)
+            .unwrap()
     }
 
     #[test]
     fn reads_a_commit_not_the_working_tree() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init(dir.path()).unwrap();
-        let first = commit(&repo, &[("c/a.yaml", Some("one")), ("c/sub/b.sql", Some("b")), ("c/.x", Some("x"))]);
+        let first = commit(
+            &repo,
+            &[
+                ("c/a.yaml", Some("one")),
+                ("c/sub/b.sql", Some("b")),
+                ("c/.x", Some("x")),
+            ],
+        );
         std::fs::write(dir.path().join("c/a.yaml"), "edited").unwrap();
 
         let snap = CommitSnapshot::open(dir.path(), "HEAD").unwrap();
         assert_eq!(snap.commit(), first);
         assert_eq!(snap.read("c/a.yaml").unwrap(), b"one");
-        let paths: Vec<_> = snap.list("c").unwrap().into_iter().map(|e| e.path).collect();
+        let paths: Vec<_> = snap
+            .list("c")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
         assert_eq!(paths, ["c/a.yaml", "c/sub/b.sql"]);
         assert_eq!(snap.entry("c/sub").unwrap(), Some(EntryKind::Dir));
         assert_eq!(snap.entry("c/none").unwrap(), None);
         assert!(snap.list("nope").unwrap().is_empty());
-        let err = CommitSnapshot::open(dir.path(), "no-such-branch").unwrap_err().to_string();
-        assert!(err.starts_with("revision `no-such-branch` does not name a commit in "), "{err}");
+        let err = CommitSnapshot::open(dir.path(), "no-such-branch")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("revision `no-such-branch` does not name a commit in "),
+            "{err}"
+        );
     }
 
     #[test]
     fn changed_paths_lists_both_sides() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repository::init(dir.path()).unwrap();
-        let a = commit(&repo, &[("c/a.yaml", Some("one")), ("c/b.yaml", Some("b")), ("c/d.yaml", Some("d"))]);
-        let b = commit(&repo, &[("c/a.yaml", Some("two")), ("c/b.yaml", None), ("c/e.sql", Some("e"))]);
-        assert_eq!(changed_paths(&repo, a, b).unwrap(), ["c/a.yaml", "c/b.yaml", "c/e.sql"]);
+        let a = commit(
+            &repo,
+            &[
+                ("c/a.yaml", Some("one")),
+                ("c/b.yaml", Some("b")),
+                ("c/d.yaml", Some("d")),
+            ],
+        );
+        let b = commit(
+            &repo,
+            &[
+                ("c/a.yaml", Some("two")),
+                ("c/b.yaml", None),
+                ("c/e.sql", Some("e")),
+            ],
+        );
+        assert_eq!(
+            changed_paths(&repo, a, b).unwrap(),
+            ["c/a.yaml", "c/b.yaml", "c/e.sql"]
+        );
         assert!(changed_paths(&repo, b, b).unwrap().is_empty());
     }
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The repository could not be opened with git.
-    #[error("cannot open git repository {path}: {source}; check that source.repo points at a local clone")]
+    #[error(
+        "cannot open git repository {path}: {source}; check that source.repo points at a local clone"
+    )]
     OpenRepository {
         /// The path that was opened.
         path: PathBuf,
@@ -15,7 +17,9 @@ pub enum Error {
         source: git2::Error,
     },
     /// A revision did not name a commit.
-    #[error("revision `{rev}` does not name a commit in {path}: {source}; pass a branch, tag or commit id")]
+    #[error(
+        "revision `{rev}` does not name a commit in {path}: {source}; pass a branch, tag or commit id"
+    )]
     UnknownRevision {
         /// The revision as given.
         rev: String,

@@ -55,16 +55,25 @@ pub trait Snapshot: fmt::Debug + Send + Sync {
 pub(crate) fn check_path(path: &str) -> Result<()> {
     let bad = path.starts_with('/')
         || path.contains('\0')
-        || (!path.is_empty() && path.split('/').any(|c| c.is_empty() || c == "." || c == ".."));
+        || (!path.is_empty()
+            && path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == ".."));
     if bad {
-        return Err(super::Error::InvalidPath { path: path.to_owned() });
+        return Err(super::Error::InvalidPath {
+            path: path.to_owned(),
+        });
     }
     Ok(())
 }
 
 /// Join a directory and a name into a repository-relative path.
 pub(crate) fn join(dir: &str, name: &str) -> String {
-    if dir.is_empty() { name.to_owned() } else { format!("{dir}/{name}") }
+    if dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 #[cfg(test)]
@@ -77,7 +86,10 @@ mod tests {
         assert!(check_path("connectors/a.yaml").is_ok());
         for bad in ["/etc/passwd", "a/../b", "./a", "a//b", "a/", "a\0b"] {
             let err = check_path(bad).unwrap_err();
-            assert_eq!(err.to_string(), format!("`{bad}` is not a normalized repository-relative path"));
+            assert_eq!(
+                err.to_string(),
+                format!("`{bad}` is not a normalized repository-relative path")
+            );
         }
     }
 }

@@ -26,17 +26,26 @@ impl WorkTree {
 
     fn full(&self, path: &str) -> Result<PathBuf> {
         check_path(path)?;
-        Ok(if path.is_empty() { self.root.clone() } else { self.root.join(path) })
+        Ok(if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        })
     }
 
     fn io(path: &str, source: io::Error) -> Error {
-        Error::Io { path: path.to_owned(), source }
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     fn kind_of(full: &Path, meta: &fs::Metadata) -> EntryKind {
         let ft = meta.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(full).map(|t| t.to_string_lossy().replace('\\', "/")).unwrap_or_default();
+            let target = fs::read_link(full)
+                .map(|t| t.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
             EntryKind::Symlink { target }
         } else if ft.is_dir() {
             EntryKind::Dir
@@ -61,8 +70,12 @@ impl Snapshot for WorkTree {
         while let Some((rel, full)) = pending.pop() {
             let read = match fs::read_dir(&full) {
                 Ok(read) => read,
-                Err(e) if e.kind() == io::ErrorKind::NotFound && rel == dir => return Ok(Vec::new()),
-                Err(e) if e.kind() == io::ErrorKind::NotADirectory && rel == dir => return Ok(Vec::new()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && rel == dir => {
+                    return Ok(Vec::new());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory && rel == dir => {
+                    return Ok(Vec::new());
+                }
                 Err(e) => return Err(Self::io(&rel, e)),
             };
             for item in read {
@@ -88,7 +101,14 @@ impl Snapshot for WorkTree {
         let full = self.full(path)?;
         match fs::symlink_metadata(&full) {
             Ok(meta) => Ok(Some(Self::kind_of(&full, &meta))),
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(Self::io(path, e)),
         }
     }
@@ -97,7 +117,9 @@ impl Snapshot for WorkTree {
         let full = self.full(path)?;
         let meta = fs::symlink_metadata(&full).map_err(|e| Self::io(path, e))?;
         if !meta.file_type().is_file() {
-            return Err(Error::NotAFile { path: path.to_owned() });
+            return Err(Error::NotAFile {
+                path: path.to_owned(),
+            });
         }
         fs::read(&full).map_err(|e| Self::io(path, e))
     }
@@ -118,13 +140,21 @@ mod tests {
         fs::write(root.join("c/.hidden/x.yaml"), "x").unwrap();
         fs::write(root.join("c/.swp"), "x").unwrap();
         let snap = WorkTree::new(root);
-        let paths: Vec<_> = snap.list("c").unwrap().into_iter().map(|e| e.path).collect();
+        let paths: Vec<_> = snap
+            .list("c")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
         assert_eq!(paths, ["c/b.yaml", "c/sub/a.sql"]);
         assert!(snap.list("missing").unwrap().is_empty());
         assert_eq!(snap.read("c/sub/a.sql").unwrap(), b"a");
         assert_eq!(snap.entry("c/sub").unwrap(), Some(EntryKind::Dir));
         assert_eq!(snap.entry("c/nope").unwrap(), None);
-        assert_eq!(snap.read("c/sub").unwrap_err().to_string(), "`c/sub` is not a regular file");
+        assert_eq!(
+            snap.read("c/sub").unwrap_err().to_string(),
+            "`c/sub` is not a regular file"
+        );
     }
 
     #[cfg(unix)]
@@ -138,8 +168,16 @@ mod tests {
         let listed = snap.list("c").unwrap();
         assert_eq!(
             listed,
-            [Entry { path: "c/link.sql".into(), kind: EntryKind::Symlink { target: "../secret.txt".into() } }]
+            [Entry {
+                path: "c/link.sql".into(),
+                kind: EntryKind::Symlink {
+                    target: "../secret.txt".into()
+                }
+            }]
         );
-        assert_eq!(snap.read("c/link.sql").unwrap_err().to_string(), "`c/link.sql` is not a regular file");
+        assert_eq!(
+            snap.read("c/link.sql").unwrap_err().to_string(),
+            "`c/link.sql` is not a regular file"
+        );
     }
 }
