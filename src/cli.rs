@@ -57,9 +57,7 @@ pub struct SchemaArgs {}
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate(_) | Command::Schema(_) => {
-            eprintln!("ferry: this command is being built");
-            ExitCode::from(1)
-        }
+        Command::Validate(args) => crate::commands::validate::run(&args),
+        Command::Schema(_) => crate::commands::schema::run(),
     }
 }

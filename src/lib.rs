@@ -9,6 +9,7 @@
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod manifest;
 pub mod model;

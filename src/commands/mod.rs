@@ -1,0 +1,5 @@
+//! The CLI commands' implementations: each turns parsed arguments into work on the library
+//! and an exit code. Glue only: parsing, validation and planning live in their modules.
+
+pub mod schema;
+pub mod validate;
