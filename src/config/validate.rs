@@ -593,4 +593,124 @@ mod tests {
             "unknown time zone `Mars/Olympus`: use an IANA name such as `Europe/Berlin` or `UTC`"
         );
     }
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let loaded = crate::config::parse(std::path::Path::new("ferry.yaml"), yaml.as_bytes())
+            .expect("parses");
+        loaded.validate().iter().map(ToString::to_string).collect()
+    }
+
+    const SOURCE: &str = "source: {repo: .}\n";
+
+    #[test]
+    fn a_minimal_config_is_valid() {
+        let yaml =
+            format!("{SOURCE}tenants:\n  - {{name: sandbox, platform: kizen, url: emulator}}\n");
+        assert_eq!(problems(&yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn tenants_need_credentials_unless_emulated() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: https://kizen.example.com/api\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:5:10: tenant `prod` has no credentials: add `auth: {tokenEnv: NAME}` naming the environment variable that holds its token (or `tokenFile`), or use `url: emulator`"
+            ]
+        );
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: not a url, auth: {{tokenEnv: KIZEN_TOKEN}}}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:3:40: tenant `prod`: url must be an http(s) URL of the tenant's API, or `emulator` for an in-process emulated tenant"
+            ]
+        );
+    }
+
+    #[test]
+    fn secret_headers_cannot_hold_literals() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: https://kizen.example.com\n    auth:\n      tokenEnv: KIZEN_TOKEN\n      headers:\n        X-BUSINESS-ID: {{value: acme}}\n        X-API-KEY: {{value: abc}}\n        X-Trace: {{env: A, file: b}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:10:28: header `X-API-KEY` carries a secret and cannot hold a literal value: put the token in an environment variable and name the variable here (`env: NAME`)",
+                "ferry.yaml:11:18: header `X-Trace` needs exactly one of `env`, `file` or `value`",
+            ]
+        );
+    }
+
+    #[test]
+    fn env_names_and_token_files() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: emulator\n    auth: {{tokenEnv: my-token, tokenFile: aB3dE5fG7hJ9kL1mN3pQ5rS7}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:6:22: tenants[0].auth.tokenEnv is not an environment variable name: use letters, digits and `_`, not starting with a digit (for example `KIZEN_TOKEN`)",
+                "ferry.yaml:6:43: tenants[0].auth.tokenFile looks like a token, not a file path: put the token in an environment variable and name the variable here, or in a file and name the file",
+            ]
+        );
+    }
+
+    #[test]
+    fn promotion_rules() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: a, platform: kizen, url: emulator, promoteFrom: a}}\n  - {{name: b, platform: agent-studio, url: emulator, promoteFrom: c}}\n  - {{name: c, platform: kizen, url: emulator}}\n  - {{name: c, platform: kizen, url: emulator}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:3:60: tenant `a` cannot promote from itself: name another tenant or remove promoteFrom",
+                "ferry.yaml:4:67: tenant `b` (agent-studio) promotes from `c`, a kizen tenant: promotion needs a tenant of the same platform",
+                "ferry.yaml:6:12: tenant `c` is already defined at ferry.yaml:5:12: tenant names must be unique; rename one",
+            ]
+        );
+    }
+
+    #[test]
+    fn three_tenant_cycle_is_named_once() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: dev, platform: kizen, url: emulator, promoteFrom: prod}}\n  - {{name: stage, platform: kizen, url: emulator, promoteFrom: dev}}\n  - {{name: prod, platform: kizen, url: emulator, promoteFrom: stage}}\n  - {{name: other, platform: kizen, url: emulator, promoteFrom: prod}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:3:62: promoteFrom makes a cycle: dev -> prod -> stage -> dev; one tenant of the chain must be applied directly: remove promoteFrom from it"
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_drift_and_reporters() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: emulator\n    drift: {{schedule: \"*/10 * * * *\", timeZone: Europe/Berln}}\n    windows:\n      - {{kind: deny, schedule: \"0 18 * * 5\", duration: 0s}}\nstatuses:\n  - kind: github\n    api: https://api.github.com\n    repo: acme/connectors\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:6:49: tenants[0].drift.timeZone: unknown time zone `Europe/Berln`: use an IANA name such as `Europe/Berlin` or `UTC`",
+                "ferry.yaml:8:56: tenants[0].windows[0].duration must be longer than zero: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)",
+                "ferry.yaml:10:5: the github reporter needs `tokenEnv` (the environment variable holding its token) or `tokenFile`",
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_point_at_their_parent() {
+        let yaml = "source:\n  repo: ''\ntenants: []\n";
+        assert_eq!(
+            problems(yaml),
+            [
+                "ferry.yaml:2:9: source.repo is empty: give the repository's path (relative to this file) or URL",
+                "ferry.yaml:3:10: tenants is empty: add at least one tenant for ferry to keep in line with git",
+            ]
+        );
+    }
 }
