@@ -296,9 +296,14 @@ impl FileLoader<'_> {
             errors: Diagnostics::new(),
         };
 
-        let header =
-            match serde_saphyr::from_str_with_options::<Header>(chunk.text, yaml::options()) {
-                Ok(header) => header,
+        // Step one: the kind. The source map has it when the document is a well-formed
+        // mapping with a scalar `kind`; otherwise a loose parse says what is wrong.
+        let root_is_mapping = doc.map.get("").is_some_and(|n| n.kind == NodeKind::Mapping);
+        let kind_text = match doc.map.root_scalar("kind") {
+            Some(kind) if doc.map.complete() => Some(kind.to_owned()),
+            None if doc.map.complete() && root_is_mapping && doc.map.get("kind").is_none() => None,
+            _ => match serde_saphyr::from_str_with_options::<Header>(chunk.text, yaml::options()) {
+                Ok(header) => header.kind,
                 Err(e) => {
                     self.diagnostics.push(yaml::diagnose(
                         &e,
@@ -308,8 +313,9 @@ impl FileLoader<'_> {
                     ));
                     return None;
                 }
-            };
-        let kind = match header.kind.as_deref() {
+            },
+        };
+        let kind = match kind_text.as_deref() {
             Some("SmartConnector") => Kind::SmartConnector,
             Some("Plugin") => Kind::Plugin,
             Some("CdeConnector") => Kind::CdeConnector,

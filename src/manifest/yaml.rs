@@ -123,6 +123,8 @@ pub(crate) struct Node {
 pub(crate) struct SourceMap {
     values: HashMap<String, Node>,
     keys: Vec<(String, u64, u64)>,
+    root_scalars: Vec<(String, String)>,
+    complete: bool,
 }
 
 enum Frame {
@@ -147,7 +149,9 @@ impl SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
         for item in Parser::new_from_str(text) {
-            let Ok((event, span)) = item else { break };
+            let Ok((event, span)) = item else {
+                return map;
+            };
             let kind = match event {
                 Event::Scalar(..) => NodeKind::Scalar,
                 Event::MappingStart(..) => NodeKind::Mapping,
@@ -203,6 +207,11 @@ impl SourceMap {
                 },
             };
             let (start, end) = span.byte_range().map_or((0, 0), |r| (r.start, r.end));
+            if let (1, Event::Scalar(value, ..)) = (stack.len(), &event)
+                && !path.contains(['.', '['])
+            {
+                map.root_scalars.push((path.clone(), value.to_string()));
+            }
             map.values.insert(
                 path.clone(),
                 Node {
@@ -219,7 +228,21 @@ impl SourceMap {
                 _ => {}
             }
         }
+        map.complete = true;
         map
+    }
+
+    /// Whether the whole document was read without a syntax error.
+    pub(crate) fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// The value of a scalar written directly under the root mapping (`kind`).
+    pub(crate) fn root_scalar(&self, key: &str) -> Option<&str> {
+        self.root_scalars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The node at `path`.
@@ -397,6 +420,10 @@ mod tests {
         assert_eq!(at("spec.after"), Some((9, 10)));
         let name = map.get("spec.name").unwrap();
         assert_eq!(&text[name.start..name.end], "\"a ${b}\"");
+        assert!(map.complete());
+        assert_eq!(map.root_scalar("kind"), Some("X"));
+        assert_eq!(map.root_scalar("spec"), None);
+        assert!(!SourceMap::build("a: [1\n").complete());
     }
 
     #[test]
