@@ -369,9 +369,11 @@ impl LoadedConfig {
         self.config.source.path.as_deref().unwrap_or("")
     }
 
-    /// Every semantic problem of the configuration at once (see the module docs of
-    /// [`validate`](self::validate)): durations, cron expressions, time zones, tenant names,
-    /// `promoteFrom`, credentials, reporters.
+    /// Every semantic problem of the configuration at once, sorted: durations, 5-field cron
+    /// expressions, IANA time zones, unique tenant names, tenant URLs, `promoteFrom` (an
+    /// existing tenant of the same platform, no cycles), credentials that name a variable or
+    /// file rather than hold a token, literal header values only for non-secret headers,
+    /// auth on every non-emulated tenant, a token source on every forge reporter.
     pub fn validate(&self) -> Diagnostics {
         validate::validate(self)
     }

@@ -1,9 +1,12 @@
 //! Reading every manifest of a snapshot: parse, check, read referenced files.
 //!
-//! Each document is parsed in two steps: a loose header gives its `kind`, then the typed
-//! document of that kind is parsed with unknown fields rejected. Documents are split out of
-//! their file first (keeping their line offsets), so locations stay right for every
-//! document of a multi-document file.
+//! Documents are split out of their file first, keeping their line offsets, so locations
+//! stay right for every document of a multi-document file. Each document is then read in
+//! two steps, because serde loses locations inside internally tagged enums: first its
+//! `kind` (from the source map, or from a loose header parse when the document is
+//! malformed, to report why), then the typed document of that kind with unknown fields
+//! rejected. The checks that follow (names, files, secrets, `${…}` syntax) add their
+//! problems at the field they are about.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;

@@ -277,11 +277,6 @@ impl SourceMap {
     }
 }
 
-/// Render a YAML path for a message: the document root is `document`.
-pub(crate) fn display_path(path: &str) -> &str {
-    if path.is_empty() { "document" } else { path }
-}
-
 /// Options for typed parses: default budgets (depth 64, node and size limits) and no
 /// snippet art in messages.
 pub(crate) fn options() -> serde_saphyr::Options {
@@ -331,7 +326,12 @@ pub(crate) fn diagnose(
     let raw = raw.replace("expected string scalar", "expected a string");
     let message = match field {
         Some(f) if raw.starts_with("unknown field") || raw.starts_with("missing field") => {
-            format!("{raw} in {}{hint}", display_path(&f))
+            let place = if f.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in {f}")
+            };
+            format!("{raw} {place}{hint}")
         }
         Some(f) if !f.is_empty() => format!("{f}: {raw}{hint}"),
         _ => format!("{raw}{hint}"),
