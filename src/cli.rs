@@ -63,9 +63,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => crate::commands::serve::run(args, cli.log_format),
         Command::Emulator(args) => crate::commands::emulator::run(args),
-        Command::Validate(_) | Command::Schema(_) => {
-            eprintln!("ferry: this command is being built");
-            ExitCode::from(1)
-        }
+        Command::Validate(args) => crate::commands::validate::run(&args),
+        Command::Schema(_) => crate::commands::schema::run(),
     }
 }

@@ -4,13 +4,24 @@
 //! Schema) and their validation pass, which reports every problem at once. Runtime knobs
 //! (listen address, log format, state path override) are CLI flags, not config.
 //! It must not do I/O beyond reading the file it is given.
+//!
+//! [`load`] reads `ferry.yaml` and runs the validation pass; [`parse`] and
+//! [`LoadedConfig::validate`] are its two halves for callers that want to go on after a
+//! semantic error (as `ferry validate` does, to report manifest problems too).
+
+mod validate;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Platform;
+use crate::manifest::yaml::{self, SourceMap};
+use crate::manifest::{Diagnostic, Diagnostics};
+use crate::model::{Location, Platform};
+
+pub use validate::{parse_cron, parse_duration};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -296,4 +307,138 @@ pub struct Server {
     /// Environment variable holding the bearer token required by state-changing API calls.
     #[serde(default)]
     pub api_token_env: Option<String>,
+}
+
+/// A parsed configuration with where it came from: its directory (relative paths in it
+/// resolve from there) and the locations of its fields, for messages.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The configuration.
+    pub config: Config,
+    /// The file, as given.
+    pub path: PathBuf,
+    /// The file's directory: `source.repo`, `state`, `emulator.seed` and token files
+    /// resolve from here.
+    pub dir: PathBuf,
+    display: String,
+    map: SourceMap,
+}
+
+impl LoadedConfig {
+    /// Where the field at `field` (`tenants[1].promoteFrom`, `source.interval`) is written.
+    /// A field left to its default points at its nearest written parent, and the file's
+    /// first line when nothing is written.
+    pub fn location(&self, field: &str) -> Location {
+        let mut path = field;
+        loop {
+            if let Some(node) = self.map.get(path) {
+                return Location {
+                    path: self.display.clone(),
+                    line: node.line,
+                    column: node.column,
+                };
+            }
+            match path.rfind(['.', '[']) {
+                Some(cut) => path = &path[..cut],
+                None if path.is_empty() => {
+                    return Location {
+                        path: self.display.clone(),
+                        line: 1,
+                        column: 1,
+                    };
+                }
+                None => path = "",
+            }
+        }
+    }
+
+    /// The path of the configuration file for messages, as given.
+    pub fn display_path(&self) -> &str {
+        &self.display
+    }
+
+    /// `relative` resolved from the configuration's directory (absolute paths stay).
+    pub fn resolve(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    /// The tenant named `name`.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.config.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// The local directory of `source.repo` (resolved from the configuration's
+    /// directory, `file://` stripped), or `None` when it is a remote URL.
+    pub fn local_repository(&self) -> Option<PathBuf> {
+        let repo = self.config.source.repo.as_str();
+        if let Some(path) = repo.strip_prefix("file://") {
+            return Some(self.resolve(path));
+        }
+        let remote = repo.contains("://") || (repo.contains('@') && repo.contains(':'));
+        (!remote).then(|| self.resolve(repo))
+    }
+
+    /// The manifests folder inside the repository (`source.path`), `""` for its root.
+    pub fn manifests_folder(&self) -> &str {
+        self.config.source.path.as_deref().unwrap_or("")
+    }
+
+    /// Every semantic problem of the configuration at once, sorted: durations, 5-field cron
+    /// expressions, IANA time zones, unique tenant names, tenant URLs, `promoteFrom` (an
+    /// existing tenant of the same platform, no cycles), credentials that name a variable or
+    /// file rather than hold a token, literal header values only for non-secret headers,
+    /// auth on every non-emulated tenant, a token source on every forge reporter.
+    pub fn validate(&self) -> Diagnostics {
+        validate::validate(self)
+    }
+}
+
+/// Read, parse and validate the configuration file at `path`.
+///
+/// # Errors
+/// Every problem, sorted: the file cannot be read, is not UTF-8, is not valid YAML, has
+/// unknown or missing fields or wrong types, or fails the validation pass.
+pub fn load(path: &Path) -> Result<LoadedConfig, Diagnostics> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic::file(
+            display(path),
+            format!("cannot read the configuration: {e}; pass the right file with --config"),
+        )])
+    })?;
+    let loaded = parse(path, &bytes)?;
+    loaded.validate().into_result(loaded)
+}
+
+fn display(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}
+
+/// Parse configuration `bytes` read from `path` (used for messages and to resolve relative
+/// paths), without the semantic validation pass.
+///
+/// # Errors
+/// The file is not UTF-8, not valid YAML, or does not match the configuration types.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<LoadedConfig, Diagnostics> {
+    let shown = display(path);
+    let text = yaml::decode(bytes, &shown).map_err(|d| Diagnostics(vec![d]))?;
+    if yaml::split_documents(text).is_empty() {
+        return Err(Diagnostics(vec![Diagnostic::file(
+            shown,
+            "the configuration is empty: describe `source` and `tenants` (see examples/quickstart/ferry.yaml)",
+        )]));
+    }
+    let map = SourceMap::build(text);
+    let config: Config = serde_saphyr::from_str_with_options(text, yaml::options())
+        .map_err(|e| Diagnostics(vec![yaml::diagnose(&e, &shown, 0, Some(&map))]))?;
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Ok(LoadedConfig {
+        config,
+        path: path.to_owned(),
+        dir,
+        display: shown,
+        map,
+    })
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod controller;
 pub mod emulator;
 pub mod lifecycle;
+pub mod manifest;
 pub mod model;
 pub mod plan;
 pub mod provider;

@@ -1,4 +1,7 @@
-//! The implementations of ferry's commands: one module per subcommand, called from `cli`.
+//! The CLI commands' implementations: each turns parsed arguments into work on the library
+//! and an exit code. Glue only: parsing, validation and planning live in their modules.
 
 pub mod emulator;
+pub mod schema;
 pub mod serve;
+pub mod validate;

@@ -1,0 +1,716 @@
+//! The configuration's validation pass: every semantic problem at once, each at the line
+//! and column of the field it is about, with what to do.
+//!
+//! Checks: durations (`30s`, `1m`, `2h`, `1h30m`), 5-field cron expressions, IANA time
+//! zones, unique tenant names, tenant URLs, `promoteFrom` (an existing tenant of the same
+//! platform, no cycles), credentials that name an environment variable or a file rather
+//! than holding a value, header literals only for non-secret headers, auth on every
+//! non-emulated tenant, a token source on every forge reporter, server settings.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
+use regex::Regex;
+
+use super::{Auth, LoadedConfig, SecretSource, StatusTarget, Tenant};
+use crate::manifest::Diagnostics;
+use crate::manifest::secrets::{is_env_name, is_secret_header, looks_like_token};
+
+static TENANT_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$").expect("valid regex"));
+static HEADER_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$").expect("valid regex"));
+static VAR_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]*$").expect("valid regex"));
+
+const DURATION_HELP: &str = "write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)";
+
+/// Parse a duration: one or more `<number><unit>` parts from the largest unit to the
+/// smallest, units `d`, `h`, `m`, `s`, `ms` (`30s`, `1m`, `2h`, `62h`, `1h30m`).
+///
+/// # Errors
+/// A message saying what is wrong and how to write it.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, u64); 5] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    let bad = || {
+        format!(
+            "`{}` is not a duration: {DURATION_HELP}",
+            text.escape_debug()
+        )
+    };
+    if text.is_empty() {
+        return Err(format!("the duration is empty: {DURATION_HELP}"));
+    }
+    let mut rest = text;
+    let mut total: u64 = 0;
+    let mut last_rank = None;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let Some(rank) = UNITS.iter().position(|(u, _)| *u == unit) else {
+            return Err(bad());
+        };
+        if last_rank.is_some_and(|last| rank <= last) {
+            return Err(format!(
+                "`{}` is not a duration: give each unit once, from the largest to the smallest (for example `1h30m`)",
+                text.escape_debug()
+            ));
+        }
+        last_rank = Some(rank);
+        total = number
+            .checked_mul(UNITS[rank].1)
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(|| format!("`{}` is too long a duration", text.escape_debug()))?;
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// Parse a 5-field cron expression (minute hour day-of-month month day-of-week), as
+/// `drift.schedule` and `windows[].schedule` are written.
+///
+/// # Errors
+/// A message saying what is wrong; 6- and 7-field expressions (with seconds or years) are
+/// refused with a message that says so.
+pub fn parse_cron(text: &str) -> Result<Cron, String> {
+    let fields = text.split_whitespace().count();
+    let shown = text.escape_debug();
+    if fields == 6 || fields == 7 {
+        return Err(format!(
+            "`{shown}` has {fields} fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
+        ));
+    }
+    if fields != 5 {
+        return Err(format!(
+            "`{shown}` is not a 5-field cron expression (minute hour day-of-month month day-of-week), for example `*/10 * * * *`"
+        ));
+    }
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(text)
+        .map_err(|e| format!("`{shown}` is not a valid cron expression ({e}): use 5 fields, for example `*/10 * * * *`"))
+}
+
+fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!(
+            "unknown time zone `{}`: use an IANA name such as `Europe/Berlin` or `UTC`",
+            name.escape_debug()
+        )
+    })
+}
+
+fn is_http_url(text: &str) -> bool {
+    reqwest::Url::parse(text)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+struct Validator<'a> {
+    cfg: &'a LoadedConfig,
+    out: Diagnostics,
+}
+
+pub(super) fn validate(cfg: &LoadedConfig) -> Diagnostics {
+    let mut v = Validator {
+        cfg,
+        out: Diagnostics::new(),
+    };
+    v.source();
+    v.tenants();
+    v.statuses();
+    v.server();
+    if cfg.config.state.trim().is_empty() {
+        v.error(
+            "state",
+            "state is empty: give the path of the state database, for example `.ferry/state.db`",
+        );
+    }
+    if let Some(seed) = cfg.config.emulator.as_ref().and_then(|e| e.seed.as_deref())
+        && seed.trim().is_empty()
+    {
+        v.error(
+            "emulator.seed",
+            "emulator.seed is empty: name the seed file or remove the key",
+        );
+    }
+    v.out.sort();
+    v.out
+}
+
+impl Validator<'_> {
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        let location = self.cfg.location(field);
+        self.out.at(location, message);
+    }
+
+    fn duration(&mut self, field: &str, text: &str) {
+        match parse_duration(text) {
+            Ok(d) if d.is_zero() => self.error(
+                field,
+                format!("{field} must be longer than zero: {DURATION_HELP}"),
+            ),
+            Ok(_) => {}
+            Err(e) => self.error(field, format!("{field}: {e}")),
+        }
+    }
+
+    fn cron(&mut self, field: &str, text: &str) {
+        if let Err(e) = parse_cron(text) {
+            self.error(field, format!("{field}: {e}"));
+        }
+    }
+
+    fn time_zone(&mut self, field: &str, name: Option<&str>) {
+        if let Some(Err(e)) = name.map(parse_time_zone) {
+            self.error(field, format!("{field}: {e}"));
+        }
+    }
+
+    fn env_name(&mut self, field: &str, name: &str) {
+        if looks_like_token(name) {
+            self.error(
+                field,
+                format!("{field} looks like a token, not a variable name: put the token in an environment variable and name the variable here"),
+            );
+        } else if !is_env_name(name) {
+            self.error(
+                field,
+                format!("{field} is not an environment variable name: use letters, digits and `_`, not starting with a digit (for example `KIZEN_TOKEN`)"),
+            );
+        }
+    }
+
+    fn secret_file(&mut self, field: &str, file: &str) {
+        if looks_like_token(file) {
+            self.error(
+                field,
+                format!("{field} looks like a token, not a file path: put the token in an environment variable and name the variable here, or in a file and name the file"),
+            );
+        } else if file.trim().is_empty() {
+            self.error(
+                field,
+                format!("{field} is empty: name the file that holds the secret"),
+            );
+        }
+    }
+
+    fn source(&mut self) {
+        let source = &self.cfg.config.source;
+        if source.repo.trim().is_empty() {
+            self.error(
+                "source.repo",
+                "source.repo is empty: give the repository's path (relative to this file) or URL",
+            );
+        }
+        if source.branch.trim().is_empty() {
+            self.error(
+                "source.branch",
+                "source.branch is empty: name the branch to follow, for example `main`",
+            );
+        }
+        self.duration("source.interval", &source.interval);
+        if let Some(path) = &source.path {
+            let escapes = path.starts_with('/') || path.split('/').any(|p| p == "..");
+            if escapes {
+                self.error(
+                    "source.path",
+                    "source.path must be a folder inside the repository, relative to its root and without `..`",
+                );
+            }
+        }
+        if let Some(auth) = &source.auth {
+            if let Some(env) = &auth.token_env {
+                self.env_name("source.auth.tokenEnv", env);
+            }
+            if let Some(file) = &auth.token_file {
+                self.secret_file("source.auth.tokenFile", file);
+            }
+            if let Some(file) = &auth.ssh_key_file {
+                self.secret_file("source.auth.sshKeyFile", file);
+            }
+        }
+    }
+
+    fn tenants(&mut self) {
+        let tenants = &self.cfg.config.tenants;
+        if tenants.is_empty() {
+            self.error(
+                "tenants",
+                "tenants is empty: add at least one tenant for ferry to keep in line with git",
+            );
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, tenant) in tenants.iter().enumerate() {
+            let at = format!("tenants[{i}]");
+            if !TENANT_NAME.is_match(&tenant.name) {
+                self.error(
+                    &format!("{at}.name"),
+                    format!(
+                        "tenant name `{}` is not valid: use lowercase letters, digits, `-` and `_` (at most 63), starting and ending with a letter or digit",
+                        tenant.name.escape_debug()
+                    ),
+                );
+            }
+            if let Some(&first) = seen.get(tenant.name.as_str()) {
+                let first_at = self.cfg.location(&format!("tenants[{first}].name"));
+                self.error(
+                    &format!("{at}.name"),
+                    format!("tenant `{}` is already defined at {first_at}: tenant names must be unique; rename one", tenant.name),
+                );
+            } else {
+                seen.insert(&tenant.name, i);
+            }
+            self.tenant(&at, tenant);
+        }
+        self.promotion(&seen);
+    }
+
+    fn tenant(&mut self, at: &str, tenant: &Tenant) {
+        let emulated = tenant.url == "emulator";
+        if !emulated && !is_http_url(&tenant.url) {
+            self.error(
+                &format!("{at}.url"),
+                format!("tenant `{}`: url must be an http(s) URL of the tenant's API, or `emulator` for an in-process emulated tenant", tenant.name),
+            );
+        }
+        self.auth(at, tenant, &tenant.auth, emulated);
+        for name in tenant.vars.keys() {
+            if !VAR_NAME.is_match(name) {
+                self.error(
+                    &format!("{at}.vars.{name}"),
+                    format!("tenant `{}`: `{}` is not a valid variable name: use letters, digits, `_` and `-`, starting with a letter or `_`", tenant.name, name.escape_debug()),
+                );
+            }
+        }
+        if let Some(branch) = &tenant.branch
+            && branch.trim().is_empty()
+        {
+            self.error(
+                &format!("{at}.branch"),
+                "branch is empty: name a branch or remove the key to follow source.branch",
+            );
+        }
+        if let Some(drift) = &tenant.drift {
+            self.cron(&format!("{at}.drift.schedule"), &drift.schedule);
+            self.time_zone(&format!("{at}.drift.timeZone"), drift.time_zone.as_deref());
+        }
+        for (w, window) in tenant.windows.iter().enumerate() {
+            let wat = format!("{at}.windows[{w}]");
+            self.cron(&format!("{wat}.schedule"), &window.schedule);
+            self.duration(&format!("{wat}.duration"), &window.duration);
+            self.time_zone(&format!("{wat}.timeZone"), window.time_zone.as_deref());
+        }
+    }
+
+    fn auth(&mut self, at: &str, tenant: &Tenant, auth: &Auth, emulated: bool) {
+        if let Some(env) = &auth.token_env {
+            self.env_name(&format!("{at}.auth.tokenEnv"), env);
+        }
+        if let Some(file) = &auth.token_file {
+            self.secret_file(&format!("{at}.auth.tokenFile"), file);
+        }
+        let mut has_secret_header = false;
+        for (name, source) in &auth.headers {
+            let field = format!("{at}.auth.headers.{name}");
+            has_secret_header |= source.env.is_some() || source.file.is_some();
+            self.header(&field, name, source);
+        }
+        if !emulated && auth.token_env.is_none() && auth.token_file.is_none() && !has_secret_header
+        {
+            self.error(
+                &format!("{at}.url"),
+                format!(
+                    "tenant `{}` has no credentials: add `auth: {{tokenEnv: NAME}}` naming the environment variable that holds its token (or `tokenFile`), or use `url: emulator`",
+                    tenant.name
+                ),
+            );
+        }
+    }
+
+    fn header(&mut self, field: &str, name: &str, source: &SecretSource) {
+        if !HEADER_NAME.is_match(name) {
+            self.error(
+                field,
+                format!("`{}` is not a valid HTTP header name", name.escape_debug()),
+            );
+        }
+        let set = [
+            source.env.is_some(),
+            source.file.is_some(),
+            source.value.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if set != 1 {
+            self.error(
+                field,
+                format!("header `{name}` needs exactly one of `env`, `file` or `value`"),
+            );
+        }
+        if let Some(env) = &source.env {
+            self.env_name(&format!("{field}.env"), env);
+        }
+        if let Some(file) = &source.file {
+            self.secret_file(&format!("{field}.file"), file);
+        }
+        if let Some(value) = &source.value
+            && (is_secret_header(name) || looks_like_token(value))
+        {
+            self.error(
+                &format!("{field}.value"),
+                format!(
+                    "header `{name}` carries a secret and cannot hold a literal value: put the token in an environment variable and name the variable here (`env: NAME`)"
+                ),
+            );
+        }
+    }
+
+    fn promotion(&mut self, index: &HashMap<&str, usize>) {
+        let tenants = &self.cfg.config.tenants;
+        for (i, tenant) in tenants.iter().enumerate() {
+            let Some(from) = &tenant.promote_from else {
+                continue;
+            };
+            let field = format!("tenants[{i}].promoteFrom");
+            if *from == tenant.name {
+                self.error(&field, format!("tenant `{}` cannot promote from itself: name another tenant or remove promoteFrom", tenant.name));
+                continue;
+            }
+            match index.get(from.as_str()).map(|&j| &tenants[j]) {
+                None => {
+                    let names: Vec<&str> = tenants.iter().filter(|t| t.platform == tenant.platform && t.name != tenant.name).map(|t| t.name.as_str()).collect();
+                    let hint = if names.is_empty() {
+                        format!("add a {} tenant to promote from, or remove promoteFrom", tenant.platform)
+                    } else {
+                        format!("use one of: {}", names.join(", "))
+                    };
+                    self.error(&field, format!("tenant `{}` promotes from `{from}`, which is not a tenant: {hint}", tenant.name));
+                }
+                Some(source) if source.platform != tenant.platform => self.error(
+                    &field,
+                    format!(
+                        "tenant `{}` ({}) promotes from `{from}`, a {} tenant: promotion needs a tenant of the same platform",
+                        tenant.name, tenant.platform, source.platform
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        // Cycles: follow promoteFrom from every tenant; report each cycle once, at the
+        // first of its members in file order.
+        let mut reported: HashSet<usize> = HashSet::new();
+        for start in 0..tenants.len() {
+            let mut chain = vec![start];
+            let mut current = start;
+            loop {
+                let next = tenants[current]
+                    .promote_from
+                    .as_deref()
+                    .filter(|f| *f != tenants[current].name)
+                    .and_then(|f| index.get(f).copied());
+                let Some(next) = next else { break };
+                if let Some(pos) = chain.iter().position(|&c| c == next) {
+                    let cycle = &chain[pos..];
+                    let first = *cycle.iter().min().unwrap_or(&next);
+                    if cycle.contains(&start) && first == start && reported.insert(first) {
+                        let mut names: Vec<&str> =
+                            cycle.iter().map(|&c| tenants[c].name.as_str()).collect();
+                        names.push(&tenants[start].name);
+                        self.error(
+                            &format!("tenants[{start}].promoteFrom"),
+                            format!(
+                                "promoteFrom makes a cycle: {}; one tenant of the chain must be applied directly: remove promoteFrom from it",
+                                names.join(" -> ")
+                            ),
+                        );
+                    }
+                    break;
+                }
+                chain.push(next);
+                current = next;
+            }
+        }
+    }
+
+    fn statuses(&mut self) {
+        for (i, status) in self.cfg.config.statuses.iter().enumerate() {
+            let at = format!("statuses[{i}]");
+            let (kind, forge) = match status {
+                StatusTarget::GitNotes(_) => continue,
+                StatusTarget::Github(f) => ("github", f),
+                StatusTarget::Gitlab(f) => ("gitlab", f),
+                StatusTarget::Gitea(f) => ("gitea", f),
+            };
+            if !is_http_url(&forge.api) {
+                self.error(&format!("{at}.api"), format!("the {kind} reporter's api must be an http(s) URL, for example `https://api.github.com`"));
+            }
+            if forge.repo.trim().is_empty() {
+                self.error(
+                    &format!("{at}.repo"),
+                    format!(
+                        "the {kind} reporter's repo is empty: name the repository (`owner/repo`)"
+                    ),
+                );
+            }
+            if let Some(env) = &forge.token_env {
+                self.env_name(&format!("{at}.tokenEnv"), env);
+            }
+            if let Some(file) = &forge.token_file {
+                self.secret_file(&format!("{at}.tokenFile"), file);
+            }
+            if forge.token_env.is_none() && forge.token_file.is_none() {
+                self.error(
+                    &at,
+                    format!("the {kind} reporter needs `tokenEnv` (the environment variable holding its token) or `tokenFile`"),
+                );
+            }
+        }
+    }
+
+    fn server(&mut self) {
+        let server = &self.cfg.config.server;
+        if let Some(listen) = &server.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            self.error(
+                "server.listen",
+                "server.listen must be an address and port, for example `127.0.0.1:9400`",
+            );
+        }
+        if let Some(url) = &server.external_url
+            && !is_http_url(url)
+        {
+            self.error("server.externalUrl", "server.externalUrl must be an http(s) URL, for example `https://ferry.example.com`");
+        }
+        if let Some(env) = &server.webhook_secret_env {
+            self.env_name("server.webhookSecretEnv", env);
+        }
+        if let Some(env) = &server.api_token_env {
+            self.env_name("server.apiTokenEnv", env);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("62h"), Ok(Duration::from_secs(62 * 3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_duration("1d2h3m4s5ms"),
+            Ok(Duration::from_millis(93_784_005))
+        );
+        assert_eq!(
+            parse_duration("").unwrap_err(),
+            "the duration is empty: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
+        );
+        assert_eq!(
+            parse_duration("5 minutes").unwrap_err(),
+            "`5 minutes` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
+        );
+        assert_eq!(
+            parse_duration("10").unwrap_err(),
+            "`10` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
+        );
+        assert_eq!(
+            parse_duration("h").unwrap_err(),
+            "`h` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
+        );
+        assert_eq!(
+            parse_duration("30m1h").unwrap_err(),
+            "`30m1h` is not a duration: give each unit once, from the largest to the smallest (for example `1h30m`)"
+        );
+        assert_eq!(
+            parse_duration("99999999999999999999d").unwrap_err(),
+            "`99999999999999999999d` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
+        );
+        assert_eq!(
+            parse_duration("9999999999999999d").unwrap_err(),
+            "`9999999999999999d` is too long a duration"
+        );
+    }
+
+    #[test]
+    fn crons() {
+        assert!(parse_cron("*/10 * * * *").is_ok());
+        assert!(parse_cron("0 18 * * 5").is_ok());
+        assert!(parse_cron("0 18 * * FRI").is_ok());
+        assert_eq!(
+            parse_cron("0 */10 * * * *").unwrap_err(),
+            "`0 */10 * * * *` has 6 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
+        );
+        assert_eq!(
+            parse_cron("0 0 0 * * * 2030").unwrap_err(),
+            "`0 0 0 * * * 2030` has 7 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
+        );
+        assert_eq!(
+            parse_cron("@daily").unwrap_err(),
+            "`@daily` is not a 5-field cron expression (minute hour day-of-month month day-of-week), for example `*/10 * * * *`"
+        );
+        let err = parse_cron("61 * * * *").unwrap_err();
+        assert!(
+            err.starts_with("`61 * * * *` is not a valid cron expression ("),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("): use 5 fields, for example `*/10 * * * *`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn time_zones() {
+        assert!(parse_time_zone("Europe/Berlin").is_ok());
+        assert_eq!(
+            parse_time_zone("Mars/Olympus").unwrap_err(),
+            "unknown time zone `Mars/Olympus`: use an IANA name such as `Europe/Berlin` or `UTC`"
+        );
+    }
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let loaded = crate::config::parse(std::path::Path::new("ferry.yaml"), yaml.as_bytes())
+            .expect("parses");
+        loaded.validate().iter().map(ToString::to_string).collect()
+    }
+
+    const SOURCE: &str = "source: {repo: .}\n";
+
+    #[test]
+    fn a_minimal_config_is_valid() {
+        let yaml =
+            format!("{SOURCE}tenants:\n  - {{name: sandbox, platform: kizen, url: emulator}}\n");
+        assert_eq!(problems(&yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn tenants_need_credentials_unless_emulated() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: https://kizen.example.com/api\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:5:10: tenant `prod` has no credentials: add `auth: {tokenEnv: NAME}` naming the environment variable that holds its token (or `tokenFile`), or use `url: emulator`"
+            ]
+        );
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: not a url, auth: {{tokenEnv: KIZEN_TOKEN}}}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:3:40: tenant `prod`: url must be an http(s) URL of the tenant's API, or `emulator` for an in-process emulated tenant"
+            ]
+        );
+    }
+
+    #[test]
+    fn secret_headers_cannot_hold_literals() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: https://kizen.example.com\n    auth:\n      tokenEnv: KIZEN_TOKEN\n      headers:\n        X-BUSINESS-ID: {{value: acme}}\n        X-API-KEY: {{value: abc}}\n        X-Trace: {{env: A, file: b}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:10:28: header `X-API-KEY` carries a secret and cannot hold a literal value: put the token in an environment variable and name the variable here (`env: NAME`)",
+                "ferry.yaml:11:18: header `X-Trace` needs exactly one of `env`, `file` or `value`",
+            ]
+        );
+    }
+
+    #[test]
+    fn env_names_and_token_files() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: emulator\n    auth: {{tokenEnv: my-token, tokenFile: aB3dE5fG7hJ9kL1mN3pQ5rS7}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:6:22: tenants[0].auth.tokenEnv is not an environment variable name: use letters, digits and `_`, not starting with a digit (for example `KIZEN_TOKEN`)",
+                "ferry.yaml:6:43: tenants[0].auth.tokenFile looks like a token, not a file path: put the token in an environment variable and name the variable here, or in a file and name the file",
+            ]
+        );
+    }
+
+    #[test]
+    fn promotion_rules() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: a, platform: kizen, url: emulator, promoteFrom: a}}\n  - {{name: b, platform: agent-studio, url: emulator, promoteFrom: c}}\n  - {{name: c, platform: kizen, url: emulator}}\n  - {{name: c, platform: kizen, url: emulator}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:3:60: tenant `a` cannot promote from itself: name another tenant or remove promoteFrom",
+                "ferry.yaml:4:67: tenant `b` (agent-studio) promotes from `c`, a kizen tenant: promotion needs a tenant of the same platform",
+                "ferry.yaml:6:12: tenant `c` is already defined at ferry.yaml:5:12: tenant names must be unique; rename one",
+            ]
+        );
+    }
+
+    #[test]
+    fn three_tenant_cycle_is_named_once() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: dev, platform: kizen, url: emulator, promoteFrom: prod}}\n  - {{name: stage, platform: kizen, url: emulator, promoteFrom: dev}}\n  - {{name: prod, platform: kizen, url: emulator, promoteFrom: stage}}\n  - {{name: other, platform: kizen, url: emulator, promoteFrom: prod}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:3:62: promoteFrom makes a cycle: dev -> prod -> stage -> dev; one tenant of the chain must be applied directly: remove promoteFrom from it"
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_drift_and_reporters() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: prod\n    platform: kizen\n    url: emulator\n    drift: {{schedule: \"*/10 * * * *\", timeZone: Europe/Berln}}\n    windows:\n      - {{kind: deny, schedule: \"0 18 * * 5\", duration: 0s}}\nstatuses:\n  - kind: github\n    api: https://api.github.com\n    repo: acme/connectors\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:6:49: tenants[0].drift.timeZone: unknown time zone `Europe/Berln`: use an IANA name such as `Europe/Berlin` or `UTC`",
+                "ferry.yaml:8:56: tenants[0].windows[0].duration must be longer than zero: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)",
+                "ferry.yaml:10:5: the github reporter needs `tokenEnv` (the environment variable holding its token) or `tokenFile`",
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_point_at_their_parent() {
+        let yaml = "source:\n  repo: ''\ntenants: []\n";
+        assert_eq!(
+            problems(yaml),
+            [
+                "ferry.yaml:2:9: source.repo is empty: give the repository's path (relative to this file) or URL",
+                "ferry.yaml:3:10: tenants is empty: add at least one tenant for ferry to keep in line with git",
+            ]
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! User-facing validation errors: a place in the repository and what to do about it.
+
+use std::fmt;
+
+use crate::model::Location;
+
+/// One problem found in the configuration or a manifest.
+///
+/// Displays as `path:line:column: message`, or `path: message` when no line is known.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// Where the problem is (path relative to the repository root, or the config path).
+    pub location: Location,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `location`.
+    pub fn new(location: Location, message: impl Into<String>) -> Self {
+        Diagnostic {
+            location,
+            message: message.into(),
+        }
+    }
+
+    /// A diagnostic about a whole file (no line or column).
+    pub fn file(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            location: Location {
+                path: path.into(),
+                line: 0,
+                column: 0,
+            },
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Location { path, line, column } = &self.location;
+        if *line == 0 {
+            write!(f, "{path}: {}", self.message)
+        } else {
+            write!(f, "{path}:{line}:{column}: {}", self.message)
+        }
+    }
+}
+
+/// Every problem found, sorted by path, line and column once [`Diagnostics::sort`] ran
+/// (the loaders return them sorted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// No problems yet.
+    pub fn new() -> Self {
+        Diagnostics(Vec::new())
+    }
+
+    /// Add a problem.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    /// Add a problem at `location`.
+    pub fn at(&mut self, location: Location, message: impl Into<String>) {
+        self.0.push(Diagnostic::new(location, message));
+    }
+
+    /// Add every problem of `other`.
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    /// Whether there are no problems.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many problems.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The problems in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.0.iter()
+    }
+
+    /// Sort by path, line, column and message, dropping exact duplicates.
+    pub fn sort(&mut self) {
+        self.0.sort();
+        self.0.dedup();
+    }
+
+    /// `Ok(value)` when there are no problems, otherwise the sorted problems.
+    pub fn into_result<T>(mut self, value: T) -> Result<T, Diagnostics> {
+        if self.is_empty() {
+            Ok(value)
+        } else {
+            self.sort();
+            Err(self)
+        }
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(path: &str, line: u64, column: u64) -> Location {
+        Location {
+            path: path.into(),
+            line,
+            column,
+        }
+    }
+
+    #[test]
+    fn displays_path_line_column_and_sorts() {
+        let mut d = Diagnostics::new();
+        d.at(loc("b.yaml", 1, 1), "second file");
+        d.at(loc("a.yaml", 10, 2), "later line");
+        d.at(loc("a.yaml", 2, 7), "earlier line");
+        d.push(Diagnostic::file("a.yaml", "whole file"));
+        d.at(loc("a.yaml", 2, 7), "earlier line");
+        let d = d.into_result(()).unwrap_err();
+        assert_eq!(
+            d.to_string(),
+            "a.yaml: whole file\na.yaml:2:7: earlier line\na.yaml:10:2: later line\nb.yaml:1:1: second file"
+        );
+    }
+}

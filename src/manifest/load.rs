@@ -1,0 +1,839 @@
+//! Reading every manifest of a snapshot: parse, check, read referenced files.
+//!
+//! Documents are split out of their file first, keeping their line offsets, so locations
+//! stay right for every document of a multi-document file. Each document is then read in
+//! two steps, because serde loses locations inside internally tagged enums: first its
+//! `kind` (from the source map, or from a loose header parse when the document is
+//! malformed, to report why), then the typed document of that kind with unknown fields
+//! rejected. The checks that follow (names, files, secrets, `${…}` syntax) add their
+//! problems at the field they are about.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::files;
+use super::types::{CdeConnectorSpec, Document, Metadata, PluginSpec, SmartConnectorSpec, Spec};
+use super::vars::{self, Site, Substitution};
+use super::yaml::{self, Chunk, NodeKind, SourceMap};
+use super::{Diagnostic, Diagnostics, secrets};
+use crate::model::{ContentHash, Kind, Location, Platform};
+use crate::source::{EntryKind, Snapshot};
+
+static NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$").expect("valid regex"));
+static API_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9_]*$").expect("valid regex"));
+
+/// Every manifest of one snapshot, sorted by file and line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ManifestSet {
+    /// The manifests folder, repository-relative (`""` for the repository root).
+    pub folder: String,
+    /// The manifests, in file and line order.
+    pub manifests: Vec<Manifest>,
+}
+
+impl ManifestSet {
+    /// How many manifests.
+    pub fn len(&self) -> usize {
+        self.manifests.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.manifests.is_empty()
+    }
+
+    /// The manifest with this `metadata.name`.
+    pub fn get(&self, name: &str) -> Option<&Manifest> {
+        self.manifests.iter().find(|m| m.metadata.name == name)
+    }
+
+    /// The manifests in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Manifest> {
+        self.manifests.iter()
+    }
+}
+
+/// File contents a manifest references, read once at load.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Contents {
+    pub live_sql: Option<String>,
+    pub reference_data: Option<String>,
+    pub sample_file: Option<String>,
+    pub actions: Option<serde_json::Value>,
+}
+
+/// One parsed, checked manifest document with its files read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The kind.
+    pub kind: Kind,
+    /// `metadata`.
+    pub metadata: Metadata,
+    /// The spec as written (before `${var}` substitution).
+    pub spec: Spec,
+    /// Where the document starts.
+    pub location: Location,
+    /// Where fields are written, keyed by the platform's error paths (see
+    /// [`Desired::field_locations`](crate::model::Desired::field_locations)).
+    pub field_locations: BTreeMap<String, Location>,
+    /// SHA-256 over the document text and the bytes of its files, before substitution.
+    pub source_hash: ContentHash,
+    /// Repository-relative paths of the files it reads (the path as referenced and, when
+    /// symbolic links were followed, the file actually read).
+    pub files: Vec<String>,
+    pub(crate) contents: Contents,
+    pub(crate) sites: HashMap<String, Site>,
+    pub(crate) name_at: Location,
+    pub(crate) spec_name_at: Location,
+    pub(crate) api_name_at: Option<Location>,
+}
+
+impl Manifest {
+    /// The platform this manifest is applied to.
+    pub fn platform(&self) -> Platform {
+        self.kind.platform()
+    }
+}
+
+/// Load every manifest under `folder` (repository-relative) of `snapshot`.
+///
+/// # Errors
+/// Every problem found, sorted by path, line and column: YAML syntax, unknown or missing
+/// fields, wrong types, invalid names, files that are missing or outside the folder,
+/// literal secrets, duplicate names, malformed `${…}`.
+pub fn load(snapshot: &dyn Snapshot, folder: &str) -> Result<ManifestSet, Diagnostics> {
+    let (set, diagnostics) = load_all(snapshot, folder);
+    diagnostics.into_result(set)
+}
+
+/// Like [`load`], but always returns the manifests that are valid, with the diagnostics of
+/// the rest, so a caller can keep checking them (for example `${var}` for every tenant).
+pub fn load_all(snapshot: &dyn Snapshot, folder: &str) -> (ManifestSet, Diagnostics) {
+    let mut diagnostics = Diagnostics::new();
+    let folder = match normalize_folder(folder) {
+        Some(f) => f,
+        None => {
+            diagnostics.push(Diagnostic::file(
+                folder,
+                "the manifests folder must be a relative path inside the repository without `..`: fix source.path in ferry.yaml",
+            ));
+            return (ManifestSet::default(), diagnostics);
+        }
+    };
+    let mut set = ManifestSet {
+        folder: folder.clone(),
+        manifests: Vec::new(),
+    };
+    let shown = if folder.is_empty() {
+        ".".to_owned()
+    } else {
+        folder.clone()
+    };
+    match snapshot.entry(&folder) {
+        Ok(Some(EntryKind::Dir)) => {}
+        Ok(_) => {
+            diagnostics.push(Diagnostic::file(
+                shown,
+                format!("the manifests folder does not exist in the {}: check source.path in ferry.yaml", snapshot.describe()),
+            ));
+            return (set, diagnostics);
+        }
+        Err(e) => {
+            diagnostics.push(Diagnostic::file(shown, e.to_string()));
+            return (set, diagnostics);
+        }
+    }
+    let entries = match snapshot.list(&folder) {
+        Ok(entries) => entries,
+        Err(e) => {
+            diagnostics.push(Diagnostic::file(shown, e.to_string()));
+            return (set, diagnostics);
+        }
+    };
+    for entry in entries {
+        if !(entry.path.ends_with(".yaml") || entry.path.ends_with(".yml")) {
+            continue;
+        }
+        let bytes = match read_manifest_file(snapshot, &folder, &entry.path, &entry.kind) {
+            Ok(bytes) => bytes,
+            Err(d) => {
+                diagnostics.push(d);
+                continue;
+            }
+        };
+        let text = match yaml::decode(&bytes, &entry.path) {
+            Ok(text) => text,
+            Err(d) => {
+                diagnostics.push(d);
+                continue;
+            }
+        };
+        let mut loader = FileLoader {
+            snapshot,
+            folder: &folder,
+            file: &entry.path,
+            diagnostics: &mut diagnostics,
+        };
+        for chunk in yaml::split_documents(text) {
+            if let Some(manifest) = loader.document(chunk) {
+                set.manifests.push(manifest);
+            }
+        }
+    }
+    check_duplicates(&mut set, &mut diagnostics);
+    diagnostics.sort();
+    (set, diagnostics)
+}
+
+fn normalize_folder(folder: &str) -> Option<String> {
+    if folder.starts_with('/') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in folder.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn read_manifest_file(
+    snapshot: &dyn Snapshot,
+    folder: &str,
+    path: &str,
+    kind: &EntryKind,
+) -> Result<Vec<u8>, Diagnostic> {
+    let fail = |message: String| Diagnostic::file(path, message);
+    match kind {
+        EntryKind::File => snapshot.read(path).map_err(|e| fail(e.to_string())),
+        EntryKind::Symlink { .. } => {
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+            files::read(snapshot, folder, dir, name)
+                .map(|(_, bytes)| bytes)
+                .map_err(|e| fail(e.to_string()))
+        }
+        EntryKind::Dir | EntryKind::Other => Err(fail(
+            "not a regular file: manifests must be files".to_owned(),
+        )),
+    }
+}
+
+/// Loose first step: only `kind`, everything else ignored.
+#[derive(Deserialize)]
+struct Header {
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+/// The loader for one manifest file.
+struct FileLoader<'a> {
+    snapshot: &'a dyn Snapshot,
+    folder: &'a str,
+    file: &'a str,
+    diagnostics: &'a mut Diagnostics,
+}
+
+/// One document being checked: its text, source map and the problems found so far.
+struct DocContext<'a> {
+    file: &'a str,
+    chunk: Chunk<'a>,
+    map: SourceMap,
+    start: Location,
+    errors: Diagnostics,
+}
+
+impl DocContext<'_> {
+    /// Where the value at `path` is written, or the document start.
+    fn loc(&self, path: &str) -> Location {
+        match self.map.get(path) {
+            Some(node) => Location {
+                path: self.file.to_owned(),
+                line: node.line + self.chunk.line_offset,
+                column: node.column,
+            },
+            None => self.start.clone(),
+        }
+    }
+
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        let location = self.loc(path);
+        self.errors.push(Diagnostic::new(location, message));
+    }
+}
+
+impl FileLoader<'_> {
+    fn document(&mut self, chunk: Chunk<'_>) -> Option<Manifest> {
+        let map = SourceMap::build(chunk.text);
+        let start = match map.get("") {
+            Some(node) => Location {
+                path: self.file.to_owned(),
+                line: node.line + chunk.line_offset,
+                column: node.column,
+            },
+            None => {
+                let first = chunk
+                    .text
+                    .lines()
+                    .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+                Location {
+                    path: self.file.to_owned(),
+                    line: chunk.line_offset + first.unwrap_or(0) as u64 + 1,
+                    column: 1,
+                }
+            }
+        };
+        let mut doc = DocContext {
+            file: self.file,
+            chunk,
+            map,
+            start,
+            errors: Diagnostics::new(),
+        };
+
+        // Step one: the kind. The source map has it when the document is a well-formed
+        // mapping with a scalar `kind`; otherwise a loose parse says what is wrong.
+        let root_is_mapping = doc.map.get("").is_some_and(|n| n.kind == NodeKind::Mapping);
+        let kind_text = match doc.map.root_scalar("kind") {
+            Some(kind) if doc.map.complete() => Some(kind.to_owned()),
+            None if doc.map.complete() && root_is_mapping && doc.map.get("kind").is_none() => None,
+            _ => match serde_saphyr::from_str_with_options::<Header>(chunk.text, yaml::options()) {
+                Ok(header) => header.kind,
+                Err(e) => {
+                    self.diagnostics.push(yaml::diagnose(
+                        &e,
+                        self.file,
+                        chunk.line_offset,
+                        Some(&doc.map),
+                    ));
+                    return None;
+                }
+            },
+        };
+        let kind = match kind_text.as_deref() {
+            Some("SmartConnector") => Kind::SmartConnector,
+            Some("Plugin") => Kind::Plugin,
+            Some("CdeConnector") => Kind::CdeConnector,
+            Some(other) => {
+                let other = other.to_owned();
+                doc.error(
+                    "kind",
+                    format!("unknown kind `{other}`: use SmartConnector, Plugin or CdeConnector"),
+                );
+                self.diagnostics.extend(doc.errors);
+                return None;
+            }
+            None => {
+                doc.error(
+                    "",
+                    "missing `kind`: set it to SmartConnector, Plugin or CdeConnector",
+                );
+                self.diagnostics.extend(doc.errors);
+                return None;
+            }
+        };
+
+        let parsed = match kind {
+            Kind::SmartConnector => typed::<SmartConnectorSpec>(&doc)
+                .map(|d| (d.metadata, Spec::SmartConnector(d.spec))),
+            Kind::Plugin => typed::<PluginSpec>(&doc).map(|d| (d.metadata, Spec::Plugin(d.spec))),
+            Kind::CdeConnector => {
+                typed::<CdeConnectorSpec>(&doc).map(|d| (d.metadata, Spec::CdeConnector(d.spec)))
+            }
+        };
+        let (metadata, spec) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.diagnostics.push(yaml::diagnose(
+                    &e,
+                    self.file,
+                    chunk.line_offset,
+                    Some(&doc.map),
+                ));
+                return None;
+            }
+        };
+        let manifest = self.check(&mut doc, kind, metadata, spec);
+        let ok = doc.errors.is_empty();
+        self.diagnostics.extend(doc.errors);
+        manifest.filter(|_| ok)
+    }
+
+    fn check(
+        &mut self,
+        doc: &mut DocContext<'_>,
+        kind: Kind,
+        metadata: Metadata,
+        spec: Spec,
+    ) -> Option<Manifest> {
+        if !NAME.is_match(&metadata.name) {
+            doc.error(
+                "metadata.name",
+                format!(
+                    "metadata.name `{}` is not a valid name: use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit (for example `orders-sync`)",
+                    metadata.name.escape_debug()
+                ),
+            );
+        }
+        if spec.name().trim().is_empty() {
+            doc.error(
+                "spec.name",
+                "spec.name is empty: write the connector's name in the tenant",
+            );
+        }
+
+        let mut hasher = Sha256::new();
+        hash_part(&mut hasher, b"manifest", doc.chunk.text.as_bytes());
+        let mut read = FileReads {
+            loader: self,
+            hasher: &mut hasher,
+            files: Vec::new(),
+        };
+        let mut contents = Contents::default();
+        let mut field_locations = BTreeMap::new();
+        let mut field = |doc: &DocContext<'_>, keys: &[&str], path: &str| {
+            if doc.map.get(path).is_some() {
+                for key in keys {
+                    field_locations.insert((*key).to_owned(), doc.loc(path));
+                }
+            }
+        };
+        field(doc, &["name"], "spec.name");
+        let mut api_name_at = None;
+
+        match &spec {
+            Spec::SmartConnector(s) => {
+                api_name_at = Some(doc.loc("spec.apiName"));
+                if !API_NAME.is_match(&s.api_name) {
+                    doc.error(
+                        "spec.apiName",
+                        format!(
+                            "spec.apiName `{}` must be lowercase letters, digits and `_`, starting with a letter (for example `orders_sync`); webhook URLs depend on it, so choose it once",
+                            s.api_name.escape_debug()
+                        ),
+                    );
+                }
+                if s.live_sql.is_none() && s.duplicate_of.is_none() {
+                    doc.error(
+                        "spec",
+                        "spec.liveSql is missing: name the Live SQL file, or set spec.duplicateOf to duplicate a connector of the tenant",
+                    );
+                }
+                contents.live_sql = read.text(doc, "spec.liveSql", s.live_sql.as_deref(), true);
+                contents.reference_data = read.text(
+                    doc,
+                    "spec.referenceData",
+                    s.reference_data.as_deref(),
+                    false,
+                );
+                contents.sample_file =
+                    read.text(doc, "spec.sampleFile", s.sample_file.as_deref(), false);
+                for (i, reference) in s.references.field_mappings.iter().enumerate() {
+                    let valid = reference
+                        .split_once('.')
+                        .is_some_and(|(o, f)| !o.is_empty() && !f.is_empty());
+                    if !valid && !reference.contains("${") {
+                        doc.error(
+                            &format!("spec.references.fieldMappings[{i}]"),
+                            format!(
+                                "field reference `{}` must be written `object.field` (for example `contacts.email`)",
+                                reference.escape_debug()
+                            ),
+                        );
+                    }
+                }
+                for (camel, snake) in [
+                    ("apiName", "api_name"),
+                    ("type", "type"),
+                    ("liveSql", "live_sql"),
+                    ("referenceData", "reference_data"),
+                    ("sampleFile", "sample_file"),
+                    ("duplicateOf", "duplicate_of"),
+                    ("references", "references"),
+                ] {
+                    field(doc, &[camel, snake], &format!("spec.{camel}"));
+                }
+                for (camel, snake, items) in [
+                    (
+                        "agenticWorkflows",
+                        "agentic_workflows",
+                        &s.references.agentic_workflows,
+                    ),
+                    ("filterGroups", "filter_groups", &s.references.filter_groups),
+                    (
+                        "fieldMappings",
+                        "field_mappings",
+                        &s.references.field_mappings,
+                    ),
+                ] {
+                    for i in 0..items.len() {
+                        field(
+                            doc,
+                            &[
+                                &format!("references.{camel}[{i}]"),
+                                &format!("references.{snake}[{i}]"),
+                            ],
+                            &format!("spec.references.{camel}[{i}]"),
+                        );
+                    }
+                }
+            }
+            Spec::Plugin(p) => {
+                contents.actions = read.actions(doc, p.actions.as_deref());
+                for (i, connector) in p.connectors.iter().enumerate() {
+                    if connector.trim().is_empty() {
+                        doc.error(
+                            &format!("spec.connectors[{i}]"),
+                            "connector binding is empty: name a connector of the tenant",
+                        );
+                    }
+                    field(
+                        doc,
+                        &[&format!("connectors[{i}]")],
+                        &format!("spec.connectors[{i}]"),
+                    );
+                }
+                for key in ["description", "state", "trigger", "connectors", "actions"] {
+                    field(doc, &[key], &format!("spec.{key}"));
+                }
+            }
+            Spec::CdeConnector(c) => {
+                check_cde_config(doc, &c.config);
+                if c.kind.trim().is_empty() {
+                    doc.error(
+                        "spec.type",
+                        "spec.type is empty: use the connector type, for example `datasource`",
+                    );
+                }
+                if let Some(registrations) = c
+                    .config
+                    .get("secret-registrations")
+                    .and_then(|v| v.as_array())
+                {
+                    for i in 0..registrations.len() {
+                        field(
+                            doc,
+                            &[
+                                &format!("secretRegistrations[{i}]"),
+                                &format!("config.secret-registrations[{i}]"),
+                            ],
+                            &format!("spec.config.secret-registrations[{i}]"),
+                        );
+                    }
+                }
+                for key in ["type", "description", "flow", "config"] {
+                    field(doc, &[key], &format!("spec.{key}"));
+                }
+                field(doc, &["vcs", "config.vcs"], "spec.config.vcs");
+            }
+        }
+        let files = std::mem::take(&mut read.files);
+        let source_hash = ContentHash(hex::encode(hasher.finalize()));
+
+        // Where each `${…}` is written, for messages about variables.
+        let mut sites = HashMap::new();
+        for (path, node) in doc.map.nodes() {
+            let Some(relative) = path.strip_prefix("spec.") else {
+                continue;
+            };
+            if node.kind != NodeKind::Scalar {
+                continue;
+            }
+            let raw = doc.chunk.text.get(node.start..node.end).unwrap_or_default();
+            if !raw.contains("${") {
+                continue;
+            }
+            let occurrences = vars::occurrences(raw)
+                .into_iter()
+                .map(|offset| {
+                    let (line, column) = yaml::line_column(doc.chunk.text, node.start + offset);
+                    Location {
+                        path: self.file.to_owned(),
+                        line: line + doc.chunk.line_offset,
+                        column,
+                    }
+                })
+                .collect();
+            sites.insert(
+                relative.to_owned(),
+                Site {
+                    value: doc.loc(path),
+                    occurrences,
+                },
+            );
+        }
+
+        let manifest = Manifest {
+            kind,
+            name_at: doc.loc("metadata.name"),
+            spec_name_at: doc.loc("spec.name"),
+            api_name_at,
+            metadata,
+            spec,
+            location: doc.start.clone(),
+            field_locations,
+            source_hash,
+            files,
+            contents,
+            sites,
+        };
+        if !manifest.sites.is_empty() {
+            // Check `${…}` syntax once, whatever the tenant.
+            let mut check = Substitution::check(&manifest.sites, &manifest.location);
+            let _ = super::desired::build_body(&manifest, &mut check);
+            doc.errors.extend(check.diagnostics);
+        }
+        Some(manifest)
+    }
+}
+
+fn typed<S: for<'de> Deserialize<'de>>(
+    doc: &DocContext<'_>,
+) -> Result<Document<S>, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options::<Document<S>>(doc.chunk.text, yaml::options())
+}
+
+fn hash_part(hasher: &mut Sha256, label: &[u8], bytes: &[u8]) {
+    hasher.update((label.len() as u64).to_le_bytes());
+    hasher.update(label);
+    hasher.update((bytes.len() as u64).to_le_bytes());
+    hasher.update(bytes);
+}
+
+/// Reads a manifest's files, hashing their bytes and recording their paths.
+struct FileReads<'l, 'a, 'h> {
+    loader: &'l FileLoader<'a>,
+    hasher: &'h mut Sha256,
+    files: Vec<String>,
+}
+
+impl FileReads<'_, '_, '_> {
+    fn bytes(
+        &mut self,
+        doc: &mut DocContext<'_>,
+        field: &str,
+        reference: &str,
+    ) -> Option<(String, Vec<u8>)> {
+        let base = self.loader.file.rsplit_once('/').map_or("", |(dir, _)| dir);
+        match files::read(self.loader.snapshot, self.loader.folder, base, reference) {
+            Ok((path, bytes)) => {
+                let lexical = files_lexical(base, reference);
+                if let Some(lexical) = lexical.filter(|l| *l != path) {
+                    self.files.push(lexical);
+                }
+                self.files.push(path.clone());
+                hash_part(self.hasher, field.as_bytes(), &bytes);
+                Some((path, bytes))
+            }
+            Err(e) => {
+                doc.error(field, format!("{field}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn text(
+        &mut self,
+        doc: &mut DocContext<'_>,
+        field: &str,
+        reference: Option<&str>,
+        sql: bool,
+    ) -> Option<String> {
+        let (path, bytes) = self.bytes(doc, field, reference?)?;
+        match String::from_utf8(bytes) {
+            Ok(text) if sql && text.trim().is_empty() => {
+                doc.error(
+                    field,
+                    format!("{field}: `{path}` is empty: write the Live SQL query"),
+                );
+                None
+            }
+            Ok(text) => Some(text),
+            Err(_) => {
+                doc.error(
+                    field,
+                    format!("{field}: `{path}` is not valid UTF-8 text: save it as UTF-8"),
+                );
+                None
+            }
+        }
+    }
+
+    fn actions(
+        &mut self,
+        doc: &mut DocContext<'_>,
+        reference: Option<&str>,
+    ) -> Option<serde_json::Value> {
+        let field = "spec.actions";
+        let (path, bytes) = self.bytes(doc, field, reference?)?;
+        let text = match yaml::decode(&bytes, &path) {
+            Ok(text) => text,
+            Err(d) => {
+                doc.errors.push(d);
+                return None;
+            }
+        };
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(e) => {
+                let message = e.to_string();
+                let message = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(m, _)| m);
+                doc.errors.push(Diagnostic::new(
+                    Location {
+                        path: path.clone(),
+                        line: e.line() as u64,
+                        column: e.column() as u64,
+                    },
+                    format!("invalid JSON: {message}; fix the syntax of this actions file"),
+                ));
+                return None;
+            }
+        };
+        let mut findings = Vec::new();
+        secrets::scan_json(&value, "", &mut findings);
+        if !findings.is_empty() {
+            // JSON is YAML, so the same source map gives locations inside the JSON file.
+            let map = SourceMap::build(text);
+            for finding in findings {
+                let (line, column) = map
+                    .get(&finding.path)
+                    .map_or((1, 1), |n| (n.line, n.column));
+                doc.errors.push(Diagnostic::new(
+                    Location {
+                        path: path.clone(),
+                        line,
+                        column,
+                    },
+                    finding.message,
+                ));
+            }
+        }
+        Some(value)
+    }
+}
+
+fn files_lexical(base: &str, reference: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base.split('/').chain(reference.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Check the secret-bearing parts of a CDE connector's `config`.
+fn check_cde_config(doc: &mut DocContext<'_>, config: &serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(map) = config else {
+        doc.error(
+            "spec.config",
+            "spec.config must be a mapping: the connector configuration in the platform's shape (`versions[0].config`)",
+        );
+        return;
+    };
+    match map.get("secret-registrations") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let vault = item
+                    .get("vault_secret")
+                    .and_then(Value::as_str)
+                    .map(str::trim);
+                if !matches!(vault, Some(v) if !v.is_empty()) {
+                    doc.error(
+                        &format!("spec.config.secret-registrations[{i}]"),
+                        "each secret registration needs `vault_secret: <path in the tenant's secret store>` (for example `amazon/seller`)",
+                    );
+                }
+            }
+        }
+        Some(_) => doc.error(
+            "spec.config.secret-registrations",
+            "spec.config.secret-registrations must be a list of `{vault_secret: <path>}` entries",
+        ),
+    }
+    let mut findings = Vec::new();
+    secrets::scan_json(config, "config", &mut findings);
+    for finding in findings {
+        let path = format!("spec.{}", finding.path);
+        let message =
+            finding
+                .message
+                .replacen(&format!("`{}`", finding.path), &format!("`{path}`"), 1);
+        doc.error(&path, message);
+    }
+}
+
+/// Report duplicate `metadata.name`s (across kinds), `spec.name`s (per platform) and
+/// Kizen `apiName`s, naming both places; later duplicates leave the set.
+fn check_duplicates(set: &mut ManifestSet, diagnostics: &mut Diagnostics) {
+    set.manifests.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut names: HashMap<&str, &Location> = HashMap::new();
+    let mut spec_names: HashMap<(Platform, &str), &Location> = HashMap::new();
+    let mut api_names: HashMap<&str, &Location> = HashMap::new();
+    let mut drop = Vec::new();
+    for (i, m) in set.manifests.iter().enumerate() {
+        let mut duplicate = false;
+        if let Some(first) = names.get(m.metadata.name.as_str()) {
+            diagnostics.at(
+                m.name_at.clone(),
+                format!(
+                    "metadata.name `{}` is already used by the manifest at {first}: names must be unique across all manifests; rename one of them",
+                    m.metadata.name
+                ),
+            );
+            duplicate = true;
+        } else {
+            names.insert(&m.metadata.name, &m.name_at);
+        }
+        let key = (m.platform(), m.spec.name());
+        if let Some(first) = spec_names.get(&key) {
+            diagnostics.at(
+                m.spec_name_at.clone(),
+                format!(
+                    "spec.name `{}` is already claimed on {} by the manifest at {first}: two manifests cannot manage the same connector; rename one of them",
+                    m.spec.name(),
+                    m.platform()
+                ),
+            );
+            duplicate = true;
+        } else {
+            spec_names.insert(key, &m.spec_name_at);
+        }
+        if let (Spec::SmartConnector(s), Some(at)) = (&m.spec, &m.api_name_at) {
+            if let Some(first) = api_names.get(s.api_name.as_str()) {
+                diagnostics.at(
+                    at.clone(),
+                    format!(
+                        "spec.apiName `{}` is already used by the manifest at {first}: API names are unique per business; choose another",
+                        s.api_name
+                    ),
+                );
+                duplicate = true;
+            } else {
+                api_names.insert(&s.api_name, at);
+            }
+        }
+        if duplicate {
+            drop.push(i);
+        }
+    }
+    for i in drop.into_iter().rev() {
+        set.manifests.remove(i);
+    }
+}

@@ -1,0 +1,183 @@
+//! The working tree: files as they are on disk, whether committed or not.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::snapshot::{check_path, join};
+use super::{Entry, EntryKind, Error, Result, Snapshot};
+
+/// The repository's files on disk under `root`. No git repository is needed.
+#[derive(Debug, Clone)]
+pub struct WorkTree {
+    root: PathBuf,
+}
+
+impl WorkTree {
+    /// A snapshot of the directory `root` (the repository root).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        WorkTree { root: root.into() }
+    }
+
+    /// The directory this snapshot reads.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn full(&self, path: &str) -> Result<PathBuf> {
+        check_path(path)?;
+        Ok(if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        })
+    }
+
+    fn io(path: &str, source: io::Error) -> Error {
+        Error::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    fn kind_of(full: &Path, meta: &fs::Metadata) -> EntryKind {
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(full)
+                .map(|t| t.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            EntryKind::Symlink { target }
+        } else if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else {
+            EntryKind::Other
+        }
+    }
+}
+
+impl Snapshot for WorkTree {
+    fn describe(&self) -> String {
+        format!("working tree {}", self.root.display())
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Entry>> {
+        let start = self.full(dir)?;
+        let mut out = Vec::new();
+        // Explicit stack instead of recursion: deep trees cannot exhaust the call stack.
+        let mut pending = vec![(dir.to_owned(), start)];
+        while let Some((rel, full)) = pending.pop() {
+            let read = match fs::read_dir(&full) {
+                Ok(read) => read,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && rel == dir => {
+                    return Ok(Vec::new());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory && rel == dir => {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(Self::io(&rel, e)),
+            };
+            for item in read {
+                let item = item.map_err(|e| Self::io(&rel, e))?;
+                let name = item.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let path = join(&rel, &name);
+                let full = item.path();
+                let meta = fs::symlink_metadata(&full).map_err(|e| Self::io(&path, e))?;
+                match Self::kind_of(&full, &meta) {
+                    EntryKind::Dir => pending.push((path, full)),
+                    kind => out.push(Entry { path, kind }),
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn entry(&self, path: &str) -> Result<Option<EntryKind>> {
+        let full = self.full(path)?;
+        match fs::symlink_metadata(&full) {
+            Ok(meta) => Ok(Some(Self::kind_of(&full, &meta))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(Self::io(path, e)),
+        }
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        let full = self.full(path)?;
+        let meta = fs::symlink_metadata(&full).map_err(|e| Self::io(path, e))?;
+        if !meta.file_type().is_file() {
+            return Err(Error::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        fs::read(&full).map_err(|e| Self::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_recursively_sorted_skipping_dot_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("c/sub")).unwrap();
+        fs::create_dir_all(root.join("c/.hidden")).unwrap();
+        fs::write(root.join("c/b.yaml"), "b").unwrap();
+        fs::write(root.join("c/sub/a.sql"), "a").unwrap();
+        fs::write(root.join("c/.hidden/x.yaml"), "x").unwrap();
+        fs::write(root.join("c/.swp"), "x").unwrap();
+        let snap = WorkTree::new(root);
+        let paths: Vec<_> = snap
+            .list("c")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["c/b.yaml", "c/sub/a.sql"]);
+        assert!(snap.list("missing").unwrap().is_empty());
+        assert_eq!(snap.read("c/sub/a.sql").unwrap(), b"a");
+        assert_eq!(snap.entry("c/sub").unwrap(), Some(EntryKind::Dir));
+        assert_eq!(snap.entry("c/nope").unwrap(), None);
+        assert_eq!(
+            snap.read("c/sub").unwrap_err().to_string(),
+            "`c/sub` is not a regular file"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reports_symlinks_with_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("c")).unwrap();
+        std::os::unix::fs::symlink("../secret.txt", root.join("c/link.sql")).unwrap();
+        let snap = WorkTree::new(root);
+        let listed = snap.list("c").unwrap();
+        assert_eq!(
+            listed,
+            [Entry {
+                path: "c/link.sql".into(),
+                kind: EntryKind::Symlink {
+                    target: "../secret.txt".into()
+                }
+            }]
+        );
+        assert_eq!(
+            snap.read("c/link.sql").unwrap_err().to_string(),
+            "`c/link.sql` is not a regular file"
+        );
+    }
+}
