@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tracing::{debug, info};
 
 use crate::apply::{self, ApplyContext, ApplyReport};
-use crate::config::{self, LoadedConfig, OnConflict};
+use crate::config::{self, LoadedConfig};
 use crate::emulator;
 use crate::model::{Catalog, Desired, LiveObject, Location, Platform};
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
@@ -111,8 +111,8 @@ impl Engine {
     /// Connect to every tenant of `config` (starting the in-process emulator for
     /// `url: emulator` tenants, its state kept beside the state store).
     pub async fn start(config: Arc<LoadedConfig>, store: Store, options: &ClientOptions) -> Result<Engine> {
-        let base_dir = config.dir().to_path_buf();
-        let emulated: Vec<&config::Tenant> = config.config().tenants.iter().filter(|t| t.url == "emulator").collect();
+        let base_dir = config.dir.to_path_buf();
+        let emulated: Vec<&config::Tenant> = config.config.tenants.iter().filter(|t| t.url == "emulator").collect();
         let mut emulator_handle = None;
         let mut tokens: HashMap<String, String> = HashMap::new();
         if !emulated.is_empty() {
@@ -128,7 +128,7 @@ impl Engine {
         }
         let mut tenants = BTreeMap::new();
         let mut providers = HashMap::new();
-        for t in &config.config().tenants {
+        for t in &config.config.tenants {
             let provider = match (&emulator_handle, t.url.as_str()) {
                 (Some(h), "emulator") => provider::connect_with_token(
                     t,
@@ -167,7 +167,7 @@ impl Engine {
 
     /// Tenant names, in config order.
     pub fn tenant_names(&self) -> Vec<String> {
-        self.config.config().tenants.iter().map(|t| t.name.clone()).collect()
+        self.config.config.tenants.iter().map(|t| t.name.clone()).collect()
     }
 
     /// A tenant's config.
@@ -284,7 +284,7 @@ impl Engine {
             heal_drift,
             window,
             promotion,
-            cross_business: cross_business(&self.config.config().tenants, cfg),
+            cross_business: cross_business(&self.config.config.tenants, cfg),
             plugin_source_region: source.and_then(|s| s.region.clone()),
             region: cfg.region.clone(),
             catalog: Catalog::default(),
@@ -351,12 +351,12 @@ pub fn cross_business(all: &[config::Tenant], t: &config::Tenant) -> bool {
 /// The seed of the in-process emulator: the configured seed file's tenants matching
 /// emulated tenants by name, and an empty tenant for any that the seed lacks.
 fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<emulator::Seed> {
-    let from_file = match config.config().emulator.as_ref().and_then(|e| e.seed.as_ref()) {
+    let from_file = match config.config.emulator.as_ref().and_then(|e| e.seed.as_ref()) {
         Some(path) => {
-            let path: PathBuf = config.dir().join(path);
+            let path: PathBuf = config.dir.join(path);
             emulator::Seed::load(&path).map_err(|e| Error::Emulator(e.to_string()))?
         }
-        None => emulator::Seed::default(),
+        None => emulator::Seed { tenants: Vec::new() },
     };
     let mut tenants = Vec::new();
     for t in emulated {
@@ -389,13 +389,14 @@ pub fn platforms(tenants: &[config::Tenant]) -> Vec<Platform> {
 pub fn state_path(config: &LoadedConfig, overridden: Option<&Path>) -> PathBuf {
     match overridden {
         Some(p) => p.to_path_buf(),
-        None => config.dir().join(&config.config().state),
+        None => config.dir.join(&config.config.state),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::OnConflict;
 
     fn tenant(name: &str, business: Option<&str>, promote_from: Option<&str>) -> config::Tenant {
         config::Tenant {

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod controller;
 pub mod emulator;
+pub mod engine;
 pub mod lifecycle;
 pub mod manifest;
 pub mod model;
