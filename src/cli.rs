@@ -36,10 +36,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of ferry.yaml and of manifests.
     Schema(SchemaArgs),
-    /// Run the controller: watch the source, reconcile tenants, serve /livez, /readyz, /hooks.
+    /// Run the controller: watch the source, reconcile tenants, serve the status page, /api/v1, /metrics, /livez, /readyz, /hooks.
     Serve(crate::commands::serve::ServeArgs),
     /// Serve the three platforms' APIs for the tenants of a seed file (for trying ferry and testing).
     Emulator(crate::commands::emulator::EmulatorArgs),
+    /// Show every tenant's sync and drift state, warnings and commit from a running `ferry serve`.
+    Status(crate::commands::status::StatusArgs),
 }
 
 /// Arguments of `ferry validate`.
@@ -65,5 +67,6 @@ pub fn main() -> ExitCode {
         Command::Emulator(args) => crate::commands::emulator::run(args),
         Command::Validate(args) => crate::commands::validate::run(&args),
         Command::Schema(_) => crate::commands::schema::run(),
+        Command::Status(args) => crate::commands::status::run(&args),
     }
 }

@@ -8,6 +8,7 @@
 //! Data flow: trigger → [`source`] snapshot → [`manifest`] load and validate → desired
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
+pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod commands;
@@ -17,7 +18,9 @@ pub mod emulator;
 pub mod engine;
 pub mod lifecycle;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
+pub mod page;
 pub mod plan;
 pub mod provider;
 pub mod render;
@@ -25,6 +28,7 @@ pub mod report;
 pub mod scheduler;
 pub mod sensitive;
 pub mod server;
+pub mod shard;
 pub mod source;
 pub mod store;
 pub mod webhook;

@@ -1,9 +1,11 @@
-//! The HTTP server of `ferry serve`: `/livez`, `/readyz` and the webhook receiver.
+//! The HTTP server of `ferry serve`: `/livez`, `/readyz`, `/metrics`, the JSON API
+//! ([`crate::api`]), the status page ([`crate::page`]) and the webhook receiver.
 //!
 //! [`AppState`] is the shared state every handler reads; [`routes`] gives the routes as a
-//! `Router<AppState>` and [`router`] binds them to a state. Other endpoints (metrics, the
-//! JSON API, the status page) add their own `Router<AppState>` and are merged the same
-//! way:
+//! `Router<AppState>` and [`router`] binds them to a state. The API and the page read the
+//! configured tenants, the state store and the shard from the [`StatusContext`] given with
+//! [`AppState::with_status`]; without one they show the scheduler's tenants only. Other
+//! endpoints add their own `Router<AppState>` and are merged the same way:
 //!
 //! ```
 //! use ferry::server::{self, AppState};
@@ -31,6 +33,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{self, StatusContext};
 use crate::config;
 use crate::controller::Controller;
 use crate::lifecycle::Lifecycle;
@@ -105,6 +108,7 @@ struct AppInner {
     controller: Controller,
     webhook_secret: Option<WebhookSecret>,
     lifecycle: Lifecycle,
+    status: StatusContext,
 }
 
 /// What the HTTP handlers share. Cheap to clone.
@@ -118,6 +122,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("controller", &self.inner.controller)
             .field("webhook_secret", &self.inner.webhook_secret)
+            .field("status", &self.inner.status)
             .finish_non_exhaustive()
     }
 }
@@ -131,13 +136,33 @@ impl AppState {
         webhook_secret: Option<WebhookSecret>,
         lifecycle: Lifecycle,
     ) -> Self {
+        let status = StatusContext::from_names(controller.scheduler().tenants());
         AppState {
             inner: Arc::new(AppInner {
                 controller,
                 webhook_secret,
                 lifecycle,
+                status,
             }),
         }
+    }
+
+    /// The same state with `status` (configured tenants, state store, shard, API token)
+    /// for the API, the status page and `/readyz`.
+    pub fn with_status(self, status: StatusContext) -> Self {
+        AppState {
+            inner: Arc::new(AppInner {
+                controller: self.inner.controller.clone(),
+                webhook_secret: self.inner.webhook_secret.clone(),
+                lifecycle: self.inner.lifecycle.clone(),
+                status,
+            }),
+        }
+    }
+
+    /// What the API and the status page read.
+    pub fn status(&self) -> &StatusContext {
+        &self.inner.status
     }
 
     /// The controller.
@@ -165,11 +190,15 @@ impl AppState {
     }
 }
 
-/// `/livez`, `/readyz` and `/hooks/*`, waiting for a state.
+/// `/livez`, `/readyz`, `/metrics`, `/api/v1/*`, the status page and `/hooks/*`, waiting
+/// for a state.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(api::routes())
+        .merge(crate::page::routes())
         .merge(webhook::routes())
 }
 
@@ -182,6 +211,17 @@ async fn livez() -> impl IntoResponse {
     Json(serde_json::json!({"status": "alive"}))
 }
 
+/// The process-wide metrics in the OpenMetrics text format.
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        crate::metrics::get().encode(),
+    )
+}
+
 /// The body of `/readyz`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -189,6 +229,8 @@ struct Readiness {
     /// Every owned tenant finished its first reconcile, and shutdown has not begun.
     ready: bool,
     shutting_down: bool,
+    /// This replica's shard and the tenants it owns.
+    shard: api::ShardView,
     source: SourceReadiness,
     tenants: Vec<TenantReadiness>,
 }
@@ -256,9 +298,16 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         .collect();
     let shutting_down = app.lifecycle().is_shutting_down();
     let ready = !shutting_down && tenants.iter().all(|t| t.reconciled);
+    let shard = app.status().shard();
     let body = Readiness {
         ready,
         shutting_down,
+        shard: api::ShardView {
+            index: shard.index,
+            count: shard.count,
+            hash: crate::shard::HASH_NAME,
+            owned: tenants.iter().map(|t| t.name.clone()).collect(),
+        },
         source: SourceReadiness {
             url: remote.display_url().to_owned(),
             heads: remote

@@ -4,4 +4,5 @@
 pub mod emulator;
 pub mod schema;
 pub mod serve;
+pub mod status;
 pub mod validate;

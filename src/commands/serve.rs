@@ -24,13 +24,16 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 use tracing_subscriber::EnvFilter;
 
+use crate::api::{ApiToken, StatusContext};
 use crate::cli::LogFormat;
 use crate::config::Config;
 use crate::controller::{self, Controller, ControllerOptions, LoggingReconciler, parse_duration};
 use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
 use crate::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
 use crate::server::{self, AppState};
+use crate::shard::{self, Shard};
 use crate::source::remote::{Error as RemoteError, Remote, RemoteSpec};
+use crate::store::Store;
 use crate::webhook::WebhookSecret;
 
 /// Arguments of `ferry serve`.
@@ -62,6 +65,15 @@ pub struct ServeArgs {
     /// shutdown tests; goes away with the placeholder).
     #[arg(long, hide = true, env = "FERRY_PLACEHOLDER_DELAY", value_parser = parse_duration)]
     pub placeholder_delay: Option<Duration>,
+    /// This replica's shard, `0..shards`. Default: the ordinal ending the pod name
+    /// (`POD_NAME`, else the host name, as in a StatefulSet pod `ferry-2`), or 0 with one
+    /// shard.
+    #[arg(long, env = "FERRY_SHARD")]
+    pub shard: Option<u32>,
+    /// How many replicas share the tenants. Replica N owns the tenants whose FNV-1a hash
+    /// (of the root of their promoteFrom chain) modulo this is N.
+    #[arg(long, env = "FERRY_SHARDS", default_value_t = 1)]
+    pub shards: u32,
 }
 
 /// A start-up failure and the exit code it maps to.
@@ -95,6 +107,8 @@ struct Settings {
     webhook_secret: Option<WebhookSecret>,
     remote_spec: RemoteSpec,
     controller: ControllerOptions,
+    shard: Shard,
+    api_token: Option<ApiToken>,
 }
 
 /// Run `ferry serve` and return its exit code.
@@ -189,6 +203,15 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
     let remote_spec =
         RemoteSpec::from_config(&config.source, &config_dir).map_err(StartError::config)?;
     let controller = ControllerOptions::from_config(&config).map_err(StartError::config)?;
+    let shard = Shard::resolve(args.shard, args.shards, shard::host_name().as_deref())
+        .map_err(StartError::config)?;
+    let api_token = config
+        .server
+        .api_token_env
+        .as_deref()
+        .map(ApiToken::from_env)
+        .transpose()
+        .map_err(StartError::config)?;
     for t in &config.tenants {
         if let Some(d) = &t.drift {
             controller::CronSchedule::parse(&d.schedule, d.time_zone.as_deref()).map_err(|e| {
@@ -216,6 +239,8 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
         webhook_secret,
         remote_spec,
         controller,
+        shard,
+        api_token,
     })
 }
 
@@ -256,7 +281,16 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
             other => StartError::other(other),
         })?;
     let reconciler = build_reconciler(&args, &settings, &remote);
-    let tenants: Vec<String> = config.tenants.iter().map(|t| t.name.clone()).collect();
+    let tenants: Vec<String> = settings
+        .shard
+        .owned(&config.tenants)
+        .into_iter()
+        .map(|t| t.name.clone())
+        .collect();
+    crate::metrics::get().set_owned_tenants(i64::try_from(tenants.len()).unwrap_or(i64::MAX));
+    for t in &tenants {
+        crate::metrics::get().init_tenant(t);
+    }
     let scheduler = Scheduler::new(
         reconciler.clone(),
         tenants.clone(),
@@ -285,6 +319,7 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     info!(
         listen = %settings.listen,
         source = remote.display_url(),
+        shard = %settings.shard,
         ?tenants,
         concurrency = args.concurrency,
         "ferry serve started"
@@ -301,11 +336,15 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
         scheduler.run(lifecycle.token().clone()),
     );
     let http_stop = CancellationToken::new();
-    let app = server::router(AppState::new(
-        controller.clone(),
-        settings.webhook_secret.clone(),
-        lifecycle.clone(),
-    ));
+    let status = status_context(&settings)?;
+    let app = server::router(
+        AppState::new(
+            controller.clone(),
+            settings.webhook_secret.clone(),
+            lifecycle.clone(),
+        )
+        .with_status(status),
+    );
     let mut http = tokio::spawn(
         server::serve(listener, app, http_stop.clone()).instrument(info_span!("http")),
     );
@@ -365,6 +404,16 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     Ok(outcome.exit_code())
 }
 
+/// What the API and the status page read: the configuration's tenants, this replica's
+/// shard, the API token, and the state store (its own connection, for reads).
+fn status_context(settings: &Settings) -> Result<StatusContext, StartError> {
+    let store = Store::open(&settings.state_db).map_err(StartError::other)?;
+    Ok(
+        StatusContext::new(&settings.config, Some(store), settings.shard)
+            .with_api_token(settings.api_token.clone()),
+    )
+}
+
 /// `--once`: fetch, reconcile every tenant once, report.
 async fn once(
     args: &ServeArgs,
@@ -375,12 +424,13 @@ async fn once(
 ) -> u8 {
     let _ = controller.refresh(Reason::Manual).await;
     let cancel = CancellationToken::new();
-    let run = controller::run_once(
-        reconciler,
-        &settings.config.tenants,
-        usize::from(args.concurrency),
-        &cancel,
-    );
+    let owned: Vec<crate::config::Tenant> = settings
+        .shard
+        .owned(&settings.config.tenants)
+        .into_iter()
+        .cloned()
+        .collect();
+    let run = controller::run_once(reconciler, &owned, usize::from(args.concurrency), &cancel);
     tokio::pin!(run);
     let report = tokio::select! {
         report = &mut run => report,

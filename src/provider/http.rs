@@ -142,6 +142,26 @@ impl HttpClient {
     }
 }
 
+/// The `operation` label of `ferry_tenant_requests_total`: one fixed word per operation.
+fn operation_label(operation: Operation) -> &'static str {
+    match operation {
+        Operation::List => "list",
+        Operation::Export => "export",
+        Operation::Import => "import",
+        Operation::Template => "template",
+        Operation::Install => "install",
+        Operation::Copy => "copy",
+        Operation::Duplicate => "duplicate",
+        Operation::Rename => "rename",
+        Operation::Delete => "delete",
+        Operation::Deactivate => "deactivate",
+        Operation::ReadBack => "read_back",
+        Operation::Recheck => "recheck",
+        Operation::ExportLink => "export_link",
+        Operation::Catalog => "catalog",
+    }
+}
+
 /// One request to a tenant, relative to its base URL.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
@@ -360,7 +380,21 @@ impl Endpoint {
             Ok::<_, reqwest::Error>((status, retry_after, body))
         })
         .await;
-        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let elapsed = started.elapsed();
+        let elapsed_ms = elapsed.as_millis() as u64;
+        let code = match &outcome {
+            Err(_) => "timeout".to_owned(),
+            Ok(Err(err)) if err.is_timeout() => "timeout".to_owned(),
+            Ok(Err(_)) => "error".to_owned(),
+            Ok(Ok((status, _, _))) => status.as_u16().to_string(),
+        };
+        crate::metrics::get().tenant_request(
+            &self.tenant,
+            self.platform.as_str(),
+            operation_label(scope.operation),
+            &code,
+            elapsed.as_secs_f64(),
+        );
         match outcome {
             Err(_) => {
                 tracing::debug!(

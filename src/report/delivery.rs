@@ -206,6 +206,12 @@ impl Deliverer {
     /// [`ReportError::Store`] when the outbox cannot be written (nothing was sent then).
     pub async fn submit(&self, sha: &str, status: &CommitStatus) -> Result<DeliveryReport> {
         check_sha(sha)?;
+        let report = self.submit_all(sha, status).await;
+        self.record_depth().await;
+        report
+    }
+
+    async fn submit_all(&self, sha: &str, status: &CommitStatus) -> Result<DeliveryReport> {
         let mut tasks = JoinSet::new();
         for (id, reporter) in &self.inner.reporters {
             let inner = self.inner.clone();
@@ -251,6 +257,21 @@ impl Deliverer {
     /// # Errors
     /// [`ReportError::Store`] when the outbox cannot be read or written.
     pub async fn drain(&self) -> Result<DeliveryReport> {
+        let report = self.drain_due().await;
+        self.record_depth().await;
+        report
+    }
+
+    /// Publish the outbox depth on `ferry_status_outbox_depth` (a failed count is logged
+    /// and leaves the gauge as it was).
+    async fn record_depth(&self) {
+        match self.pending_count().await {
+            Ok(n) => crate::metrics::get().set_outbox_depth(i64::try_from(n).unwrap_or(i64::MAX)),
+            Err(e) => tracing::debug!(error = %e, "cannot count the outbox for its metric"),
+        }
+    }
+
+    async fn drain_due(&self) -> Result<DeliveryReport> {
         let now = self.inner.clock.now_ms();
         let retention = now - DELIVERED_RETENTION.as_millis() as i64;
         self.inner
@@ -484,6 +505,7 @@ impl Inner {
                     })
                     .await?;
                 tracing::debug!(forge = %forge, reporter = %key.reporter, sha = %key.sha, context = %key.context, "status delivered");
+                crate::metrics::get().status_delivery(&forge, "delivered");
                 Ok(Attempt::Delivered)
             }
             Err(err) if err.is_transient() => {
@@ -509,6 +531,7 @@ impl Inner {
                     error = %message,
                     "commit status not delivered; kept in the outbox"
                 );
+                crate::metrics::get().status_delivery(&forge, "deferred");
                 self.db
                     .run("schedule a retry", move |c| {
                         outbox::reschedule(c, &item, attempts, due, &message)
@@ -525,6 +548,7 @@ impl Inner {
                     error = %err,
                     "commit status refused; not retried"
                 );
+                crate::metrics::get().status_delivery(&forge, "refused");
                 let done_at = self.clock.now_ms();
                 let code = err.http_status();
                 self.db

@@ -491,7 +491,8 @@ impl Remote {
     pub async fn fetch(&self) -> Result<FetchReport> {
         let guard = self.inner.fetch_lock.clone().lock_owned().await;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        let started = tokio::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
             let _guard = guard;
             let result = fetch_blocking(&inner);
             record(&inner, result)
@@ -500,7 +501,13 @@ impl Remote {
         .map_err(|e| Error::Task {
             url: self.inner.spec.display.clone(),
             message: e.to_string(),
-        })?
+        })
+        .and_then(|r| r);
+        crate::metrics::get().git_fetch(
+            started.elapsed().as_secs_f64(),
+            result.as_ref().err().map(Error::is_transient),
+        );
+        result
     }
 
     /// The last good commit of `branch`.

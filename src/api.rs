@@ -1,0 +1,1388 @@
+//! The JSON API of `ferry serve`, under `/api/v1`, and the tenant views it shares with the
+//! status page.
+//!
+//! - `GET /api/v1/tenants`: every configured tenant, whether this replica owns it, its sync
+//!   and drift state, open warning count, last applied commit, last outcome and error.
+//! - `GET /api/v1/tenants/{name}`: the same plus its connectors (from the inventory) with
+//!   their sync state, open warnings (connector, kind, reference), drifted connectors, the
+//!   last applied commit (short SHA, message, author, read from the source cache) and
+//!   recent history.
+//! - `POST /api/v1/tenants/{name}/reconcile`: mark the tenant dirty with
+//!   [`Reason::Manual`] (202). When `server.apiTokenEnv` is set, it needs
+//!   `Authorization: Bearer <token>` (401 otherwise); read-only endpoints are open.
+//!
+//! An unknown tenant gets 404 with a JSON `error` naming it; a tenant another replica owns
+//! gets 409 on the POST. States are derived here, in one place, from the scheduler, the
+//! state store and the source: see [`SyncState`], [`DriftState`], [`ConnectorState`].
+//!
+//! This module reads; the only thing it changes is marking a tenant dirty through the
+//! scheduler. SQLite and git2 run on the blocking pool.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::json;
+use sha2::Sha256;
+use tracing::{info, warn};
+
+use crate::config;
+use crate::model::Platform;
+use crate::scheduler::{LastReconcile, OutcomeKind, Reason, Reasons, TenantStatus};
+use crate::server::AppState;
+use crate::shard::{self, Shard};
+use crate::store::{self, InventoryRow, Store, history, inventory, tenant, warnings};
+
+/// How many history entries a tenant view holds.
+pub const HISTORY_LIMIT: u32 = 25;
+
+/// Errors of the API. Each maps to an HTTP status and a JSON `{"error": …}` body.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No tenant of that name is configured.
+    #[error("no tenant named {name:?} in the configuration; configured tenants: {known}")]
+    UnknownTenant {
+        /// The name asked for.
+        name: String,
+        /// The configured tenants, comma-separated.
+        known: String,
+    },
+    /// The tenant belongs to another replica.
+    #[error(
+        "tenant {name:?} is owned by shard {owner} of {count}, not by this replica (shard {this}); send the request to that replica"
+    )]
+    NotOwned {
+        /// The tenant.
+        name: String,
+        /// The shard owning it.
+        owner: u32,
+        /// This replica's shard.
+        this: u32,
+        /// How many shards there are.
+        count: u32,
+    },
+    /// The request lacks the bearer token, or it is wrong.
+    #[error(
+        "this call changes state and needs the API token: send Authorization: Bearer <token> with the value of the variable server.apiTokenEnv names"
+    )]
+    Unauthorized,
+    /// The daemon is stopping or its scheduler has stopped.
+    #[error("ferry is shutting down and takes no new work; retry against a running replica")]
+    ShuttingDown,
+    /// `server.apiTokenEnv` names a variable that is not set or is empty.
+    #[error(
+        "server.apiTokenEnv names {var}, which is {state}; export it with the API token, or remove server.apiTokenEnv to leave the reconcile endpoint open"
+    )]
+    TokenUnset {
+        /// The variable's name.
+        var: String,
+        /// `not set` or `empty`.
+        state: &'static str,
+    },
+    /// The state store could not be read.
+    #[error("cannot read the state store: {0}")]
+    Store(#[from] store::Error),
+}
+
+impl Error {
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::UnknownTenant { .. } => StatusCode::NOT_FOUND,
+            Error::NotOwned { .. } => StatusCode::CONFLICT,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TokenUnset { .. } | Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, Json(json!({"error": self.to_string()}))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// The bearer token state-changing calls need. Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct ApiToken(Arc<[u8]>);
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
+}
+
+impl ApiToken {
+    /// A token from its value.
+    pub fn new(value: impl AsRef<[u8]>) -> Self {
+        ApiToken(Arc::from(value.as_ref()))
+    }
+
+    /// Read the token from the environment variable `var` (`server.apiTokenEnv`).
+    ///
+    /// # Errors
+    /// [`Error::TokenUnset`] when it is missing or empty: a configured token that cannot
+    /// be read must not leave the API open.
+    pub fn from_env(var: &str) -> Result<Self, Error> {
+        match std::env::var_os(var) {
+            None => Err(Error::TokenUnset {
+                var: var.to_owned(),
+                state: "not set",
+            }),
+            Some(v) if v.is_empty() => Err(Error::TokenUnset {
+                var: var.to_owned(),
+                state: "empty",
+            }),
+            Some(v) => Ok(ApiToken::new(v.as_encoded_bytes())),
+        }
+    }
+
+    /// Whether `given` equals the token, in constant time: both go through an HMAC keyed
+    /// by the token and the fixed-length tags are compared by `verify_slice`.
+    pub fn matches(&self, given: &[u8]) -> bool {
+        type HmacSha256 = Hmac<Sha256>;
+        let (Ok(mut expected), Ok(mut actual)) = (
+            HmacSha256::new_from_slice(&self.0),
+            HmacSha256::new_from_slice(&self.0),
+        ) else {
+            return false;
+        };
+        expected.update(&self.0);
+        actual.update(given);
+        actual
+            .verify_slice(&expected.finalize().into_bytes())
+            .is_ok()
+    }
+}
+
+/// A configured tenant, as the views need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredTenant {
+    /// Name.
+    pub name: String,
+    /// Platform, when known (always, when built from the configuration).
+    pub platform: Option<Platform>,
+    /// The branch it follows.
+    pub branch: Option<String>,
+    /// The shard that owns it.
+    pub shard: u32,
+}
+
+/// What the API and the status page read besides the scheduler and the source: the
+/// configured tenants, the state store, this replica's shard and the API token.
+#[derive(Debug, Clone)]
+pub struct StatusContext {
+    tenants: Vec<ConfiguredTenant>,
+    store: Option<Store>,
+    shard: Shard,
+    api_token: Option<ApiToken>,
+}
+
+impl StatusContext {
+    /// The context of a daemon running `config` as `shard`, reading `store`.
+    pub fn new(config: &config::Config, store: Option<Store>, shard: Shard) -> Self {
+        let owners = shard.assignment(&config.tenants);
+        let tenants = config
+            .tenants
+            .iter()
+            .map(|t| ConfiguredTenant {
+                name: t.name.clone(),
+                platform: Some(t.platform),
+                branch: Some(
+                    t.branch
+                        .clone()
+                        .unwrap_or_else(|| config.source.branch.clone()),
+                ),
+                shard: owners.get(&t.name).copied().unwrap_or(shard.index),
+            })
+            .collect();
+        StatusContext {
+            tenants,
+            store,
+            shard,
+            api_token: None,
+        }
+    }
+
+    /// A context that knows only tenant names (all owned, one shard, no store): what a
+    /// daemon built without [`StatusContext::new`] shows.
+    pub fn from_names(names: impl IntoIterator<Item = String>) -> Self {
+        StatusContext {
+            tenants: names
+                .into_iter()
+                .map(|name| ConfiguredTenant {
+                    name,
+                    platform: None,
+                    branch: None,
+                    shard: 0,
+                })
+                .collect(),
+            store: None,
+            shard: Shard::default(),
+            api_token: None,
+        }
+    }
+
+    /// Require `token` on state-changing calls.
+    pub fn with_api_token(mut self, token: Option<ApiToken>) -> Self {
+        self.api_token = token;
+        self
+    }
+
+    /// This replica's shard.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// The configured tenants, in configuration order.
+    pub fn tenants(&self) -> &[ConfiguredTenant] {
+        &self.tenants
+    }
+
+    fn tenant(&self, name: &str) -> Result<&ConfiguredTenant, Error> {
+        self.tenants
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| Error::UnknownTenant {
+                name: name.to_owned(),
+                known: self
+                    .tenants
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// A tenant's sync state: is it at the commit its branch points to?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// The last reconcile succeeded at the branch head.
+    InSync,
+    /// A newer commit, or a trigger, waits for a reconcile; or the first one has not run.
+    Pending,
+    /// A reconcile is running now.
+    Syncing,
+    /// The last reconcile left connectors blocked (conflict, window, promotion, …).
+    Blocked,
+    /// The last reconcile failed (invalid manifests, failed actions, refused credentials).
+    Failed,
+    /// The last reconcile could not reach the tenant (retried with backoff).
+    Error,
+    /// Another replica owns the tenant, or nothing is known yet.
+    Unknown,
+}
+
+impl SyncState {
+    /// `in_sync`, `pending`, … as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::InSync => "in_sync",
+            SyncState::Pending => "pending",
+            SyncState::Syncing => "syncing",
+            SyncState::Blocked => "blocked",
+            SyncState::Failed => "failed",
+            SyncState::Error => "error",
+            SyncState::Unknown => "unknown",
+        }
+    }
+
+    /// The words people read: `In sync`, `Pending`, …
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncState::InSync => "In sync",
+            SyncState::Pending => "Pending",
+            SyncState::Syncing => "Syncing",
+            SyncState::Blocked => "Blocked",
+            SyncState::Failed => "Failed",
+            SyncState::Error => "Unreachable",
+            SyncState::Unknown => "Unknown",
+        }
+    }
+}
+
+/// Whether a tenant's live connectors still hold what ferry applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftState {
+    /// The last check found every connector as applied.
+    None,
+    /// Connectors were changed outside ferry.
+    Drifted,
+    /// Not checked yet, or another replica owns the tenant.
+    Unknown,
+}
+
+impl DriftState {
+    /// `none`, `drifted`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftState::None => "none",
+            DriftState::Drifted => "drifted",
+            DriftState::Unknown => "unknown",
+        }
+    }
+
+    /// The words people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftState::None => "No drift",
+            DriftState::Drifted => "Drifted",
+            DriftState::Unknown => "Not checked",
+        }
+    }
+}
+
+/// One connector's sync state (the `state` label of `ferry_connectors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorState {
+    /// Applied as in git.
+    InSync,
+    /// A newer commit waits for the tenant's next reconcile.
+    Pending,
+    /// The plan blocked it (the history entry says why).
+    Blocked,
+    /// Its last action failed.
+    Failed,
+    /// Changed in the tenant since ferry applied it.
+    Drifted,
+}
+
+impl ConnectorState {
+    /// `in_sync`, `pending`, `blocked`, `failed`, `drifted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorState::InSync => "in_sync",
+            ConnectorState::Pending => "pending",
+            ConnectorState::Blocked => "blocked",
+            ConnectorState::Failed => "failed",
+            ConnectorState::Drifted => "drifted",
+        }
+    }
+
+    /// The words people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectorState::InSync => "In sync",
+            ConnectorState::Pending => "Pending",
+            ConnectorState::Blocked => "Blocked",
+            ConnectorState::Failed => "Failed",
+            ConnectorState::Drifted => "Drifted",
+        }
+    }
+}
+
+/// A commit as people recognise it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitInfo {
+    /// Full object id.
+    pub sha: String,
+    /// First 7 characters.
+    pub short_sha: String,
+    /// The first line of the message (`None` when the commit is not in the source cache).
+    pub message: Option<String>,
+    /// The author's name.
+    pub author: Option<String>,
+    /// The commit time.
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl CommitInfo {
+    fn bare(sha: &str) -> Self {
+        CommitInfo {
+            sha: sha.to_owned(),
+            short_sha: short_sha(sha).to_owned(),
+            message: None,
+            author: None,
+            time: None,
+        }
+    }
+}
+
+/// The first 7 characters of a commit id.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// One tenant in the list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSummary {
+    /// Name.
+    pub name: String,
+    /// Platform.
+    pub platform: Option<Platform>,
+    /// The branch it follows.
+    pub branch: Option<String>,
+    /// Whether this replica owns (reconciles) it.
+    pub owned: bool,
+    /// The shard owning it.
+    pub shard: u32,
+    /// Sync state.
+    pub sync_state: SyncState,
+    /// Drift state.
+    pub drift_state: DriftState,
+    /// Drifted connectors.
+    pub drifted: usize,
+    /// Open import warnings.
+    pub open_warnings: usize,
+    /// Connectors in the inventory.
+    pub connectors: usize,
+    /// Whether a reconcile runs now.
+    pub running: bool,
+    /// Reasons waiting for the next reconcile.
+    pub pending_reasons: Option<Reasons>,
+    /// The head of the followed branch.
+    pub head_commit: Option<CommitInfo>,
+    /// The last commit applied without failed actions.
+    pub last_applied_commit: Option<CommitInfo>,
+    /// How the last reconcile ended: `applied`, `warning`, `noop`, `failed`, `error`,
+    /// `blocked` (from the history), or `ok` when the reconciler kept no history.
+    pub last_outcome: Option<String>,
+    /// Why the last reconcile failed.
+    pub last_error: Option<String>,
+    /// When the last reconcile finished.
+    pub last_reconcile_at: Option<DateTime<Utc>>,
+}
+
+/// An open import warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WarningView {
+    /// `metadata.name` of the connector.
+    pub connector: String,
+    /// `agentic-workflow`, `seeding-filter-group`, `field-reference`, `vcs-credentials`.
+    pub kind: String,
+    /// The reference that did not resolve, or what to do.
+    pub reference: String,
+    /// The connector's live id.
+    pub live_id: String,
+    /// When ferry first saw it.
+    pub opened_at: String,
+}
+
+/// A connector of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorView {
+    /// `metadata.name`.
+    pub connector: String,
+    /// Manifest kind.
+    pub kind: String,
+    /// The tenant-side name.
+    pub name: String,
+    /// The platform's id (none when it was never created).
+    pub live_id: Option<String>,
+    /// Sync state.
+    pub sync_state: ConnectorState,
+    /// The revision it was last applied at (short).
+    pub revision: Option<String>,
+    /// Whether ferry created it.
+    pub created_by_ferry: bool,
+    /// Open warnings on it.
+    pub open_warnings: usize,
+    /// What the last reconcile said about it, when it failed or was blocked.
+    pub message: Option<String>,
+}
+
+/// One past reconcile.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    /// Row id.
+    pub id: i64,
+    /// The commit reconciled.
+    pub commit: CommitInfo,
+    /// Start time (RFC 3339).
+    pub started_at: String,
+    /// End time (RFC 3339).
+    pub finished_at: String,
+    /// `applied`, `warning`, `failed`, `noop`, `error`, `blocked`.
+    pub outcome: String,
+    /// One line for people.
+    pub summary: String,
+    /// Machine-readable detail.
+    pub detail: serde_json::Value,
+}
+
+/// The scheduler's view of a tenant.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleView {
+    /// When the next run is due.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Reconciles since the daemon started.
+    pub reconciles: u64,
+    /// Transient failures in a row.
+    pub consecutive_failures: u32,
+}
+
+/// One tenant in full.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantDetail {
+    /// The list fields.
+    #[serde(flatten)]
+    pub summary: TenantSummary,
+    /// Connectors (inventory, plus those the last reconcile could not create).
+    pub connector_list: Vec<ConnectorView>,
+    /// Open warnings.
+    pub warnings: Vec<WarningView>,
+    /// Drifted connectors.
+    pub drift: Vec<String>,
+    /// Recent reconciles, newest first.
+    pub history: Vec<HistoryView>,
+    /// Scheduling.
+    pub schedule: Option<ScheduleView>,
+}
+
+/// The source as the views show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceView {
+    /// URL or path (no credentials).
+    pub url: String,
+    /// When a fetch last succeeded.
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    /// The last fetch error.
+    pub last_fetch_error: Option<String>,
+}
+
+/// This replica's shard as the views show it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShardView {
+    /// This replica's shard.
+    pub index: u32,
+    /// How many shards.
+    pub count: u32,
+    /// The hash placing tenants (`fnv1a-64`).
+    pub hash: &'static str,
+    /// The tenants this replica owns.
+    pub owned: Vec<String>,
+}
+
+/// The body of `GET /api/v1/tenants`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantList {
+    /// The source.
+    pub source: SourceView,
+    /// This replica's shard.
+    pub shard: ShardView,
+    /// Every configured tenant, in configuration order.
+    pub tenants: Vec<TenantSummary>,
+}
+
+/// The overview the status page renders: the list plus each tenant's open warnings.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    /// The list.
+    pub list: TenantList,
+    /// Open warnings per tenant.
+    pub warnings: BTreeMap<String, Vec<WarningView>>,
+}
+
+/// What the store holds about one tenant.
+#[derive(Debug, Default)]
+struct Stored {
+    state: tenant::TenantState,
+    warnings: Vec<warnings::OpenWarning>,
+    inventory: Vec<InventoryRow>,
+    history: Vec<history::Entry>,
+}
+
+async fn read_store(
+    store: Option<&Store>,
+    tenants: Vec<String>,
+    history_limit: u32,
+) -> Result<BTreeMap<String, Stored>, Error> {
+    let Some(store) = store else {
+        return Ok(BTreeMap::new());
+    };
+    let read = store
+        .call(move |c| {
+            let mut out = BTreeMap::new();
+            for t in tenants {
+                let stored = Stored {
+                    state: tenant::get(c, &t)?,
+                    warnings: warnings::for_tenant(c, &t)?,
+                    inventory: inventory::list(c, &t)?,
+                    history: history::recent(c, &t, history_limit)?,
+                };
+                out.insert(t, stored);
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(read)
+}
+
+/// Read commits from the source cache (a bare repository) on the blocking pool. A commit
+/// that cannot be read keeps only its id.
+async fn read_commits(cache: PathBuf, shas: BTreeSet<String>) -> HashMap<String, CommitInfo> {
+    let fallback: HashMap<String, CommitInfo> = shas
+        .iter()
+        .map(|s| (s.clone(), CommitInfo::bare(s)))
+        .collect();
+    if shas.is_empty() {
+        return fallback;
+    }
+    let read = tokio::task::spawn_blocking(move || {
+        let mut out = HashMap::new();
+        let Ok(repo) = git2::Repository::open(&cache) else {
+            return out;
+        };
+        for sha in shas {
+            let Ok(oid) = git2::Oid::from_str(&sha) else {
+                continue;
+            };
+            let Ok(commit) = repo.find_commit(oid) else {
+                continue;
+            };
+            let author = commit.author();
+            let info = CommitInfo {
+                short_sha: short_sha(&sha).to_owned(),
+                message: commit.summary().map(str::to_owned),
+                author: author.name().map(str::to_owned),
+                time: DateTime::from_timestamp(commit.time().seconds(), 0),
+                sha,
+            };
+            out.insert(info.sha.clone(), info);
+        }
+        out
+    })
+    .await;
+    match read {
+        Ok(read) => fallback.into_iter().chain(read).collect(),
+        Err(e) => {
+            warn!(error = %e, "reading commits from the source cache failed");
+            fallback
+        }
+    }
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The outcome of the newest reconcile, from the history or, when the scheduler has seen
+/// a newer one (a failure before anything was recorded), from the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Latest {
+    outcome: String,
+    error: Option<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+fn latest(
+    newest: Option<&history::Entry>,
+    last: Option<&LastReconcile>,
+    state: &tenant::TenantState,
+) -> Option<Latest> {
+    let from_history = newest.map(|h| {
+        let failed = matches!(h.outcome.as_str(), "failed" | "error" | "blocked");
+        Latest {
+            outcome: h.outcome.clone(),
+            error: failed.then(|| {
+                state
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| h.summary.clone())
+            }),
+            at: parse_time(&h.finished_at),
+        }
+    });
+    let from_scheduler = last.map(|l| Latest {
+        outcome: match l.outcome {
+            OutcomeKind::Ok => "ok",
+            OutcomeKind::Transient => "error",
+            OutcomeKind::Permanent => "failed",
+        }
+        .to_owned(),
+        error: l.error.clone(),
+        at: Some(l.finished_at),
+    });
+    match (from_history, last) {
+        (Some(h), Some(l)) => {
+            // A history entry written during or after the scheduler's last run describes
+            // that run; otherwise the run ended before recording anything.
+            let recorded =
+                h.at.is_some_and(|at| at >= l.started_at - chrono::Duration::seconds(1));
+            if recorded { Some(h) } else { from_scheduler }
+        }
+        (Some(h), None) => Some(h),
+        (None, _) => from_scheduler,
+    }
+}
+
+fn sync_state(
+    owned: bool,
+    status: Option<&TenantStatus>,
+    latest: Option<&Latest>,
+    state: &tenant::TenantState,
+    head: Option<&str>,
+) -> SyncState {
+    if !owned {
+        return SyncState::Unknown;
+    }
+    if status.is_some_and(|s| s.running) {
+        return SyncState::Syncing;
+    }
+    let waiting = status.and_then(|s| s.pending.as_ref()).is_some_and(|p| {
+        p.iter()
+            .any(|r| !matches!(r, Reason::Drift | Reason::Retry))
+    });
+    let Some(latest) = latest else {
+        return if waiting || status.is_some() {
+            SyncState::Pending
+        } else {
+            SyncState::Unknown
+        };
+    };
+    match latest.outcome.as_str() {
+        "failed" => SyncState::Failed,
+        "error" => SyncState::Error,
+        "blocked" => SyncState::Blocked,
+        _ => {
+            let behind = match (head, state.seen_revision.as_deref()) {
+                (Some(head), Some(seen)) => head != seen,
+                _ => false,
+            };
+            if behind || waiting {
+                SyncState::Pending
+            } else {
+                SyncState::InSync
+            }
+        }
+    }
+}
+
+fn drift_state(owned: bool, stored: &Stored) -> DriftState {
+    if !owned {
+        DriftState::Unknown
+    } else if !stored.state.drift.is_empty() {
+        DriftState::Drifted
+    } else if stored.state.updated_at.is_some() || !stored.history.is_empty() {
+        DriftState::None
+    } else {
+        DriftState::Unknown
+    }
+}
+
+/// Per-connector results of a history entry whose `detail` carries the apply report's
+/// `results` (`connector`, `kind`, `name`, `outcome`, `liveId`/`live_id`, `message`).
+fn results_of(entry: Option<&history::Entry>) -> Vec<&serde_json::Value> {
+    entry
+        .and_then(|e| e.detail.get("results"))
+        .and_then(|r| r.as_array())
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
+}
+
+fn str_field<'v>(v: &'v serde_json::Value, names: &[&str]) -> Option<&'v str> {
+    names
+        .iter()
+        .find_map(|n| v.get(*n).and_then(|x| x.as_str()))
+}
+
+fn connectors(stored: &Stored, tenant_state: SyncState) -> Vec<ConnectorView> {
+    let results = results_of(stored.history.first());
+    let result_of = |connector: &str| {
+        results
+            .iter()
+            .find(|r| str_field(r, &["connector"]) == Some(connector))
+    };
+    let drifted: BTreeSet<&str> = stored.state.drift.iter().map(String::as_str).collect();
+    let warning_count = |connector: &str| {
+        stored
+            .warnings
+            .iter()
+            .filter(|w| w.connector == connector)
+            .count()
+    };
+    let state_of = |connector: &str, result: Option<&&serde_json::Value>| {
+        if drifted.contains(connector) {
+            return (ConnectorState::Drifted, None);
+        }
+        let outcome = result.and_then(|r| str_field(r, &["outcome"]));
+        let message = result
+            .and_then(|r| str_field(r, &["message"]))
+            .map(str::to_owned);
+        match outcome {
+            Some("failed") => (ConnectorState::Failed, message),
+            Some("skipped" | "blocked") => (ConnectorState::Blocked, message),
+            _ if tenant_state == SyncState::Pending => (ConnectorState::Pending, None),
+            _ => (ConnectorState::InSync, None),
+        }
+    };
+    let mut out: Vec<ConnectorView> = stored
+        .inventory
+        .iter()
+        .map(|row| {
+            let (sync_state, message) = state_of(&row.connector, result_of(&row.connector));
+            ConnectorView {
+                connector: row.connector.clone(),
+                kind: row.kind.as_str().to_owned(),
+                name: row.name.clone(),
+                live_id: Some(row.live_id.clone()),
+                sync_state,
+                revision: Some(short_sha(&row.revision).to_owned()),
+                created_by_ferry: row.created_by_ferry,
+                open_warnings: warning_count(&row.connector),
+                message,
+            }
+        })
+        .collect();
+    for r in &results {
+        let Some(connector) = str_field(r, &["connector"]) else {
+            continue;
+        };
+        if out.iter().any(|c| c.connector == connector) {
+            continue;
+        }
+        let (sync_state, message) = state_of(connector, Some(r));
+        if sync_state == ConnectorState::InSync {
+            // Applied but not in the inventory: pruned or renamed since.
+            continue;
+        }
+        out.push(ConnectorView {
+            connector: connector.to_owned(),
+            kind: str_field(r, &["kind"]).unwrap_or_default().to_owned(),
+            name: str_field(r, &["name"]).unwrap_or(connector).to_owned(),
+            live_id: str_field(r, &["liveId", "live_id"]).map(str::to_owned),
+            sync_state,
+            revision: None,
+            created_by_ferry: false,
+            open_warnings: warning_count(connector),
+            message,
+        });
+    }
+    out.sort_by(|a, b| a.connector.cmp(&b.connector));
+    out
+}
+
+/// Connectors per sync state, every state present (for `ferry_connectors`).
+pub fn count_states(connectors: &[ConnectorView]) -> BTreeMap<&'static str, i64> {
+    let mut counts: BTreeMap<&'static str, i64> = crate::metrics::CONNECTOR_STATES
+        .iter()
+        .map(|s| (*s, 0))
+        .collect();
+    for c in connectors {
+        *counts.entry(c.sync_state.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+fn warning_views(stored: &Stored) -> Vec<WarningView> {
+    stored
+        .warnings
+        .iter()
+        .map(|w| WarningView {
+            connector: w.connector.clone(),
+            kind: w.warning.kind.as_str().to_owned(),
+            reference: w.warning.reference.clone(),
+            live_id: w.live_id.clone(),
+            opened_at: w.opened_at.clone(),
+        })
+        .collect()
+}
+
+struct Gathered {
+    source: SourceView,
+    shard: ShardView,
+    rows: Vec<(TenantSummary, Stored, Option<TenantStatus>)>,
+    commits: HashMap<String, CommitInfo>,
+}
+
+async fn gather(app: &AppState, only: Option<&str>, history_limit: u32) -> Result<Gathered, Error> {
+    let ctx = app.status();
+    let scheduler = app.scheduler();
+    let owned: BTreeSet<String> = scheduler.tenants().into_iter().collect();
+    let selected: Vec<&ConfiguredTenant> = match only {
+        Some(name) => vec![ctx.tenant(name)?],
+        None => ctx.tenants.iter().collect(),
+    };
+    let to_read: Vec<String> = selected
+        .iter()
+        .filter(|t| owned.contains(&t.name))
+        .map(|t| t.name.clone())
+        .collect();
+    let mut stored = read_store(ctx.store.as_ref(), to_read, history_limit).await?;
+    let remote = app.remote();
+    let mut shas = BTreeSet::new();
+    let mut rows = Vec::new();
+    for t in selected {
+        let is_owned = owned.contains(&t.name);
+        let s = stored.remove(&t.name).unwrap_or_default();
+        let status = scheduler.status(&t.name);
+        let branch = t
+            .branch
+            .clone()
+            .or_else(|| app.controller().branch_of(&t.name).map(str::to_owned));
+        let head = branch
+            .as_deref()
+            .and_then(|b| remote.head(b).ok())
+            .map(|o| o.to_string());
+        let newest = latest(
+            s.history.first(),
+            status.as_ref().and_then(|st| st.last.as_ref()),
+            &s.state,
+        );
+        let sync = sync_state(
+            is_owned,
+            status.as_ref(),
+            newest.as_ref(),
+            &s.state,
+            head.as_deref(),
+        );
+        shas.extend(head.clone());
+        shas.extend(s.state.applied_revision.clone());
+        shas.extend(s.history.iter().map(|h| h.revision.clone()));
+        let summary = TenantSummary {
+            name: t.name.clone(),
+            platform: t.platform,
+            branch,
+            owned: is_owned,
+            shard: t.shard,
+            sync_state: sync,
+            drift_state: drift_state(is_owned, &s),
+            drifted: s.state.drift.len(),
+            open_warnings: s.warnings.len(),
+            connectors: s.inventory.len(),
+            running: status.as_ref().is_some_and(|st| st.running),
+            pending_reasons: status.as_ref().and_then(|st| st.pending.clone()),
+            head_commit: head.as_deref().map(CommitInfo::bare),
+            last_applied_commit: s.state.applied_revision.as_deref().map(CommitInfo::bare),
+            last_outcome: newest.as_ref().map(|l| l.outcome.clone()),
+            last_error: newest.as_ref().and_then(|l| l.error.clone()),
+            last_reconcile_at: newest.as_ref().and_then(|l| l.at),
+        };
+        rows.push((summary, s, status));
+    }
+    shas.retain(|s| git2::Oid::from_str(s).is_ok());
+    let commits = read_commits(remote.cache_path().to_path_buf(), shas).await;
+    let fill = |c: &mut Option<CommitInfo>| {
+        if let Some(info) = c.as_mut().and_then(|c| commits.get(&c.sha)) {
+            *c = Some(info.clone());
+        }
+    };
+    for (summary, _, _) in &mut rows {
+        fill(&mut summary.head_commit);
+        fill(&mut summary.last_applied_commit);
+    }
+    let source = SourceView {
+        url: remote.display_url().to_owned(),
+        last_fetch_at: remote.last_success(),
+        last_fetch_error: remote.last_fetch_error().map(|f| f.message),
+    };
+    let shard = ShardView {
+        index: ctx.shard.index,
+        count: ctx.shard.count,
+        hash: shard::HASH_NAME,
+        owned: owned.into_iter().collect(),
+    };
+    Ok(Gathered {
+        source,
+        shard,
+        rows,
+        commits,
+    })
+}
+
+/// Every tenant, with the open warnings of each (the status page's overview).
+///
+/// # Errors
+/// [`Error::Store`].
+pub async fn overview(app: &AppState) -> Result<Overview, Error> {
+    let g = gather(app, None, 1).await?;
+    let mut warnings = BTreeMap::new();
+    let mut tenants = Vec::new();
+    for (summary, stored, _) in g.rows {
+        warnings.insert(summary.name.clone(), warning_views(&stored));
+        tenants.push(summary);
+    }
+    Ok(Overview {
+        list: TenantList {
+            source: g.source,
+            shard: g.shard,
+            tenants,
+        },
+        warnings,
+    })
+}
+
+/// One tenant in full (the status page's tenant page).
+///
+/// # Errors
+/// [`Error::UnknownTenant`], [`Error::Store`].
+pub async fn tenant_detail(app: &AppState, name: &str) -> Result<TenantDetail, Error> {
+    let g = gather(app, Some(name), HISTORY_LIMIT).await?;
+    let commits = g.commits;
+    let Some((summary, stored, status)) = g.rows.into_iter().next() else {
+        return Err(app
+            .status()
+            .tenant(name)
+            .err()
+            .unwrap_or(Error::UnknownTenant {
+                name: name.to_owned(),
+                known: String::new(),
+            }));
+    };
+    let connector_list = connectors(&stored, summary.sync_state);
+    let history = stored
+        .history
+        .iter()
+        .map(|h| HistoryView {
+            id: h.id,
+            commit: commits
+                .get(&h.revision)
+                .cloned()
+                .unwrap_or_else(|| CommitInfo::bare(&h.revision)),
+            started_at: h.started_at.clone(),
+            finished_at: h.finished_at.clone(),
+            outcome: h.outcome.clone(),
+            summary: h.summary.clone(),
+            detail: h.detail.clone(),
+        })
+        .collect();
+    Ok(TenantDetail {
+        warnings: warning_views(&stored),
+        drift: stored.state.drift.clone(),
+        schedule: status.map(|s| ScheduleView {
+            next_run_at: s.next_run_at,
+            reconciles: s.reconciles,
+            consecutive_failures: s.consecutive_failures,
+        }),
+        connector_list,
+        history,
+        summary,
+    })
+}
+
+/// The `/api/v1` routes, waiting for a state.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tenants", get(list))
+        .route("/api/v1/tenants/{name}", get(one))
+        .route("/api/v1/tenants/{name}/reconcile", post(reconcile))
+}
+
+async fn list(State(app): State<AppState>) -> Result<Json<TenantList>, Error> {
+    Ok(Json(overview(&app).await?.list))
+}
+
+async fn one(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<TenantDetail>, Error> {
+    Ok(Json(tenant_detail(&app, &name).await?))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.as_bytes();
+    let (scheme, token) = value.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
+}
+
+async fn reconcile(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let ctx = app.status();
+    if let Some(token) = &ctx.api_token {
+        if !bearer(&headers).is_some_and(|given| token.matches(given)) {
+            warn!(tenant = %name, "refused a reconcile request without a valid API token");
+            return Err(Error::Unauthorized);
+        }
+    }
+    let tenant = ctx.tenant(&name)?;
+    if !app.scheduler().tenants().contains(&tenant.name) {
+        return Err(Error::NotOwned {
+            name,
+            owner: tenant.shard,
+            this: ctx.shard.index,
+            count: ctx.shard.count,
+        });
+    }
+    if app.lifecycle().is_shutting_down() || !app.scheduler().mark_dirty(&name, Reason::Manual) {
+        return Err(Error::ShuttingDown);
+    }
+    info!(tenant = %name, reason = "manual", "reconcile requested through the API");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"tenant": name, "status": "queued", "reason": Reason::Manual})),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ContentHash, Kind, Warning, WarningKind};
+
+    fn entry(outcome: &str, finished_at: &str, detail: serde_json::Value) -> history::Entry {
+        history::Entry {
+            id: 1,
+            revision: "a".repeat(40),
+            started_at: finished_at.to_owned(),
+            finished_at: finished_at.to_owned(),
+            outcome: outcome.to_owned(),
+            summary: format!("{outcome} summary"),
+            detail,
+        }
+    }
+
+    fn last(outcome: OutcomeKind, at: &str, error: Option<&str>) -> LastReconcile {
+        let at = parse_time(at).unwrap();
+        LastReconcile {
+            outcome,
+            error: error.map(str::to_owned),
+            reasons: Reasons::of(Reason::Poll),
+            started_at: at,
+            finished_at: at,
+        }
+    }
+
+    fn status(running: bool, pending: Option<Reason>) -> TenantStatus {
+        TenantStatus {
+            name: "prod".into(),
+            running,
+            pending: pending.map(Reasons::of),
+            next_run_at: None,
+            reconciles: 1,
+            consecutive_failures: 0,
+            last: None,
+        }
+    }
+
+    #[test]
+    fn the_token_compares_whole_values_only() {
+        let token = ApiToken::new("s3cret");
+        assert!(token.matches(b"s3cret"));
+        assert!(!token.matches(b"s3cre"));
+        assert!(!token.matches(b"s3cret2"));
+        assert!(!token.matches(b""));
+        assert_eq!(format!("{token:?}"), "ApiToken(***)");
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+        assert_eq!(bearer(&headers), Some(&b"s3cret"[..]));
+        headers.insert("authorization", "Basic s3cret".parse().unwrap());
+        assert_eq!(bearer(&headers), None);
+    }
+
+    #[test]
+    fn an_unset_token_variable_is_an_error_naming_it() {
+        let e = ApiToken::from_env("FERRY_TEST_SURELY_UNSET_TOKEN").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "server.apiTokenEnv names FERRY_TEST_SURELY_UNSET_TOKEN, which is not set; export it with the API token, or remove server.apiTokenEnv to leave the reconcile endpoint open"
+        );
+    }
+
+    #[test]
+    fn the_newest_of_history_and_scheduler_wins() {
+        let state = tenant::TenantState::default();
+        let h = entry("applied", "2026-01-01T10:00:05Z", json!({}));
+        // The scheduler's run is the one the history recorded.
+        let same = last(OutcomeKind::Ok, "2026-01-01T10:00:00Z", None);
+        assert_eq!(
+            latest(Some(&h), Some(&same), &state).unwrap().outcome,
+            "applied"
+        );
+        // A later run failed before writing anything.
+        let later = last(
+            OutcomeKind::Transient,
+            "2026-01-01T11:00:00Z",
+            Some("timed out"),
+        );
+        let l = latest(Some(&h), Some(&later), &state).unwrap();
+        assert_eq!(
+            (l.outcome.as_str(), l.error.as_deref()),
+            ("error", Some("timed out"))
+        );
+        // A failed history entry carries the tenant's last error.
+        let failed = entry("failed", "2026-01-01T10:00:05Z", json!({}));
+        let state = tenant::TenantState {
+            last_error: Some("orders: import refused".into()),
+            ..Default::default()
+        };
+        let l = latest(Some(&failed), None, &state).unwrap();
+        assert_eq!(l.error.as_deref(), Some("orders: import refused"));
+    }
+
+    #[test]
+    fn sync_state_follows_the_run_the_outcome_and_the_branch_head() {
+        let head = "b".repeat(40);
+        let seen = tenant::TenantState {
+            seen_revision: Some(head.clone()),
+            ..Default::default()
+        };
+        let ok = Latest {
+            outcome: "applied".into(),
+            error: None,
+            at: None,
+        };
+        let idle = status(false, None);
+        assert_eq!(
+            sync_state(false, Some(&idle), Some(&ok), &seen, Some(&head)),
+            SyncState::Unknown
+        );
+        assert_eq!(
+            sync_state(
+                true,
+                Some(&status(true, None)),
+                Some(&ok),
+                &seen,
+                Some(&head)
+            ),
+            SyncState::Syncing
+        );
+        assert_eq!(
+            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&head)),
+            SyncState::InSync
+        );
+        let newer = "c".repeat(40);
+        assert_eq!(
+            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&newer)),
+            SyncState::Pending
+        );
+        assert_eq!(
+            sync_state(
+                true,
+                Some(&status(false, Some(Reason::Webhook))),
+                Some(&ok),
+                &seen,
+                Some(&head)
+            ),
+            SyncState::Pending
+        );
+        assert_eq!(
+            sync_state(
+                true,
+                Some(&status(false, Some(Reason::Drift))),
+                Some(&ok),
+                &seen,
+                Some(&head)
+            ),
+            SyncState::InSync,
+            "a scheduled drift check is not a pending change"
+        );
+        for (outcome, want) in [
+            ("failed", SyncState::Failed),
+            ("error", SyncState::Error),
+            ("blocked", SyncState::Blocked),
+            ("warning", SyncState::InSync),
+            ("noop", SyncState::InSync),
+        ] {
+            let l = Latest {
+                outcome: outcome.into(),
+                ..ok.clone()
+            };
+            assert_eq!(
+                sync_state(true, Some(&idle), Some(&l), &seen, Some(&head)),
+                want,
+                "{outcome}"
+            );
+        }
+        assert_eq!(
+            sync_state(true, Some(&idle), None, &seen, Some(&head)),
+            SyncState::Pending
+        );
+    }
+
+    fn row(connector: &str) -> InventoryRow {
+        InventoryRow {
+            connector: connector.into(),
+            kind: Kind::SmartConnector,
+            live_id: format!("live-{connector}"),
+            name: connector.to_uppercase(),
+            applied_hash: ContentHash("a".repeat(64)),
+            source_hash: ContentHash("b".repeat(64)),
+            live_version: 1,
+            revision: "d".repeat(40),
+            created_by_ferry: true,
+        }
+    }
+
+    #[test]
+    fn connector_states_come_from_drift_the_last_results_and_the_inventory() {
+        let stored = Stored {
+            state: tenant::TenantState {
+                drift: vec!["edited".into()],
+                updated_at: Some("now".into()),
+                ..Default::default()
+            },
+            warnings: vec![warnings::OpenWarning {
+                connector: "orders".into(),
+                live_id: "live-orders".into(),
+                warning: Warning {
+                    kind: WarningKind::AgenticWorkflow,
+                    reference: "Lead Router".into(),
+                },
+                opened_at: "then".into(),
+            }],
+            inventory: vec![row("orders"), row("edited"), row("broken")],
+            history: vec![entry(
+                "failed",
+                "2026-01-01T10:00:00Z",
+                json!({"results": [
+                    {"connector": "broken", "kind": "SmartConnector", "name": "Broken", "outcome": "failed", "message": "import refused"},
+                    {"connector": "new-one", "kind": "SmartConnector", "name": "New One", "outcome": "skipped", "message": "waiting for promotion"},
+                    {"connector": "orders", "outcome": "warning"}
+                ]}),
+            )],
+        };
+        let list = connectors(&stored, SyncState::Failed);
+        let states: Vec<(&str, ConnectorState, Option<&str>)> = list
+            .iter()
+            .map(|c| (c.connector.as_str(), c.sync_state, c.message.as_deref()))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("broken", ConnectorState::Failed, Some("import refused")),
+                ("edited", ConnectorState::Drifted, None),
+                (
+                    "new-one",
+                    ConnectorState::Blocked,
+                    Some("waiting for promotion")
+                ),
+                ("orders", ConnectorState::InSync, None),
+            ]
+        );
+        assert_eq!(list[3].open_warnings, 1);
+        assert_eq!(list[2].live_id, None);
+        let counts = count_states(&list);
+        assert_eq!(counts["failed"], 1);
+        assert_eq!(counts["pending"], 0);
+        assert_eq!(counts.len(), 5);
+        assert_eq!(drift_state(true, &stored), DriftState::Drifted);
+        assert_eq!(drift_state(false, &stored), DriftState::Unknown);
+        assert_eq!(drift_state(true, &Stored::default()), DriftState::Unknown);
+    }
+}

@@ -1,0 +1,515 @@
+//! Prometheus metrics: the families ferry exports on `/metrics`, and the calls that
+//! record them.
+//!
+//! [`Metrics`] owns an explicit `prometheus-client` [`Registry`]. The daemon uses one
+//! process-wide instance, [`get`], so deep layers (the provider HTTP layer, status
+//! delivery, the git fetch) record without threading it through every call; tests may
+//! make their own with [`Metrics::new`].
+//!
+//! Every label set is bounded: tenant (from the configuration), platform, operation, HTTP
+//! status code, outcome, sync state, forge. Never connector names, ids, commits or
+//! messages. The families and their labels are listed in `docs/operating.md`.
+//!
+//! The exposition is the OpenMetrics text format that `prometheus-client` encodes
+//! ([`CONTENT_TYPE`]); Prometheus scrapes it as is. In that format a counter family
+//! `ferry_reconciles` is declared by `# TYPE ferry_reconciles counter` and its samples are
+//! named `ferry_reconciles_total`.
+//!
+//! This module records and encodes; it must not decide outcomes or states.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The `Content-Type` of [`Metrics::encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Outcomes of one reconcile, as `ferry_reconciles_total{outcome}` counts them.
+pub const RECONCILE_OUTCOMES: [&str; 6] = ["ok", "warning", "failed", "error", "blocked", "noop"];
+
+/// Sync states of a connector, as `ferry_connectors{state}` counts them.
+pub const CONNECTOR_STATES: [&str; 5] = ["in_sync", "pending", "blocked", "failed", "drifted"];
+
+/// Outcomes of one status delivery attempt.
+pub const DELIVERY_OUTCOMES: [&str; 3] = ["delivered", "deferred", "refused"];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    tenant: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    tenant: String,
+    state: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    tenant: String,
+    platform: String,
+    operation: String,
+    code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    forge: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    class: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn reconcile_histogram() -> Histogram {
+    // 50 ms … ~27 min.
+    Histogram::new(exponential_buckets(0.05, 2.0, 16))
+}
+
+fn request_histogram() -> Histogram {
+    // 5 ms … ~41 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// ferry's metric families, in one registry.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_duration: HistogramFamily<OutcomeLabels>,
+    reconciles: Family<OutcomeLabels, Counter>,
+    connectors: Family<StateLabels, Gauge>,
+    drifted: Family<TenantLabels, Gauge>,
+    open_warnings: Family<TenantLabels, Gauge>,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: HistogramFamily<RequestLabels>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    outbox_depth: Gauge,
+    fetch_duration: Histogram,
+    fetch_failures: Family<FailureLabels, Counter>,
+    owned_tenants: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry holding every ferry family, all empty.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let reconcile_duration: HistogramFamily<OutcomeLabels> =
+            Family::new_with_constructor(reconcile_histogram);
+        registry.register(
+            "ferry_reconcile_duration_seconds",
+            "Time one reconcile of one tenant took, by tenant and outcome",
+            reconcile_duration.clone(),
+        );
+        let reconciles = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "ferry_reconciles",
+            "Finished reconciles, by tenant and outcome (ok, warning, failed, error, blocked, noop)",
+            reconciles.clone(),
+        );
+        let connectors = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "ferry_connectors",
+            "Connectors ferry manages, by tenant and sync state (in_sync, pending, blocked, failed, drifted)",
+            connectors.clone(),
+        );
+        let drifted = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "ferry_drifted_connectors",
+            "Connectors whose live content differs from what ferry applied, by tenant",
+            drifted.clone(),
+        );
+        let open_warnings = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "ferry_open_warnings",
+            "Import warnings waiting for a person, by tenant",
+            open_warnings.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "ferry_tenant_requests",
+            "HTTP requests to tenant APIs (each attempt), by tenant, platform, operation and status code (timeout, error when no answer)",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<RequestLabels> =
+            Family::new_with_constructor(request_histogram);
+        registry.register(
+            "ferry_tenant_request_duration_seconds",
+            "Time of one HTTP request to a tenant API, by tenant, platform, operation and status code",
+            request_duration.clone(),
+        );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "ferry_status_deliveries",
+            "Commit status delivery attempts, by forge and outcome (delivered, deferred, refused)",
+            deliveries.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "ferry_status_outbox_depth",
+            "Commit statuses waiting in the outbox for a forge",
+            outbox_depth.clone(),
+        );
+        let fetch_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
+        registry.register(
+            "ferry_git_fetch_duration_seconds",
+            "Time of one fetch of the source repository, failed ones included",
+            fetch_duration.clone(),
+        );
+        let fetch_failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "ferry_git_fetch_failures",
+            "Failed fetches of the source repository, by class (transient, permanent)",
+            fetch_failures.clone(),
+        );
+        let owned_tenants = Gauge::default();
+        registry.register(
+            "ferry_owned_tenants",
+            "Tenants this replica owns (its shard)",
+            owned_tenants.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .set(1);
+        registry.register("ferry_build_info", "ferry's version, always 1", build);
+        Metrics {
+            registry,
+            reconcile_duration,
+            reconciles,
+            connectors,
+            drifted,
+            open_warnings,
+            requests,
+            request_duration,
+            deliveries,
+            outbox_depth,
+            fetch_duration,
+            fetch_failures,
+            owned_tenants,
+        }
+    }
+
+    /// Create the series of an owned tenant at zero (reconciles per outcome, connectors per
+    /// state, drifted connectors, open warnings), so dashboards and alerts see the tenant
+    /// before its first reconcile. Families without any series are not exported at all.
+    pub fn init_tenant(&self, tenant: &str) {
+        for outcome in RECONCILE_OUTCOMES {
+            // Creating the series is the point; the guard is dropped at once.
+            let _ = self.reconciles.get_or_create(&OutcomeLabels {
+                tenant: tenant.to_owned(),
+                outcome: outcome.to_owned(),
+            });
+        }
+        self.set_connectors(tenant, &BTreeMap::new());
+        self.set_drifted(tenant, 0);
+        self.set_open_warnings(tenant, 0);
+    }
+
+    /// A reconcile of `tenant` finished with `outcome` (one of [`RECONCILE_OUTCOMES`];
+    /// anything else counts as `error`) after `seconds`.
+    pub fn reconcile_finished(&self, tenant: &str, outcome: &str, seconds: f64) {
+        let outcome = if RECONCILE_OUTCOMES.contains(&outcome) {
+            outcome
+        } else {
+            "error"
+        };
+        let labels = OutcomeLabels {
+            tenant: tenant.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.reconciles.get_or_create(&labels).inc();
+        self.reconcile_duration
+            .get_or_create(&labels)
+            .observe(seconds.max(0.0));
+    }
+
+    /// The connectors of `tenant` per sync state. Every state of [`CONNECTOR_STATES`] is
+    /// set: those missing from `counts` to 0. Other keys are ignored.
+    pub fn set_connectors(&self, tenant: &str, counts: &BTreeMap<&'static str, i64>) {
+        for state in CONNECTOR_STATES {
+            self.connectors
+                .get_or_create(&StateLabels {
+                    tenant: tenant.to_owned(),
+                    state: state.to_owned(),
+                })
+                .set(counts.get(state).copied().unwrap_or(0));
+        }
+    }
+
+    /// How many connectors of `tenant` drifted.
+    pub fn set_drifted(&self, tenant: &str, n: i64) {
+        self.drifted
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_owned(),
+            })
+            .set(n);
+    }
+
+    /// How many import warnings of `tenant` are open.
+    pub fn set_open_warnings(&self, tenant: &str, n: i64) {
+        self.open_warnings
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_owned(),
+            })
+            .set(n);
+    }
+
+    /// How many commit statuses wait in the outbox.
+    pub fn set_outbox_depth(&self, n: i64) {
+        self.outbox_depth.set(n);
+    }
+
+    /// How many tenants this replica owns.
+    pub fn set_owned_tenants(&self, n: i64) {
+        self.owned_tenants.set(n);
+    }
+
+    /// One HTTP request to a tenant's API: `operation` is a fixed word (`list`, `export`,
+    /// `import`, …), `code` the HTTP status or `timeout` / `error` when none came back.
+    pub fn tenant_request(
+        &self,
+        tenant: &str,
+        platform: &str,
+        operation: &'static str,
+        code: &str,
+        seconds: f64,
+    ) {
+        let labels = RequestLabels {
+            tenant: tenant.to_owned(),
+            platform: platform.to_owned(),
+            operation: operation.to_owned(),
+            code: code.to_owned(),
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.request_duration
+            .get_or_create(&labels)
+            .observe(seconds.max(0.0));
+    }
+
+    /// One attempt to deliver a commit status to `forge` (`github`, `gitlab`, `gitea`,
+    /// `git-notes`) ended with `outcome` (one of [`DELIVERY_OUTCOMES`]).
+    pub fn status_delivery(&self, forge: &str, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                forge: forge.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One fetch of the source repository took `seconds`; `failure` is `Some(transient)`
+    /// when it failed.
+    pub fn git_fetch(&self, seconds: f64, failure: Option<bool>) {
+        self.fetch_duration.observe(seconds.max(0.0));
+        if let Some(transient) = failure {
+            let class = if transient { "transient" } else { "permanent" };
+            self.fetch_failures
+                .get_or_create(&FailureLabels {
+                    class: class.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// The whole registry in the OpenMetrics text format, `# EOF` included.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The process-wide metrics, created on first use.
+pub fn get() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+    }
+
+    #[test]
+    fn every_family_is_declared_with_its_type() {
+        let m = Metrics::new();
+        let empty = m.encode();
+        assert!(
+            !empty.contains("# TYPE ferry_reconciles counter"),
+            "a family without series is not exported"
+        );
+        m.init_tenant("prod");
+        m.reconcile_finished("prod", "ok", 1.0);
+        m.tenant_request("prod", "kizen", "list", "200", 0.1);
+        m.status_delivery("github", "delivered");
+        m.git_fetch(0.1, Some(false));
+        let text = m.encode();
+        for (family, kind) in [
+            ("ferry_reconcile_duration_seconds", "histogram"),
+            ("ferry_reconciles", "counter"),
+            ("ferry_connectors", "gauge"),
+            ("ferry_drifted_connectors", "gauge"),
+            ("ferry_open_warnings", "gauge"),
+            ("ferry_tenant_requests", "counter"),
+            ("ferry_tenant_request_duration_seconds", "histogram"),
+            ("ferry_status_deliveries", "counter"),
+            ("ferry_status_outbox_depth", "gauge"),
+            ("ferry_git_fetch_duration_seconds", "histogram"),
+            ("ferry_git_fetch_failures", "counter"),
+            ("ferry_owned_tenants", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {family} {kind}\n")),
+                "{family} {kind} missing in:\n{text}"
+            );
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn recordings_show_up_with_their_labels() {
+        let m = Metrics::new();
+        m.reconcile_finished("prod", "ok", 1.5);
+        m.reconcile_finished("prod", "ok", 0.5);
+        m.reconcile_finished("prod", "exploded", 0.1);
+        m.set_connectors("prod", &BTreeMap::from([("in_sync", 4), ("drifted", 1)]));
+        m.set_drifted("prod", 1);
+        m.set_open_warnings("prod", 3);
+        m.set_outbox_depth(7);
+        m.tenant_request("prod", "kizen", "list", "200", 0.02);
+        m.status_delivery("github", "deferred");
+        m.git_fetch(0.3, Some(true));
+        let text = m.encode();
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_reconciles_total{tenant="prod",outcome="ok"}"#
+            ),
+            Some("2")
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_reconciles_total{tenant="prod",outcome="error"}"#
+            ),
+            Some("1"),
+            "unknown outcomes count as error: the label set stays bounded"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_reconcile_duration_seconds_sum{tenant="prod",outcome="ok"}"#
+            ),
+            Some("2.0")
+        );
+        assert_eq!(
+            sample(&text, r#"ferry_connectors{tenant="prod",state="in_sync"}"#),
+            Some("4")
+        );
+        assert_eq!(
+            sample(&text, r#"ferry_connectors{tenant="prod",state="failed"}"#),
+            Some("0"),
+            "states missing from the counts are set to zero"
+        );
+        assert_eq!(
+            sample(&text, r#"ferry_open_warnings{tenant="prod"}"#),
+            Some("3")
+        );
+        assert_eq!(sample(&text, "ferry_status_outbox_depth "), Some("7"));
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_tenant_requests_total{tenant="prod",platform="kizen",operation="list",code="200"}"#
+            ),
+            Some("1")
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_status_deliveries_total{forge="github",outcome="deferred"}"#
+            ),
+            Some("1")
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_git_fetch_failures_total{class="transient"}"#
+            ),
+            Some("1")
+        );
+        assert_eq!(
+            sample(&text, "ferry_git_fetch_duration_seconds_count "),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn a_new_tenant_starts_at_zero() {
+        let m = Metrics::new();
+        m.init_tenant("sandbox");
+        let text = m.encode();
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_reconciles_total{tenant="sandbox",outcome="failed"}"#
+            ),
+            Some("0")
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_connectors{tenant="sandbox",state="drifted"}"#
+            ),
+            Some("0")
+        );
+        assert_eq!(
+            sample(&text, r#"ferry_open_warnings{tenant="sandbox"}"#),
+            Some("0")
+        );
+    }
+
+    #[test]
+    fn the_process_wide_instance_is_one() {
+        assert!(std::ptr::eq(get(), get()));
+    }
+}
