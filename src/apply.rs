@@ -288,7 +288,10 @@ async fn record_created(
             let tx = c.transaction()?;
             inventory::upsert(&tx, &tenant, &row)?;
             warnings::set(&tx, &tenant, &row.connector, &row.live_id, &warnings_now)?;
-            clean::record(&tx, &tenant, &source_hash, &row.connector, &revision)?;
+            // Promotion reads "applied cleanly": without failures and without open warnings.
+            if warnings_now.is_empty() {
+                clean::record(&tx, &tenant, &source_hash, &row.connector, &revision)?;
+            }
             journal::resolve(&tx, journal_id)?;
             tx.commit()?;
             Ok(())
@@ -449,7 +452,9 @@ async fn confirm(
                 if changed {
                     inventory::upsert(&tx, &tenant, &row)?;
                 }
-                clean::record(&tx, &tenant, &source_hash, &connector, &revision)?;
+                if warnings::for_connector(&tx, &tenant, &connector)?.is_empty() {
+                    clean::record(&tx, &tenant, &source_hash, &connector, &revision)?;
+                }
             }
             tx.commit()?;
             Ok(())

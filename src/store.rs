@@ -160,8 +160,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Open (creating it and its directory if needed) the store at `path` and run the
-    /// store's migrations.
+    /// Open (creating it and its directory if needed) the store at `path` and run every
+    /// migration ferry has: the store's own, then the status outbox's.
     pub fn open(path: &Path) -> Result<Store> {
         Self::open_with(path, &[])
     }
@@ -199,6 +199,12 @@ impl Store {
         };
         store.migrate(extra)?;
         Ok(store)
+    }
+
+    /// The shared connection, for modules that keep their own tables in the store (the
+    /// status outbox). Lock it only off the async runtime.
+    pub fn connection(&self) -> Arc<Mutex<Connection>> {
+        self.conn.clone()
     }
 
     /// The file behind the store, if any.
@@ -797,7 +803,7 @@ mod tests {
                 Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?)
             })
             .unwrap();
-        assert_eq!(applied, MIGRATIONS.len() as i64);
+        assert_eq!(applied, (MIGRATIONS.len() + crate::report::MIGRATIONS.len()) as i64);
     }
 
     #[test]
