@@ -803,7 +803,10 @@ mod tests {
                 Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?)
             })
             .unwrap();
-        assert_eq!(applied, (MIGRATIONS.len() + crate::report::MIGRATIONS.len()) as i64);
+        assert_eq!(
+            applied,
+            (MIGRATIONS.len() + crate::report::MIGRATIONS.len()) as i64
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ pub struct ApplyArgs {
 
 /// Run `ferry apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ferry: cannot start the async runtime: {e}");
@@ -69,7 +72,14 @@ pub fn run(args: ApplyArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let prepared = match prepare(&args.config, args.rev.as_deref(), &args.tenants, args.state.as_deref()).await {
+        let prepared = match prepare(
+            &args.config,
+            args.rev.as_deref(),
+            &args.tenants,
+            args.state.as_deref(),
+        )
+        .await
+        {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
@@ -91,9 +101,15 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
     let anything = plans.iter().any(|plan| plan.changes() > 0) || has_dependents(p);
     if !anything && errors.is_empty() {
         if human {
-            println!("Nothing to apply: every tenant is in sync with {}.", short(&p.revision));
+            println!(
+                "Nothing to apply: every tenant is in sync with {}.",
+                short(&p.revision)
+            );
         } else {
-            println!("{:#}", json!({"tenants": plans.iter().map(|plan| json!({"name": plan.tenant, "actions": []})).collect::<Vec<_>>()}));
+            println!(
+                "{:#}",
+                json!({"tenants": plans.iter().map(|plan| json!({"name": plan.tenant, "actions": []})).collect::<Vec<_>>()})
+            );
         }
         if args.report {
             report_all(args, p, &plans, &[]).await;
@@ -102,10 +118,15 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
     }
     if !args.auto_approve {
         if !std::io::stdin().is_terminal() {
-            eprintln!("ferry: refusing to apply without a terminal to confirm on; run `ferry plan` to review and pass --auto-approve");
+            eprintln!(
+                "ferry: refusing to apply without a terminal to confirm on; run `ferry plan` to review and pass --auto-approve"
+            );
             return 1;
         }
-        eprint!("Apply these changes to {}? Only 'yes' is accepted: ", p.tenants.join(", "));
+        eprint!(
+            "Apply these changes to {}? Only 'yes' is accepted: ",
+            p.tenants.join(", ")
+        );
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
@@ -144,7 +165,12 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
 }
 
 fn has_dependents(p: &Prepared) -> bool {
-    p.read.loaded.config.tenants.iter().any(|t| t.promote_from.is_some() && p.tenants.contains(&t.name))
+    p.read
+        .loaded
+        .config
+        .tenants
+        .iter()
+        .any(|t| t.promote_from.is_some() && p.tenants.contains(&t.name))
 }
 
 /// Apply the chosen tenants, sources before the tenants promoting from them; each tenant
@@ -154,19 +180,30 @@ async fn apply_in_waves(p: &Prepared) -> Vec<(String, Result<ApplyReport, String
     let mut remaining: Vec<String> = p.tenants.clone();
     let tenants = &p.read.loaded.config.tenants;
     while !remaining.is_empty() {
-        let (ready, waiting): (Vec<String>, Vec<String>) = remaining.iter().cloned().partition(|name| {
-            let source = tenants.iter().find(|t| &t.name == name).and_then(|t| t.promote_from.clone());
-            source.is_none_or(|s| !remaining.contains(&s))
-        });
+        let (ready, waiting): (Vec<String>, Vec<String>) =
+            remaining.iter().cloned().partition(|name| {
+                let source = tenants
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .and_then(|t| t.promote_from.clone());
+                source.is_none_or(|s| !remaining.contains(&s))
+            });
         // promoteFrom cycles are rejected by validation; guard anyway.
-        let ready = if ready.is_empty() { waiting.clone() } else { ready };
+        let ready = if ready.is_empty() {
+            waiting.clone()
+        } else {
+            ready
+        };
         let wave = futures_join(ready.iter().map(|name| apply_one(p, name))).await;
         for (name, result) in ready.iter().zip(wave) {
             done.insert(name.clone(), result);
         }
         remaining.retain(|n| !done.contains_key(n));
     }
-    p.tenants.iter().filter_map(|t| done.remove(t).map(|r| (t.clone(), r))).collect()
+    p.tenants
+        .iter()
+        .filter_map(|t| done.remove(t).map(|r| (t.clone(), r)))
+        .collect()
 }
 
 async fn apply_one(p: &Prepared, name: &str) -> Result<ApplyReport, String> {
@@ -175,7 +212,13 @@ async fn apply_one(p: &Prepared, name: &str) -> Result<ApplyReport, String> {
     engine.recover(name).await.map_err(|e| e.to_string())?;
     let desired = manifest::desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
     let planned = engine
-        .plan(name, &desired, &p.revision, DriftMode::Heal, chrono::Utc::now())
+        .plan(
+            name,
+            &desired,
+            &p.revision,
+            DriftMode::Heal,
+            chrono::Utc::now(),
+        )
         .await
         .map_err(|e| e.to_string())?;
     engine.apply(&planned).await.map_err(|e| e.to_string())
@@ -194,7 +237,13 @@ fn print_report(report: &ApplyReport) {
             Outcome::Failed => "✗",
             Outcome::Skipped => "-",
         };
-        println!("  {mark} {} {} ({}): {}", r.action, r.connector, r.name, r.outcome.as_str());
+        println!(
+            "  {mark} {} {} ({}): {}",
+            r.action,
+            r.connector,
+            r.name,
+            r.outcome.as_str()
+        );
         for w in &r.warnings {
             println!("      warning: {} {}", w.kind, w.reference);
         }
@@ -208,9 +257,17 @@ fn print_report(report: &ApplyReport) {
     println!(
         "  {} in sync, {} changed, {} warning(s){}",
         report.in_sync,
-        report.results.iter().filter(|r| matches!(r.outcome, Outcome::Applied | Outcome::Warning)).count(),
+        report
+            .results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Applied | Outcome::Warning))
+            .count(),
         warnings,
-        if warnings > 0 { ": review them before turning any connector on" } else { "" }
+        if warnings > 0 {
+            ": review them before turning any connector on"
+        } else {
+            ""
+        }
     );
 }
 
@@ -233,20 +290,34 @@ fn report_json(report: &ApplyReport) -> serde_json::Value {
 }
 
 /// Post a status per tenant for the applied revision, and deliver what the outbox holds.
-async fn report_all(args: &ApplyArgs, p: &Prepared, plans: &[Plan], applied: &[(String, Result<ApplyReport, String>)]) {
+async fn report_all(
+    args: &ApplyArgs,
+    p: &Prepared,
+    plans: &[Plan],
+    applied: &[(String, Result<ApplyReport, String>)],
+) {
     let Some(sha) = p.read.commit.clone() else {
         eprintln!("ferry: --report needs a commit: the repository has none yet");
         return;
     };
     if args.rev.is_none() {
-        eprintln!("ferry: reporting on HEAD ({}) although the working tree was applied", short(&sha));
+        eprintln!(
+            "ferry: reporting on HEAD ({}) although the working tree was applied",
+            short(&sha)
+        );
     }
     let loaded = &p.read.loaded;
-    let repo = loaded.local_repository().unwrap_or_else(|| loaded.dir.clone());
+    let repo = loaded
+        .local_repository()
+        .unwrap_or_else(|| loaded.dir.clone());
     let external = loaded.config.server.external_url.clone();
     let (statuses, dir) = (loaded.config.statuses.clone(), loaded.dir.clone());
     let ext = external.clone();
-    let reporters = match tokio::task::spawn_blocking(move || report::from_config(&statuses, &repo, ext.as_deref(), &dir)).await {
+    let reporters = match tokio::task::spawn_blocking(move || {
+        report::from_config(&statuses, &repo, ext.as_deref(), &dir)
+    })
+    .await
+    {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             eprintln!("ferry: cannot set up status reporters: {e}");
@@ -269,15 +340,32 @@ async fn report_all(args: &ApplyArgs, p: &Prepared, plans: &[Plan], applied: &[(
             Some((_, Ok(report))) if report.failed() => CommitStatus::failed(
                 tenant,
                 &report.first_failure().unwrap_or_default(),
-                report.results.iter().filter(|r| r.outcome == Outcome::Failed).count().saturating_sub(1),
+                report
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome == Outcome::Failed)
+                    .count()
+                    .saturating_sub(1),
             ),
             Some((_, Ok(report))) => {
-                let connectors = report.in_sync + report.results.iter().filter(|r| r.live_id.is_some()).count();
-                CommitStatus::in_sync(tenant, connectors, u32::try_from(report.warning_count()).unwrap_or(u32::MAX))
+                let connectors = report.in_sync
+                    + report
+                        .results
+                        .iter()
+                        .filter(|r| r.live_id.is_some())
+                        .count();
+                CommitStatus::in_sync(
+                    tenant,
+                    connectors,
+                    u32::try_from(report.warning_count()).unwrap_or(u32::MAX),
+                )
             }
             Some((_, Err(e))) => CommitStatus::unreachable(tenant, e),
             None => {
-                let n = plans.iter().find(|pl| &pl.tenant == tenant).map_or(0, |pl| pl.actions.len());
+                let n = plans
+                    .iter()
+                    .find(|pl| &pl.tenant == tenant)
+                    .map_or(0, |pl| pl.actions.len());
                 CommitStatus::in_sync(tenant, n, 0)
             }
         };
@@ -288,7 +376,9 @@ async fn report_all(args: &ApplyArgs, p: &Prepared, plans: &[Plan], applied: &[(
         match deliverer.submit(&sha, &status).await {
             Ok(r) => {
                 if r.queued > 0 {
-                    eprintln!("ferry: status for {tenant} queued in the outbox; it is retried by the next `ferry apply --report` or `ferry serve`");
+                    eprintln!(
+                        "ferry: status for {tenant} queued in the outbox; it is retried by the next `ferry apply --report` or `ferry serve`"
+                    );
                 }
             }
             Err(e) => eprintln!("ferry: status for {tenant}: {e}"),

@@ -96,14 +96,28 @@ pub(crate) async fn prepare(
         );
         return Err(Stop(1));
     }
-    let all: Vec<String> = read.loaded.config.tenants.iter().map(|t| t.name.clone()).collect();
+    let all: Vec<String> = read
+        .loaded
+        .config
+        .tenants
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     for t in tenants {
         if !all.contains(t) {
-            eprintln!("ferry: no tenant named {t:?} in {}; configured tenants: {}", read.loaded.display_path(), all.join(", "));
+            eprintln!(
+                "ferry: no tenant named {t:?} in {}; configured tenants: {}",
+                read.loaded.display_path(),
+                all.join(", ")
+            );
             return Err(Stop(64));
         }
     }
-    let chosen = if tenants.is_empty() { all } else { tenants.to_vec() };
+    let chosen = if tenants.is_empty() {
+        all
+    } else {
+        tenants.to_vec()
+    };
     let state_path = crate::engine::state_path(&read.loaded, state);
     let store = match Store::open(&state_path) {
         Ok(s) => s,
@@ -120,7 +134,10 @@ pub(crate) async fn prepare(
             return Err(Stop(1));
         }
     };
-    let revision = read.commit.clone().unwrap_or_else(|| "working-tree".to_owned());
+    let revision = read
+        .commit
+        .clone()
+        .unwrap_or_else(|| "working-tree".to_owned());
     Ok(Prepared {
         read,
         engine,
@@ -171,10 +188,16 @@ where
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
-    out.into_iter().map(|v| v.expect("every future finished")).collect()
+    out.into_iter()
+        .map(|v| v.expect("every future finished"))
+        .collect()
 }
 
 /// Whether a plan leaves the tenant out of sync.
@@ -184,7 +207,10 @@ pub(crate) fn pending(plan: &Plan) -> bool {
 
 /// Run `ferry plan`.
 pub fn run(args: PlanArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ferry: cannot start the async runtime: {e}");
@@ -192,7 +218,14 @@ pub fn run(args: PlanArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let prepared = match prepare(&args.config, args.rev.as_deref(), &args.tenants, args.state.as_deref()).await {
+        let prepared = match prepare(
+            &args.config,
+            args.rev.as_deref(),
+            &args.tenants,
+            args.state.as_deref(),
+        )
+        .await
+        {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
