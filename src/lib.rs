@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod model;
 pub mod plan;
 pub mod provider;
+pub mod reconciler;
 pub mod render;
 pub mod report;
 pub mod scheduler;
