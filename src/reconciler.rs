@@ -46,7 +46,12 @@ pub struct EngineReconciler {
 impl EngineReconciler {
     /// A reconciler over `engine`, reading commits from `remote`'s cache, following
     /// `branches` (tenant → branch), posting statuses through `deliverer`.
-    pub fn new(engine: Arc<Engine>, remote: Remote, branches: BTreeMap<String, String>, deliverer: Option<Deliverer>) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        remote: Remote,
+        branches: BTreeMap<String, String>,
+        deliverer: Option<Deliverer>,
+    ) -> Self {
         let external_url = engine.config().config.server.external_url.clone();
         EngineReconciler {
             engine,
@@ -76,8 +81,10 @@ impl EngineReconciler {
         let cache: PathBuf = self.remote.cache_path().to_path_buf();
         let folder = self.engine.config().manifests_folder().to_owned();
         let parsed = tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
-            let repo = git2::Repository::open_bare(&cache).map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
-            let snapshot = CommitSnapshot::from_repository(repo, commit).map_err(|e| e.to_string())?;
+            let repo = git2::Repository::open_bare(&cache)
+                .map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
+            let snapshot =
+                CommitSnapshot::from_repository(repo, commit).map_err(|e| e.to_string())?;
             Ok(Arc::new(manifest::load(&snapshot, &folder)))
         })
         .await
@@ -108,7 +115,16 @@ impl EngineReconciler {
         }
     }
 
-    async fn record(&self, tenant: &str, sha: &str, started: String, outcome: &str, summary: String, detail: serde_json::Value, state: TenantUpdate) {
+    async fn record(
+        &self,
+        tenant: &str,
+        sha: &str,
+        started: String,
+        outcome: &str,
+        summary: String,
+        detail: serde_json::Value,
+        state: TenantUpdate,
+    ) {
         let (t, sha_s) = (tenant.to_owned(), sha.to_owned());
         let outcome = outcome.to_owned();
         let result = self
@@ -159,7 +175,12 @@ impl EngineReconciler {
             return;
         };
         let t = tenant.to_owned();
-        let open = match self.engine.store().call(move |c| warnings::for_tenant(c, &t)).await {
+        let open = match self
+            .engine
+            .store()
+            .call(move |c| warnings::for_tenant(c, &t))
+            .await
+        {
             Ok(o) => o,
             Err(e) => {
                 warn!(tenant, error = %e, "cannot read open warnings");
@@ -183,7 +204,9 @@ impl EngineReconciler {
                             let tx = conn.transaction()?;
                             warnings::set(&tx, &t, &c, &id, &now_open)?;
                             if now_open.is_empty()
-                                && let Some(row) = store::inventory::list(&tx, &t)?.into_iter().find(|r| r.connector == c)
+                                && let Some(row) = store::inventory::list(&tx, &t)?
+                                    .into_iter()
+                                    .find(|r| r.connector == c)
                             {
                                 store::clean::record(&tx, &t, &row.source_hash, &c, &row.revision)?;
                             }
@@ -194,11 +217,16 @@ impl EngineReconciler {
                     if let Err(e) = r {
                         warn!(tenant, connector, error = %e, "cannot record re-checked warnings");
                     } else if closed {
-                        info!(tenant, connector, "pre-activation checks pass now; warnings closed");
+                        info!(
+                            tenant,
+                            connector, "pre-activation checks pass now; warnings closed"
+                        );
                     }
                 }
                 Err(e) if matches!(e, crate::provider::Error::Unsupported { .. }) => return,
-                Err(e) => warn!(tenant, connector, error = %e, "re-checking warnings failed; they stay open"),
+                Err(e) => {
+                    warn!(tenant, connector, error = %e, "re-checking warnings failed; they stay open")
+                }
             }
         }
     }
@@ -215,15 +243,34 @@ impl EngineReconciler {
 }
 
 enum TenantUpdate {
-    Applied { drift: Vec<String> },
-    Failed { error: String, drift: Option<Vec<String>> },
+    Applied {
+        drift: Vec<String>,
+    },
+    Failed {
+        error: String,
+        drift: Option<Vec<String>>,
+    },
 }
 
 /// The sync status for a finished apply.
-fn sync_status(tenant: &str, plan: &Plan, report: &ApplyReport, connectors: usize, warnings: u32) -> CommitStatus {
+fn sync_status(
+    tenant: &str,
+    plan: &Plan,
+    report: &ApplyReport,
+    connectors: usize,
+    warnings: u32,
+) -> CommitStatus {
     if report.failed() {
-        let failures = report.results.iter().filter(|r| r.outcome == crate::apply::Outcome::Failed).count();
-        return CommitStatus::failed(tenant, &report.first_failure().unwrap_or_default(), failures.saturating_sub(1));
+        let failures = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == crate::apply::Outcome::Failed)
+            .count();
+        return CommitStatus::failed(
+            tenant,
+            &report.first_failure().unwrap_or_default(),
+            failures.saturating_sub(1),
+        );
     }
     let blocked: Vec<&BlockReason> = plan
         .actions
@@ -235,17 +282,31 @@ fn sync_status(tenant: &str, plan: &Plan, report: &ApplyReport, connectors: usiz
         .collect();
     let waiting = blocked
         .iter()
-        .filter(|r| matches!(r, BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }))
+        .filter(|r| {
+            matches!(
+                r,
+                BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+            )
+        })
         .count();
-    if let Some(hard) = blocked
-        .iter()
-        .find(|r| !matches!(r, BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }))
-    {
+    if let Some(hard) = blocked.iter().find(|r| {
+        !matches!(
+            r,
+            BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+        )
+    }) {
         let more = blocked.len() - waiting - 1;
         return CommitStatus::new(
             crate::report::sync_context(tenant),
             StatusState::Failure,
-            format!("blocked: {hard}{}", if more > 0 { format!(" (+{more} more)") } else { String::new() }),
+            format!(
+                "blocked: {hard}{}",
+                if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                }
+            ),
         )
         .with_warnings(warnings);
     }
@@ -266,7 +327,9 @@ impl Reconciler for EngineReconciler {
     async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
         let started = store::now();
         let Some(branch) = self.branches.get(tenant) else {
-            return ReconcileOutcome::Permanent(format!("tenant {tenant} is not in the configuration"));
+            return ReconcileOutcome::Permanent(format!(
+                "tenant {tenant} is not in the configuration"
+            ));
         };
         let commit = match self.remote.head(branch) {
             Ok(c) => c,
@@ -290,12 +353,31 @@ impl Reconciler for EngineReconciler {
         let desired = match desired {
             Ok(d) => d,
             Err(diagnostics) => {
-                let first = diagnostics.iter().next().map(|d| d.to_string()).unwrap_or_default();
+                let first = diagnostics
+                    .iter()
+                    .next()
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
                 warn!(tenant, problems = diagnostics.len(), first = %first, "invalid manifests: nothing is applied");
-                self.post(&sha, CommitStatus::invalid_manifests(tenant, &first, diagnostics.len())).await;
+                self.post(
+                    &sha,
+                    CommitStatus::invalid_manifests(tenant, &first, diagnostics.len()),
+                )
+                .await;
                 let detail = json!({"errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()});
-                self.record(tenant, &sha, started, "failed", format!("invalid manifests: {first}"), detail, TenantUpdate::Failed { error: first.clone(), drift: None })
-                    .await;
+                self.record(
+                    tenant,
+                    &sha,
+                    started,
+                    "failed",
+                    format!("invalid manifests: {first}"),
+                    detail,
+                    TenantUpdate::Failed {
+                        error: first.clone(),
+                        drift: None,
+                    },
+                )
+                .await;
                 return ReconcileOutcome::Permanent(format!("invalid manifests: {first}"));
             }
         };
@@ -303,13 +385,24 @@ impl Reconciler for EngineReconciler {
         if let Err(e) = self.engine.recover(tenant).await {
             return self.unreachable(tenant, &sha, started, e).await;
         }
-        let planned = match self.engine.plan(tenant, &desired, &sha, DriftMode::FromConfig, chrono::Utc::now()).await {
+        let planned = match self
+            .engine
+            .plan(
+                tenant,
+                &desired,
+                &sha,
+                DriftMode::FromConfig,
+                chrono::Utc::now(),
+            )
+            .await
+        {
             Ok(p) => p,
             Err(e) => return self.unreachable(tenant, &sha, started, e).await,
         };
         let changes = planned.plan.changes();
         if changes > 0 {
-            self.post(&sha, CommitStatus::applying(tenant, changes)).await;
+            self.post(&sha, CommitStatus::applying(tenant, changes))
+                .await;
         }
         let report = match self.engine.apply(&planned).await {
             Ok(r) => r,
@@ -319,11 +412,21 @@ impl Reconciler for EngineReconciler {
             self.recheck_warnings(tenant).await;
         }
         let warnings = self.open_warning_count(tenant).await;
-        let drifted: Vec<String> = planned.plan.drift.iter().filter(|d| !d.healed).map(|d| d.connector.clone()).collect();
+        let drifted: Vec<String> = planned
+            .plan
+            .drift
+            .iter()
+            .filter(|d| !d.healed)
+            .map(|d| d.connector.clone())
+            .collect();
         let status = sync_status(tenant, &planned.plan, &report, desired.len(), warnings);
         let failed = status.state == StatusState::Failure;
         self.post(&sha, status.clone()).await;
-        let tenant_cfg_has_drift = self.engine.tenant(tenant).map(|t| t.drift.is_some()).unwrap_or(false);
+        let tenant_cfg_has_drift = self
+            .engine
+            .tenant(tenant)
+            .map(|t| t.drift.is_some())
+            .unwrap_or(false);
         if tenant_cfg_has_drift || !drifted.is_empty() {
             self.post(&sha, CommitStatus::drift(tenant, &drifted)).await;
         }
@@ -334,6 +437,12 @@ impl Reconciler for EngineReconciler {
             "failed"
         } else if report.results.is_empty() {
             "noop"
+        } else if report
+            .results
+            .iter()
+            .all(|r| r.outcome == crate::apply::Outcome::Skipped)
+        {
+            "blocked"
         } else if report.warning_count() > 0 {
             "warning"
         } else {
@@ -346,10 +455,28 @@ impl Reconciler for EngineReconciler {
                 drift: Some(drifted.clone()),
             }
         } else {
-            TenantUpdate::Applied { drift: drifted.clone() }
+            TenantUpdate::Applied {
+                drift: drifted.clone(),
+            }
         };
-        self.record(tenant, &sha, started, outcome, status.description.clone(), detail, update).await;
-        info!(tenant, outcome, changes, warnings, drifted = drifted.len(), "reconciled");
+        self.record(
+            tenant,
+            &sha,
+            started,
+            outcome,
+            status.description.clone(),
+            detail,
+            update,
+        )
+        .await;
+        info!(
+            tenant,
+            outcome,
+            changes,
+            warnings,
+            drifted = drifted.len(),
+            "reconciled"
+        );
         if failed {
             ReconcileOutcome::Permanent(status.description)
         } else {
@@ -359,16 +486,35 @@ impl Reconciler for EngineReconciler {
 }
 
 impl EngineReconciler {
-    async fn unreachable(&self, tenant: &str, sha: &str, started: String, e: crate::engine::Error) -> ReconcileOutcome {
+    async fn unreachable(
+        &self,
+        tenant: &str,
+        sha: &str,
+        started: String,
+        e: crate::engine::Error,
+    ) -> ReconcileOutcome {
         let message = e.to_string();
         warn!(tenant, error = %message, "reconcile failed");
         if e.is_transient() {
-            self.post(sha, CommitStatus::unreachable(tenant, &message)).await;
+            self.post(sha, CommitStatus::unreachable(tenant, &message))
+                .await;
         } else {
-            self.post(sha, CommitStatus::failed(tenant, &message, 0)).await;
+            self.post(sha, CommitStatus::failed(tenant, &message, 0))
+                .await;
         }
-        self.record(tenant, sha, started, "error", message.clone(), json!({"error": message}), TenantUpdate::Failed { error: message.clone(), drift: None })
-            .await;
+        self.record(
+            tenant,
+            sha,
+            started,
+            "error",
+            message.clone(),
+            json!({"error": message}),
+            TenantUpdate::Failed {
+                error: message.clone(),
+                drift: None,
+            },
+        )
+        .await;
         if e.is_transient() {
             ReconcileOutcome::Transient(message)
         } else {

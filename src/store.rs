@@ -217,11 +217,20 @@ impl Store {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
         )?;
-        for m in MIGRATIONS.iter().chain(extra) {
+        let report = crate::report::MIGRATIONS
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| (format!("report-{:04}", i + 1), *sql));
+        let all = MIGRATIONS
+            .iter()
+            .map(|m| (m.name.to_owned(), m.sql))
+            .chain(report)
+            .chain(extra.iter().map(|m| (m.name.to_owned(), m.sql)));
+        for (name, sql) in all {
             let done: bool = conn
                 .query_row(
                     "SELECT 1 FROM schema_migrations WHERE name = ?1",
-                    [m.name],
+                    [&name],
                     |_| Ok(true),
                 )
                 .optional()?
@@ -230,13 +239,13 @@ impl Store {
                 continue;
             }
             let tx = conn.transaction()?;
-            tx.execute_batch(m.sql).map_err(|source| Error::Migration {
-                name: m.name.to_owned(),
+            tx.execute_batch(sql).map_err(|source| Error::Migration {
+                name: name.clone(),
                 source,
             })?;
             tx.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)",
-                params![m.name, now()],
+                params![name, now()],
             )?;
             tx.commit()?;
         }

@@ -29,14 +29,14 @@ use crate::config::Config;
 use crate::config::LoadedConfig;
 use crate::controller::{self, Controller, ControllerOptions, parse_duration};
 use crate::engine::Engine;
+use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
 use crate::provider::ClientOptions;
 use crate::reconciler::EngineReconciler;
 use crate::report::{self, Deliverer};
-use crate::store::Store;
-use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
 use crate::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
 use crate::server::{self, AppState};
 use crate::source::remote::{Error as RemoteError, Remote, RemoteSpec};
+use crate::store::Store;
 use crate::webhook::WebhookSecret;
 
 /// Arguments of `ferry serve`.
@@ -226,11 +226,18 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
 
 /// The reconciler the daemon runs, with what it needs: the state store, the engine (and
 /// with it the in-process emulator for `url: emulator` tenants) and the status reporters.
-async fn build_reconciler(settings: &Settings, remote: &Remote) -> Result<Arc<EngineReconciler>, StartError> {
+async fn build_reconciler(
+    settings: &Settings,
+    remote: &Remote,
+) -> Result<Arc<EngineReconciler>, StartError> {
     let store = Store::open(&settings.state_db).map_err(StartError::other)?;
-    let engine = Engine::start(settings.loaded.clone(), store.clone(), &ClientOptions::default())
-        .await
-        .map_err(StartError::other)?;
+    let engine = Engine::start(
+        settings.loaded.clone(),
+        store.clone(),
+        &ClientOptions::default(),
+    )
+    .await
+    .map_err(StartError::other)?;
     let repo = remote
         .local_path()
         .map(Path::to_path_buf)
@@ -240,11 +247,15 @@ async fn build_reconciler(settings: &Settings, remote: &Remote) -> Result<Arc<En
         settings.config.server.external_url.clone(),
         settings.config_dir.clone(),
     );
-    let reporters = tokio::task::spawn_blocking(move || report::from_config(&statuses, &repo, external.as_deref(), &dir))
+    let reporters = tokio::task::spawn_blocking(move || {
+        report::from_config(&statuses, &repo, external.as_deref(), &dir)
+    })
+    .await
+    .map_err(StartError::other)?
+    .map_err(StartError::config)?;
+    let deliverer = Deliverer::new(store.connection(), reporters)
         .await
-        .map_err(StartError::other)?
-        .map_err(StartError::config)?;
-    let deliverer = Deliverer::new(store.connection(), reporters).await.map_err(StartError::other)?;
+        .map_err(StartError::other)?;
     Ok(Arc::new(EngineReconciler::new(
         Arc::new(engine),
         remote.clone(),
@@ -257,7 +268,9 @@ async fn build_reconciler(settings: &Settings, remote: &Remote) -> Result<Arc<En
 async fn drain_outbox(deliverer: Deliverer, stop: CancellationToken) {
     loop {
         match deliverer.drain().await {
-            Ok(r) if r.delivered > 0 => info!(delivered = r.delivered, "delivered waiting commit statuses"),
+            Ok(r) if r.delivered > 0 => {
+                info!(delivered = r.delivered, "delivered waiting commit statuses")
+            }
             Ok(_) => {}
             Err(e) => warn!(error = %e, "draining the status outbox failed"),
         }
