@@ -107,7 +107,13 @@ impl ApplyReport {
         self.results
             .iter()
             .find(|r| r.outcome == Outcome::Failed)
-            .map(|r| format!("{}: {}", r.connector, r.message.as_deref().unwrap_or("failed")))
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r.connector,
+                    r.message.as_deref().unwrap_or("failed")
+                )
+            })
     }
 }
 
@@ -140,7 +146,9 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 observed_version,
             } => {
                 in_sync += 1;
-                if let Err(e) = confirm(ctx, tenant, action, live_id, source_hash, *observed_version).await {
+                if let Err(e) =
+                    confirm(ctx, tenant, action, live_id, source_hash, *observed_version).await
+                {
                     warn!(tenant, connector = %action.connector, error = %e, "could not record the observed state");
                 }
                 continue;
@@ -168,7 +176,17 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 source_hash,
                 ..
             } => {
-                duplicate(ctx, tenant, action, source_id, name, Some(api_name.as_str()), hash, source_hash).await
+                duplicate(
+                    ctx,
+                    tenant,
+                    action,
+                    source_id,
+                    name,
+                    Some(api_name.as_str()),
+                    hash,
+                    source_hash,
+                )
+                .await
             }
             Op::Replace {
                 live_id,
@@ -288,7 +306,10 @@ async fn record_created(
             let tx = c.transaction()?;
             inventory::upsert(&tx, &tenant, &row)?;
             warnings::set(&tx, &tenant, &row.connector, &row.live_id, &warnings_now)?;
-            clean::record(&tx, &tenant, &source_hash, &row.connector, &revision)?;
+            // Promotion reads "applied cleanly": without failures and without open warnings.
+            if warnings_now.is_empty() {
+                clean::record(&tx, &tenant, &source_hash, &row.connector, &revision)?;
+            }
             journal::resolve(&tx, journal_id)?;
             tx.commit()?;
             Ok(())
@@ -300,7 +321,14 @@ async fn record_created(
     }
 }
 
-async fn begin(ctx: &ApplyContext<'_>, tenant: &str, connector: &str, op: &'static str, step: &'static str, payload: serde_json::Value) -> Result<i64, String> {
+async fn begin(
+    ctx: &ApplyContext<'_>,
+    tenant: &str,
+    connector: &str,
+    op: &'static str,
+    step: &'static str,
+    payload: serde_json::Value,
+) -> Result<i64, String> {
     let (tenant, connector) = (tenant.to_owned(), connector.to_owned());
     ctx.store
         .call(move |c| journal::begin(c, &tenant, &connector, op, step, &payload))
@@ -308,7 +336,12 @@ async fn begin(ctx: &ApplyContext<'_>, tenant: &str, connector: &str, op: &'stat
         .map_err(|e| format!("not attempted: journaling the call failed: {e}"))
 }
 
-async fn step(ctx: &ApplyContext<'_>, id: i64, step: &'static str, payload: serde_json::Value) -> Result<(), String> {
+async fn step(
+    ctx: &ApplyContext<'_>,
+    id: i64,
+    step: &'static str,
+    payload: serde_json::Value,
+) -> Result<(), String> {
     ctx.store
         .call(move |c| journal::step(c, id, step, &payload))
         .await
@@ -332,16 +365,42 @@ async fn create(
     via: &CreateVia,
 ) -> ActionResult {
     let verb = "create";
-    let payload = json!({"name": body.name(), "kind": action.kind, "hash": hash, "source_hash": source_hash});
+    let payload =
+        json!({"name": body.name(), "kind": action.kind, "hash": hash, "source_hash": source_hash});
     let jid = match begin(ctx, tenant, &action.connector, "create", "create", payload).await {
         Ok(id) => id,
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     let created = create_object(ctx, body, via).await;
     match created {
-        Ok(created) => match record_created(ctx, tenant, action, &created.summary, hash, source_hash, &created.warnings, jid).await {
-            Ok(()) => done(action, verb, outcome_of(&created.warnings), created.warnings, Some(created.id), None),
-            Err(m) => done(action, verb, Outcome::Failed, created.warnings, Some(created.id), Some(m)),
+        Ok(created) => match record_created(
+            ctx,
+            tenant,
+            action,
+            &created.summary,
+            hash,
+            source_hash,
+            &created.warnings,
+            jid,
+        )
+        .await
+        {
+            Ok(()) => done(
+                action,
+                verb,
+                outcome_of(&created.warnings),
+                created.warnings,
+                Some(created.id),
+                None,
+            ),
+            Err(m) => done(
+                action,
+                verb,
+                Outcome::Failed,
+                created.warnings,
+                Some(created.id),
+                Some(m),
+            ),
         },
         Err(e) => {
             // The call may have created the object (a timeout after the platform acted):
@@ -368,29 +427,77 @@ async fn duplicate(
 ) -> ActionResult {
     let verb = "duplicate";
     let payload = json!({"name": name, "kind": action.kind, "hash": hash, "source_hash": source_hash, "source_id": source_id});
-    let jid = match begin(ctx, tenant, &action.connector, "duplicate", "duplicate", payload).await {
+    let jid = match begin(
+        ctx,
+        tenant,
+        &action.connector,
+        "duplicate",
+        "duplicate",
+        payload,
+    )
+    .await
+    {
         Ok(id) => id,
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     match ctx.provider.duplicate(source_id, name, api_name).await {
-        Ok(created) => match record_created(ctx, tenant, action, &created.summary, hash, source_hash, &created.warnings, jid).await {
-            Ok(()) => done(action, verb, outcome_of(&created.warnings), created.warnings, Some(created.id), None),
-            Err(m) => done(action, verb, Outcome::Failed, created.warnings, Some(created.id), Some(m)),
+        Ok(created) => match record_created(
+            ctx,
+            tenant,
+            action,
+            &created.summary,
+            hash,
+            source_hash,
+            &created.warnings,
+            jid,
+        )
+        .await
+        {
+            Ok(()) => done(
+                action,
+                verb,
+                outcome_of(&created.warnings),
+                created.warnings,
+                Some(created.id),
+                None,
+            ),
+            Err(m) => done(
+                action,
+                verb,
+                Outcome::Failed,
+                created.warnings,
+                Some(created.id),
+                Some(m),
+            ),
         },
         Err(e) => {
             if !e.is_transient() {
                 resolve(ctx, jid).await;
             }
-            done(action, verb, Outcome::Failed, vec![], None, Some(describe(ctx, action, &e)))
+            done(
+                action,
+                verb,
+                Outcome::Failed,
+                vec![],
+                None,
+                Some(describe(ctx, action, &e)),
+            )
         }
     }
 }
 
 /// Make the platform call that creates `body`: an import, copy or install from git, or an
 /// install from a link exported just now from the promotion source tenant.
-async fn create_object(ctx: &ApplyContext<'_>, body: &Body, via: &CreateVia) -> provider::Result<crate::model::Created> {
+async fn create_object(
+    ctx: &ApplyContext<'_>,
+    body: &Body,
+    via: &CreateVia,
+) -> provider::Result<crate::model::Created> {
     match via {
-        CreateVia::InstallFromLink { from_tenant, from_id } => {
+        CreateVia::InstallFromLink {
+            from_tenant,
+            from_id,
+        } => {
             let Some(peer) = ctx.peers.get(from_tenant) else {
                 let scope = provider::Scope::new(
                     ctx.provider.tenant(),
@@ -430,12 +537,19 @@ async fn confirm(
     source_hash: &ContentHash,
     observed: Option<u64>,
 ) -> store::Result<()> {
-    let (tenant, connector, live_id) = (tenant.to_owned(), action.connector.clone(), live_id.to_owned());
+    let (tenant, connector, live_id) = (
+        tenant.to_owned(),
+        action.connector.clone(),
+        live_id.to_owned(),
+    );
     let (source_hash, revision) = (source_hash.clone(), ctx.revision.to_owned());
     ctx.store
         .call(move |c| {
             let tx = c.transaction()?;
-            if let Some(mut row) = inventory::list(&tx, &tenant)?.into_iter().find(|r| r.connector == connector) {
+            if let Some(mut row) = inventory::list(&tx, &tenant)?
+                .into_iter()
+                .find(|r| r.connector == connector)
+            {
                 let mut changed = false;
                 if let Some(v) = observed.filter(|v| *v != row.live_version) {
                     row.live_version = v;
@@ -449,7 +563,9 @@ async fn confirm(
                 if changed {
                     inventory::upsert(&tx, &tenant, &row)?;
                 }
-                clean::record(&tx, &tenant, &source_hash, &connector, &revision)?;
+                if warnings::for_connector(&tx, &tenant, &connector)?.is_empty() {
+                    clean::record(&tx, &tenant, &source_hash, &connector, &revision)?;
+                }
             }
             tx.commit()?;
             Ok(())
@@ -459,7 +575,10 @@ async fn confirm(
 
 /// The name a connector is parked under while its replacement is created.
 pub fn aside_name(name: &str, hash: &ContentHash) -> String {
-    format!("{name} (ferry: replacing {})", &hash.short()[..8.min(hash.short().len())])
+    format!(
+        "{name} (ferry: replacing {})",
+        &hash.short()[..8.min(hash.short().len())]
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -485,36 +604,93 @@ async fn replace(
         "old_id": live_id, "old_name": live_name, "aside": aside, "name": body.name(),
         "kind": action.kind, "hash": hash, "source_hash": source_hash,
     });
-    let jid = match begin(ctx, tenant, &action.connector, "replace", "rename-aside", payload.clone()).await {
+    let jid = match begin(
+        ctx,
+        tenant,
+        &action.connector,
+        "replace",
+        "rename-aside",
+        payload.clone(),
+    )
+    .await
+    {
         Ok(id) => id,
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     if let Err(e) = ctx.provider.rename_aside(live_id, &aside).await {
         resolve(ctx, jid).await;
-        let m = format!("could not move the old connector aside: {}; nothing was changed", describe(ctx, action, &e));
-        return done(action, verb, Outcome::Failed, vec![], Some(live_id.to_owned()), Some(m));
+        let m = format!(
+            "could not move the old connector aside: {}; nothing was changed",
+            describe(ctx, action, &e)
+        );
+        return done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            Some(live_id.to_owned()),
+            Some(m),
+        );
     }
     if let Err(m) = step(ctx, jid, "create", payload.clone()).await {
-        return done(action, verb, Outcome::Failed, vec![], Some(live_id.to_owned()), Some(m));
+        return done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            Some(live_id.to_owned()),
+            Some(m),
+        );
     }
     match create_object(ctx, body, via).await {
         Ok(created) => {
             payload["new_id"] = json!(created.id);
             let mut created_warnings = created.warnings.clone();
             let mut message = None;
-            if step(ctx, jid, "delete-old", payload).await.is_ok() {
-                if let Err(e) = ctx.provider.delete(live_id).await {
+            if step(ctx, jid, "delete-old", payload).await.is_ok()
+                && let Err(e) = ctx.provider.delete(live_id).await
+            {
+                {
                     message = Some(format!(
                         "the new connector is in place, but deleting the old one ({live_id}, now named {aside:?}) failed: {e}; delete it by hand"
                     ));
                 }
             }
-            match record_created(ctx, tenant, action, &created.summary, hash, source_hash, &created.warnings, jid).await {
+            match record_created(
+                ctx,
+                tenant,
+                action,
+                &created.summary,
+                hash,
+                source_hash,
+                &created.warnings,
+                jid,
+            )
+            .await
+            {
                 Ok(()) => {
-                    let outcome = if message.is_some() { Outcome::Failed } else { outcome_of(&created_warnings) };
-                    done(action, verb, outcome, std::mem::take(&mut created_warnings), Some(created.id), message)
+                    let outcome = if message.is_some() {
+                        Outcome::Failed
+                    } else {
+                        outcome_of(&created_warnings)
+                    };
+                    done(
+                        action,
+                        verb,
+                        outcome,
+                        std::mem::take(&mut created_warnings),
+                        Some(created.id),
+                        message,
+                    )
                 }
-                Err(m) => done(action, verb, Outcome::Failed, created_warnings, Some(created.id), Some(m)),
+                Err(m) => done(
+                    action,
+                    verb,
+                    Outcome::Failed,
+                    created_warnings,
+                    Some(created.id),
+                    Some(m),
+                ),
             }
         }
         Err(e) => {
@@ -529,7 +705,14 @@ async fn replace(
                     "{cause}\nrenaming the old connector back failed too ({e2}); ferry will retry on the next reconcile"
                 ),
             };
-            done(action, verb, Outcome::Failed, vec![], Some(live_id.to_owned()), Some(message))
+            done(
+                action,
+                verb,
+                Outcome::Failed,
+                vec![],
+                Some(live_id.to_owned()),
+                Some(message),
+            )
         }
     }
 }
@@ -546,18 +729,37 @@ async fn rename(
     source_hash: &ContentHash,
 ) -> ActionResult {
     let verb = "rename";
-    let payload = json!({"id": live_id, "from": from, "to": to, "hash": hash, "source_hash": source_hash});
+    let payload =
+        json!({"id": live_id, "from": from, "to": to, "hash": hash, "source_hash": source_hash});
     let jid = match begin(ctx, tenant, &action.connector, "rename", "rename", payload).await {
         Ok(id) => id,
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     if let Err(e) = ctx.provider.rename(live_id, to).await {
         resolve(ctx, jid).await;
-        return done(action, verb, Outcome::Failed, vec![], Some(live_id.to_owned()), Some(describe(ctx, action, &e)));
+        return done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            Some(live_id.to_owned()),
+            Some(describe(ctx, action, &e)),
+        );
     }
-    let version = ctx.provider.list().await.ok().and_then(|all| all.into_iter().find(|s| s.id == live_id)).map(|s| s.version);
-    let (tenant_s, connector, to_s, id_s, revision) =
-        (tenant.to_owned(), action.connector.clone(), to.to_owned(), live_id.to_owned(), ctx.revision.to_owned());
+    let version = ctx
+        .provider
+        .list()
+        .await
+        .ok()
+        .and_then(|all| all.into_iter().find(|s| s.id == live_id))
+        .map(|s| s.version);
+    let (tenant_s, connector, to_s, id_s, revision) = (
+        tenant.to_owned(),
+        action.connector.clone(),
+        to.to_owned(),
+        live_id.to_owned(),
+        ctx.revision.to_owned(),
+    );
     let (hash, source_hash) = (hash.clone(), source_hash.clone());
     let recorded = ctx
         .store
@@ -586,8 +788,22 @@ async fn rename(
         })
         .await;
     match recorded {
-        Ok(()) => done(action, verb, Outcome::Applied, vec![], Some(live_id.to_owned()), None),
-        Err(e) => done(action, verb, Outcome::Failed, vec![], Some(live_id.to_owned()), Some(store_err(e).await)),
+        Ok(()) => done(
+            action,
+            verb,
+            Outcome::Applied,
+            vec![],
+            Some(live_id.to_owned()),
+            None,
+        ),
+        Err(e) => done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            Some(live_id.to_owned()),
+            Some(store_err(e).await),
+        ),
     }
 }
 
@@ -611,15 +827,47 @@ async fn adopt(
         created_by_ferry: false,
     };
     let tenant = tenant.to_owned();
-    match ctx.store.call(move |c| inventory::upsert(c, &tenant, &row)).await {
-        Ok(()) => done(action, "adopt", Outcome::Applied, vec![], Some(live_id.to_owned()), None),
-        Err(e) => done(action, "adopt", Outcome::Failed, vec![], Some(live_id.to_owned()), Some(store_err(e).await)),
+    match ctx
+        .store
+        .call(move |c| inventory::upsert(c, &tenant, &row))
+        .await
+    {
+        Ok(()) => done(
+            action,
+            "adopt",
+            Outcome::Applied,
+            vec![],
+            Some(live_id.to_owned()),
+            None,
+        ),
+        Err(e) => done(
+            action,
+            "adopt",
+            Outcome::Failed,
+            vec![],
+            Some(live_id.to_owned()),
+            Some(store_err(e).await),
+        ),
     }
 }
 
-async fn prune(ctx: &ApplyContext<'_>, tenant: &str, action: &Action, live_id: &str) -> ActionResult {
+async fn prune(
+    ctx: &ApplyContext<'_>,
+    tenant: &str,
+    action: &Action,
+    live_id: &str,
+) -> ActionResult {
     let verb = "prune";
-    let jid = match begin(ctx, tenant, &action.connector, "prune", "delete", json!({"id": live_id})).await {
+    let jid = match begin(
+        ctx,
+        tenant,
+        &action.connector,
+        "prune",
+        "delete",
+        json!({"id": live_id}),
+    )
+    .await
+    {
         Ok(id) => id,
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
@@ -627,7 +875,14 @@ async fn prune(ctx: &ApplyContext<'_>, tenant: &str, action: &Action, live_id: &
         if !e.is_transient() {
             resolve(ctx, jid).await;
         }
-        return done(action, verb, Outcome::Failed, vec![], Some(live_id.to_owned()), Some(describe(ctx, action, &e)));
+        return done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            Some(live_id.to_owned()),
+            Some(describe(ctx, action, &e)),
+        );
     }
     let (tenant, connector) = (tenant.to_owned(), action.connector.clone());
     let recorded = ctx
@@ -643,13 +898,24 @@ async fn prune(ctx: &ApplyContext<'_>, tenant: &str, action: &Action, live_id: &
         .await;
     match recorded {
         Ok(()) => done(action, verb, Outcome::Applied, vec![], None, None),
-        Err(e) => done(action, verb, Outcome::Failed, vec![], None, Some(store_err(e).await)),
+        Err(e) => done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            None,
+            Some(store_err(e).await),
+        ),
     }
 }
 
 /// Resolve every open journal entry of a tenant against its live state. Returns one line
 /// per entry saying what was done. Entries whose resolution fails stay open.
-pub async fn recover(tenant: &str, provider: &dyn Provider, store: &Store) -> Result<Vec<String>, String> {
+pub async fn recover(
+    tenant: &str,
+    provider: &dyn Provider,
+    store: &Store,
+) -> Result<Vec<String>, String> {
     let t = tenant.to_owned();
     let open = store
         .call(move |c| journal::open(c, &t))
@@ -680,7 +946,8 @@ async fn recover_one(
     entry: &journal::Entry,
 ) -> Result<String, String> {
     let p = &entry.payload;
-    let kind: Kind = serde_json::from_value(p.get("kind").cloned().unwrap_or_default()).unwrap_or(Kind::SmartConnector);
+    let kind: Kind = serde_json::from_value(p.get("kind").cloned().unwrap_or_default())
+        .unwrap_or(Kind::SmartConnector);
     let hash = ContentHash(field(p, "hash").to_owned());
     let source_hash = ContentHash(field(p, "source_hash").to_owned());
     let adopt_row = |s: &LiveSummary| InventoryRow {
@@ -706,10 +973,16 @@ async fn recover_one(
             match found {
                 Some(s) => {
                     if s.name != name {
-                        provider.rename(&s.id, name).await.map_err(|e| e.to_string())?;
+                        provider
+                            .rename(&s.id, name)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     if s.active {
-                        provider.deactivate(&s.id).await.map_err(|e| e.to_string())?;
+                        provider
+                            .deactivate(&s.id)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     let mut row = adopt_row(s);
                     row.name = name.to_owned();
@@ -726,22 +999,32 @@ async fn recover_one(
                     format!("adopted {} created before the interruption", s.id)
                 }
                 None => {
-                    store.call(move |c| journal::resolve(c, id)).await.map_err(|e| e.to_string())?;
+                    store
+                        .call(move |c| journal::resolve(c, id))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     "the interrupted create had not happened; the next plan creates it".to_owned()
                 }
             }
         }
         "replace" => {
-            let (old_id, old_name, name) = (field(p, "old_id"), field(p, "old_name"), field(p, "name"));
+            let (old_id, old_name, name) =
+                (field(p, "old_id"), field(p, "old_name"), field(p, "name"));
             let new = by_name(name, old_id).or_else(|| by_name(&format!("{name} - Copy"), old_id));
             let old = by_id(old_id);
             match (new, old) {
                 (Some(n), old) => {
                     if n.name != name {
-                        provider.rename(&n.id, name).await.map_err(|e| e.to_string())?;
+                        provider
+                            .rename(&n.id, name)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     if n.active {
-                        provider.deactivate(&n.id).await.map_err(|e| e.to_string())?;
+                        provider
+                            .deactivate(&n.id)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     if old.is_some() {
                         provider.delete(old_id).await.map_err(|e| e.to_string())?;
@@ -758,18 +1041,31 @@ async fn recover_one(
                         })
                         .await
                         .map_err(|e| e.to_string())?;
-                    format!("finished the interrupted replace: kept {} and removed {old_id}", n.id)
+                    format!(
+                        "finished the interrupted replace: kept {} and removed {old_id}",
+                        n.id
+                    )
                 }
                 (None, Some(o)) => {
                     if o.name != old_name {
-                        provider.restore_name(old_id, old_name).await.map_err(|e| e.to_string())?;
+                        provider
+                            .restore_name(old_id, old_name)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
-                    store.call(move |c| journal::resolve(c, id)).await.map_err(|e| e.to_string())?;
+                    store
+                        .call(move |c| journal::resolve(c, id))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     "rolled back the interrupted replace: the old connector is in place under its own name".to_owned()
                 }
                 (None, None) => {
-                    store.call(move |c| journal::resolve(c, id)).await.map_err(|e| e.to_string())?;
-                    "neither the old nor a new connector exists; the next plan creates it".to_owned()
+                    store
+                        .call(move |c| journal::resolve(c, id))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    "neither the old nor a new connector exists; the next plan creates it"
+                        .to_owned()
                 }
             }
         }
@@ -780,7 +1076,10 @@ async fn recover_one(
                 store
                     .call(move |c| {
                         let tx = c.transaction()?;
-                        if let Some(mut row) = inventory::list(&tx, &t)?.into_iter().find(|r| r.connector == connector) {
+                        if let Some(mut row) = inventory::list(&tx, &t)?
+                            .into_iter()
+                            .find(|r| r.connector == connector)
+                        {
                             row.name = s.name.clone();
                             row.live_version = s.version;
                             inventory::upsert(&tx, &t, &row)?;
@@ -792,7 +1091,10 @@ async fn recover_one(
                     .await
                     .map_err(|e| e.to_string())?;
             } else {
-                store.call(move |c| journal::resolve(c, id)).await.map_err(|e| e.to_string())?;
+                store
+                    .call(move |c| journal::resolve(c, id))
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             "recorded the name the connector has now".to_owned()
         }
@@ -812,10 +1114,18 @@ async fn recover_one(
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            if gone { "the pruned connector is gone" } else { "the prune had not happened; the next plan prunes again" }.to_owned()
+            if gone {
+                "the pruned connector is gone"
+            } else {
+                "the prune had not happened; the next plan prunes again"
+            }
+            .to_owned()
         }
         other => {
-            store.call(move |c| journal::resolve(c, id)).await.map_err(|e| e.to_string())?;
+            store
+                .call(move |c| journal::resolve(c, id))
+                .await
+                .map_err(|e| e.to_string())?;
             format!("unknown journaled operation {other:?} closed")
         }
     };

@@ -36,6 +36,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of ferry.yaml and of manifests.
     Schema(SchemaArgs),
+    /// Show what applying a revision would change in each tenant.
+    Plan(crate::commands::plan::PlanArgs),
+    /// Apply a revision to the tenants (asks first; connectors always stay inactive).
+    Apply(crate::commands::apply::ApplyArgs),
     /// Run the controller: watch the source, reconcile tenants, serve the status page, /api/v1, /metrics, /livez, /readyz, /hooks.
     Serve(crate::commands::serve::ServeArgs),
     /// Serve the three platforms' APIs for the tenants of a seed file (for trying ferry and testing).
@@ -63,6 +67,8 @@ pub struct SchemaArgs {}
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Plan(args) => crate::commands::plan::run(args),
+        Command::Apply(args) => crate::commands::apply::run(args),
         Command::Serve(args) => crate::commands::serve::run(args, cli.log_format),
         Command::Emulator(args) => crate::commands::emulator::run(args),
         Command::Validate(args) => crate::commands::validate::run(&args),

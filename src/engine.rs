@@ -48,7 +48,9 @@ pub enum Error {
         message: String,
     },
     /// Open journal entries could not be resolved.
-    #[error("tenant {tenant}: resolving the apply journal failed: {message}; ferry retries before applying anything")]
+    #[error(
+        "tenant {tenant}: resolving the apply journal failed: {message}; ferry retries before applying anything"
+    )]
     Recovery {
         /// Tenant.
         tenant: String,
@@ -110,9 +112,18 @@ pub struct Engine {
 impl Engine {
     /// Connect to every tenant of `config` (starting the in-process emulator for
     /// `url: emulator` tenants, its state kept beside the state store).
-    pub async fn start(config: Arc<LoadedConfig>, store: Store, options: &ClientOptions) -> Result<Engine> {
+    pub async fn start(
+        config: Arc<LoadedConfig>,
+        store: Store,
+        options: &ClientOptions,
+    ) -> Result<Engine> {
         let base_dir = config.dir.to_path_buf();
-        let emulated: Vec<&config::Tenant> = config.config.tenants.iter().filter(|t| t.url == "emulator").collect();
+        let emulated: Vec<&config::Tenant> = config
+            .config
+            .tenants
+            .iter()
+            .filter(|t| t.url == "emulator")
+            .collect();
         let mut emulator_handle = None;
         let mut tokens: HashMap<String, String> = HashMap::new();
         if !emulated.is_empty() {
@@ -120,9 +131,12 @@ impl Engine {
             for t in &seed.tenants {
                 tokens.insert(t.name.clone(), t.token.expose().to_owned());
             }
-            let state_path = store.path().map(|p| p.with_file_name("emulator-state.json"));
+            let state_path = store
+                .path()
+                .map(|p| p.with_file_name("emulator-state.json"));
             let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            let handle = emulator::spawn(seed, state_path, listen).map_err(|e| Error::Emulator(e.to_string()))?;
+            let handle = emulator::spawn(seed, state_path, listen)
+                .map_err(|e| Error::Emulator(e.to_string()))?;
             info!(addr = %handle.addr(), tenants = emulated.len(), "in-process emulator started");
             emulator_handle = Some(handle);
         }
@@ -139,7 +153,13 @@ impl Engine {
                 _ => provider::connect(t, &t.url, &base_dir, options)?,
             };
             providers.insert(t.name.clone(), provider.clone());
-            tenants.insert(t.name.clone(), TenantHandle { cfg: t.clone(), provider });
+            tenants.insert(
+                t.name.clone(),
+                TenantHandle {
+                    cfg: t.clone(),
+                    provider,
+                },
+            );
         }
         Ok(Engine {
             config,
@@ -167,7 +187,12 @@ impl Engine {
 
     /// Tenant names, in config order.
     pub fn tenant_names(&self) -> Vec<String> {
-        self.config.config.tenants.iter().map(|t| t.name.clone()).collect()
+        self.config
+            .config
+            .tenants
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
     }
 
     /// A tenant's config.
@@ -199,7 +224,14 @@ impl Engine {
 
     /// Plan one tenant: one list call, exports only where needed, the catalog only when
     /// something is to be created or changed.
-    pub async fn plan(&self, tenant: &str, desired: &[Desired], revision: &str, drift: DriftMode, now: chrono::DateTime<chrono::Utc>) -> Result<Planned> {
+    pub async fn plan(
+        &self,
+        tenant: &str,
+        desired: &[Desired],
+        revision: &str,
+        drift: DriftMode,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Planned> {
         let h = self.handle(tenant)?;
         let cfg = &h.cfg;
         let provider = h.provider.as_ref();
@@ -217,14 +249,26 @@ impl Engine {
         if needs_catalog(desired, &inventory, &summaries) {
             policy.catalog = provider.catalog().await?;
         }
-        let live = LiveView { summaries, exported };
+        let live = LiveView {
+            summaries,
+            exported,
+        };
         let plan = plan::plan(desired, &live, &inventory, &policy);
         let locations = desired
             .iter()
-            .map(|d| (d.connector.clone(), (d.location.clone(), d.field_locations.clone())))
+            .map(|d| {
+                (
+                    d.connector.clone(),
+                    (d.location.clone(), d.field_locations.clone()),
+                )
+            })
             .collect();
         debug!(tenant, actions = plan.actions.len(), "planned");
-        Ok(Planned { plan, live, locations })
+        Ok(Planned {
+            plan,
+            live,
+            locations,
+        })
     }
 
     /// Execute a plan made by [`Engine::plan`] and record the outcome.
@@ -269,7 +313,11 @@ impl Engine {
             }
             None => None,
         };
-        let source = cfg.promote_from.as_deref().and_then(|f| self.tenants.get(f)).map(|h| &h.cfg);
+        let source = cfg
+            .promote_from
+            .as_deref()
+            .and_then(|f| self.tenants.get(f))
+            .map(|h| &h.cfg);
         let heal_drift = match drift {
             DriftMode::Heal => true,
             DriftMode::Report => false,
@@ -293,10 +341,10 @@ impl Engine {
 
     /// Stop the in-process emulator, if any.
     pub async fn shutdown(self) {
-        if let Some(h) = self.emulator {
-            if let Err(e) = h.shutdown().await {
-                tracing::warn!(error = %e, "in-process emulator did not shut down cleanly");
-            }
+        if let Some(h) = self.emulator
+            && let Err(e) = h.shutdown().await
+        {
+            tracing::warn!(error = %e, "in-process emulator did not shut down cleanly");
         }
     }
 }
@@ -316,14 +364,18 @@ fn to_entry(r: &InventoryRow) -> InventoryEntry {
 }
 
 /// Whether anything may be created or changed, so the catalog look-up is worth a call.
-fn needs_catalog(desired: &[Desired], inventory: &[InventoryEntry], summaries: &[crate::model::LiveSummary]) -> bool {
+fn needs_catalog(
+    desired: &[Desired],
+    inventory: &[InventoryEntry],
+    summaries: &[crate::model::LiveSummary],
+) -> bool {
     let live: HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
-    desired.iter().any(|d| {
-        match inventory.iter().find(|e| e.connector == d.connector) {
+    desired.iter().any(
+        |d| match inventory.iter().find(|e| e.connector == d.connector) {
             None => true,
             Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
-        }
-    })
+        },
+    )
 }
 
 /// A tenant is "cross-business" when its business differs from the business its content
@@ -333,7 +385,11 @@ pub fn cross_business(all: &[config::Tenant], t: &config::Tenant) -> bool {
     let Some(business) = t.business.as_deref() else {
         return false;
     };
-    let home = match t.promote_from.as_deref().and_then(|f| all.iter().find(|x| x.name == f)) {
+    let home = match t
+        .promote_from
+        .as_deref()
+        .and_then(|f| all.iter().find(|x| x.name == f))
+    {
         Some(source) => source.business.clone(),
         None => {
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -342,7 +398,10 @@ pub fn cross_business(all: &[config::Tenant], t: &config::Tenant) -> bool {
                     *counts.entry(b).or_default() += 1;
                 }
             }
-            counts.into_iter().max_by_key(|(_, n)| *n).map(|(b, _)| b.to_owned())
+            counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(b, _)| b.to_owned())
         }
     };
     home.is_some_and(|h| h != business)
@@ -351,12 +410,19 @@ pub fn cross_business(all: &[config::Tenant], t: &config::Tenant) -> bool {
 /// The seed of the in-process emulator: the configured seed file's tenants matching
 /// emulated tenants by name, and an empty tenant for any that the seed lacks.
 fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<emulator::Seed> {
-    let from_file = match config.config.emulator.as_ref().and_then(|e| e.seed.as_ref()) {
+    let from_file = match config
+        .config
+        .emulator
+        .as_ref()
+        .and_then(|e| e.seed.as_ref())
+    {
         Some(path) => {
             let path: PathBuf = config.dir.join(path);
             emulator::Seed::load(&path).map_err(|e| Error::Emulator(e.to_string()))?
         }
-        None => emulator::Seed { tenants: Vec::new() },
+        None => emulator::Seed {
+            tenants: Vec::new(),
+        },
     };
     let mut tenants = Vec::new();
     for t in emulated {
@@ -366,7 +432,8 @@ fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<
             None => {
                 // An emulated tenant the seed file does not describe: empty, with the
                 // config's region and business. The token only guards a loopback port.
-                let mut seeded = emulator::SeedTenant::new(&t.name, t.platform, format!("emulator-{}", t.name));
+                let mut seeded =
+                    emulator::SeedTenant::new(&t.name, t.platform, format!("emulator-{}", t.name));
                 seeded.region = t.region.clone();
                 seeded.business = t.business.clone();
                 seeded

@@ -23,6 +23,7 @@ pub mod model;
 pub mod page;
 pub mod plan;
 pub mod provider;
+pub mod reconciler;
 pub mod render;
 pub mod report;
 pub mod scheduler;

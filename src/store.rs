@@ -160,8 +160,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Open (creating it and its directory if needed) the store at `path` and run the
-    /// store's migrations.
+    /// Open (creating it and its directory if needed) the store at `path` and run every
+    /// migration ferry has: the store's own, then the status outbox's.
     pub fn open(path: &Path) -> Result<Store> {
         Self::open_with(path, &[])
     }
@@ -201,6 +201,12 @@ impl Store {
         Ok(store)
     }
 
+    /// The shared connection, for modules that keep their own tables in the store (the
+    /// status outbox). Lock it only off the async runtime.
+    pub fn connection(&self) -> Arc<Mutex<Connection>> {
+        self.conn.clone()
+    }
+
     /// The file behind the store, if any.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
@@ -211,11 +217,20 @@ impl Store {
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
         )?;
-        for m in MIGRATIONS.iter().chain(extra) {
+        let report = crate::report::MIGRATIONS
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| (format!("report-{:04}", i + 1), *sql));
+        let all = MIGRATIONS
+            .iter()
+            .map(|m| (m.name.to_owned(), m.sql))
+            .chain(report)
+            .chain(extra.iter().map(|m| (m.name.to_owned(), m.sql)));
+        for (name, sql) in all {
             let done: bool = conn
                 .query_row(
                     "SELECT 1 FROM schema_migrations WHERE name = ?1",
-                    [m.name],
+                    [&name],
                     |_| Ok(true),
                 )
                 .optional()?
@@ -224,13 +239,13 @@ impl Store {
                 continue;
             }
             let tx = conn.transaction()?;
-            tx.execute_batch(m.sql).map_err(|source| Error::Migration {
-                name: m.name.to_owned(),
+            tx.execute_batch(sql).map_err(|source| Error::Migration {
+                name: name.clone(),
                 source,
             })?;
             tx.execute(
                 "INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)",
-                params![m.name, now()],
+                params![name, now()],
             )?;
             tx.commit()?;
         }
@@ -797,7 +812,10 @@ mod tests {
                 Ok(c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))?)
             })
             .unwrap();
-        assert_eq!(applied, MIGRATIONS.len() as i64);
+        assert_eq!(
+            applied,
+            (MIGRATIONS.len() + crate::report::MIGRATIONS.len()) as i64
+        );
     }
 
     #[test]

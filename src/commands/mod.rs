@@ -1,7 +1,9 @@
 //! The CLI commands' implementations: each turns parsed arguments into work on the library
 //! and an exit code. Glue only: parsing, validation and planning live in their modules.
 
+pub mod apply;
 pub mod emulator;
+pub mod plan;
 pub mod schema;
 pub mod serve;
 pub mod status;

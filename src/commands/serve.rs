@@ -6,12 +6,16 @@
 //! controller and the HTTP server start, and every owned tenant is marked dirty with
 //! `startup`. SIGINT or SIGTERM begins the shutdown described in [`crate::lifecycle`].
 //!
+//! With `--shards M`, the replica schedules only the tenants of its shard (`--shard`, or
+//! the ordinal of its pod name; see [`crate::shard`]); the others are left to the other
+//! replicas and shown as theirs by `/readyz`, the API and the status page.
+//!
 //! With `--once`: fetch, reconcile every tenant once (sources of promotions first), exit 0
 //! when all succeeded and 1 otherwise; no HTTP server.
 //!
-//! **Reconciler.** Until the reconcile engine is plugged in, the daemon runs
-//! [`LoggingReconciler`], a placeholder that resolves each tenant's branch head and logs
-//! it. The engine replaces it in `build_reconciler`, the one place that chooses it.
+//! **Reconciler.** [`EngineReconciler`] runs each reconcile: the commit's manifests →
+//! plan → apply → state store → commit statuses (through the status outbox, drained in
+//! the background so a forge outage loses nothing).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -27,8 +31,13 @@ use tracing_subscriber::EnvFilter;
 use crate::api::{ApiToken, StatusContext};
 use crate::cli::LogFormat;
 use crate::config::Config;
-use crate::controller::{self, Controller, ControllerOptions, LoggingReconciler, parse_duration};
+use crate::config::LoadedConfig;
+use crate::controller::{self, Controller, ControllerOptions, parse_duration};
+use crate::engine::Engine;
 use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
+use crate::provider::ClientOptions;
+use crate::reconciler::EngineReconciler;
+use crate::report::{self, Deliverer};
 use crate::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
 use crate::server::{self, AppState};
 use crate::shard::{self, Shard};
@@ -61,10 +70,6 @@ pub struct ServeArgs {
     /// Quiet time after the last trigger before a tenant reconciles.
     #[arg(long, env = "FERRY_DEBOUNCE", default_value = "250ms", value_parser = parse_duration)]
     pub debounce: Duration,
-    /// Make each reconcile of the placeholder reconciler take this long (diagnostics and
-    /// shutdown tests; goes away with the placeholder).
-    #[arg(long, hide = true, env = "FERRY_PLACEHOLDER_DELAY", value_parser = parse_duration)]
-    pub placeholder_delay: Option<Duration>,
     /// This replica's shard, `0..shards`. Default: the ordinal ending the pod name
     /// (`POD_NAME`, else the host name, as in a StatefulSet pod `ferry-2`), or 0 with one
     /// shard.
@@ -100,6 +105,7 @@ impl StartError {
 
 /// Everything read and checked from the configuration and flags.
 struct Settings {
+    loaded: Arc<LoadedConfig>,
     config: Config,
     config_dir: PathBuf,
     state_db: PathBuf,
@@ -171,18 +177,19 @@ pub fn init_logging(format: LogFormat) {
 /// Read and check the configuration and flags. Nothing is bound or started yet.
 fn load(args: &ServeArgs) -> Result<Settings, StartError> {
     let path = &args.config;
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    if !path.is_file() {
+        return Err(StartError::config(format!(
+            "cannot read the configuration {}: no such file. Pass another file with --config or FERRY_CONFIG",
+            path.display()
+        )));
+    }
+    let loaded = crate::config::load(path).map_err(|diagnostics| {
         StartError::config(format!(
-            "cannot read the configuration {}: {e}. Pass another file with --config or FERRY_CONFIG",
+            "{} is not a valid ferry configuration:\n{diagnostics}",
             path.display()
         ))
     })?;
-    let config: Config = serde_saphyr::from_str(&text).map_err(|e| {
-        StartError::config(format!(
-            "{} is not a valid ferry configuration: {e}",
-            path.display()
-        ))
-    })?;
+    let config: Config = loaded.config.clone();
     let config_dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -232,6 +239,7 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
         }
     }
     Ok(Settings {
+        loaded: Arc::new(loaded),
         config,
         config_dir,
         state_db,
@@ -244,19 +252,65 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
     })
 }
 
-/// The reconciler the daemon runs. **Placeholder**: the reconcile engine replaces
-/// [`LoggingReconciler`] here (it will need the config, `settings.state_db`,
-/// `settings.config_dir` and the remote).
-fn build_reconciler(
-    args: &ServeArgs,
+/// The reconciler the daemon runs, with what it needs: the state store, the engine (and
+/// with it the in-process emulator for `url: emulator` tenants) and the status reporters.
+async fn build_reconciler(
     settings: &Settings,
     remote: &Remote,
-) -> Arc<impl Reconciler> {
-    let _ = (&settings.state_db, &settings.config_dir);
-    Arc::new(
-        LoggingReconciler::new(remote.clone(), &settings.config)
-            .with_delay(args.placeholder_delay.unwrap_or_default()),
+) -> Result<Arc<EngineReconciler>, StartError> {
+    let store = Store::open(&settings.state_db).map_err(StartError::other)?;
+    let engine = Engine::start(
+        settings.loaded.clone(),
+        store.clone(),
+        &ClientOptions::default(),
     )
+    .await
+    .map_err(StartError::other)?;
+    let repo = remote
+        .local_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| remote.cache_path().to_path_buf());
+    let (statuses, external, dir) = (
+        settings.config.statuses.clone(),
+        settings.config.server.external_url.clone(),
+        settings.config_dir.clone(),
+    );
+    let reporters = tokio::task::spawn_blocking(move || {
+        report::from_config(&statuses, &repo, external.as_deref(), &dir)
+    })
+    .await
+    .map_err(StartError::other)?
+    .map_err(StartError::config)?;
+    let deliverer = Deliverer::new(store.connection(), reporters)
+        .await
+        .map_err(StartError::other)?;
+    Ok(Arc::new(EngineReconciler::new(
+        Arc::new(engine),
+        remote.clone(),
+        controller::followed_branches(&settings.config),
+        Some(deliverer),
+    )))
+}
+
+/// Deliver statuses waiting in the outbox, when they are due, until shutdown.
+async fn drain_outbox(deliverer: Deliverer, stop: CancellationToken) {
+    loop {
+        match deliverer.drain().await {
+            Ok(r) if r.delivered > 0 => {
+                info!(delivered = r.delivered, "delivered waiting commit statuses")
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "draining the status outbox failed"),
+        }
+        let wait = match deliverer.next_due().await {
+            Ok(Some(d)) => d.clamp(Duration::from_millis(200), Duration::from_secs(30)),
+            _ => Duration::from_secs(30),
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
@@ -280,7 +334,7 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
             }
             other => StartError::other(other),
         })?;
-    let reconciler = build_reconciler(&args, &settings, &remote);
+    let reconciler = build_reconciler(&settings, &remote).await?;
     let tenants: Vec<String> = settings
         .shard
         .owned(&config.tenants)
@@ -335,6 +389,12 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
         info_span!("scheduler"),
         scheduler.run(lifecycle.token().clone()),
     );
+    if let Some(deliverer) = reconciler.deliverer() {
+        lifecycle.spawn(
+            info_span!("outbox"),
+            drain_outbox(deliverer.clone(), lifecycle.token().clone()),
+        );
+    }
     let http_stop = CancellationToken::new();
     let status = status_context(&settings)?;
     let app = server::router(

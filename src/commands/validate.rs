@@ -65,20 +65,34 @@ fn plural(n: usize, word: &str) -> String {
     }
 }
 
-/// Validate the configuration at `config_path` and the manifests it points at, from the
-/// working tree or from commit `rev`.
+/// A configuration and the manifests of one revision, as read for a command.
+#[derive(Debug)]
+pub struct Read {
+    /// The configuration (parsed; check `diagnostics` before trusting it).
+    pub loaded: config::LoadedConfig,
+    /// Every manifest that parsed.
+    pub set: manifest::ManifestSet,
+    /// Every problem found in the configuration, the manifests and each tenant's vars.
+    pub diagnostics: Diagnostics,
+    /// The commit read (`--rev`), or `HEAD` of the repository when reading the working
+    /// tree (None when the repository has no commit yet).
+    pub commit: Option<String>,
+}
+
+/// Read and check the configuration at `config_path` and the manifests it points at,
+/// from the working tree or from commit `rev`.
 ///
 /// # Errors
-/// [`Error`] when validation cannot start; problems in the files are an
-/// [`Outcome::Invalid`].
-pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
+/// [`Error`] when reading cannot start. A configuration that does not parse is returned
+/// as `Ok(Err(diagnostics))`.
+pub fn read(config_path: &Path, rev: Option<&str>) -> Result<Result<Read, Diagnostics>, Error> {
     let bytes = std::fs::read(config_path).map_err(|source| Error::ConfigUnreadable {
         path: config_path.to_owned(),
         source,
     })?;
     let loaded = match config::parse(config_path, &bytes) {
         Ok(loaded) => loaded,
-        Err(diagnostics) => return Ok(Outcome::Invalid(diagnostics)),
+        Err(diagnostics) => return Ok(Err(diagnostics)),
     };
     let mut diagnostics = loaded.validate();
     let Some(repo) = loaded.local_repository() else {
@@ -87,8 +101,20 @@ pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
             config: loaded.display_path().to_owned(),
         });
     };
-    let snapshot: Box<dyn Snapshot> = match rev {
-        Some(rev) => Box::new(CommitSnapshot::open(&repo, rev)?),
+    let empty = |loaded, diagnostics| {
+        Ok(Ok(Read {
+            loaded,
+            set: manifest::ManifestSet::default(),
+            diagnostics: sorted(diagnostics),
+            commit: None,
+        }))
+    };
+    let (snapshot, commit): (Box<dyn Snapshot>, Option<String>) = match rev {
+        Some(rev) => {
+            let snapshot = CommitSnapshot::open(&repo, rev)?;
+            let commit = snapshot.commit().to_string();
+            (Box::new(snapshot), Some(commit))
+        }
         None => {
             if !repo.is_dir() {
                 diagnostics.at(
@@ -98,13 +124,20 @@ pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
                         repo.display()
                     ),
                 );
-                return Ok(Outcome::Invalid(sorted(diagnostics)));
+                return empty(loaded, diagnostics);
             }
-            Box::new(WorkTree::new(&repo))
+            let head = git2::Repository::discover(&repo).ok().and_then(|r| {
+                r.head()
+                    .ok()?
+                    .peel_to_commit()
+                    .ok()
+                    .map(|c| c.id().to_string())
+            });
+            (Box::new(WorkTree::new(&repo)), head)
         }
     };
 
-    let folder = loaded.manifests_folder();
+    let folder = loaded.manifests_folder().to_owned();
     let folder_norm: String = folder
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
@@ -120,18 +153,18 @@ pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
                     snapshot.describe()
                 ),
             );
-            return Ok(Outcome::Invalid(sorted(diagnostics)));
+            return empty(loaded, diagnostics);
         }
         Err(e) => {
             diagnostics.at(
                 loaded.location("source.path"),
                 format!("cannot read the manifests folder: {e}"),
             );
-            return Ok(Outcome::Invalid(sorted(diagnostics)));
+            return empty(loaded, diagnostics);
         }
     }
 
-    let (set, manifest_diagnostics) = manifest::load_all(snapshot.as_ref(), folder);
+    let (set, manifest_diagnostics) = manifest::load_all(snapshot.as_ref(), &folder);
     diagnostics.extend(manifest_diagnostics);
     for tenant in &loaded.config.tenants {
         if let Err(d) = manifest::desired_for(&set, tenant) {
@@ -151,13 +184,32 @@ pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
             format!("the emulator seed file `{seed}` does not exist (relative to {}): create it or fix the path", loaded.dir.display()),
         ));
     }
-    if diagnostics.is_empty() {
+    Ok(Ok(Read {
+        loaded,
+        set,
+        diagnostics: sorted(diagnostics),
+        commit,
+    }))
+}
+
+/// Validate the configuration at `config_path` and the manifests it points at, from the
+/// working tree or from commit `rev`.
+///
+/// # Errors
+/// [`Error`] when validation cannot start; problems in the files are an
+/// [`Outcome::Invalid`].
+pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
+    let read = match read(config_path, rev)? {
+        Ok(read) => read,
+        Err(diagnostics) => return Ok(Outcome::Invalid(diagnostics)),
+    };
+    if read.diagnostics.is_empty() {
         Ok(Outcome::Valid {
-            manifests: set.len(),
-            tenants: loaded.config.tenants.len(),
+            manifests: read.set.len(),
+            tenants: read.loaded.config.tenants.len(),
         })
     } else {
-        Ok(Outcome::Invalid(sorted(diagnostics)))
+        Ok(Outcome::Invalid(read.diagnostics))
     }
 }
 

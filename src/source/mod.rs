@@ -22,8 +22,8 @@
 //! `tokio::task::spawn_blocking`. Both snapshot types are `Send + Sync + 'static`.
 
 mod commit;
-pub mod remote;
 mod error;
+pub mod remote;
 mod snapshot;
 mod worktree;
 

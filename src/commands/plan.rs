@@ -1,0 +1,257 @@
+//! `ferry plan`: what applying a revision would change in each tenant, rendered as text
+//! (coloured on a terminal, with unified diffs), JSON or Markdown.
+//!
+//! Exit codes: 0 every tenant in sync, 2 changes pending (including blocked actions and
+//! drift), 1 invalid manifests or a tenant that could not be planned, 64 when the
+//! configuration cannot be read.
+//!
+//! Planning reads the live tenants and the state store but changes neither.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::ValueEnum;
+
+use super::validate;
+use crate::engine::{DriftMode, Engine};
+use crate::manifest;
+use crate::plan::Plan;
+use crate::provider::ClientOptions;
+use crate::render;
+use crate::store::Store;
+
+/// Output format of `ferry plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    /// Human-readable, coloured on a terminal.
+    Text,
+    /// Machine-readable JSON.
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+/// Arguments of `ferry plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Configuration file.
+    #[arg(long, short, env = "FERRY_CONFIG", default_value = "ferry.yaml")]
+    pub config: PathBuf,
+    /// Only these tenants (repeatable). Default: every tenant.
+    #[arg(long = "tenant", short = 't')]
+    pub tenants: Vec<String>,
+    /// Plan this commit (any git revision) instead of the working tree.
+    #[arg(long)]
+    pub rev: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
+    /// State store path (default: `state` in the configuration).
+    #[arg(long, env = "FERRY_STATE")]
+    pub state: Option<PathBuf>,
+}
+
+/// Everything a command needs to plan: checked manifests, the engine, the tenants asked for.
+pub(crate) struct Prepared {
+    pub read: validate::Read,
+    pub engine: Engine,
+    pub tenants: Vec<String>,
+    pub revision: String,
+}
+
+/// Why preparing failed, with the exit code to use.
+pub(crate) struct Stop(pub u8);
+
+/// Read and check the revision, open the state store and connect to the tenants.
+/// Prints problems to stderr.
+pub(crate) async fn prepare(
+    config: &std::path::Path,
+    rev: Option<&str>,
+    tenants: &[String],
+    state: Option<&std::path::Path>,
+) -> Result<Prepared, Stop> {
+    let read = match validate::read(config, rev) {
+        Ok(Ok(read)) => read,
+        Ok(Err(diagnostics)) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            eprintln!("ferry: the configuration is invalid; nothing was planned");
+            return Err(Stop(1));
+        }
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return Err(Stop(64));
+        }
+    };
+    if !read.diagnostics.is_empty() {
+        for d in &read.diagnostics {
+            eprintln!("{d}");
+        }
+        eprintln!(
+            "ferry: {} problem(s) found; a revision with any invalid manifest is applied nowhere",
+            read.diagnostics.len()
+        );
+        return Err(Stop(1));
+    }
+    let all: Vec<String> = read
+        .loaded
+        .config
+        .tenants
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
+    for t in tenants {
+        if !all.contains(t) {
+            eprintln!(
+                "ferry: no tenant named {t:?} in {}; configured tenants: {}",
+                read.loaded.display_path(),
+                all.join(", ")
+            );
+            return Err(Stop(64));
+        }
+    }
+    let chosen = if tenants.is_empty() {
+        all
+    } else {
+        tenants.to_vec()
+    };
+    let state_path = crate::engine::state_path(&read.loaded, state);
+    let store = match Store::open(&state_path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return Err(Stop(1));
+        }
+    };
+    let loaded = Arc::new(read.loaded.clone());
+    let engine = match Engine::start(loaded, store, &ClientOptions::default()).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return Err(Stop(1));
+        }
+    };
+    let revision = read
+        .commit
+        .clone()
+        .unwrap_or_else(|| "working-tree".to_owned());
+    Ok(Prepared {
+        read,
+        engine,
+        tenants: chosen,
+        revision,
+    })
+}
+
+/// Plan every chosen tenant; tenants are planned concurrently and one failing does not
+/// stop the others. Returns the plans in tenant order and the errors.
+pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<String>) {
+    let now = chrono::Utc::now();
+    let futures = p.tenants.iter().map(|name| async move {
+        let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
+        let desired = manifest::desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
+        p.engine
+            .plan(name, &desired, &p.revision, drift, now)
+            .await
+            .map(|planned| planned.plan)
+            .map_err(|e| format!("tenant {name}: {e}"))
+    });
+    let results = futures_join(futures).await;
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(plan) => plans.push(plan),
+            Err(e) => errors.push(e),
+        }
+    }
+    (plans, errors)
+}
+
+/// Await futures concurrently, keeping their order.
+pub(crate) async fn futures_join<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T>,
+{
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<T>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter()
+        .map(|v| v.expect("every future finished"))
+        .collect()
+}
+
+/// Whether a plan leaves the tenant out of sync.
+pub(crate) fn pending(plan: &Plan) -> bool {
+    !plan.is_empty() || !plan.drift.is_empty()
+}
+
+/// Run `ferry plan`.
+pub fn run(args: PlanArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferry: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let prepared = match prepare(
+            &args.config,
+            args.rev.as_deref(),
+            &args.tenants,
+            args.state.as_deref(),
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(Stop(code)) => return ExitCode::from(code),
+        };
+        let (plans, errors) = plan_all(&prepared, DriftMode::Heal).await;
+        let out = match args.output {
+            PlanOutput::Text => render::text(&plans, std::io::stdout().is_terminal()),
+            PlanOutput::Json => {
+                let mut v = render::json(&plans);
+                if !errors.is_empty() {
+                    v["errors"] = serde_json::json!(errors);
+                }
+                format!("{v:#}\n")
+            }
+            PlanOutput::Markdown => render::markdown(&plans),
+        };
+        print!("{out}");
+        for e in &errors {
+            eprintln!("ferry: {e}");
+        }
+        prepared.engine.shutdown().await;
+        if !errors.is_empty() {
+            ExitCode::from(1)
+        } else if plans.iter().any(pending) {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}

@@ -1,0 +1,524 @@
+//! The daemon's reconciler: one tenant, one pass of fetch result → snapshot → plan → apply
+//! → record → report. The scheduler decides when it runs; this decides nothing about
+//! timing and nothing about what to change (the planner does).
+//!
+//! A commit's manifests are parsed once and shared by every tenant that reconciles it. A
+//! revision with any invalid manifest is applied nowhere: each tenant reports a failure
+//! status listing the first error, and keeps its last good state (invariant 2). An
+//! unreachable tenant reports `error` and is retried with backoff by the scheduler; the
+//! other tenants are not affected (invariant 5).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use git2::Oid;
+use serde_json::json;
+use tracing::{Span, info, warn};
+
+use crate::apply::ApplyReport;
+use crate::engine::{DriftMode, Engine};
+use crate::manifest::{self, Diagnostics, ManifestSet};
+use crate::plan::{BlockReason, Op, Plan};
+use crate::report::{CommitStatus, Deliverer, StatusState};
+use crate::scheduler::{Reason, Reasons, ReconcileOutcome, Reconciler};
+use crate::source::CommitSnapshot;
+use crate::source::remote::Remote;
+use crate::store::{self, history, tenant as tenant_state, warnings};
+
+type Parsed = Arc<Result<ManifestSet, Diagnostics>>;
+
+/// How many parsed commits are kept (tenants following different branches, and the
+/// commit before the newest while tenants catch up).
+const PARSED_CACHE: usize = 4;
+
+/// The reconciler `ferry serve` runs.
+pub struct EngineReconciler {
+    engine: Arc<Engine>,
+    remote: Remote,
+    branches: BTreeMap<String, String>,
+    deliverer: Option<Deliverer>,
+    external_url: Option<String>,
+    parsed: Mutex<Vec<(Oid, Parsed)>>,
+}
+
+impl EngineReconciler {
+    /// A reconciler over `engine`, reading commits from `remote`'s cache, following
+    /// `branches` (tenant → branch), posting statuses through `deliverer`.
+    pub fn new(
+        engine: Arc<Engine>,
+        remote: Remote,
+        branches: BTreeMap<String, String>,
+        deliverer: Option<Deliverer>,
+    ) -> Self {
+        let external_url = engine.config().config.server.external_url.clone();
+        EngineReconciler {
+            engine,
+            remote,
+            branches,
+            deliverer,
+            external_url,
+            parsed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The status deliverer, if statuses are posted.
+    pub fn deliverer(&self) -> Option<&Deliverer> {
+        self.deliverer.as_ref()
+    }
+
+    /// Parse the manifests of `commit`, once per commit.
+    async fn manifests_at(&self, commit: Oid) -> Result<Parsed, String> {
+        if let Some((_, p)) = self.lock().iter().find(|(c, _)| *c == commit) {
+            return Ok(p.clone());
+        }
+        let cache: PathBuf = self.remote.cache_path().to_path_buf();
+        let folder = self.engine.config().manifests_folder().to_owned();
+        let parsed = tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
+            let repo = git2::Repository::open_bare(&cache)
+                .map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
+            let snapshot =
+                CommitSnapshot::from_repository(repo, commit).map_err(|e| e.to_string())?;
+            Ok(Arc::new(manifest::load(&snapshot, &folder)))
+        })
+        .await
+        .map_err(|e| format!("reading manifests failed: {e}"))??;
+        let mut cache = self.lock();
+        cache.retain(|(c, _)| *c != commit);
+        cache.push((commit, parsed.clone()));
+        if cache.len() > PARSED_CACHE {
+            cache.remove(0);
+        }
+        Ok(parsed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Oid, Parsed)>> {
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn post(&self, sha: &str, status: CommitStatus) {
+        let Some(deliverer) = &self.deliverer else {
+            return;
+        };
+        let status = match status.target_url_for(self.external_url.as_deref(), sha) {
+            Some(url) => status.with_target_url(url),
+            None => status,
+        };
+        if let Err(e) = deliverer.submit(sha, &status).await {
+            warn!(context = %status.context, error = %e, "could not record a commit status; it is not lost if the outbox holds it");
+        }
+    }
+
+    async fn record(
+        &self,
+        tenant: &str,
+        sha: &str,
+        started: String,
+        outcome: &str,
+        summary: String,
+        detail: serde_json::Value,
+        state: TenantUpdate,
+    ) {
+        let (t, sha_s) = (tenant.to_owned(), sha.to_owned());
+        let outcome = outcome.to_owned();
+        let result = self
+            .engine
+            .store()
+            .call(move |c| {
+                let mut st = tenant_state::get(c, &t)?;
+                st.seen_revision = Some(sha_s.clone());
+                match state {
+                    TenantUpdate::Applied { drift } => {
+                        st.applied_revision = Some(sha_s.clone());
+                        st.drift = drift;
+                        st.last_error = None;
+                    }
+                    TenantUpdate::Failed { error, drift } => {
+                        if let Some(d) = drift {
+                            st.drift = d;
+                        }
+                        st.last_error = Some(error);
+                    }
+                }
+                tenant_state::put(c, &t, &st)?;
+                history::append(
+                    c,
+                    &t,
+                    &history::Entry {
+                        id: 0,
+                        revision: sha_s,
+                        started_at: started,
+                        finished_at: store::now(),
+                        outcome,
+                        summary,
+                        detail,
+                    },
+                )?;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            warn!(tenant, error = %e, "could not record the reconcile in the state store");
+        }
+    }
+
+    /// Re-run pre-activation checks for a tenant's open warnings; a connector whose check
+    /// passes has its warnings closed (the platform's status cannot tell).
+    async fn recheck_warnings(&self, tenant: &str) {
+        let Ok(provider) = self.engine.provider(tenant) else {
+            return;
+        };
+        let t = tenant.to_owned();
+        let open = match self
+            .engine
+            .store()
+            .call(move |c| warnings::for_tenant(c, &t))
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                warn!(tenant, error = %e, "cannot read open warnings");
+                return;
+            }
+        };
+        let mut by_connector: BTreeMap<String, String> = BTreeMap::new();
+        for w in open {
+            by_connector.insert(w.connector, w.live_id);
+        }
+        for (connector, live_id) in by_connector {
+            match provider.recheck(&live_id).await {
+                Ok(result) => {
+                    let (t, c, id) = (tenant.to_owned(), connector.clone(), live_id.clone());
+                    let now_open = result.warnings.clone();
+                    let closed = now_open.is_empty();
+                    let r = self
+                        .engine
+                        .store()
+                        .call(move |conn| {
+                            let tx = conn.transaction()?;
+                            warnings::set(&tx, &t, &c, &id, &now_open)?;
+                            if now_open.is_empty()
+                                && let Some(row) = store::inventory::list(&tx, &t)?
+                                    .into_iter()
+                                    .find(|r| r.connector == c)
+                            {
+                                store::clean::record(&tx, &t, &row.source_hash, &c, &row.revision)?;
+                            }
+                            tx.commit()?;
+                            Ok(())
+                        })
+                        .await;
+                    if let Err(e) = r {
+                        warn!(tenant, connector, error = %e, "cannot record re-checked warnings");
+                    } else if closed {
+                        info!(
+                            tenant,
+                            connector, "pre-activation checks pass now; warnings closed"
+                        );
+                    }
+                }
+                Err(e) if matches!(e, crate::provider::Error::Unsupported { .. }) => return,
+                Err(e) => {
+                    warn!(tenant, connector, error = %e, "re-checking warnings failed; they stay open")
+                }
+            }
+        }
+    }
+
+    async fn open_warning_count(&self, tenant: &str) -> u32 {
+        let t = tenant.to_owned();
+        self.engine
+            .store()
+            .call(move |c| warnings::for_tenant(c, &t))
+            .await
+            .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX))
+            .unwrap_or(0)
+    }
+}
+
+enum TenantUpdate {
+    Applied {
+        drift: Vec<String>,
+    },
+    Failed {
+        error: String,
+        drift: Option<Vec<String>>,
+    },
+}
+
+/// The sync status for a finished apply.
+fn sync_status(
+    tenant: &str,
+    plan: &Plan,
+    report: &ApplyReport,
+    connectors: usize,
+    warnings: u32,
+) -> CommitStatus {
+    if report.failed() {
+        let failures = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == crate::apply::Outcome::Failed)
+            .count();
+        return CommitStatus::failed(
+            tenant,
+            &report.first_failure().unwrap_or_default(),
+            failures.saturating_sub(1),
+        );
+    }
+    let blocked: Vec<&BlockReason> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match &a.op {
+            Op::Blocked { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    let waiting = blocked
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+            )
+        })
+        .count();
+    if let Some(hard) = blocked.iter().find(|r| {
+        !matches!(
+            r,
+            BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+        )
+    }) {
+        let more = blocked.len() - waiting - 1;
+        return CommitStatus::new(
+            crate::report::sync_context(tenant),
+            StatusState::Failure,
+            format!(
+                "blocked: {hard}{}",
+                if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                }
+            ),
+        )
+        .with_warnings(warnings);
+    }
+    if waiting > 0 {
+        let why = blocked.first().map(|r| r.to_string()).unwrap_or_default();
+        return CommitStatus::new(
+            crate::report::sync_context(tenant),
+            StatusState::Pending,
+            format!("{waiting} waiting: {why}"),
+        )
+        .with_warnings(warnings);
+    }
+    CommitStatus::in_sync(tenant, connectors, warnings)
+}
+
+#[async_trait]
+impl Reconciler for EngineReconciler {
+    async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
+        let started = store::now();
+        let Some(branch) = self.branches.get(tenant) else {
+            return ReconcileOutcome::Permanent(format!(
+                "tenant {tenant} is not in the configuration"
+            ));
+        };
+        let commit = match self.remote.head(branch) {
+            Ok(c) => c,
+            Err(e) if e.is_transient() => return ReconcileOutcome::Transient(e.to_string()),
+            Err(e) => return ReconcileOutcome::Permanent(e.to_string()),
+        };
+        let sha = commit.to_string();
+        Span::current().record("commit", tracing::field::display(&sha));
+
+        let parsed = match self.manifests_at(commit).await {
+            Ok(p) => p,
+            Err(e) => return ReconcileOutcome::Transient(e),
+        };
+        let desired = match parsed.as_ref() {
+            Ok(set) => match self.engine.tenant(tenant) {
+                Ok(cfg) => manifest::desired_for(set, cfg),
+                Err(e) => return ReconcileOutcome::Permanent(e.to_string()),
+            },
+            Err(d) => Err(d.clone()),
+        };
+        let desired = match desired {
+            Ok(d) => d,
+            Err(diagnostics) => {
+                let first = diagnostics
+                    .iter()
+                    .next()
+                    .map(|d| d.to_string())
+                    .unwrap_or_default();
+                warn!(tenant, problems = diagnostics.len(), first = %first, "invalid manifests: nothing is applied");
+                self.post(
+                    &sha,
+                    CommitStatus::invalid_manifests(tenant, &first, diagnostics.len()),
+                )
+                .await;
+                let detail = json!({"errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()});
+                self.record(
+                    tenant,
+                    &sha,
+                    started,
+                    "failed",
+                    format!("invalid manifests: {first}"),
+                    detail,
+                    TenantUpdate::Failed {
+                        error: first.clone(),
+                        drift: None,
+                    },
+                )
+                .await;
+                return ReconcileOutcome::Permanent(format!("invalid manifests: {first}"));
+            }
+        };
+
+        if let Err(e) = self.engine.recover(tenant).await {
+            return self.unreachable(tenant, &sha, started, e).await;
+        }
+        let planned = match self
+            .engine
+            .plan(
+                tenant,
+                &desired,
+                &sha,
+                DriftMode::FromConfig,
+                chrono::Utc::now(),
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return self.unreachable(tenant, &sha, started, e).await,
+        };
+        let changes = planned.plan.changes();
+        if changes > 0 {
+            self.post(&sha, CommitStatus::applying(tenant, changes))
+                .await;
+        }
+        let report = match self.engine.apply(&planned).await {
+            Ok(r) => r,
+            Err(e) => return self.unreachable(tenant, &sha, started, e).await,
+        };
+        if reasons.contains(Reason::Drift) {
+            self.recheck_warnings(tenant).await;
+        }
+        let warnings = self.open_warning_count(tenant).await;
+        let drifted: Vec<String> = planned
+            .plan
+            .drift
+            .iter()
+            .filter(|d| !d.healed)
+            .map(|d| d.connector.clone())
+            .collect();
+        let status = sync_status(tenant, &planned.plan, &report, desired.len(), warnings);
+        let failed = status.state == StatusState::Failure;
+        self.post(&sha, status.clone()).await;
+        let tenant_cfg_has_drift = self
+            .engine
+            .tenant(tenant)
+            .map(|t| t.drift.is_some())
+            .unwrap_or(false);
+        if tenant_cfg_has_drift || !drifted.is_empty() {
+            self.post(&sha, CommitStatus::drift(tenant, &drifted)).await;
+        }
+        if !drifted.is_empty() {
+            warn!(tenant, drifted = ?drifted, "drift: live connectors differ from what ferry applied");
+        }
+        let outcome = if failed {
+            "failed"
+        } else if report.results.is_empty() {
+            "noop"
+        } else if report
+            .results
+            .iter()
+            .all(|r| r.outcome == crate::apply::Outcome::Skipped)
+        {
+            "blocked"
+        } else if report.warning_count() > 0 {
+            "warning"
+        } else {
+            "applied"
+        };
+        let detail = json!({"plan": crate::render::json(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted});
+        let update = if failed {
+            TenantUpdate::Failed {
+                error: status.description.clone(),
+                drift: Some(drifted.clone()),
+            }
+        } else {
+            TenantUpdate::Applied {
+                drift: drifted.clone(),
+            }
+        };
+        self.record(
+            tenant,
+            &sha,
+            started,
+            outcome,
+            status.description.clone(),
+            detail,
+            update,
+        )
+        .await;
+        info!(
+            tenant,
+            outcome,
+            changes,
+            warnings,
+            drifted = drifted.len(),
+            "reconciled"
+        );
+        if failed {
+            ReconcileOutcome::Permanent(status.description)
+        } else {
+            ReconcileOutcome::Ok
+        }
+    }
+}
+
+impl EngineReconciler {
+    async fn unreachable(
+        &self,
+        tenant: &str,
+        sha: &str,
+        started: String,
+        e: crate::engine::Error,
+    ) -> ReconcileOutcome {
+        let message = e.to_string();
+        warn!(tenant, error = %message, "reconcile failed");
+        if e.is_transient() {
+            self.post(sha, CommitStatus::unreachable(tenant, &message))
+                .await;
+        } else {
+            self.post(sha, CommitStatus::failed(tenant, &message, 0))
+                .await;
+        }
+        self.record(
+            tenant,
+            sha,
+            started,
+            "error",
+            message.clone(),
+            json!({"error": message}),
+            TenantUpdate::Failed {
+                error: message.clone(),
+                drift: None,
+            },
+        )
+        .await;
+        if e.is_transient() {
+            ReconcileOutcome::Transient(message)
+        } else {
+            ReconcileOutcome::Permanent(message)
+        }
+    }
+}
