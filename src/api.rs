@@ -462,6 +462,8 @@ pub struct TenantSummary {
     pub last_outcome: Option<String>,
     /// Why the last reconcile failed.
     pub last_error: Option<String>,
+    /// The last reconcile's one-line summary (the commit status description).
+    pub last_summary: Option<String>,
     /// When the last reconcile finished.
     pub last_reconcile_at: Option<DateTime<Utc>>,
 }
@@ -745,6 +747,7 @@ fn sync_state(
     latest: Option<&Latest>,
     state: &tenant::TenantState,
     head: Option<&str>,
+    blocked_connectors: bool,
 ) -> SyncState {
     if !owned {
         return SyncState::Unknown;
@@ -767,6 +770,7 @@ fn sync_state(
         "failed" => SyncState::Failed,
         "error" => SyncState::Error,
         "blocked" => SyncState::Blocked,
+        _ if blocked_connectors => SyncState::Blocked,
         _ => {
             let behind = match (head, state.seen_revision.as_deref()) {
                 (Some(head), Some(seen)) => head != seen,
@@ -918,7 +922,12 @@ struct Gathered {
     commits: HashMap<String, CommitInfo>,
 }
 
-async fn gather(app: &AppState, only: Option<&str>, history_limit: u32) -> Result<Gathered, Error> {
+async fn gather(
+    app: &AppState,
+    only: Option<&str>,
+    history_limit: u32,
+    with_commits: bool,
+) -> Result<Gathered, Error> {
     let ctx = app.status();
     let scheduler = app.scheduler();
     let owned: BTreeSet<String> = scheduler.tenants().into_iter().collect();
@@ -952,12 +961,16 @@ async fn gather(app: &AppState, only: Option<&str>, history_limit: u32) -> Resul
             status.as_ref().and_then(|st| st.last.as_ref()),
             &s.state,
         );
+        let blocked_connectors = results_of(s.history.first())
+            .iter()
+            .any(|r| matches!(str_field(r, &["outcome"]), Some("skipped" | "blocked")));
         let sync = sync_state(
             is_owned,
             status.as_ref(),
             newest.as_ref(),
             &s.state,
             head.as_deref(),
+            blocked_connectors,
         );
         shas.extend(head.clone());
         shas.extend(s.state.applied_revision.clone());
@@ -979,11 +992,15 @@ async fn gather(app: &AppState, only: Option<&str>, history_limit: u32) -> Resul
             last_applied_commit: s.state.applied_revision.as_deref().map(CommitInfo::bare),
             last_outcome: newest.as_ref().map(|l| l.outcome.clone()),
             last_error: newest.as_ref().and_then(|l| l.error.clone()),
+            last_summary: s.history.first().map(|h| h.summary.clone()),
             last_reconcile_at: newest.as_ref().and_then(|l| l.at),
         };
         rows.push((summary, s, status));
     }
     shas.retain(|s| git2::Oid::from_str(s).is_ok());
+    if !with_commits {
+        shas.clear();
+    }
     let commits = read_commits(remote.cache_path().to_path_buf(), shas).await;
     let fill = |c: &mut Option<CommitInfo>| {
         if let Some(info) = c.as_mut().and_then(|c| commits.get(&c.sha)) {
@@ -1018,7 +1035,7 @@ async fn gather(app: &AppState, only: Option<&str>, history_limit: u32) -> Resul
 /// # Errors
 /// [`Error::Store`].
 pub async fn overview(app: &AppState) -> Result<Overview, Error> {
-    let g = gather(app, None, 1).await?;
+    let g = gather(app, None, 1, true).await?;
     let mut warnings = BTreeMap::new();
     let mut tenants = Vec::new();
     for (summary, stored, _) in g.rows {
@@ -1040,7 +1057,19 @@ pub async fn overview(app: &AppState) -> Result<Overview, Error> {
 /// # Errors
 /// [`Error::UnknownTenant`], [`Error::Store`].
 pub async fn tenant_detail(app: &AppState, name: &str) -> Result<TenantDetail, Error> {
-    let g = gather(app, Some(name), HISTORY_LIMIT).await?;
+    Ok(tenant_page(app, name).await?.0)
+}
+
+/// One tenant in full, with the source and shard (the status page's tenant page).
+///
+/// # Errors
+/// [`Error::UnknownTenant`], [`Error::Store`].
+pub async fn tenant_page(
+    app: &AppState,
+    name: &str,
+) -> Result<(TenantDetail, SourceView, ShardView), Error> {
+    let g = gather(app, Some(name), HISTORY_LIMIT, true).await?;
+    let (source, shard) = (g.source, g.shard);
     let commits = g.commits;
     let Some((summary, stored, status)) = g.rows.into_iter().next() else {
         return Err(app
@@ -1069,7 +1098,7 @@ pub async fn tenant_detail(app: &AppState, name: &str) -> Result<TenantDetail, E
             detail: h.detail.clone(),
         })
         .collect();
-    Ok(TenantDetail {
+    let detail = TenantDetail {
         warnings: warning_views(&stored),
         drift: stored.state.drift.clone(),
         schedule: status.map(|s| ScheduleView {
@@ -1080,7 +1109,35 @@ pub async fn tenant_detail(app: &AppState, name: &str) -> Result<TenantDetail, E
         connector_list,
         history,
         summary,
-    })
+    };
+    Ok((detail, source, shard))
+}
+
+/// Set the store-derived gauges of every owned tenant (`ferry_connectors`,
+/// `ferry_drifted_connectors`, `ferry_open_warnings`) from the state store, with the same
+/// states the API shows. `/metrics` calls it before encoding, so the gauges are current at
+/// every scrape whoever recorded last.
+///
+/// # Errors
+/// [`Error::Store`].
+pub async fn refresh_gauges(
+    app: &AppState,
+    metrics: &crate::metrics::Metrics,
+) -> Result<(), Error> {
+    let g = gather(app, None, 1, false).await?;
+    for (summary, stored, _) in g.rows.iter().filter(|(s, _, _)| s.owned) {
+        let list = connectors(stored, summary.sync_state);
+        metrics.set_connectors(&summary.name, &count_states(&list));
+        metrics.set_drifted(
+            &summary.name,
+            i64::try_from(summary.drifted).unwrap_or(i64::MAX),
+        );
+        metrics.set_open_warnings(
+            &summary.name,
+            i64::try_from(summary.open_warnings).unwrap_or(i64::MAX),
+        );
+    }
+    Ok(())
 }
 
 /// The `/api/v1` routes, waiting for a state.
@@ -1249,7 +1306,7 @@ mod tests {
         };
         let idle = status(false, None);
         assert_eq!(
-            sync_state(false, Some(&idle), Some(&ok), &seen, Some(&head)),
+            sync_state(false, Some(&idle), Some(&ok), &seen, Some(&head), false),
             SyncState::Unknown
         );
         assert_eq!(
@@ -1258,17 +1315,18 @@ mod tests {
                 Some(&status(true, None)),
                 Some(&ok),
                 &seen,
-                Some(&head)
+                Some(&head),
+                false
             ),
             SyncState::Syncing
         );
         assert_eq!(
-            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&head)),
+            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&head), false),
             SyncState::InSync
         );
         let newer = "c".repeat(40);
         assert_eq!(
-            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&newer)),
+            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&newer), false),
             SyncState::Pending
         );
         assert_eq!(
@@ -1277,7 +1335,8 @@ mod tests {
                 Some(&status(false, Some(Reason::Webhook))),
                 Some(&ok),
                 &seen,
-                Some(&head)
+                Some(&head),
+                false
             ),
             SyncState::Pending
         );
@@ -1287,7 +1346,8 @@ mod tests {
                 Some(&status(false, Some(Reason::Drift))),
                 Some(&ok),
                 &seen,
-                Some(&head)
+                Some(&head),
+                false
             ),
             SyncState::InSync,
             "a scheduled drift check is not a pending change"
@@ -1304,14 +1364,19 @@ mod tests {
                 ..ok.clone()
             };
             assert_eq!(
-                sync_state(true, Some(&idle), Some(&l), &seen, Some(&head)),
+                sync_state(true, Some(&idle), Some(&l), &seen, Some(&head), false),
                 want,
                 "{outcome}"
             );
         }
         assert_eq!(
-            sync_state(true, Some(&idle), None, &seen, Some(&head)),
+            sync_state(true, Some(&idle), None, &seen, Some(&head), false),
             SyncState::Pending
+        );
+        assert_eq!(
+            sync_state(true, Some(&idle), Some(&ok), &seen, Some(&head), true),
+            SyncState::Blocked,
+            "connectors left blocked (waiting for promotion, outside a window) block the tenant"
         );
     }
 

@@ -103,15 +103,10 @@ async fn tenant(
         .commit
         .filter(|c| (4..=64).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(|c| c.to_ascii_lowercase());
-    match api::tenant_detail(&app, &name).await {
-        Ok(detail) => html(
+    match api::tenant_page(&app, &name).await {
+        Ok((detail, source, shard)) => html(
             StatusCode::OK,
-            render_tenant(
-                &detail,
-                commit.as_deref(),
-                app.status().shard().count,
-                Utc::now(),
-            ),
+            render_tenant(&detail, &source, &shard, commit.as_deref(), Utc::now()),
         ),
         Err(e @ api::Error::UnknownTenant { .. }) => html(
             StatusCode::NOT_FOUND,
@@ -146,6 +141,7 @@ table{width:100%;border-collapse:collapse;background:var(--card);border:1px soli
 th,td{text-align:left;vertical-align:top;padding:9px 12px;border-bottom:1px solid var(--line)}
 th{background:#eef1f4;font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted)}
 tr:last-child td{border-bottom:0}
+td.name{white-space:nowrap}
 td.name a{font-weight:600;font-size:15px}
 .sub{color:var(--muted);font-size:12px}
 code,.sha{font-family:"DejaVu Sans Mono",ui-monospace,Menlo,monospace;font-size:12.5px}
@@ -160,6 +156,8 @@ code,.sha{font-family:"DejaVu Sans Mono",ui-monospace,Menlo,monospace;font-size:
 ul.warns{margin:6px 0 0;padding:0;list-style:none}
 ul.warns li{margin:2px 0;font-size:12.5px}
 .kind{font-weight:600;color:#7d4e00}
+.why{color:var(--muted);font-size:12.5px;margin-top:3px;max-width:360px;overflow-wrap:anywhere}
+.n-ok{color:#116329}.n-bad{color:#a40e26}.n-warn{color:#9a6700}
 .err{color:#a40e26;font-size:12.5px;margin-top:3px;max-width:360px;overflow-wrap:anywhere}
 .note{background:#ddf4ff;border:1px solid #80ccff;border-radius:8px;padding:10px 14px;margin:12px 0}
 .note.warn{background:#fff8c5;border-color:#e5c157}
@@ -273,6 +271,14 @@ fn outcome_badge(outcome: &str) -> String {
         _ => "s-none",
     };
     format!(r#"<span class="badge {class}">{}</span>"#, escape(outcome))
+}
+
+fn warnings_badge_long(n: usize) -> String {
+    match n {
+        0 => r#"<span class="badge s-ok">✓ No open warnings</span>"#.to_owned(),
+        1 => r#"<span class="badge s-warn">⚠ 1 open warning</span>"#.to_owned(),
+        n => format!(r#"<span class="badge s-warn">⚠ {n} open warnings</span>"#),
+    }
 }
 
 fn warnings_badge(n: usize) -> String {
@@ -397,12 +403,16 @@ pub fn render_overview(o: &Overview, now: DateTime<Utc>) -> String {
         body,
         r#"<section class="summary">
 <div class="chip"><b>{}</b><span>tenants</span></div>
-<div class="chip"><b>{in_sync}</b><span>in sync</span></div>
-<div class="chip"><b>{failing}</b><span>failed or blocked</span></div>
-<div class="chip"><b>{drifted}</b><span>drifted</span></div>
-<div class="chip"><b>{warnings}</b><span>open warnings</span></div>
+<div class="chip"><b class="{ok_class}">{in_sync}</b><span>in sync</span></div>
+<div class="chip"><b class="{bad_class}">{failing}</b><span>failed or blocked</span></div>
+<div class="chip"><b class="{drift_class}">{drifted}</b><span>drifted</span></div>
+<div class="chip"><b class="{warn_class}">{warnings}</b><span>open warnings</span></div>
 </section>"#,
-        owned.len()
+        owned.len(),
+        ok_class = if in_sync == owned.len() { "n-ok" } else { "" },
+        bad_class = if failing > 0 { "n-bad" } else { "" },
+        drift_class = if drifted > 0 { "n-warn" } else { "" },
+        warn_class = if warnings > 0 { "n-warn" } else { "" },
     );
     body.push_str(
         "<table class=\"tenants\"><thead><tr><th>Tenant</th><th>Sync</th><th>Drift</th><th>Open warnings</th><th>Applied commit</th><th>Last reconcile</th></tr></thead><tbody>",
@@ -421,8 +431,14 @@ pub fn render_overview(o: &Overview, now: DateTime<Utc>) -> String {
             None if t.owned => r#"<span class="empty">not yet</span>"#.to_owned(),
             None => String::new(),
         };
-        if let Some(err) = &t.last_error {
-            let _ = write!(last, r#"<div class="err">{}</div>"#, escape(err));
+        match (&t.last_error, &t.last_summary) {
+            (Some(err), _) => {
+                let _ = write!(last, r#"<div class="err">{}</div>"#, escape(err));
+            }
+            (None, Some(summary)) => {
+                let _ = write!(last, r#"<div class="why">{}</div>"#, escape(summary));
+            }
+            (None, None) => {}
         }
         let warn_cell = if t.owned {
             format!(
@@ -468,11 +484,14 @@ pub fn render_overview(o: &Overview, now: DateTime<Utc>) -> String {
 /// A tenant's page; `commit` (a hex prefix) highlights that commit's history entries.
 pub fn render_tenant(
     d: &TenantDetail,
+    source: &api::SourceView,
+    shard: &api::ShardView,
     commit: Option<&str>,
-    shards: u32,
     now: DateTime<Utc>,
 ) -> String {
     let t = &d.summary;
+    let shards = shard.count;
+    let meta = header_meta(source, shard, now);
     let mut body = String::new();
     let _ = write!(
         body,
@@ -485,7 +504,7 @@ pub fn render_tenant(
             String::new()
         },
         warn = if t.owned {
-            warnings_badge(t.open_warnings)
+            warnings_badge_long(t.open_warnings)
         } else {
             String::new()
         },
@@ -498,7 +517,7 @@ pub fn render_tenant(
             r#"<div class="note">This tenant is reconciled by replica {} of {}; its connectors, warnings and history live in that replica's state. Open that replica's status page to see them.</div>"#,
             t.shard, shards
         );
-        return page(&format!("ferry · {}", t.name), "", &body);
+        return page(&format!("ferry · {}", t.name), &meta, &body);
     }
     if let Some(sha) = commit {
         let found = d.history.iter().any(|h| h.commit.sha.starts_with(sha));
@@ -565,7 +584,12 @@ pub fn render_tenant(
         for c in &d.connector_list {
             let mut state = connector_badge(c.sync_state);
             if let Some(m) = &c.message {
-                let _ = write!(state, r#"<div class="err">{}</div>"#, escape(m));
+                let class = if c.sync_state == ConnectorState::Failed {
+                    "err"
+                } else {
+                    "why"
+                };
+                let _ = write!(state, r#"<div class="{class}">{}</div>"#, escape(m));
             }
             let _ = write!(
                 body,
@@ -657,7 +681,7 @@ pub fn render_tenant(
         }
         body.push_str("</tbody></table>");
     }
-    page(&format!("ferry · {}", t.name), "", &body)
+    page(&format!("ferry · {}", t.name), &meta, &body)
 }
 
 #[cfg(test)]
@@ -690,7 +714,25 @@ mod tests {
             }),
             last_outcome: Some("warning".into()),
             last_error: None,
+            last_summary: Some("in sync · 1 connector · 1 warning".into()),
             last_reconcile_at: None,
+        }
+    }
+
+    fn source() -> SourceView {
+        SourceView {
+            url: "repo".into(),
+            last_fetch_at: None,
+            last_fetch_error: None,
+        }
+    }
+
+    fn shard() -> ShardView {
+        ShardView {
+            index: 0,
+            count: 1,
+            hash: "fnv1a-64",
+            owned: vec!["prod".into()],
         }
     }
 
@@ -789,13 +831,13 @@ mod tests {
             ],
             schedule: None,
         };
-        let html = render_tenant(&d, Some("aaaaaaa"), 1, Utc::now());
+        let html = render_tenant(&d, &source(), &shard(), Some("aaaaaaa"), Utc::now());
         assert!(html.contains(r#"<tr id="h1" class="highlight">"#), "{html}");
         assert!(html.contains(r#"<tr id="h2">"#), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("✕ Failed"));
         assert!(html.contains("import &lt;refused&gt;"));
-        let missing = render_tenant(&d, Some("cccccccc"), 1, Utc::now());
+        let missing = render_tenant(&d, &source(), &shard(), Some("cccccccc"), Utc::now());
         assert!(missing.contains("has no reconcile in the recent history"));
         assert!(!missing.contains("class=\"highlight\""));
     }

@@ -211,14 +211,19 @@ async fn livez() -> impl IntoResponse {
     Json(serde_json::json!({"status": "alive"}))
 }
 
-/// The process-wide metrics in the OpenMetrics text format.
-async fn metrics() -> impl IntoResponse {
+/// The process-wide metrics in the OpenMetrics text format, the store-derived gauges
+/// refreshed first.
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let metrics = crate::metrics::get();
+    if let Err(e) = api::refresh_gauges(&app, metrics).await {
+        tracing::warn!(error = %e, "cannot refresh the tenant gauges; /metrics shows the last values");
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
             crate::metrics::CONTENT_TYPE,
         )],
-        crate::metrics::get().encode(),
+        metrics.encode(),
     )
 }
 
