@@ -235,10 +235,12 @@ pub fn render(list: &Value, colour: bool) -> String {
             "-".to_owned()
         };
         let last = str_of(t, "lastOutcome");
-        let message = t["lastError"]
-            .as_str()
-            .map(|e| truncate(e, 60))
-            .unwrap_or_default();
+        // The error, else (when not in sync) what the last reconcile said.
+        let (message, message_code) = match (t["lastError"].as_str(), t["lastSummary"].as_str()) {
+            (Some(e), _) => (truncate(e, 60), "31"),
+            (None, Some(summary)) if owned && sync != "in_sync" => (truncate(summary, 60), ""),
+            _ => (String::new(), ""),
+        };
         let warnings = t["openWarnings"].as_u64().unwrap_or(0);
         rows.push([
             (str_of(t, "name"), "1"),
@@ -260,7 +262,7 @@ pub fn render(list: &Value, colour: bool) -> String {
             } else {
                 (last.clone(), state_colour(&last))
             },
-            (message, "31"),
+            (message, message_code),
         ]);
     }
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -279,6 +281,8 @@ pub fn render(list: &Value, colour: bool) -> String {
                 out.push_str(&" ".repeat(pad + 2));
             }
         }
+        let trimmed = out.trim_end_matches(' ').len();
+        out.truncate(trimmed);
         out.push('\n');
     };
     line(
@@ -337,10 +341,15 @@ mod tests {
                 {"name": "prod", "platform": "kizen", "owned": true, "shard": 1,
                  "syncState": "in_sync", "driftState": "drifted", "openWarnings": 2,
                  "lastAppliedCommit": {"sha": "0123456789", "shortSha": "0123456", "message": "Add orders"},
-                 "lastOutcome": "warning", "lastError": null},
+                 "lastOutcome": "warning", "lastError": null,
+                 "lastSummary": "in sync · 2 connectors · 2 warnings"},
                 {"name": "sandbox", "platform": "kizen", "owned": false, "shard": 2,
                  "syncState": "unknown", "driftState": "unknown", "openWarnings": 0,
-                 "lastAppliedCommit": null, "lastOutcome": null, "lastError": null}
+                 "lastAppliedCommit": null, "lastOutcome": null, "lastError": null},
+                {"name": "eu", "platform": "kizen", "owned": true, "shard": 1,
+                 "syncState": "blocked", "driftState": "none", "openWarnings": 0,
+                 "lastAppliedCommit": null, "lastOutcome": "applied", "lastError": null,
+                 "lastSummary": "1 waiting: waiting for promotion"}
             ]
         })
     }
@@ -355,6 +364,15 @@ mod tests {
         assert!(lines[1].contains("0123456 Add orders"));
         assert!(lines[2].contains("replica 2/3"), "{text}");
         assert!(text.contains("replica 1 of 3 owns: prod"), "{text}");
+        assert!(
+            lines[3].ends_with("applied  1 waiting: waiting for promotion"),
+            "a tenant not in sync says why: {text}"
+        );
+        assert!(
+            !lines[1].contains("in sync · 2 connectors"),
+            "an in-sync tenant needs no message: {text}"
+        );
+        assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
         assert!(!text.contains('\x1b'), "no colour when asked for none");
         assert!(render(&list(), true).contains("\x1b[32min sync\x1b[0m"));
     }
