@@ -1171,11 +1171,11 @@ async fn reconcile(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let ctx = app.status();
-    if let Some(token) = &ctx.api_token {
-        if !bearer(&headers).is_some_and(|given| token.matches(given)) {
-            warn!(tenant = %name, "refused a reconcile request without a valid API token");
-            return Err(Error::Unauthorized);
-        }
+    if let Some(token) = &ctx.api_token
+        && !bearer(&headers).is_some_and(|given| token.matches(given))
+    {
+        warn!(tenant = %name, "refused a reconcile request without a valid API token");
+        return Err(Error::Unauthorized);
     }
     let tenant = ctx.tenant(&name)?;
     if !app.scheduler().tenants().contains(&tenant.name) {
