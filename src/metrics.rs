@@ -240,12 +240,13 @@ impl Metrics {
     }
 
     /// A reconcile of `tenant` finished with `outcome` (one of [`RECONCILE_OUTCOMES`];
-    /// anything else counts as `error`) after `seconds`.
+    /// `applied`, the history's word for `ok`, counts as `ok`; anything else as `error`)
+    /// after `seconds`.
     pub fn reconcile_finished(&self, tenant: &str, outcome: &str, seconds: f64) {
-        let outcome = if RECONCILE_OUTCOMES.contains(&outcome) {
-            outcome
-        } else {
-            "error"
+        let outcome = match outcome {
+            "applied" => "ok",
+            o if RECONCILE_OUTCOMES.contains(&o) => o,
+            _ => "error",
         };
         let labels = OutcomeLabels {
             tenant: tenant.to_owned(),
@@ -410,7 +411,7 @@ mod tests {
     fn recordings_show_up_with_their_labels() {
         let m = Metrics::new();
         m.reconcile_finished("prod", "ok", 1.5);
-        m.reconcile_finished("prod", "ok", 0.5);
+        m.reconcile_finished("prod", "applied", 0.5);
         m.reconcile_finished("prod", "exploded", 0.1);
         m.set_connectors("prod", &BTreeMap::from([("in_sync", 4), ("drifted", 1)]));
         m.set_drifted("prod", 1);

@@ -786,6 +786,31 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_of_another_replica_points_there() {
+        let mut t = summary("eu");
+        t.owned = false;
+        t.shard = 2;
+        t.sync_state = SyncState::Unknown;
+        let d = TenantDetail {
+            summary: t,
+            connector_list: vec![],
+            warnings: vec![],
+            drift: vec![],
+            history: vec![],
+            schedule: None,
+        };
+        let mut three = shard();
+        three.count = 3;
+        let html = render_tenant(&d, &source(), &three, None, Utc::now());
+        assert!(html.contains("· On replica 2 of 3"), "{html}");
+        assert!(html.contains("This tenant is reconciled by replica 2 of 3"));
+        assert!(
+            !html.contains("Connectors ("),
+            "no local state is shown as if it were the tenant's"
+        );
+    }
+
+    #[test]
     fn the_tenant_page_highlights_the_commit_asked_for() {
         let c = |sha: &str| CommitInfo {
             sha: sha.into(),
