@@ -80,12 +80,29 @@ impl EngineReconciler {
         }
         let cache: PathBuf = self.remote.cache_path().to_path_buf();
         let folder = self.engine.config().manifests_folder().to_owned();
+        // The newest valid set parsed so far: only what changed since it is parsed again.
+        let previous = self.lock().iter().rev().find(|(_, p)| p.is_ok()).cloned();
         let parsed = tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
             let repo = git2::Repository::open_bare(&cache)
                 .map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
+            let changed = match &previous {
+                Some((from, _)) => crate::source::changed_paths(&repo, *from, commit).ok(),
+                None => None,
+            };
             let snapshot =
                 CommitSnapshot::from_repository(repo, commit).map_err(|e| e.to_string())?;
-            Ok(Arc::new(manifest::load(&snapshot, &folder)))
+            let result = match (&previous, changed) {
+                (Some((_, prev)), Some(changed)) => match prev.as_ref() {
+                    Ok(prev_set) => {
+                        let changed: std::collections::HashSet<String> =
+                            changed.into_iter().collect();
+                        manifest::load_changed(&snapshot, &folder, prev_set, &changed)
+                    }
+                    Err(_) => manifest::load(&snapshot, &folder),
+                },
+                _ => manifest::load(&snapshot, &folder),
+            };
+            Ok(Arc::new(result))
         })
         .await
         .map_err(|e| format!("reading manifests failed: {e}"))??;
