@@ -132,18 +132,10 @@ impl EngineReconciler {
         }
     }
 
-    async fn record(
-        &self,
-        tenant: &str,
-        sha: &str,
-        started: String,
-        outcome: &str,
-        summary: String,
-        detail: serde_json::Value,
-        state: TenantUpdate,
-    ) {
-        let (t, sha_s) = (tenant.to_owned(), sha.to_owned());
-        let outcome = outcome.to_owned();
+    /// Record a finished reconcile: a history entry and the tenant's state.
+    async fn record(&self, tenant: &str, entry: history::Entry, state: TenantUpdate) {
+        let t = tenant.to_owned();
+        let sha_s = entry.revision.clone();
         let result = self
             .engine
             .store()
@@ -164,19 +156,7 @@ impl EngineReconciler {
                     }
                 }
                 tenant_state::put(c, &t, &st)?;
-                history::append(
-                    c,
-                    &t,
-                    &history::Entry {
-                        id: 0,
-                        revision: sha_s,
-                        started_at: started,
-                        finished_at: store::now(),
-                        outcome,
-                        summary,
-                        detail,
-                    },
-                )?;
+                history::append(c, &t, &entry)?;
                 Ok(())
             })
             .await;
@@ -240,7 +220,7 @@ impl EngineReconciler {
                         );
                     }
                 }
-                Err(e) if matches!(e, crate::provider::Error::Unsupported { .. }) => return,
+                Err(crate::provider::Error::Unsupported { .. }) => return,
                 Err(e) => {
                     warn!(tenant, connector, error = %e, "re-checking warnings failed; they stay open")
                 }
@@ -256,6 +236,25 @@ impl EngineReconciler {
             .await
             .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX))
             .unwrap_or(0)
+    }
+}
+
+/// A history entry for a reconcile of `sha` that started at `started` and ends now.
+fn entry(
+    sha: &str,
+    started: String,
+    outcome: &str,
+    summary: String,
+    detail: serde_json::Value,
+) -> history::Entry {
+    history::Entry {
+        id: 0,
+        revision: sha.to_owned(),
+        started_at: started,
+        finished_at: store::now(),
+        outcome: outcome.to_owned(),
+        summary,
+        detail,
     }
 }
 
@@ -384,11 +383,13 @@ impl Reconciler for EngineReconciler {
                 let detail = json!({"errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()});
                 self.record(
                     tenant,
-                    &sha,
-                    started,
-                    "failed",
-                    format!("invalid manifests: {first}"),
-                    detail,
+                    entry(
+                        &sha,
+                        started,
+                        "failed",
+                        format!("invalid manifests: {first}"),
+                        detail,
+                    ),
                     TenantUpdate::Failed {
                         error: first.clone(),
                         drift: None,
@@ -478,11 +479,7 @@ impl Reconciler for EngineReconciler {
         };
         self.record(
             tenant,
-            &sha,
-            started,
-            outcome,
-            status.description.clone(),
-            detail,
+            entry(&sha, started, outcome, status.description.clone(), detail),
             update,
         )
         .await;
@@ -521,11 +518,13 @@ impl EngineReconciler {
         }
         self.record(
             tenant,
-            sha,
-            started,
-            "error",
-            message.clone(),
-            json!({"error": message}),
+            entry(
+                sha,
+                started,
+                "error",
+                message.clone(),
+                json!({"error": message}),
+            ),
             TenantUpdate::Failed {
                 error: message.clone(),
                 drift: None,
