@@ -55,6 +55,14 @@ impl Entity for Plugin {
     }
 }
 
+/// One page of `GET /api/v1/plugins`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page<'a> {
+    items: Vec<Summary<'a>>,
+    next_cursor: Option<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Summary<'a> {
@@ -557,7 +565,10 @@ async fn list(t: Tenant<AgentStudioApi>, params: Params) -> Result<Response, Api
         let next = (cursor + items.len() < store.len()).then(|| (cursor + items.len()).to_string());
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "items": items, "nextCursor": next }),
+            &Page {
+                items,
+                next_cursor: next,
+            },
         ))
     })
 }

@@ -61,21 +61,52 @@ impl CdeConnector {
         Value::Object(m)
     }
 
-    fn summary(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "type": self.data.get("type").cloned().unwrap_or(Value::Null),
-            "active": self.active,
-            "updated-at": self.updated_at,
-            "version": self.version,
-        })
+    fn summary(&self) -> Summary<'_> {
+        Summary {
+            id: &self.id,
+            name: &self.name,
+            kind: self.data.get("type").unwrap_or(&Value::Null),
+            active: self.active,
+            updated_at: &self.updated_at,
+            version: self.version,
+        }
     }
 
     fn touch(&mut self, ctx: &Ctx<'_>) {
         self.version += 1;
         self.updated_at = rfc3339_offset(ctx.now);
     }
+}
+
+/// A connector in `GET /connectors`.
+#[derive(Serialize)]
+struct Summary<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a Value,
+    active: bool,
+    #[serde(rename = "updated-at")]
+    updated_at: &'a str,
+    version: u64,
+}
+
+/// One page of `GET /connectors`.
+#[derive(Serialize)]
+struct Page<'a> {
+    message: &'static str,
+    resource: &'static str,
+    data: Vec<Summary<'a>>,
+    metadata: Metadata,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    from: usize,
+    limit: usize,
+    count: usize,
+    total: usize,
+    next: Option<usize>,
 }
 
 /// The object in the state dump: the `data` shape plus `binned`.
@@ -688,14 +719,21 @@ async fn list(t: Tenant<CdeApi>, params: Params) -> Result<Response, ApiError> {
             total += 1;
         }
         let next = (from + data.len() < total).then_some(from + data.len());
+        let count = data.len();
         Ok(json_response(
             StatusCode::OK,
-            &json!({
-                "message": "OK",
-                "resource": "connector",
-                "data": data,
-                "metadata": { "from": from, "limit": limit, "count": data.len(), "total": total, "next": next },
-            }),
+            &Page {
+                message: "OK",
+                resource: "connector",
+                data,
+                metadata: Metadata {
+                    from,
+                    limit,
+                    count,
+                    total,
+                    next,
+                },
+            },
         ))
     })
 }

@@ -90,6 +90,21 @@ impl SmartConnector {
     }
 }
 
+/// One page of `GET /api/smart-connectors`.
+#[derive(Serialize)]
+struct Page<'a> {
+    count: usize,
+    next: Option<usize>,
+    results: Vec<Summary<'a>>,
+}
+
+/// Answer of a created import.
+#[derive(Serialize)]
+struct CreatedAnswer<'a> {
+    result: &'static str,
+    connector: &'a SmartConnector,
+}
+
 #[derive(Serialize)]
 struct Summary<'a> {
     id: &'a str,
@@ -680,7 +695,11 @@ async fn list(t: Tenant<KizenApi>, params: Params) -> Result<Response, ApiError>
         let next = (skip + results.len() < total).then_some(page + 1);
         Ok(super::server::json_response(
             StatusCode::OK,
-            &json!({ "count": total, "next": next, "results": results }),
+            &Page {
+                count: total,
+                next,
+                results,
+            },
         ))
     })
 }
@@ -720,7 +739,10 @@ async fn import_handler(
             ),
         )
             .into_response()),
-        Imported::Created(c) => Ok(created(json!({ "result": "created", "connector": c }))),
+        Imported::Created(c) => Ok(created(CreatedAnswer {
+            result: "created",
+            connector: &c,
+        })),
     }
 }
 
