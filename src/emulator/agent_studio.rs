@@ -446,25 +446,28 @@ pub(crate) fn patch(
             )));
         }
     }
-    let p = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
-    let mut changed = false;
-    if let Some(name) = req.name
-        && name != p.name
-    {
-        p.name = name;
-        changed = true;
-    }
-    if let Some(active) = req.active
-        && active != p.active
-    {
-        p.active = active;
-        changed = true;
-    }
-    if changed {
-        p.version += 1;
-        p.updated_at = rfc3339_z(ctx.now);
-    }
-    Ok(p.clone())
+    store
+        .update(id, |p| {
+            let mut changed = false;
+            if let Some(name) = req.name
+                && name != p.name
+            {
+                p.name = name;
+                changed = true;
+            }
+            if let Some(active) = req.active
+                && active != p.active
+            {
+                p.active = active;
+                changed = true;
+            }
+            if changed {
+                p.version += 1;
+                p.updated_at = rfc3339_z(ctx.now);
+            }
+            p.clone()
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// Body of `POST /api/v1/templates`: a plugin kept in git (connectors are ignored: a

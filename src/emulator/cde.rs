@@ -265,14 +265,15 @@ fn live<'a>(
     }
 }
 
-/// The connector `id` if it is not in the bin, to change it.
-fn live_mut<'a>(
-    store: &'a mut Store<CdeConnector>,
+/// Change the connector `id` if it is not in the bin.
+fn update_live<R>(
+    store: &mut Store<CdeConnector>,
     ctx: &Ctx<'_>,
     id: &str,
-) -> Result<&'a mut CdeConnector, ApiError> {
+    f: impl FnOnce(&mut CdeConnector) -> R,
+) -> Result<R, ApiError> {
     live(store, ctx, id)?;
-    store.get_mut(id).ok_or_else(|| not_found(ctx, id))
+    store.update(id, f).ok_or_else(|| not_found(ctx, id))
 }
 
 fn bad_request(errors: BTreeMap<String, String>) -> ApiError {
@@ -583,8 +584,8 @@ pub(crate) fn patch(
             return Err(bad_request(errors));
         }
         if let Some(holder) = store
-            .iter()
-            .find(|c| &c.name == name && c.id != id && c.binned_at.is_none())
+            .with_name(name)
+            .find(|c| c.id != id && c.binned_at.is_none())
         {
             return Err(ApiError::conflict(format!(
                 "A connector named '{name}' already exists ({}); choose another name.",
@@ -592,31 +593,32 @@ pub(crate) fn patch(
             )));
         }
     }
-    let c = live_mut(store, ctx, id)?;
-    let mut changed = false;
-    if let Some(name) = req.name
-        && name != c.name
-    {
-        if let Some(Value::Array(versions)) = c.data.get_mut("versions") {
-            for v in versions {
-                if let Some(m) = v.as_object_mut() {
-                    m.insert("name".into(), json!(name));
+    update_live(store, ctx, id, |c| {
+        let mut changed = false;
+        if let Some(name) = req.name
+            && name != c.name
+        {
+            if let Some(Value::Array(versions)) = c.data.get_mut("versions") {
+                for v in versions {
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("name".into(), json!(name));
+                    }
                 }
             }
+            c.name = name;
+            changed = true;
         }
-        c.name = name;
-        changed = true;
-    }
-    if let Some(active) = req.active
-        && active != c.active
-    {
-        c.active = active;
-        changed = true;
-    }
-    if changed {
-        c.touch(ctx);
-    }
-    Ok(c.clone())
+        if let Some(active) = req.active
+            && active != c.active
+        {
+            c.active = active;
+            changed = true;
+        }
+        if changed {
+            c.touch(ctx);
+        }
+        c.clone()
+    })
 }
 
 /// Move a connector to the bin.
@@ -625,10 +627,10 @@ pub(crate) fn bin(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<(), ApiError> {
-    let c = live_mut(store, ctx, id)?;
-    c.binned_at = Some(rfc3339_offset(ctx.now));
-    c.touch(ctx);
-    Ok(())
+    update_live(store, ctx, id, |c| {
+        c.binned_at = Some(rfc3339_offset(ctx.now));
+        c.touch(ctx);
+    })
 }
 
 /// Take a connector out of the bin.
@@ -637,15 +639,19 @@ pub(crate) fn restore(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<CdeConnector, ApiError> {
-    let c = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
+    let c = store.get(id).ok_or_else(|| not_found(ctx, id))?;
     if c.binned_at.is_none() {
         return Err(ApiError::conflict(format!(
             "Connector '{id}' is not in the bin."
         )));
     }
-    c.binned_at = None;
-    c.touch(ctx);
-    Ok(c.clone())
+    store
+        .update(id, |c| {
+            c.binned_at = None;
+            c.touch(ctx);
+            c.clone()
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// The Productsup CDE API marker.
