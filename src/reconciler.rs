@@ -80,12 +80,29 @@ impl EngineReconciler {
         }
         let cache: PathBuf = self.remote.cache_path().to_path_buf();
         let folder = self.engine.config().manifests_folder().to_owned();
+        // The newest valid set parsed so far: only what changed since it is parsed again.
+        let previous = self.lock().iter().rev().find(|(_, p)| p.is_ok()).cloned();
         let parsed = tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
             let repo = git2::Repository::open_bare(&cache)
                 .map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
+            let changed = match &previous {
+                Some((from, _)) => crate::source::changed_paths(&repo, *from, commit).ok(),
+                None => None,
+            };
             let snapshot =
                 CommitSnapshot::from_repository(repo, commit).map_err(|e| e.to_string())?;
-            Ok(Arc::new(manifest::load(&snapshot, &folder)))
+            let result = match (&previous, changed) {
+                (Some((_, prev)), Some(changed)) => match prev.as_ref() {
+                    Ok(prev_set) => {
+                        let changed: std::collections::HashSet<String> =
+                            changed.into_iter().collect();
+                        manifest::load_changed(&snapshot, &folder, prev_set, &changed)
+                    }
+                    Err(_) => manifest::load(&snapshot, &folder),
+                },
+                _ => manifest::load(&snapshot, &folder),
+            };
+            Ok(Arc::new(result))
         })
         .await
         .map_err(|e| format!("reading manifests failed: {e}"))??;
@@ -115,18 +132,10 @@ impl EngineReconciler {
         }
     }
 
-    async fn record(
-        &self,
-        tenant: &str,
-        sha: &str,
-        started: String,
-        outcome: &str,
-        summary: String,
-        detail: serde_json::Value,
-        state: TenantUpdate,
-    ) {
-        let (t, sha_s) = (tenant.to_owned(), sha.to_owned());
-        let outcome = outcome.to_owned();
+    /// Record a finished reconcile: a history entry and the tenant's state.
+    async fn record(&self, tenant: &str, entry: history::Entry, state: TenantUpdate) {
+        let t = tenant.to_owned();
+        let sha_s = entry.revision.clone();
         let result = self
             .engine
             .store()
@@ -147,19 +156,7 @@ impl EngineReconciler {
                     }
                 }
                 tenant_state::put(c, &t, &st)?;
-                history::append(
-                    c,
-                    &t,
-                    &history::Entry {
-                        id: 0,
-                        revision: sha_s,
-                        started_at: started,
-                        finished_at: store::now(),
-                        outcome,
-                        summary,
-                        detail,
-                    },
-                )?;
+                history::append(c, &t, &entry)?;
                 Ok(())
             })
             .await;
@@ -223,7 +220,7 @@ impl EngineReconciler {
                         );
                     }
                 }
-                Err(e) if matches!(e, crate::provider::Error::Unsupported { .. }) => return,
+                Err(crate::provider::Error::Unsupported { .. }) => return,
                 Err(e) => {
                     warn!(tenant, connector, error = %e, "re-checking warnings failed; they stay open")
                 }
@@ -239,6 +236,25 @@ impl EngineReconciler {
             .await
             .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX))
             .unwrap_or(0)
+    }
+}
+
+/// A history entry for a reconcile of `sha` that started at `started` and ends now.
+fn entry(
+    sha: &str,
+    started: String,
+    outcome: &str,
+    summary: String,
+    detail: serde_json::Value,
+) -> history::Entry {
+    history::Entry {
+        id: 0,
+        revision: sha.to_owned(),
+        started_at: started,
+        finished_at: store::now(),
+        outcome: outcome.to_owned(),
+        summary,
+        detail,
     }
 }
 
@@ -367,11 +383,13 @@ impl Reconciler for EngineReconciler {
                 let detail = json!({"errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()});
                 self.record(
                     tenant,
-                    &sha,
-                    started,
-                    "failed",
-                    format!("invalid manifests: {first}"),
-                    detail,
+                    entry(
+                        &sha,
+                        started,
+                        "failed",
+                        format!("invalid manifests: {first}"),
+                        detail,
+                    ),
                     TenantUpdate::Failed {
                         error: first.clone(),
                         drift: None,
@@ -461,11 +479,7 @@ impl Reconciler for EngineReconciler {
         };
         self.record(
             tenant,
-            &sha,
-            started,
-            outcome,
-            status.description.clone(),
-            detail,
+            entry(&sha, started, outcome, status.description.clone(), detail),
             update,
         )
         .await;
@@ -504,11 +518,13 @@ impl EngineReconciler {
         }
         self.record(
             tenant,
-            sha,
-            started,
-            "error",
-            message.clone(),
-            json!({"error": message}),
+            entry(
+                sha,
+                started,
+                "error",
+                message.clone(),
+                json!({"error": message}),
+            ),
             TenantUpdate::Failed {
                 error: message.clone(),
                 drift: None,

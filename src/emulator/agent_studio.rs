@@ -55,6 +55,14 @@ impl Entity for Plugin {
     }
 }
 
+/// One page of `GET /api/v1/plugins`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page<'a> {
+    items: Vec<Summary<'a>>,
+    next_cursor: Option<String>,
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Summary<'a> {
@@ -438,25 +446,28 @@ pub(crate) fn patch(
             )));
         }
     }
-    let p = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
-    let mut changed = false;
-    if let Some(name) = req.name
-        && name != p.name
-    {
-        p.name = name;
-        changed = true;
-    }
-    if let Some(active) = req.active
-        && active != p.active
-    {
-        p.active = active;
-        changed = true;
-    }
-    if changed {
-        p.version += 1;
-        p.updated_at = rfc3339_z(ctx.now);
-    }
-    Ok(p.clone())
+    store
+        .update(id, |p| {
+            let mut changed = false;
+            if let Some(name) = req.name
+                && name != p.name
+            {
+                p.name = name;
+                changed = true;
+            }
+            if let Some(active) = req.active
+                && active != p.active
+            {
+                p.active = active;
+                changed = true;
+            }
+            if changed {
+                p.version += 1;
+                p.updated_at = rfc3339_z(ctx.now);
+            }
+            p.clone()
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// Body of `POST /api/v1/templates`: a plugin kept in git (connectors are ignored: a
@@ -557,7 +568,10 @@ async fn list(t: Tenant<AgentStudioApi>, params: Params) -> Result<Response, Api
         let next = (cursor + items.len() < store.len()).then(|| (cursor + items.len()).to_string());
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "items": items, "nextCursor": next }),
+            &Page {
+                items,
+                next_cursor: next,
+            },
         ))
     })
 }

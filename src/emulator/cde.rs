@@ -61,21 +61,52 @@ impl CdeConnector {
         Value::Object(m)
     }
 
-    fn summary(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "type": self.data.get("type").cloned().unwrap_or(Value::Null),
-            "active": self.active,
-            "updated-at": self.updated_at,
-            "version": self.version,
-        })
+    fn summary(&self) -> Summary<'_> {
+        Summary {
+            id: &self.id,
+            name: &self.name,
+            kind: self.data.get("type").unwrap_or(&Value::Null),
+            active: self.active,
+            updated_at: &self.updated_at,
+            version: self.version,
+        }
     }
 
     fn touch(&mut self, ctx: &Ctx<'_>) {
         self.version += 1;
         self.updated_at = rfc3339_offset(ctx.now);
     }
+}
+
+/// A connector in `GET /connectors`.
+#[derive(Serialize)]
+struct Summary<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a Value,
+    active: bool,
+    #[serde(rename = "updated-at")]
+    updated_at: &'a str,
+    version: u64,
+}
+
+/// One page of `GET /connectors`.
+#[derive(Serialize)]
+struct Page<'a> {
+    message: &'static str,
+    resource: &'static str,
+    data: Vec<Summary<'a>>,
+    metadata: Metadata,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    from: usize,
+    limit: usize,
+    count: usize,
+    total: usize,
+    next: Option<usize>,
 }
 
 /// The object in the state dump: the `data` shape plus `binned`.
@@ -234,14 +265,15 @@ fn live<'a>(
     }
 }
 
-/// The connector `id` if it is not in the bin, to change it.
-fn live_mut<'a>(
-    store: &'a mut Store<CdeConnector>,
+/// Change the connector `id` if it is not in the bin.
+fn update_live<R>(
+    store: &mut Store<CdeConnector>,
     ctx: &Ctx<'_>,
     id: &str,
-) -> Result<&'a mut CdeConnector, ApiError> {
+    f: impl FnOnce(&mut CdeConnector) -> R,
+) -> Result<R, ApiError> {
     live(store, ctx, id)?;
-    store.get_mut(id).ok_or_else(|| not_found(ctx, id))
+    store.update(id, f).ok_or_else(|| not_found(ctx, id))
 }
 
 fn bad_request(errors: BTreeMap<String, String>) -> ApiError {
@@ -552,8 +584,8 @@ pub(crate) fn patch(
             return Err(bad_request(errors));
         }
         if let Some(holder) = store
-            .iter()
-            .find(|c| &c.name == name && c.id != id && c.binned_at.is_none())
+            .with_name(name)
+            .find(|c| c.id != id && c.binned_at.is_none())
         {
             return Err(ApiError::conflict(format!(
                 "A connector named '{name}' already exists ({}); choose another name.",
@@ -561,31 +593,32 @@ pub(crate) fn patch(
             )));
         }
     }
-    let c = live_mut(store, ctx, id)?;
-    let mut changed = false;
-    if let Some(name) = req.name
-        && name != c.name
-    {
-        if let Some(Value::Array(versions)) = c.data.get_mut("versions") {
-            for v in versions {
-                if let Some(m) = v.as_object_mut() {
-                    m.insert("name".into(), json!(name));
+    update_live(store, ctx, id, |c| {
+        let mut changed = false;
+        if let Some(name) = req.name
+            && name != c.name
+        {
+            if let Some(Value::Array(versions)) = c.data.get_mut("versions") {
+                for v in versions {
+                    if let Some(m) = v.as_object_mut() {
+                        m.insert("name".into(), json!(name));
+                    }
                 }
             }
+            c.name = name;
+            changed = true;
         }
-        c.name = name;
-        changed = true;
-    }
-    if let Some(active) = req.active
-        && active != c.active
-    {
-        c.active = active;
-        changed = true;
-    }
-    if changed {
-        c.touch(ctx);
-    }
-    Ok(c.clone())
+        if let Some(active) = req.active
+            && active != c.active
+        {
+            c.active = active;
+            changed = true;
+        }
+        if changed {
+            c.touch(ctx);
+        }
+        c.clone()
+    })
 }
 
 /// Move a connector to the bin.
@@ -594,10 +627,10 @@ pub(crate) fn bin(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<(), ApiError> {
-    let c = live_mut(store, ctx, id)?;
-    c.binned_at = Some(rfc3339_offset(ctx.now));
-    c.touch(ctx);
-    Ok(())
+    update_live(store, ctx, id, |c| {
+        c.binned_at = Some(rfc3339_offset(ctx.now));
+        c.touch(ctx);
+    })
 }
 
 /// Take a connector out of the bin.
@@ -606,15 +639,19 @@ pub(crate) fn restore(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<CdeConnector, ApiError> {
-    let c = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
+    let c = store.get(id).ok_or_else(|| not_found(ctx, id))?;
     if c.binned_at.is_none() {
         return Err(ApiError::conflict(format!(
             "Connector '{id}' is not in the bin."
         )));
     }
-    c.binned_at = None;
-    c.touch(ctx);
-    Ok(c.clone())
+    store
+        .update(id, |c| {
+            c.binned_at = None;
+            c.touch(ctx);
+            c.clone()
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// The Productsup CDE API marker.
@@ -688,14 +725,21 @@ async fn list(t: Tenant<CdeApi>, params: Params) -> Result<Response, ApiError> {
             total += 1;
         }
         let next = (from + data.len() < total).then_some(from + data.len());
+        let count = data.len();
         Ok(json_response(
             StatusCode::OK,
-            &json!({
-                "message": "OK",
-                "resource": "connector",
-                "data": data,
-                "metadata": { "from": from, "limit": limit, "count": data.len(), "total": total, "next": next },
-            }),
+            &Page {
+                message: "OK",
+                resource: "connector",
+                data,
+                metadata: Metadata {
+                    from,
+                    limit,
+                    count,
+                    total,
+                    next,
+                },
+            },
         ))
     })
 }

@@ -55,6 +55,9 @@ impl Entity for SmartConnector {
     fn name(&self) -> &str {
         &self.name
     }
+    fn alt_key(&self) -> Option<&str> {
+        Some(&self.api_name)
+    }
 }
 
 impl SmartConnector {
@@ -88,6 +91,21 @@ impl SmartConnector {
         self.version += 1;
         self.updated_at = rfc3339_z(ctx.now);
     }
+}
+
+/// One page of `GET /api/smart-connectors`.
+#[derive(Serialize)]
+struct Page<'a> {
+    count: usize,
+    next: Option<usize>,
+    results: Vec<Summary<'a>>,
+}
+
+/// Answer of a created import.
+#[derive(Serialize)]
+struct CreatedAnswer<'a> {
+    result: &'static str,
+    connector: &'a SmartConnector,
 }
 
 #[derive(Serialize)]
@@ -331,9 +349,7 @@ fn api_name_holder<'a>(
     api_name: &str,
     except: &str,
 ) -> Option<&'a SmartConnector> {
-    store
-        .iter()
-        .find(|c| c.api_name == api_name && c.id != except)
+    store.with_alt_key(api_name).find(|c| c.id != except)
 }
 
 /// Import a package (see the module docs for the rules).
@@ -548,30 +564,33 @@ pub(crate) fn patch(
             )));
         }
     }
-    let c = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
-    let mut changed = false;
-    if let Some(name) = req.name
-        && name != c.name
-    {
-        c.name = name;
-        changed = true;
-    }
-    if let Some(api_name) = req.api_name
-        && api_name != c.api_name
-    {
-        c.api_name = api_name;
-        changed = true;
-    }
-    if let Some(active) = req.active
-        && active != c.active
-    {
-        c.active = active;
-        changed = true;
-    }
-    if changed {
-        c.touch(ctx);
-    }
-    Ok(c.clone())
+    store
+        .update(id, |c| {
+            let mut changed = false;
+            if let Some(name) = req.name
+                && name != c.name
+            {
+                c.name = name;
+                changed = true;
+            }
+            if let Some(api_name) = req.api_name
+                && api_name != c.api_name
+            {
+                c.api_name = api_name;
+                changed = true;
+            }
+            if let Some(active) = req.active
+                && active != c.active
+            {
+                c.active = active;
+                changed = true;
+            }
+            if changed {
+                c.touch(ctx);
+            }
+            c.clone()
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// Re-run pre-activation checks against the current catalog.
@@ -580,15 +599,18 @@ pub(crate) fn recheck(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<(CheckStatus, Vec<Warning>), ApiError> {
-    let c = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
-    let warnings = checks(&c.references, ctx.catalog);
-    let status = status_of(&warnings);
-    if warnings != c.warnings || status != c.status {
-        c.warnings = warnings;
-        c.status = status;
-        c.touch(ctx);
-    }
-    Ok((c.status, c.warnings.clone()))
+    store
+        .update(id, |c| {
+            let warnings = checks(&c.references, ctx.catalog);
+            let status = status_of(&warnings);
+            if warnings != c.warnings || status != c.status {
+                c.warnings = warnings;
+                c.status = status;
+                c.touch(ctx);
+            }
+            (c.status, c.warnings.clone())
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// A simulated live run: the status becomes `Operational` whatever the warnings (the
@@ -598,12 +620,15 @@ pub(crate) fn run(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<SmartConnector, ApiError> {
-    let c = store.get_mut(id).ok_or_else(|| not_found(ctx, id))?;
-    if c.status != CheckStatus::Operational {
-        c.status = CheckStatus::Operational;
-        c.touch(ctx);
-    }
-    Ok(c.clone())
+    store
+        .update(id, |c| {
+            if c.status != CheckStatus::Operational {
+                c.status = CheckStatus::Operational;
+                c.touch(ctx);
+            }
+            c.clone()
+        })
+        .ok_or_else(|| not_found(ctx, id))
 }
 
 /// The Kizen API marker.
@@ -680,7 +705,11 @@ async fn list(t: Tenant<KizenApi>, params: Params) -> Result<Response, ApiError>
         let next = (skip + results.len() < total).then_some(page + 1);
         Ok(super::server::json_response(
             StatusCode::OK,
-            &json!({ "count": total, "next": next, "results": results }),
+            &Page {
+                count: total,
+                next,
+                results,
+            },
         ))
     })
 }
@@ -720,7 +749,10 @@ async fn import_handler(
             ),
         )
             .into_response()),
-        Imported::Created(c) => Ok(created(json!({ "result": "created", "connector": c }))),
+        Imported::Created(c) => Ok(created(CreatedAnswer {
+            result: "created",
+            connector: &c,
+        })),
     }
 }
 

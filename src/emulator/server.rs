@@ -19,6 +19,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -470,7 +471,12 @@ pub fn serve(emu: Arc<Emulator>, listen: SocketAddr) -> Result<EmulatorHandle> {
     let std_listener = std::net::TcpListener::bind(listen).map_err(bind_err)?;
     std_listener.set_nonblocking(true).map_err(bind_err)?;
     let addr = std_listener.local_addr().map_err(bind_err)?;
-    let listener = tokio::net::TcpListener::from_std(std_listener).map_err(bind_err)?;
+    let listener = tokio::net::TcpListener::from_std(std_listener)
+        .map_err(bind_err)?
+        .tap_io(|tcp| {
+            // Large list pages go out in several writes; do not let Nagle hold them back.
+            let _ = tcp.set_nodelay(true);
+        });
     let _ = emu.addr.set(addr);
 
     let app = router(emu.clone());

@@ -36,13 +36,21 @@ pub(crate) trait Entity {
     fn id(&self) -> &str;
     /// The tenant-side name.
     fn name(&self) -> &str;
+    /// A second key the platform keeps unique (Kizen's API name), if any.
+    fn alt_key(&self) -> Option<&str> {
+        None
+    }
 }
 
-/// A tenant's objects of one platform, in creation order, indexed by id.
+/// A tenant's objects of one platform, in creation order, indexed by id, name and second
+/// key, so conflict checks cost the same with 10 or 10,000 objects. Objects change only
+/// through [`Store::update`], which keeps the indexes right.
 #[derive(Debug, Clone)]
 pub(crate) struct Store<T> {
     items: BTreeMap<u64, T>,
     index: HashMap<String, u64>,
+    by_name: HashMap<String, Vec<u64>>,
+    by_alt: HashMap<String, Vec<u64>>,
     next_seq: u64,
     next_number: u64,
 }
@@ -52,8 +60,26 @@ impl<T> Default for Store<T> {
         Store {
             items: BTreeMap::new(),
             index: HashMap::new(),
+            by_name: HashMap::new(),
+            by_alt: HashMap::new(),
             next_seq: 0,
             next_number: 0,
+        }
+    }
+}
+
+fn index_add(map: &mut HashMap<String, Vec<u64>>, key: &str, seq: u64) {
+    let seqs = map.entry(key.to_owned()).or_default();
+    if let Err(at) = seqs.binary_search(&seq) {
+        seqs.insert(at, seq);
+    }
+}
+
+fn index_remove(map: &mut HashMap<String, Vec<u64>>, key: &str, seq: u64) {
+    if let Some(seqs) = map.get_mut(key) {
+        seqs.retain(|s| *s != seq);
+        if seqs.is_empty() {
+            map.remove(key);
         }
     }
 }
@@ -82,10 +108,31 @@ impl<T: Entity> Store<T> {
         }
     }
 
+    fn index_keys(&mut self, seq: u64) {
+        if let Some(item) = self.items.get(&seq) {
+            index_add(&mut self.by_name, item.name(), seq);
+            if let Some(alt) = item.alt_key() {
+                index_add(&mut self.by_alt, alt, seq);
+            }
+        }
+    }
+
+    fn unindex_keys(&mut self, seq: u64) {
+        if let Some(item) = self.items.get(&seq) {
+            index_remove(&mut self.by_name, item.name(), seq);
+            if let Some(alt) = item.alt_key() {
+                index_remove(&mut self.by_alt, alt, seq);
+            }
+        }
+    }
+
     /// Add an object at the end (replacing one with the same id in place).
     pub(crate) fn insert(&mut self, item: T) -> &T {
         let seq = match self.index.get(item.id()) {
-            Some(&seq) => seq,
+            Some(&seq) => {
+                self.unindex_keys(seq);
+                seq
+            }
             None => {
                 self.next_seq += 1;
                 self.index.insert(item.id().to_owned(), self.next_seq);
@@ -93,6 +140,7 @@ impl<T: Entity> Store<T> {
             }
         };
         self.items.insert(seq, item);
+        self.index_keys(seq);
         &self.items[&seq]
     }
 
@@ -101,23 +149,47 @@ impl<T: Entity> Store<T> {
         self.index.get(id).and_then(|seq| self.items.get(seq))
     }
 
-    /// The object with this id, to change it.
-    pub(crate) fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+    /// Change the object with this id (never its id); `None` when there is none.
+    pub(crate) fn update<R>(&mut self, id: &str, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let seq = *self.index.get(id)?;
-        self.items.get_mut(&seq)
+        self.unindex_keys(seq);
+        let out = self.items.get_mut(&seq).map(|item| {
+            let out = f(item);
+            debug_assert_eq!(item.id(), id, "an update must not change the id");
+            out
+        });
+        self.index_keys(seq);
+        out
     }
 
     /// Remove the object with this id.
     pub(crate) fn remove(&mut self, id: &str) -> Option<T> {
         let seq = self.index.remove(id)?;
+        self.unindex_keys(seq);
         self.items.remove(&seq)
+    }
+
+    /// Objects named `name`, oldest first.
+    pub(crate) fn with_name<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a T> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|seq| self.items.get(seq))
+    }
+
+    /// Objects whose second key is `key`, oldest first.
+    pub(crate) fn with_alt_key<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a T> + 'a {
+        self.by_alt
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|seq| self.items.get(seq))
     }
 
     /// The first object named `name`, other than the one with id `except`.
     pub(crate) fn named(&self, name: &str, except: &str) -> Option<&T> {
-        self.items
-            .values()
-            .find(|o| o.name() == name && o.id() != except)
+        self.with_name(name).find(|o| o.id() != except)
     }
 
     /// Every object, oldest first.
@@ -695,6 +767,23 @@ mod tests {
         assert_eq!(s.remove("x_0002").map(|t| t.1), Some("b".to_owned()));
         assert!(s.get("x_0002").is_none());
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn name_index_follows_updates_removals_and_replacements() {
+        let mut s = Store::default();
+        s.insert(Thing("x_1".into(), "a".into()));
+        s.insert(Thing("x_2".into(), "a".into()));
+        assert_eq!(s.with_name("a").count(), 2);
+        assert_eq!(s.named("a", "x_1").map(|t| t.0.as_str()), Some("x_2"));
+        s.update("x_1", |t| t.1 = "b".into());
+        assert_eq!(s.named("b", "").map(|t| t.0.as_str()), Some("x_1"));
+        assert_eq!(s.with_name("a").count(), 1);
+        s.remove("x_2");
+        assert!(s.named("a", "").is_none());
+        s.insert(Thing("x_1".into(), "c".into()));
+        assert!(s.named("b", "").is_none(), "replacing in place re-indexes");
+        assert_eq!(s.update("nope", |_| ()), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! rejected. The checks that follow (names, files, secrets, `${…}` syntax) add their
 //! problems at the field they are about.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -115,6 +115,40 @@ pub fn load(snapshot: &dyn Snapshot, folder: &str) -> Result<ManifestSet, Diagno
 /// Like [`load`], but always returns the manifests that are valid, with the diagnostics of
 /// the rest, so a caller can keep checking them (for example `${var}` for every tenant).
 pub fn load_all(snapshot: &dyn Snapshot, folder: &str) -> (ManifestSet, Diagnostics) {
+    load_reusing(snapshot, folder, None)
+}
+
+/// Load the manifests of a new revision, parsing only the manifest files that `changed`
+/// touches (the file itself or any file one of its manifests reads) and reusing every
+/// other manifest of `previous`, the valid set of an earlier revision of the same folder.
+/// Work follows change: a one-file commit costs one manifest parse. Duplicate-name checks
+/// run over the whole result, as in [`load`].
+///
+/// # Errors
+/// As [`load`].
+pub fn load_changed(
+    snapshot: &dyn Snapshot,
+    folder: &str,
+    previous: &ManifestSet,
+    changed: &HashSet<String>,
+) -> Result<ManifestSet, Diagnostics> {
+    let (set, diagnostics) = load_reusing(snapshot, folder, Some((previous, changed)));
+    diagnostics.into_result(set)
+}
+
+static PARSED_DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many manifest files this process has parsed (for tests and diagnostics of the
+/// work-follows-change rule).
+pub fn parsed_files() -> u64 {
+    PARSED_DOCUMENTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn load_reusing(
+    snapshot: &dyn Snapshot,
+    folder: &str,
+    reuse: Option<(&ManifestSet, &HashSet<String>)>,
+) -> (ManifestSet, Diagnostics) {
     let mut diagnostics = Diagnostics::new();
     let folder = match normalize_folder(folder) {
         Some(f) => f,
@@ -160,6 +194,26 @@ pub fn load_all(snapshot: &dyn Snapshot, folder: &str) -> (ManifestSet, Diagnost
         if !(entry.path.ends_with(".yaml") || entry.path.ends_with(".yml")) {
             continue;
         }
+        if let Some((previous, changed)) = reuse
+            && previous.folder == folder
+            && matches!(entry.kind, EntryKind::File)
+            && !changed.contains(&entry.path)
+        {
+            let from_file: Vec<&Manifest> = previous
+                .manifests
+                .iter()
+                .filter(|m| m.location.path == entry.path)
+                .collect();
+            if !from_file.is_empty()
+                && from_file
+                    .iter()
+                    .all(|m| m.files.iter().all(|f| !changed.contains(f)))
+            {
+                set.manifests.extend(from_file.into_iter().cloned());
+                continue;
+            }
+        }
+        PARSED_DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = match read_manifest_file(snapshot, &folder, &entry.path, &entry.kind) {
             Ok(bytes) => bytes,
             Err(d) => {

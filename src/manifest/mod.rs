@@ -41,7 +41,7 @@ pub(crate) mod yaml;
 
 pub use desired::desired_for;
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use load::{Manifest, ManifestSet, load, load_all};
+pub use load::{Manifest, ManifestSet, load, load_all, load_changed, parsed_files};
 pub use secrets::REFERENCE_FORM;
 pub use types::{
     AnyManifest, ApiVersion, CdeConnectorSpec, Document, Metadata, PluginSpec, References,
