@@ -134,6 +134,10 @@ impl EngineReconciler {
 
     /// Record a finished reconcile: a history entry and the tenant's state.
     async fn record(&self, tenant: &str, entry: history::Entry, state: TenantUpdate) {
+        let seconds = chrono::DateTime::parse_from_rfc3339(&entry.started_at)
+            .map(|s| (chrono::Utc::now() - s.with_timezone(&chrono::Utc)).as_seconds_f64())
+            .unwrap_or_default();
+        crate::metrics::get().reconcile_finished(tenant, &entry.outcome, seconds.max(0.0));
         let t = tenant.to_owned();
         let sha_s = entry.revision.clone();
         let result = self
