@@ -248,7 +248,9 @@ impl Engine {
             let object = provider.export(&id).await?;
             exported.insert(id, object);
         }
-        if needs_catalog(desired, &inventory, &summaries) {
+        if needs_catalog(desired, &inventory, &summaries)
+            || (policy.heal_drift && drifted(&exported, &inventory))
+        {
             policy.catalog = provider.catalog().await?;
         }
         let live = LiveView {
@@ -411,6 +413,16 @@ fn needs_catalog(
             Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
         },
     )
+}
+
+/// Whether an exported managed object differs from what ferry applied: healing it is a
+/// replace, which needs the catalog like any other.
+fn drifted(exported: &HashMap<String, LiveObject>, inventory: &[InventoryEntry]) -> bool {
+    exported.values().any(|o| {
+        inventory
+            .iter()
+            .any(|e| e.live_id == o.summary.id && e.applied_hash != o.body.content_hash())
+    })
 }
 
 /// A tenant is "cross-business" when its business differs from the business its content

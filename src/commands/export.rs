@@ -588,9 +588,7 @@ async fn export_with(
     args: &ExportArgs,
 ) -> Result<Report> {
     let name = tenant.name.clone();
-    let rows = store
-        .call(move |c| inventory::list(c, &name))
-        .await?;
+    let rows = store.call(move |c| inventory::list(c, &name)).await?;
     let managed: HashMap<String, String> = rows
         .iter()
         .map(|r| (r.live_id.clone(), r.connector.clone()))
@@ -819,8 +817,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
 mod tests {
     use super::*;
     use crate::model::{
-        CdeBody, KizenPackage, KizenReferences, KizenType, PluginBody, PluginState,
-        PluginTrigger,
+        CdeBody, KizenPackage, KizenReferences, KizenType, PluginBody, PluginState, PluginTrigger,
     };
 
     fn summary(id: &str, name: &str) -> LiveSummary {
@@ -877,7 +874,12 @@ mod tests {
         let names: Vec<&str> = exported.iter().map(|e| e.connector.as_str()).collect();
         assert_eq!(
             names,
-            ["orders-sync-2", "orders-sync-3", "orders-sync-4", "orders-sync"]
+            [
+                "orders-sync-2",
+                "orders-sync-3",
+                "orders-sync-4",
+                "orders-sync"
+            ]
         );
         let paths: Vec<&str> = exported[0].files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
@@ -893,7 +895,12 @@ mod tests {
 
     #[test]
     fn variables_are_escaped_and_samples_redacted_on_request() {
-        let (exported, _) = render("sandbox", &[kizen("sc_1", "Orders Sync")], &HashMap::new(), true);
+        let (exported, _) = render(
+            "sandbox",
+            &[kizen("sc_1", "Orders Sync")],
+            &HashMap::new(),
+            true,
+        );
         let manifest = String::from_utf8(exported[0].files[0].bytes.clone()).unwrap();
         assert!(manifest.contains("$${Router}"), "{manifest}");
         assert!(manifest.contains("redacted"), "{manifest}");
@@ -917,7 +924,11 @@ mod tests {
         };
         let objects = vec![
             plugin("pl_1", "PTO", "Bearer {{secret:WORKDAY}}"),
-            plugin("pl_2", "Leak", "Bearer abcdefghijklmnopqrstuvwxyz0123456789"),
+            plugin(
+                "pl_2",
+                "Leak",
+                "Bearer abcdefghijklmnopqrstuvwxyz0123456789",
+            ),
             plugin("pl_3", "PTO", "Bearer {{secret:WORKDAY}}"),
         ];
         let (exported, skipped) = render("assistants", &objects, &HashMap::new(), false);
@@ -926,12 +937,18 @@ mod tests {
         assert_eq!(skipped.len(), 2);
         assert_eq!(skipped[0].id, "pl_2");
         assert!(
-            skipped[0].reason.contains("actions[0].headers.Authorization")
+            skipped[0]
+                .reason
+                .contains("actions[0].headers.Authorization")
                 && !skipped[0].reason.contains("abcdefghij"),
             "{}",
             skipped[0].reason
         );
-        assert!(skipped[1].reason.contains("pl_1 has the same name"), "{}", skipped[1].reason);
+        assert!(
+            skipped[1].reason.contains("pl_1 has the same name"),
+            "{}",
+            skipped[1].reason
+        );
     }
 
     /// Written manifests read back through the real loader as exactly the live content,
@@ -939,10 +956,32 @@ mod tests {
     #[test]
     fn exported_manifests_read_back_as_the_live_content() {
         let tricky = [
-            "yes", "No", "~", "null", "1.0", "0x1f", "", " leading", "trailing ", "a: b",
-            "#hash", "- dash", "multi\nline\n", "tab\there", "quote ' and \"", "${var}",
-            "$${x}", "ünïcödé", "2026-01-01", "*alias", "&anchor", "!tag", "%percent", "@at",
-            "`tick`", "a very long description that goes on and on well past the folding width of eighty characters so it wraps",
+            "yes",
+            "No",
+            "~",
+            "null",
+            "1.0",
+            "0x1f",
+            "",
+            " leading",
+            "trailing ",
+            "a: b",
+            "#hash",
+            "- dash",
+            "multi\nline\n",
+            "tab\there",
+            "quote ' and \"",
+            "${var}",
+            "$${x}",
+            "ünïcödé",
+            "2026-01-01",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "%percent",
+            "@at",
+            "`tick`",
+            "a very long description that goes on and on well past the folding width of eighty characters so it wraps",
         ];
         let config = serde_json::json!({
             "application": {"command": "php", "arguments": tricky.to_vec()},
@@ -995,8 +1034,16 @@ mod tests {
             .unwrap();
             let desired = manifest::desired_for(&set, &tenant).unwrap();
             let d = desired.iter().find(|d| d.connector == e.connector).unwrap();
-            let live = objects.iter().find(|o| o.summary.id == e.summary.id).unwrap();
-            assert_eq!(d.body, live.body, "{}", String::from_utf8_lossy(&e.files[0].bytes));
+            let live = objects
+                .iter()
+                .find(|o| o.summary.id == e.summary.id)
+                .unwrap();
+            assert_eq!(
+                d.body,
+                live.body,
+                "{}",
+                String::from_utf8_lossy(&e.files[0].bytes)
+            );
             assert_eq!(d.hash, e.live_hash);
         }
     }

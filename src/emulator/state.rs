@@ -577,10 +577,7 @@ impl Emulator {
         for t in &self.tenants {
             let routes = lock(&t.requests).clone();
             let total: u64 = routes.values().sum();
-            tenants.insert(
-                t.name.clone(),
-                json!({ "total": total, "routes": routes }),
-            );
+            tenants.insert(t.name.clone(), json!({ "total": total, "routes": routes }));
         }
         json!({ "tenants": tenants })
     }
