@@ -322,6 +322,33 @@ fn turning_connectors_on_in_the_tenant_is_not_drift() {
                 .all(|o| o["active"] == json!(true))
         );
     }
+
+    // The next apply records the versions it saw, so later no-op plans export nothing.
+    emu.reset_requests();
+    p.ferry(&["plan"]).expect(0);
+    assert_eq!(
+        emu.requests()["tenants"]["sandbox"]["routes"]["GET /api/smart-connectors/{id}"],
+        2,
+        "before an apply, activated connectors are exported to rule out drift"
+    );
+    SmartConnector::new("lead-intake", "Lead Intake")
+        .sql("SELECT id FROM leads\n")
+        .write(&p);
+    p.commit("leads: only ids");
+    let applied = p.apply_json(0);
+    assert_eq!(
+        changes(&applied, "sandbox"),
+        [("replace".into(), "lead-intake".into())]
+    );
+    emu.reset_requests();
+    p.ferry(&["plan"]).expect(0);
+    let requests = emu.requests();
+    for tenant in ["sandbox", "assistants", "feeds"] {
+        assert_eq!(
+            requests["tenants"][tenant]["total"], 1,
+            "{tenant}: {requests:#}"
+        );
+    }
 }
 
 /// A connector changed by hand is restored by a plan that heals drift, with the tenant's
