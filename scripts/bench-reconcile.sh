@@ -13,7 +13,8 @@
 #   1. the first `ferry apply --auto-approve` into the three empty tenants;
 #   2. a no-op `ferry plan` (the aim: one logical list call per tenant, no export);
 #   3. `ferry plan` after one SQL file changed (one export, one catalog look-up);
-#   4. `ferry apply` of that change (one replace).
+#   4. `ferry apply` of that change (one replace);
+#   5. `ferry export` of one tenant (one list call, one export per object).
 #
 # For each: wall-clock seconds, ferry's own CPU seconds (user + system of the ferry
 # process; the emulator runs in its own process), peak resident memory, and the API
@@ -139,3 +140,4 @@ sed -i 's/shard = /shard <> /' "$repo/connectors/sql/orders-7.sql"
 run "plan after one SQL file changed" 2 plan
 run "apply of that change (1 replace per tenant)" 0 apply --auto-approve
 run "no-op plan after the change" 0 plan
+run "export of one tenant ($count objects: one list, one export each)" 0 export --tenant sandbox --out "$work/exported"
