@@ -757,8 +757,13 @@ fn print_report(report: &Report) {
         );
     }
     println!(
-        "recorded in the state store as adopted (never pruned unless ferry created them): point source.path at {} and `ferry plan` shows the tenant in sync",
-        report.out.display()
+        "recorded in the state store as adopted (never pruned unless ferry created them): point source.path at {} and `ferry plan` shows the tenant in sync{}",
+        report.out.display(),
+        if redacted > 0 {
+            ", the redacted connectors aside"
+        } else {
+            ""
+        }
     );
     for s in &report.skipped {
         eprintln!("ferry: not exported: {:?} ({}): {}", s.name, s.id, s.reason);
@@ -848,6 +853,33 @@ mod tests {
                 },
             }),
         }
+    }
+
+    #[test]
+    fn a_non_empty_output_directory_is_refused_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_out(&dir.path().join("new"), false).is_ok());
+        assert!(check_out(dir.path(), false).is_ok());
+        std::fs::write(dir.path().join("orders.yaml"), "").unwrap();
+        let err = check_out(dir.path(), false).unwrap_err();
+        assert_eq!(err.exit_code(), 64);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is not empty; export into a new or empty directory, or pass --force to overwrite files of the same name",
+                dir.path().display()
+            )
+        );
+        assert!(check_out(dir.path(), true).is_ok());
+        let file = dir.path().join("orders.yaml");
+        let err = check_out(&file, true).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot use {} as the output directory: ",
+                file.display()
+            )),
+            "{err}"
+        );
     }
 
     #[test]
