@@ -42,7 +42,7 @@ fn three_platform_project(emu: &Emulator) -> Project {
     p
 }
 
-/// `path:line:column` of the first line of `connectors/<file>` containing `needle`.
+/// Line and column (1-based) of the first line of `connectors/<file>` containing `needle`.
 fn location_of(p: &Project, file: &str, needle: &str) -> (usize, usize) {
     let text = std::fs::read_to_string(p.repo.join("connectors").join(file)).unwrap();
     text.lines()
@@ -65,12 +65,14 @@ fn cde_copy_gets_the_manifest_name_and_a_missing_secret_points_at_its_manifest_l
         .write(&p);
     p.commit("two feeds");
 
-    let (line, _) = location_of(
+    // The second registration, `- vault_secret: google/io/shopping`: its mapping starts at
+    // the key.
+    let (line, column) = location_of(
         &p,
         "google-shopping.yaml",
         "vault_secret: google/io/shopping",
     );
-    let at = format!("connectors/google-shopping.yaml:{line}:");
+    let at = format!("connectors/google-shopping.yaml:{line}:{column}");
 
     let (code, plan) = p.plan_json();
     assert_eq!(code, 2);

@@ -5,7 +5,8 @@
 //! The tenant is read with one list call and one export per object. Each object becomes
 //! one manifest, `<slug>.yaml`, named after a slug of its live name (`Orders Sync` →
 //! `orders-sync`; names that slug alike get `-2`, `-3`, …; an object ferry already manages
-//! keeps its `metadata.name`), with its files beside it: Kizen `<slug>.sql`,
+//! keeps its `metadata.name`; the labels of the tenant's `selector` are set so the tenant
+//! selects it), with its files beside it: Kizen `<slug>.sql`,
 //! `<slug>.reference.csv`, `<slug>.sample.csv`; Agent Studio `<slug>.actions.json`; a CDE
 //! connector keeps its configuration inline. `${` in exported strings is written `$${`, so
 //! tenant variables never change exported content.
@@ -241,12 +242,32 @@ pub fn redact_sample(sample: &str) -> String {
     }
 }
 
+/// What the manifests are written for: the tenant's name (in a comment) and the labels
+/// its `selector` requires (on every manifest, so the tenant selects them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// Tenant name.
+    pub tenant: String,
+    /// `metadata.labels` of every manifest.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Target {
+    /// The target of a configured tenant.
+    pub fn of(tenant: &config::Tenant) -> Target {
+        Target {
+            tenant: tenant.name.clone(),
+            labels: tenant.selector.clone(),
+        }
+    }
+}
+
 /// Turn exported objects into manifests and files. `managed` maps live ids to the
 /// `metadata.name` ferry already manages them under (kept); the others get slugs of their
 /// names, made unique. Objects whose content cannot be written safely (a literal secret, a
 /// name another object already has) are skipped with a reason.
 pub fn render(
-    tenant: &str,
+    target: &Target,
     objects: &[LiveObject],
     managed: &HashMap<String, String>,
     redact_samples: bool,
@@ -290,7 +311,7 @@ pub fn render(
                 unique(&slug(&summary.name, fallback), &mut taken)
             }
         };
-        match files_of(tenant, &connector, object, redact_samples) {
+        match files_of(target, &connector, object, redact_samples) {
             Ok((files, redacted)) => exported.push(Exported {
                 connector,
                 kind: object.body.platform().kind(),
@@ -333,18 +354,19 @@ fn yaml<T: Serialize>(doc: &T) -> std::result::Result<String, String> {
 }
 
 fn files_of(
-    tenant: &str,
+    target: &Target,
     connector: &str,
     object: &LiveObject,
     redact_samples: bool,
 ) -> std::result::Result<(Vec<OutFile>, bool), String> {
     let metadata = Metadata {
         name: connector.to_owned(),
+        labels: target.labels.clone(),
         ..Metadata::default()
     };
     let mut header = format!(
-        "# Exported by `ferry export` from tenant {tenant} (id {}).\n",
-        object.summary.id
+        "# Exported by `ferry export` from tenant {} (id {}).\n",
+        target.tenant, object.summary.id
     );
     let mut files = Vec::new();
     let mut redacted = false;
@@ -600,7 +622,7 @@ async fn export_with(
 
     let provider = engine.provider(&tenant.name)?;
     let objects = export_all(provider, std::io::stderr().is_terminal()).await?;
-    let (exported, skipped) = render(&tenant.name, &objects, &managed, args.redact_samples);
+    let (exported, skipped) = render(&Target::of(tenant), &objects, &managed, args.redact_samples);
 
     let out = args.out.clone();
     let files: Vec<(PathBuf, Vec<u8>)> = exported
@@ -825,6 +847,13 @@ mod tests {
         CdeBody, KizenPackage, KizenReferences, KizenType, PluginBody, PluginState, PluginTrigger,
     };
 
+    fn target(tenant: &str) -> Target {
+        Target {
+            tenant: tenant.into(),
+            labels: BTreeMap::new(),
+        }
+    }
+
     fn summary(id: &str, name: &str) -> LiveSummary {
         LiveSummary {
             id: id.into(),
@@ -901,7 +930,7 @@ mod tests {
             kizen("sc_4", "Lead Intake"),
         ];
         let managed = HashMap::from([("sc_4".to_owned(), "orders-sync".to_owned())]);
-        let (exported, skipped) = render("sandbox", &objects, &managed, false);
+        let (exported, skipped) = render(&target("sandbox"), &objects, &managed, false);
         assert!(skipped.is_empty());
         let names: Vec<&str> = exported.iter().map(|e| e.connector.as_str()).collect();
         assert_eq!(
@@ -928,7 +957,7 @@ mod tests {
     #[test]
     fn variables_are_escaped_and_samples_redacted_on_request() {
         let (exported, _) = render(
-            "sandbox",
+            &target("sandbox"),
             &[kizen("sc_1", "Orders Sync")],
             &HashMap::new(),
             true,
@@ -963,7 +992,7 @@ mod tests {
             ),
             plugin("pl_3", "PTO", "Bearer {{secret:WORKDAY}}"),
         ];
-        let (exported, skipped) = render("assistants", &objects, &HashMap::new(), false);
+        let (exported, skipped) = render(&target("assistants"), &objects, &HashMap::new(), false);
         assert_eq!(exported.len(), 1);
         assert_eq!(exported[0].files[1].path, "pto.actions.json");
         assert_eq!(skipped.len(), 2);
@@ -1048,7 +1077,12 @@ mod tests {
             },
         ];
         let dir = tempfile::tempdir().unwrap();
-        let (exported, skipped) = render("t", &objects, &HashMap::new(), false);
+        // Written for a tenant whose selector wants a label: every manifest carries it.
+        let target = Target {
+            tenant: "t".into(),
+            labels: BTreeMap::from([("team".to_owned(), "data".to_owned())]),
+        };
+        let (exported, skipped) = render(&target, &objects, &HashMap::new(), false);
         assert!(skipped.is_empty(), "{skipped:?}");
         for e in &exported {
             for f in &e.files {
@@ -1062,6 +1096,7 @@ mod tests {
             let tenant: config::Tenant = serde_json::from_value(serde_json::json!({
                 "name": "t", "platform": platform, "url": "emulator",
                 "vars": {"x": "SUBSTITUTED", "Router": "SUBSTITUTED"},
+                "selector": {"team": "data"},
             }))
             .unwrap();
             let desired = manifest::desired_for(&set, &tenant).unwrap();
