@@ -589,9 +589,18 @@ pub async fn export(loaded: &LoadedConfig, args: &ExportArgs) -> Result<Report> 
                 .join(", "),
         });
     };
-    check_out(&args.out, args.force)?;
+    let (out, force) = (args.out.clone(), args.force);
     let state_path = engine::state_path(loaded, args.state.as_deref());
-    let store = Store::open(&state_path)?;
+    // Directory listing and SQLite stay off the async workers.
+    let store = tokio::task::spawn_blocking(move || -> Result<Store> {
+        check_out(&out, force)?;
+        Ok(Store::open(&state_path)?)
+    })
+    .await
+    .map_err(|e| Error::OutUnusable {
+        path: args.out.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })??;
     let engine = Engine::start(
         Arc::new(scoped(loaded, &tenant.name)),
         store.clone(),
