@@ -137,22 +137,30 @@ pub struct ApplyContext<'a> {
 pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
     let tenant = plan.tenant.as_str();
     let mut results = Vec::new();
-    let mut in_sync = 0;
-    for action in &plan.actions {
-        let result = match &action.op {
+    let seen: Vec<Seen> = plan
+        .actions
+        .iter()
+        .filter_map(|action| match &action.op {
             Op::Noop {
                 live_id,
                 source_hash,
                 observed_version,
-            } => {
-                in_sync += 1;
-                if let Err(e) =
-                    confirm(ctx, tenant, action, live_id, source_hash, *observed_version).await
-                {
-                    warn!(tenant, connector = %action.connector, error = %e, "could not record the observed state");
-                }
-                continue;
-            }
+            } => Some(Seen {
+                connector: action.connector.clone(),
+                live_id: live_id.clone(),
+                source_hash: source_hash.clone(),
+                observed: *observed_version,
+            }),
+            _ => None,
+        })
+        .collect();
+    let in_sync = seen.len();
+    if let Err(e) = confirm(ctx, tenant, seen).await {
+        warn!(tenant, error = %e, "could not record the observed state of connectors in sync");
+    }
+    for action in &plan.actions {
+        let result = match &action.op {
+            Op::Noop { .. } => continue,
             Op::Blocked { intended, reason } => done(
                 action,
                 intended.as_str(),
@@ -526,45 +534,48 @@ async fn create_object(
     }
 }
 
-/// Record what a no-op saw: the live version (so the next no-op reconcile needs no export)
-/// and a new source hash whose content is unchanged (so promotion is not held back by an
-/// edit that changed nothing on the platform).
-async fn confirm(
-    ctx: &ApplyContext<'_>,
-    tenant: &str,
-    action: &Action,
-    live_id: &str,
-    source_hash: &ContentHash,
+/// What a no-op saw of one connector.
+struct Seen {
+    connector: String,
+    live_id: String,
+    source_hash: ContentHash,
     observed: Option<u64>,
-) -> store::Result<()> {
-    let (tenant, connector, live_id) = (
-        tenant.to_owned(),
-        action.connector.clone(),
-        live_id.to_owned(),
-    );
-    let (source_hash, revision) = (source_hash.clone(), ctx.revision.to_owned());
+}
+
+/// Record what the no-ops saw, in one transaction: the live version (so the next no-op
+/// reconcile needs no export) and a new source hash whose content is unchanged (so
+/// promotion is not held back by an edit that changed nothing on the platform).
+async fn confirm(ctx: &ApplyContext<'_>, tenant: &str, seen: Vec<Seen>) -> store::Result<()> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let (tenant, revision) = (tenant.to_owned(), ctx.revision.to_owned());
     ctx.store
         .call(move |c| {
             let tx = c.transaction()?;
-            if let Some(mut row) = inventory::list(&tx, &tenant)?
+            let mut rows: HashMap<String, InventoryRow> = inventory::list(&tx, &tenant)?
                 .into_iter()
-                .find(|r| r.connector == connector)
-            {
+                .map(|r| (r.connector.clone(), r))
+                .collect();
+            for s in seen {
+                let Some(mut row) = rows.remove(&s.connector) else {
+                    continue;
+                };
                 let mut changed = false;
-                if let Some(v) = observed.filter(|v| *v != row.live_version) {
+                if let Some(v) = s.observed.filter(|v| *v != row.live_version) {
                     row.live_version = v;
                     changed = true;
                 }
-                if row.source_hash != source_hash && row.live_id == live_id {
-                    row.source_hash = source_hash.clone();
+                if row.source_hash != s.source_hash && row.live_id == s.live_id {
+                    row.source_hash = s.source_hash.clone();
                     row.revision = revision.clone();
                     changed = true;
                 }
                 if changed {
                     inventory::upsert(&tx, &tenant, &row)?;
                 }
-                if warnings::for_connector(&tx, &tenant, &connector)?.is_empty() {
-                    clean::record(&tx, &tenant, &source_hash, &connector, &revision)?;
+                if warnings::for_connector(&tx, &tenant, &s.connector)?.is_empty() {
+                    clean::record(&tx, &tenant, &s.source_hash, &s.connector, &revision)?;
                 }
             }
             tx.commit()?;

@@ -40,6 +40,8 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Apply a revision to the tenants (asks first; connectors always stay inactive).
     Apply(crate::commands::apply::ApplyArgs),
+    /// Write what a tenant holds as manifests and files, and record it as in sync.
+    Export(crate::commands::export::ExportArgs),
     /// Run the controller: watch the source, reconcile tenants, serve the status page, /api/v1, /metrics, /livez, /readyz, /hooks.
     Serve(crate::commands::serve::ServeArgs),
     /// Serve the three platforms' APIs for the tenants of a seed file (for trying ferry and testing).
@@ -69,6 +71,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Plan(args) => crate::commands::plan::run(args),
         Command::Apply(args) => crate::commands::apply::run(args),
+        Command::Export(args) => crate::commands::export::run(args),
         Command::Serve(args) => crate::commands::serve::run(args, cli.log_format),
         Command::Emulator(args) => crate::commands::emulator::run(args),
         Command::Validate(args) => crate::commands::validate::run(&args),

@@ -9,6 +9,7 @@
 //!
 //! It must not decide what to change itself: that is [`crate::plan`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use tracing::{debug, info};
 use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
-use crate::model::{Catalog, Desired, LiveObject, Location, Platform};
+use crate::model::{Body, Catalog, Desired, LiveObject, Location, Platform};
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
 use crate::store::{self, InventoryRow, Store, clean, inventory};
@@ -235,6 +236,7 @@ impl Engine {
         let h = self.handle(tenant)?;
         let cfg = &h.cfg;
         let provider = h.provider.as_ref();
+        let desired = &*canonical(desired);
         let t = tenant.to_owned();
         let rows = self.store.call(move |c| inventory::list(c, &t)).await?;
         let inventory: Vec<InventoryEntry> = rows.iter().map(to_entry).collect();
@@ -246,7 +248,9 @@ impl Engine {
             let object = provider.export(&id).await?;
             exported.insert(id, object);
         }
-        if needs_catalog(desired, &inventory, &summaries) {
+        if needs_catalog(desired, &inventory, &summaries)
+            || (policy.heal_drift && drifted(&exported, &inventory))
+        {
             policy.catalog = provider.catalog().await?;
         }
         let live = LiveView {
@@ -349,6 +353,39 @@ impl Engine {
     }
 }
 
+/// Desired bodies in the shape providers report live ones in, hashed again: a CDE
+/// connector's `config` without the server fields and platform defaults that
+/// [`provider::normalize_cde_config`] drops from what the platform returns. Without it a
+/// manifest spelling out a default (`execution-mode: as-env-variables`,
+/// `vcs.authorization: public`) would never compare equal to its live copy, and any write
+/// in the tenant (turning the connector on) would read as drift. Other platforms' bodies
+/// are compared as written; the slice is borrowed when nothing changes.
+pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
+    let normalized = |d: &Desired| match &d.body {
+        Body::ProductsupCde(c) => {
+            let config = provider::normalize_cde_config(&c.config);
+            (config != c.config).then_some(config)
+        }
+        _ => None,
+    };
+    if !desired.iter().any(|d| normalized(d).is_some()) {
+        return Cow::Borrowed(desired);
+    }
+    Cow::Owned(
+        desired
+            .iter()
+            .map(|d| {
+                let mut d = d.clone();
+                if let (Some(config), Body::ProductsupCde(c)) = (normalized(&d), &mut d.body) {
+                    c.config = config;
+                    d.hash = d.body.content_hash();
+                }
+                d
+            })
+            .collect(),
+    )
+}
+
 fn to_entry(r: &InventoryRow) -> InventoryEntry {
     InventoryEntry {
         connector: r.connector.clone(),
@@ -376,6 +413,16 @@ fn needs_catalog(
             Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
         },
     )
+}
+
+/// Whether an exported managed object differs from what ferry applied: healing it is a
+/// replace, which needs the catalog like any other.
+fn drifted(exported: &HashMap<String, LiveObject>, inventory: &[InventoryEntry]) -> bool {
+    exported.values().any(|o| {
+        inventory
+            .iter()
+            .any(|e| e.live_id == o.summary.id && e.applied_hash != o.body.content_hash())
+    })
 }
 
 /// A tenant is "cross-business" when its business differs from the business its content
@@ -482,6 +529,26 @@ mod tests {
             drift: None,
             windows: vec![],
         }
+    }
+
+    #[test]
+    fn canonical_hashes_cde_configs_as_the_platform_lists_them() {
+        use crate::plan::testing;
+        let kizen = vec![testing::kizen("orders").build()];
+        assert!(matches!(canonical(&kizen), Cow::Borrowed(_)));
+
+        let written = testing::cde("feed").vcs_authorization("public").build();
+        let Body::ProductsupCde(body) = &written.body else {
+            panic!("a CDE body")
+        };
+        let mut live = body.clone();
+        live.config = provider::normalize_cde_config(&body.config);
+        let live_hash = Body::ProductsupCde(live).content_hash();
+        assert_ne!(written.hash, live_hash);
+        let desired = [written.clone()];
+        let canonical = canonical(&desired);
+        assert_eq!(canonical[0].hash, live_hash);
+        assert_eq!(canonical[0].source_hash, written.source_hash);
     }
 
     #[test]

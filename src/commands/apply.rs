@@ -90,7 +90,21 @@ pub fn run(args: ApplyArgs) -> ExitCode {
 }
 
 async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
-    let (plans, errors) = plan_all(p, DriftMode::Heal).await;
+    // Finish or roll back what an interrupted apply left first: the plan shown must be
+    // made from the tenant as it is once that is resolved (and a plan that looks empty
+    // must not leave it unresolved).
+    let recovered = futures_join(p.tenants.iter().map(|name| p.engine.recover(name))).await;
+    for (name, notes) in p.tenants.iter().zip(&recovered) {
+        for note in notes.iter().flatten() {
+            eprintln!("ferry: {name}: resolved an interrupted apply: {note}");
+        }
+    }
+    let (plans, mut errors) = plan_all(p, DriftMode::Heal).await;
+    errors.extend(
+        recovered
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string())),
+    );
     let human = args.output == ApplyOutput::Text;
     if human {
         print!("{}", render::text(&plans, std::io::stdout().is_terminal()));

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod emulator;
+pub mod export;
 pub mod plan;
 pub mod schema;
 pub mod serve;

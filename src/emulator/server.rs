@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, RawPathParams, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -151,6 +151,12 @@ impl<P: PlatformApi> FromRequestParts<AppState> for Tenant<P> {
             ))
             .into_response());
         }
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or(parts.uri.path(), MatchedPath::as_str);
+        let route = route.strip_prefix("/tenants/{tenant}").unwrap_or(route);
+        cell.count_request(format!("{} {route}", parts.method));
         apply_faults(emu, &cell)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -234,6 +240,10 @@ pub(crate) fn router(emu: AppState) -> Router {
         .route("/_emulator/faults", post(faults_handler))
         .route("/_emulator/clock", post(clock_handler))
         .route("/_emulator/catalog", post(catalog_handler))
+        .route(
+            "/_emulator/requests",
+            get(requests_handler).delete(reset_requests_handler),
+        )
         .route("/_emulator/healthz", get(healthz))
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
@@ -341,6 +351,15 @@ async fn catalog_handler(
         StatusCode::OK,
         &json!({ "tenant": req.tenant, "catalog": catalog }),
     ))
+}
+
+async fn requests_handler(State(emu): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &emu.requests_json())
+}
+
+async fn reset_requests_handler(State(emu): State<AppState>) -> Response {
+    emu.reset_requests();
+    json_response(StatusCode::OK, &emu.requests_json())
 }
 
 async fn healthz() -> Response {

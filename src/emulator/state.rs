@@ -307,6 +307,9 @@ pub(crate) struct TenantCell {
     pub(crate) user: String,
     data: Mutex<TenantData>,
     faults: Mutex<FaultState>,
+    /// Platform requests admitted for this tenant, by `METHOD /route` (see
+    /// [`Emulator::requests_json`]).
+    requests: Mutex<BTreeMap<String, u64>>,
 }
 
 impl TenantCell {
@@ -318,6 +321,11 @@ impl TenantCell {
     /// Lock the tenant's faults.
     pub(crate) fn faults(&self) -> MutexGuard<'_, FaultState> {
         lock(&self.faults)
+    }
+
+    /// Count one platform request on `route` (`GET /api/smart-connectors`).
+    pub(crate) fn count_request(&self, route: String) {
+        *lock(&self.requests).entry(route).or_default() += 1;
     }
 }
 
@@ -440,6 +448,7 @@ impl Emulator {
                 platform: t.platform,
                 token: t.token,
                 user,
+                requests: Mutex::new(BTreeMap::new()),
                 data: Mutex::new(TenantData {
                     catalog: t.catalog,
                     objects,
@@ -628,6 +637,28 @@ impl Emulator {
             .map(|l| agent_studio::link_view(l, base.as_deref(), now))
             .collect();
         json!({ "now": rfc3339_z(now), "tenants": tenants, "links": links })
+    }
+
+    /// The platform requests each tenant received since start or the last
+    /// [`Emulator::reset_requests`] (what `GET /_emulator/requests` answers):
+    /// `{"tenants":{NAME:{"total":N,"routes":{"GET /api/smart-connectors":N,…}}}}`.
+    /// Every request that reached a tenant's platform API counts, including those answered
+    /// by an injected fault; control endpoints never count.
+    pub fn requests_json(&self) -> Value {
+        let mut tenants = serde_json::Map::new();
+        for t in &self.tenants {
+            let routes = lock(&t.requests).clone();
+            let total: u64 = routes.values().sum();
+            tenants.insert(t.name.clone(), json!({ "total": total, "routes": routes }));
+        }
+        json!({ "tenants": tenants })
+    }
+
+    /// Set every tenant's request counters back to zero.
+    pub fn reset_requests(&self) {
+        for t in &self.tenants {
+            lock(&t.requests).clear();
+        }
     }
 
     /// Note that state changed; the saver writes it soon.
