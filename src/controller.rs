@@ -1,4 +1,4 @@
-//! The triggers of `ferry serve`, and the placeholder reconciler.
+//! The triggers of `ferry serve`, and `ferry serve --once`.
 //!
 //! [`Controller`] ties the tracked source ([`Remote`]) to the scheduler: it fetches and
 //! marks tenants dirty when their followed branch moves. Triggers:
@@ -21,12 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config;
 use crate::lifecycle::Lifecycle;
@@ -524,63 +523,6 @@ fn is_branch_ref(gitdir: &Path, path: &Path) -> bool {
     rel.starts_with("refs/heads") || rel == Path::new("packed-refs") || rel == Path::new("HEAD")
 }
 
-/// **Placeholder** reconciler of `ferry serve`, until the reconcile engine (snapshot →
-/// plan → apply → record → report) is plugged in: it resolves the head of the tenant's
-/// branch, records it on the reconcile span, logs it, and applies nothing.
-///
-/// A fetch that has not succeeded yet is a transient failure (retried with backoff); a
-/// missing branch is permanent until the next change.
-pub struct LoggingReconciler {
-    remote: Remote,
-    branches: BTreeMap<String, String>,
-    delay: Duration,
-}
-
-impl LoggingReconciler {
-    /// A placeholder for the tenants of `config`, reading heads from `remote`.
-    pub fn new(remote: Remote, config: &config::Config) -> Self {
-        LoggingReconciler {
-            remote,
-            branches: followed_branches(config),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// Make every reconcile take `delay` (to exercise shutdown and concurrency).
-    pub fn with_delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-#[async_trait]
-impl Reconciler for LoggingReconciler {
-    async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
-        let Some(branch) = self.branches.get(tenant) else {
-            return ReconcileOutcome::Permanent(format!(
-                "tenant {tenant} is not in the configuration"
-            ));
-        };
-        match self.remote.head(branch) {
-            Ok(commit) => {
-                Span::current().record("commit", tracing::field::display(commit));
-                if !self.delay.is_zero() {
-                    tokio::time::sleep(self.delay).await;
-                }
-                info!(
-                    branch,
-                    %commit,
-                    %reasons,
-                    "placeholder reconcile: resolved the branch head; nothing is applied yet"
-                );
-                ReconcileOutcome::Ok
-            }
-            Err(e) if e.is_transient() => ReconcileOutcome::Transient(e.to_string()),
-            Err(e) => ReconcileOutcome::Permanent(e.to_string()),
-        }
-    }
-}
-
 /// What `ferry serve --once` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OnceReport {
@@ -695,6 +637,8 @@ fn promotion_waves(tenants: &[config::Tenant]) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+
+    use async_trait::async_trait;
 
     use super::*;
 
