@@ -35,8 +35,8 @@ async fn a_push_to_a_local_bare_repository_is_noticed_through_the_file_watch() {
             "work",
         ],
     );
-    std::fs::write(work.join("orders.yaml"), "v2").unwrap();
-    git(&work, &["commit", "-q", "-am", "orders v2"]);
+    std::fs::write(work.join("connectors/orders.sql"), "SELECT 2").unwrap();
+    git(&work, &["commit", "-q", "-am", "orders: new SQL"]);
     git(&work, &["push", "-q", "origin", "main"]);
     let pushed = Repository::open_bare(&origin_path)
         .unwrap()
