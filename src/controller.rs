@@ -351,8 +351,9 @@ impl Controller {
     }
 
     /// A forge announced a push to `branch`: fetch, then mark dirty (with
-    /// [`Reason::Webhook`]) every tenant following it, plus any other tenant whose branch
-    /// moved. Returns the tenants following `branch`.
+    /// [`Reason::Webhook`]) every tenant whose branch moved. A push ferry has already
+    /// fetched (through the poll or the watch, or a redelivered webhook) marks nothing.
+    /// Returns the tenants following `branch`.
     ///
     /// # Errors
     /// The fetch error: then nothing is marked, and the poll picks the change up later.
@@ -362,9 +363,6 @@ impl Controller {
             return Ok(tenants);
         }
         self.refresh(Reason::Webhook).await?;
-        for t in &tenants {
-            self.inner.scheduler.mark_dirty(t, Reason::Webhook);
-        }
         Ok(tenants)
     }
 
