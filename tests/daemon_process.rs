@@ -115,6 +115,32 @@ async fn a_second_signal_exits_at_once_with_130() {
     assert!(ferry.log().contains("second signal: exiting at once"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_outlasting_the_grace_period_exits_1() {
+    let ws = Workspace::new(&[Connector::new("orders", "SELECT 1")]);
+    let mut sandbox = kizen_tenant("sandbox", &[]);
+    sandbox.faults.hang = true;
+    let emulator = TestEmulator::start(vec![sandbox]);
+    ws.configure(
+        "origin.git",
+        "1h",
+        &[ws.tenant(&emulator, "sandbox", &[])],
+        "",
+    );
+
+    let mut ferry = ws.serve(&["--grace-period", "1s"], &[]);
+    ferry.wait_running(WAIT).await;
+    ferry.signal("TERM");
+    let exit = ferry.exit(WAIT).await;
+    let log = ferry.log();
+    assert_eq!(exit.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the grace period ran out; exiting with reconciles unfinished"),
+        "{log}"
+    );
+    assert!(log.contains("still_running=[\"sandbox\"]"), "{log}");
+}
+
 #[tokio::test]
 async fn config_errors_exit_64_before_binding_the_port() {
     let dir = tempfile::tempdir().unwrap();

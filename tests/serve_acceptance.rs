@@ -209,6 +209,74 @@ async fn a_commit_reaches_sandbox_then_prod_through_promote_from_without_a_poll(
     assert_eq!(ferry.exit(WAIT).await.code(), Some(0), "{}", ferry.log());
 }
 
+/// A commit with an invalid manifest is applied nowhere: every tenant reports the error
+/// on it and keeps its last good state, until a commit fixes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_with_an_invalid_manifest_is_applied_nowhere() {
+    let ws = Workspace::new(&[Connector::new("orders", "SELECT id FROM orders")]);
+    let emulator = TestEmulator::start(vec![
+        kizen_tenant("sandbox", &[]),
+        kizen_tenant("prod", &[]),
+    ]);
+    ws.configure(
+        "origin.git",
+        "1h",
+        &[
+            ws.tenant(&emulator, "sandbox", &[]),
+            ws.tenant(&emulator, "prod", &["promoteFrom: sandbox"]),
+        ],
+        "",
+    );
+    let mut ferry = ws.serve(&[], &[]);
+    let one = success("in sync · 1 connector").unwrap();
+    wait_status(&mut ferry, &ws, ws.head("main"), "ferry/prod", &one).await;
+
+    // A valid new connector next to a manifest with a misspelt field.
+    let refunds = Connector::new("refunds", "SELECT id FROM refunds");
+    let mut files = refunds.files();
+    files.push((
+        "connectors/broken.yaml".to_owned(),
+        Some(
+            "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata:\n  name: broken\nspec:\n  name: Broken\n  apiName: broken\n  type: spreadsheet\n  liveSQL: broken.sql\n"
+                .to_owned(),
+        ),
+    ));
+    let bad = daemon_support::commit_files(&ws.origin, "main", &files, "broken");
+    let origin = ws.origin_path.clone();
+    for tenant in ["sandbox", "prod"] {
+        let context = format!("ferry/{tenant}");
+        let failed = ferry
+            .until(
+                &format!("{context} to fail on the bad commit"),
+                WAIT,
+                || status(&origin, bad, &context),
+            )
+            .await;
+        assert_eq!(failed.state, "failure", "{failed:?}");
+        assert!(
+            failed
+                .description
+                .starts_with("invalid manifests: connectors/broken.yaml:9:3: "),
+            "{failed:?}"
+        );
+        assert!(failed.description.contains("liveSQL"), "{failed:?}");
+        assert_eq!(emulator.names(tenant), ["Orders"], "{tenant}");
+    }
+
+    // The fix: everything the commit holds is applied.
+    let fixed = daemon_support::commit_files(
+        &ws.origin,
+        "main",
+        &[("connectors/broken.yaml".to_owned(), None)],
+        "remove broken",
+    );
+    let two = success("in sync · 2 connectors").unwrap();
+    wait_status(&mut ferry, &ws, fixed, "ferry/prod", &two).await;
+    assert_eq!(emulator.names("prod"), ["Orders", "Refunds"]);
+    ferry.signal("TERM");
+    assert_eq!(ferry.exit(WAIT).await.code(), Some(0), "{}", ferry.log());
+}
+
 /// A person renames a connector in two tenants through the platform's API. The drift check
 /// (every minute) reports it where `selfHeal` is off and restores git's content where it is
 /// on.
