@@ -491,6 +491,7 @@ async fn watch_refs(path: PathBuf) -> Result<WatchChannel, String> {
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 if let Ok(event) = event
+                    && is_change(&event.kind)
                     && event.paths.iter().any(|p| is_branch_ref(&base, p))
                 {
                     let _ = tx.try_send(());
@@ -507,6 +508,19 @@ async fn watch_refs(path: PathBuf) -> Result<WatchChannel, String> {
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// Whether a watch event may change a ref. Opening or reading a ref (every fetch does, so
+/// do people's git commands) is not: reacting to it would fetch in a loop. Closing a file
+/// written in place is.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 /// Whether a changed path is a branch ref, `packed-refs` or `HEAD` of the git directory
@@ -807,6 +821,26 @@ mod tests {
         );
         assert!(remote.last_fetch_error().unwrap().transient);
         lifecycle.begin_shutdown();
+    }
+
+    #[test]
+    fn reads_of_refs_are_not_changes() {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Read)));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Name(
+            RenameMode::To
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
     }
 
     #[test]

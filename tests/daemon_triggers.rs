@@ -58,6 +58,35 @@ async fn a_push_to_a_local_bare_repository_is_noticed_through_the_file_watch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_watched_repository_triggers_no_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, true), None).await;
+    // A fetch reads the branch refs it watches; so do people's git commands.
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    git(&origin_path, &["log", "-1", "--format=%H", "main"]);
+    git(&origin_path, &["show-ref"]);
+    let remote = daemon.controller.remote().clone();
+    let fetched = remote.last_success();
+    // Longer than the watch's debounce and a fetch, many times over.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        remote.last_success(),
+        fetched,
+        "nothing changed, yet the watch fetched again"
+    );
+
+    // A change is still noticed.
+    let new = commit(&origin, "main", "orders.yaml", "v2");
+    let r = daemon.recorder.clone();
+    wait_for("the watch to notice a new commit", || {
+        r.saw("sandbox", Reason::Watch, new)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_on_a_tenant_branch_is_noticed_by_the_poll() {
     let dir = tempfile::tempdir().unwrap();
     let (origin_path, origin) = origin(dir.path());
