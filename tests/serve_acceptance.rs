@@ -19,11 +19,11 @@ const WAIT: Duration = Duration::from_secs(60);
 /// A drift check runs every minute: a bound for one to come and finish.
 const DRIFT_WAIT: Duration = Duration::from_secs(150);
 
-fn success(description: &str) -> Option<Status> {
-    Some(Status {
+fn success(description: &str) -> Status {
+    Status {
         state: "success".to_owned(),
         description: description.to_owned(),
-    })
+    }
 }
 
 /// Wait until the note on `sha` shows `context` as `expected`.
@@ -82,7 +82,7 @@ async fn a_pushed_commit_is_applied_and_its_statuses_land_in_git_notes() {
         &ws,
         first,
         "ferry/sandbox",
-        &success("in sync · 1 connector").unwrap(),
+        &success("in sync · 1 connector"),
     )
     .await;
     // The catalog of staging lacks the workflow both connectors name: one warning each.
@@ -91,7 +91,7 @@ async fn a_pushed_commit_is_applied_and_its_statuses_land_in_git_notes() {
         &ws,
         release,
         "ferry/staging",
-        &success("in sync · 2 connectors · 2 warnings").unwrap(),
+        &success("in sync · 2 connectors · 2 warnings"),
     )
     .await;
     assert_eq!(emulator.names("staging"), ["Orders", "Returns"]);
@@ -117,7 +117,7 @@ async fn a_pushed_commit_is_applied_and_its_statuses_land_in_git_notes() {
         &ws,
         pushed,
         "ferry/sandbox",
-        &success("in sync · 2 connectors").unwrap(),
+        &success("in sync · 2 connectors"),
     )
     .await;
     assert_eq!(emulator.names("sandbox"), ["Lead Intake", "Orders"]);
@@ -171,7 +171,7 @@ async fn a_commit_reaches_sandbox_then_prod_through_promote_from_without_a_poll(
     );
     let mut ferry = ws.serve(&[], &[]);
     let first = ws.head("main");
-    let one = success("in sync · 1 connector").unwrap();
+    let one = success("in sync · 1 connector");
     wait_status(&mut ferry, &ws, first, "ferry/prod", &one).await;
     assert_eq!(
         status(&ws.origin_path, first, "ferry/sandbox").as_ref(),
@@ -183,7 +183,7 @@ async fn a_commit_reaches_sandbox_then_prod_through_promote_from_without_a_poll(
     let changed = Connector::new("orders", "SELECT id, total FROM orders");
     let refunds = Connector::new("refunds", "SELECT id FROM refunds");
     let second = ws.commit("main", &[changed, refunds]);
-    let two = success("in sync · 2 connectors").unwrap();
+    let two = success("in sync · 2 connectors");
     wait_status(&mut ferry, &ws, second, "ferry/prod", &two).await;
     assert_eq!(
         status(&ws.origin_path, second, "ferry/sandbox").as_ref(),
@@ -228,7 +228,7 @@ async fn a_commit_with_an_invalid_manifest_is_applied_nowhere() {
         "",
     );
     let mut ferry = ws.serve(&[], &[]);
-    let one = success("in sync · 1 connector").unwrap();
+    let one = success("in sync · 1 connector");
     wait_status(&mut ferry, &ws, ws.head("main"), "ferry/prod", &one).await;
 
     // A valid new connector next to a manifest with a misspelt field.
@@ -270,7 +270,7 @@ async fn a_commit_with_an_invalid_manifest_is_applied_nowhere() {
         &[("connectors/broken.yaml".to_owned(), None)],
         "remove broken",
     );
-    let two = success("in sync · 2 connectors").unwrap();
+    let two = success("in sync · 2 connectors");
     wait_status(&mut ferry, &ws, fixed, "ferry/prod", &two).await;
     assert_eq!(emulator.names("prod"), ["Orders", "Refunds"]);
     ferry.signal("TERM");
@@ -307,14 +307,14 @@ async fn a_hand_edit_shows_up_as_drift_and_self_heal_restores_it() {
     );
     let mut ferry = ws.serve(&[], &[]);
     let head = ws.head("main");
-    let no_drift = success("no drift").unwrap();
+    let no_drift = success("no drift");
     for tenant in ["watched", "healed"] {
         wait_status(
             &mut ferry,
             &ws,
             head,
             &format!("ferry/{tenant}"),
-            &success("in sync · 1 connector").unwrap(),
+            &success("in sync · 1 connector"),
         )
         .await;
         wait_status(
@@ -360,7 +360,7 @@ async fn a_hand_edit_shows_up_as_drift_and_self_heal_restores_it() {
     assert_eq!(emulator.names("watched"), ["Orders (edited)"]);
     assert_eq!(
         status(&ws.origin_path, head, "ferry/watched"),
-        success("in sync · 1 connector")
+        Some(success("in sync · 1 connector"))
     );
 
     // Healed: git's connector is back under its name, the edited one is gone.
@@ -511,7 +511,7 @@ async fn a_tenant_failing_every_request_does_not_delay_the_others() {
             &ws,
             head,
             &format!("ferry/{tenant}"),
-            &success("in sync · 1 connector").unwrap(),
+            &success("in sync · 1 connector"),
         )
         .await;
         assert_eq!(emulator.names(tenant), ["Orders"]);
@@ -534,7 +534,7 @@ async fn a_tenant_failing_every_request_does_not_delay_the_others() {
         &ws,
         head,
         "ferry/broken",
-        &success("in sync · 1 connector").unwrap(),
+        &success("in sync · 1 connector"),
     )
     .await;
     assert_eq!(emulator.names("broken"), ["Orders"]);
@@ -576,7 +576,7 @@ async fn a_forge_outage_loses_no_status_even_across_a_restart() {
 
     let mut ferry = ws.serve(&[], &[]);
     let first = ws.head("main");
-    let one = success("in sync · 1 connector").unwrap();
+    let one = success("in sync · 1 connector");
     for context in contexts {
         wait_status(&mut ferry, &ws, first, context, &one).await;
     }
@@ -591,7 +591,7 @@ async fn a_forge_outage_loses_no_status_even_across_a_restart() {
         "main",
         &[Connector::new("refunds", "SELECT id FROM refunds")],
     );
-    let two = success("in sync · 2 connectors").unwrap();
+    let two = success("in sync · 2 connectors");
     for context in contexts {
         wait_status(&mut ferry, &ws, second, context, &two).await;
     }
@@ -742,7 +742,7 @@ async fn kill_9_during_applies_duplicates_nothing_and_loses_nothing() {
         &ws,
         ws.head("main"),
         "ferry/sandbox",
-        &success("in sync · 3 connectors").unwrap(),
+        &success("in sync · 3 connectors"),
     )
     .await;
     assert_clean(&ws, &emulator, &connectors, 0);
@@ -794,7 +794,7 @@ async fn kill_9_during_applies_duplicates_nothing_and_loses_nothing() {
             &ws,
             sha,
             "ferry/sandbox",
-            &success(&format!("in sync · {actions} connectors")).unwrap(),
+            &success(&format!("in sync · {actions} connectors")),
         )
         .await;
         assert_clean(&ws, &emulator, &connectors, round);
