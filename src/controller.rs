@@ -1,4 +1,4 @@
-//! The triggers of `ferry serve`, and the placeholder reconciler.
+//! The triggers of `ferry serve`, and `ferry serve --once`.
 //!
 //! [`Controller`] ties the tracked source ([`Remote`]) to the scheduler: it fetches and
 //! marks tenants dirty when their followed branch moves. Triggers:
@@ -21,12 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, Span, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config;
 use crate::lifecycle::Lifecycle;
@@ -352,8 +351,9 @@ impl Controller {
     }
 
     /// A forge announced a push to `branch`: fetch, then mark dirty (with
-    /// [`Reason::Webhook`]) every tenant following it, plus any other tenant whose branch
-    /// moved. Returns the tenants following `branch`.
+    /// [`Reason::Webhook`]) every tenant whose branch moved. A push ferry has already
+    /// fetched (through the poll or the watch, or a redelivered webhook) marks nothing.
+    /// Returns the tenants following `branch`.
     ///
     /// # Errors
     /// The fetch error: then nothing is marked, and the poll picks the change up later.
@@ -363,9 +363,6 @@ impl Controller {
             return Ok(tenants);
         }
         self.refresh(Reason::Webhook).await?;
-        for t in &tenants {
-            self.inner.scheduler.mark_dirty(t, Reason::Webhook);
-        }
         Ok(tenants)
     }
 
@@ -494,6 +491,7 @@ async fn watch_refs(path: PathBuf) -> Result<WatchChannel, String> {
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 if let Ok(event) = event
+                    && is_change(&event.kind)
                     && event.paths.iter().any(|p| is_branch_ref(&base, p))
                 {
                     let _ = tx.try_send(());
@@ -512,6 +510,19 @@ async fn watch_refs(path: PathBuf) -> Result<WatchChannel, String> {
     .map_err(|e| e.to_string())?
 }
 
+/// Whether a watch event may change a ref. Opening or reading a ref (every fetch does, so
+/// do people's git commands) is not: reacting to it would fetch in a loop. Closing a file
+/// written in place is.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// Whether a changed path is a branch ref, `packed-refs` or `HEAD` of the git directory
 /// (lock files git writes before renaming are ignored).
 fn is_branch_ref(gitdir: &Path, path: &Path) -> bool {
@@ -522,63 +533,6 @@ fn is_branch_ref(gitdir: &Path, path: &Path) -> bool {
         return false;
     }
     rel.starts_with("refs/heads") || rel == Path::new("packed-refs") || rel == Path::new("HEAD")
-}
-
-/// **Placeholder** reconciler of `ferry serve`, until the reconcile engine (snapshot →
-/// plan → apply → record → report) is plugged in: it resolves the head of the tenant's
-/// branch, records it on the reconcile span, logs it, and applies nothing.
-///
-/// A fetch that has not succeeded yet is a transient failure (retried with backoff); a
-/// missing branch is permanent until the next change.
-pub struct LoggingReconciler {
-    remote: Remote,
-    branches: BTreeMap<String, String>,
-    delay: Duration,
-}
-
-impl LoggingReconciler {
-    /// A placeholder for the tenants of `config`, reading heads from `remote`.
-    pub fn new(remote: Remote, config: &config::Config) -> Self {
-        LoggingReconciler {
-            remote,
-            branches: followed_branches(config),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// Make every reconcile take `delay` (to exercise shutdown and concurrency).
-    pub fn with_delay(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-#[async_trait]
-impl Reconciler for LoggingReconciler {
-    async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
-        let Some(branch) = self.branches.get(tenant) else {
-            return ReconcileOutcome::Permanent(format!(
-                "tenant {tenant} is not in the configuration"
-            ));
-        };
-        match self.remote.head(branch) {
-            Ok(commit) => {
-                Span::current().record("commit", tracing::field::display(commit));
-                if !self.delay.is_zero() {
-                    tokio::time::sleep(self.delay).await;
-                }
-                info!(
-                    branch,
-                    %commit,
-                    %reasons,
-                    "placeholder reconcile: resolved the branch head; nothing is applied yet"
-                );
-                ReconcileOutcome::Ok
-            }
-            Err(e) if e.is_transient() => ReconcileOutcome::Transient(e.to_string()),
-            Err(e) => ReconcileOutcome::Permanent(e.to_string()),
-        }
-    }
 }
 
 /// What `ferry serve --once` did.
@@ -695,6 +649,8 @@ fn promotion_waves(tenants: &[config::Tenant]) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+
+    use async_trait::async_trait;
 
     use super::*;
 
@@ -865,6 +821,26 @@ mod tests {
         );
         assert!(remote.last_fetch_error().unwrap().transient);
         lifecycle.begin_shutdown();
+    }
+
+    #[test]
+    fn reads_of_refs_are_not_changes() {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Read)));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Name(
+            RenameMode::To
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
     }
 
     #[test]

@@ -127,10 +127,12 @@ impl Engine {
             .collect();
         let mut emulator_handle = None;
         let mut tokens: HashMap<String, String> = HashMap::new();
+        let mut businesses: HashMap<String, String> = HashMap::new();
         if !emulated.is_empty() {
             let seed = emulator_seed(&config, &emulated)?;
             for t in &seed.tenants {
                 tokens.insert(t.name.clone(), t.token.expose().to_owned());
+                businesses.insert(t.name.clone(), t.business().to_owned());
             }
             let state_path = store
                 .path()
@@ -146,7 +148,12 @@ impl Engine {
         for t in &config.config.tenants {
             let provider = match (&emulator_handle, t.url.as_str()) {
                 (Some(h), "emulator") => provider::connect_with_token(
-                    t,
+                    // The emulated tenant answers to the business its seed gives it (the
+                    // tenant name by default), whatever `business` says.
+                    &config::Tenant {
+                        business: businesses.get(&t.name).cloned().or(t.business.clone()),
+                        ..t.clone()
+                    },
                     &h.base_url(&t.name),
                     provider::Secret::new(tokens.get(&t.name).cloned().unwrap_or_default()),
                     options,
@@ -529,6 +536,35 @@ mod tests {
             drift: None,
             windows: vec![],
         }
+    }
+
+    #[tokio::test]
+    async fn emulated_kizen_tenants_connect_without_a_business() {
+        let dir = tempfile::tempdir().unwrap();
+        // `sandbox` has no business anywhere; the seed lists `prod` without one while the
+        // configuration gives it `acme`: both answer to their seed's business.
+        std::fs::write(
+            dir.path().join("seed.yaml"),
+            "tenants:\n  - {name: prod, platform: kizen, token: prod-token}\n",
+        )
+        .unwrap();
+        let yaml = "source: {repo: .}\n\
+                    emulator: {seed: seed.yaml}\n\
+                    tenants:\n  \
+                    - {name: sandbox, platform: kizen, url: emulator}\n  \
+                    - {name: prod, platform: kizen, url: emulator, business: acme}\n";
+        let path = dir.path().join("ferry.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let loaded = config::load(&path).unwrap();
+        let store = Store::open(&dir.path().join("state.db")).unwrap();
+        let engine = Engine::start(Arc::new(loaded), store, &ClientOptions::default())
+            .await
+            .unwrap();
+        for tenant in ["sandbox", "prod"] {
+            let live = engine.provider(tenant).unwrap().list().await.unwrap();
+            assert!(live.is_empty(), "{tenant}: {live:?}");
+        }
+        engine.shutdown().await;
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use git2::Oid;
 use serde_json::json;
+use tokio::sync::Notify;
 use tracing::{Span, info, warn};
 
 use crate::apply::ApplyReport;
@@ -41,6 +42,8 @@ pub struct EngineReconciler {
     deliverer: Option<Deliverer>,
     external_url: Option<String>,
     parsed: Mutex<Vec<(Oid, Parsed)>>,
+    /// Notified when a status is left in the outbox.
+    outbox_queued: Arc<Notify>,
 }
 
 impl EngineReconciler {
@@ -60,6 +63,7 @@ impl EngineReconciler {
             deliverer,
             external_url,
             parsed: Mutex::new(Vec::new()),
+            outbox_queued: Arc::new(Notify::new()),
         }
     }
 
@@ -71,6 +75,12 @@ impl EngineReconciler {
     /// The status deliverer, if statuses are posted.
     pub fn deliverer(&self) -> Option<&Deliverer> {
         self.deliverer.as_ref()
+    }
+
+    /// Notified whenever a status could not be delivered at once and waits in the outbox:
+    /// whoever drains the outbox wakes up to retry it when it is due.
+    pub fn outbox_queued(&self) -> Arc<Notify> {
+        self.outbox_queued.clone()
     }
 
     /// Parse the manifests of `commit`, once per commit.
@@ -127,8 +137,12 @@ impl EngineReconciler {
             Some(url) => status.with_target_url(url),
             None => status,
         };
-        if let Err(e) = deliverer.submit(sha, &status).await {
-            warn!(context = %status.context, error = %e, "could not record a commit status; it is not lost if the outbox holds it");
+        match deliverer.submit(sha, &status).await {
+            Ok(report) if report.queued > 0 => self.outbox_queued.notify_one(),
+            Ok(_) => {}
+            Err(e) => {
+                warn!(context = %status.context, error = %e, "could not record a commit status; it is not lost if the outbox holds it")
+            }
         }
     }
 

@@ -6,7 +6,7 @@
 //! `X-Gitlab-Token` equal to the secret. Comparisons run in constant time. Bodies above
 //! [`MAX_BODY`] get 413. A refused request gets 401 with a short JSON message and
 //! triggers nothing. A push to a followed branch gets 202 and starts, in the background,
-//! a fetch followed by marking the tenants that follow the branch
+//! a fetch followed by marking the tenants whose branch moved
 //! ([`Controller::on_push`](crate::controller::Controller::on_push)); other refs and events
 //! get 202 with `"status": "ignored"`. Without a secret (`server.webhookSecretEnv`) every
 //! hook answers 404.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use daemon_support::{
     Daemon, commit, config_yaml, git, hmac_hex, options, origin, push_payload, wait_for,
 };
-use ferry::scheduler::Reason;
+use ferry::scheduler::{Reason, Reasons};
 use git2::Repository;
 use serde_json::Value;
 
@@ -35,8 +35,8 @@ async fn a_push_to_a_local_bare_repository_is_noticed_through_the_file_watch() {
             "work",
         ],
     );
-    std::fs::write(work.join("orders.yaml"), "v2").unwrap();
-    git(&work, &["commit", "-q", "-am", "orders v2"]);
+    std::fs::write(work.join("connectors/orders.sql"), "SELECT 2").unwrap();
+    git(&work, &["commit", "-q", "-am", "orders: new SQL"]);
     git(&work, &["push", "-q", "origin", "main"]);
     let pushed = Repository::open_bare(&origin_path)
         .unwrap()
@@ -55,6 +55,35 @@ async fn a_push_to_a_local_bare_repository_is_noticed_through_the_file_watch() {
         0,
         "prod follows release, which did not move"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_the_watched_repository_triggers_no_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, true), None).await;
+    // A fetch reads the branch refs it watches; so do people's git commands.
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    git(&origin_path, &["log", "-1", "--format=%H", "main"]);
+    git(&origin_path, &["show-ref"]);
+    let remote = daemon.controller.remote().clone();
+    let fetched = remote.last_success();
+    // Longer than the watch's debounce and a fetch, many times over.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        remote.last_success(),
+        fetched,
+        "nothing changed, yet the watch fetched again"
+    );
+
+    // A change is still noticed.
+    let new = commit(&origin, "main", "orders.yaml", "v2");
+    let r = daemon.recorder.clone();
+    wait_for("the watch to notice a new commit", || {
+        r.saw("sandbox", Reason::Watch, new)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +145,45 @@ async fn a_signed_github_push_fetches_and_reconciles_the_tenants_of_that_branch(
     )
     .await;
     assert_eq!(r.count("prod", Reason::Webhook), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_moved_no_followed_branch_marks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, _) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    let fetched = daemon.controller.remote().last_success();
+    let head = daemon.head("main").unwrap();
+
+    // A redelivered webhook, or one for a push the poll already fetched: main is where
+    // ferry has it.
+    let body = push_payload("refs/heads/main", head);
+    let response = reqwest::Client::new()
+        .post(daemon.url("/hooks/github"))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            format!("sha256={}", hmac_hex("s3cret", &body)),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let remote = daemon.controller.remote().clone();
+    wait_for("the webhook's fetch", || remote.last_success() != fetched).await;
+    // Longer than the scheduler's debounce: a mark would have started a reconcile.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(daemon.recorder.count("sandbox", Reason::Webhook), 0);
+    let calls = daemon.recorder.calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.reasons == Reasons::of(Reason::Startup)),
+        "only the first fetch marked tenants: {calls:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,10 +346,12 @@ async fn pings_other_refs_and_oversized_bodies() {
 
     let form = github("push", b"payload=%7B%7D".to_vec()).await.unwrap();
     assert_eq!(form.status(), 400);
+    let calls = daemon.recorder.calls();
     assert!(
-        daemon.recorder.calls().is_empty(),
-        "{:?}",
-        daemon.recorder.calls()
+        calls
+            .iter()
+            .all(|c| c.reasons == Reasons::of(Reason::Startup)),
+        "only the first fetch marked tenants: {calls:?}"
     );
 }
 

@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
 use tracing_subscriber::EnvFilter;
@@ -292,8 +293,10 @@ async fn build_reconciler(
     )))
 }
 
-/// Deliver statuses waiting in the outbox, when they are due, until shutdown.
-async fn drain_outbox(deliverer: Deliverer, stop: CancellationToken) {
+/// Deliver statuses waiting in the outbox, when they are due, until shutdown. `queued`
+/// is notified when a status is left in the outbox, so that its first retry comes when it
+/// is due, not at the next idle check.
+async fn drain_outbox(deliverer: Deliverer, queued: Arc<Notify>, stop: CancellationToken) {
     loop {
         match deliverer.drain().await {
             Ok(r) if r.delivered > 0 => {
@@ -309,6 +312,7 @@ async fn drain_outbox(deliverer: Deliverer, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
+            () = queued.notified() => {}
         }
     }
 }
@@ -392,7 +396,11 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     if let Some(deliverer) = reconciler.deliverer() {
         lifecycle.spawn(
             info_span!("outbox"),
-            drain_outbox(deliverer.clone(), lifecycle.token().clone()),
+            drain_outbox(
+                deliverer.clone(),
+                reconciler.outbox_queued(),
+                lifecycle.token().clone(),
+            ),
         );
     }
     let http_stop = CancellationToken::new();
@@ -518,4 +526,78 @@ async fn once(
         error!(?failed, "some tenants did not reconcile");
     }
     report.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::report::{CommitStatus, ReportError, Reporter};
+
+    /// A forge that answers 503 to the first post and takes the others.
+    #[derive(Debug)]
+    struct Flaky(Arc<AtomicUsize>);
+
+    #[async_trait]
+    impl Reporter for Flaky {
+        fn name(&self) -> &str {
+            "github"
+        }
+
+        async fn post(&self, _sha: &str, _status: &CommitStatus) -> Result<(), ReportError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(ReportError::ServerError {
+                    forge: "github",
+                    repo: "o/r".to_owned(),
+                    status: 503,
+                    message: "Service Unavailable".to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_status_left_in_the_outbox_is_retried_when_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let posts = Arc::new(AtomicUsize::new(0));
+        let deliverer = Deliverer::open(
+            &dir.path().join("state.db"),
+            vec![Box::new(Flaky(posts.clone()))],
+        )
+        .await
+        .unwrap();
+        let queued = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        let drain = tokio::spawn(drain_outbox(
+            deliverer.clone(),
+            queued.clone(),
+            stop.clone(),
+        ));
+        // The loop has found the outbox empty and waits.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let report = deliverer
+            .submit(sha, &CommitStatus::in_sync("sandbox", 1, 0))
+            .await
+            .unwrap();
+        assert_eq!(report.queued, 1);
+        queued.notify_one();
+        let start = tokio::time::Instant::now();
+        while deliverer.pending_count().await.unwrap() > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the first retry (due after about a second) has not come"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(posts.load(Ordering::SeqCst), 2);
+        stop.cancel();
+        drain.await.unwrap();
+    }
 }

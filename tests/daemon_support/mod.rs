@@ -1,7 +1,10 @@
-//! Shared helpers of the `daemon_*` tests: real git repositories in a tempdir, an
-//! in-process daemon with a recording reconciler, bounded waits.
+//! Shared helpers of the `daemon_*` and `serve_*` tests: real git repositories in a
+//! tempdir holding valid manifests, an in-process daemon with a recording reconciler,
+//! bounded waits; [`process`] drives the real `ferry serve` binary.
 
 #![allow(dead_code)]
+
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -36,8 +39,14 @@ pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// Write a commit changing one file onto `branch` of `repo`.
-pub fn commit(repo: &Repository, branch: &str, file: &str, content: &str) -> Oid {
+/// Write a commit onto `branch` of `repo` (created when missing) that sets each file to its
+/// content (`None` removes it). Paths may hold `/`.
+pub fn commit_files(
+    repo: &Repository,
+    branch: &str,
+    files: &[(String, Option<String>)],
+    message: &str,
+) -> Oid {
     let sig = git2::Signature::now("ferry test", "test@example.com").unwrap();
     let refname = format!("refs/heads/{branch}");
     let parent = repo
@@ -45,22 +54,136 @@ pub fn commit(repo: &Repository, branch: &str, file: &str, content: &str) -> Oid
         .ok()
         .and_then(|r| r.target())
         .map(|oid| repo.find_commit(oid).unwrap());
-    let base = parent.as_ref().map(|p| p.tree().unwrap());
-    let mut tb = repo.treebuilder(base.as_ref()).unwrap();
-    tb.insert(file, repo.blob(content.as_bytes()).unwrap(), 0o100644)
-        .unwrap();
-    let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+    let mut index = git2::Index::new().unwrap();
+    if let Some(p) = &parent {
+        index.read_tree(&p.tree().unwrap()).unwrap();
+    }
+    for (path, content) in files {
+        match content {
+            Some(content) => {
+                let blob = repo.blob(content.as_bytes()).unwrap();
+                let time = git2::IndexTime::new(0, 0);
+                index
+                    .add(&git2::IndexEntry {
+                        ctime: time,
+                        mtime: time,
+                        dev: 0,
+                        ino: 0,
+                        mode: 0o100644,
+                        uid: 0,
+                        gid: 0,
+                        file_size: content.len() as u32,
+                        id: blob,
+                        flags: path.len().min(0xfff) as u16,
+                        flags_extended: 0,
+                        path: path.as_bytes().to_vec(),
+                    })
+                    .unwrap();
+            }
+            None => index.remove_path(Path::new(path)).unwrap(),
+        }
+    }
+    let tree = repo.find_tree(index.write_tree_to(repo).unwrap()).unwrap();
     let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some(&refname), &sig, &sig, content, &tree, &parents)
+    repo.commit(Some(&refname), &sig, &sig, message, &tree, &parents)
         .unwrap()
 }
 
-/// A bare origin at `<dir>/origin.git` with a first commit on `main` and on `release`.
+/// Write a commit changing one file onto `branch` of `repo`.
+pub fn commit(repo: &Repository, branch: &str, file: &str, content: &str) -> Oid {
+    commit_files(
+        repo,
+        branch,
+        &[(file.to_owned(), Some(content.to_owned()))],
+        content,
+    )
+}
+
+/// A Kizen SmartConnector manifest, `connectors/<name>.yaml`, with its Live SQL in
+/// `connectors/<name>.sql`.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    /// `metadata.name`.
+    pub name: String,
+    /// The Live SQL.
+    pub sql: String,
+    /// Agentic Workflow references (a tenant whose catalog lacks one gets a warning).
+    pub workflows: Vec<String>,
+}
+
+impl Connector {
+    pub fn new(name: &str, sql: &str) -> Connector {
+        Connector {
+            name: name.to_owned(),
+            sql: sql.to_owned(),
+            workflows: Vec::new(),
+        }
+    }
+
+    pub fn with_workflow(mut self, workflow: &str) -> Connector {
+        self.workflows.push(workflow.to_owned());
+        self
+    }
+
+    /// The tenant-side name: `lead-intake` → `Lead Intake`.
+    pub fn title(&self) -> String {
+        self.name
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The manifest and the SQL file, as paths in the repository with their content.
+    pub fn files(&self) -> Vec<(String, Option<String>)> {
+        let mut references = String::new();
+        if !self.workflows.is_empty() {
+            references = format!(
+                "  references:\n    agenticWorkflows: [{}]\n",
+                self.workflows.join(", ")
+            );
+        }
+        let manifest = format!(
+            "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata:\n  name: {name}\nspec:\n  name: {title}\n  apiName: {api}\n  type: spreadsheet\n  liveSql: {name}.sql\n{references}",
+            name = self.name,
+            title = self.title(),
+            api = self.name.replace('-', "_"),
+        );
+        vec![
+            (format!("connectors/{}.yaml", self.name), Some(manifest)),
+            (
+                format!("connectors/{}.sql", self.name),
+                Some(self.sql.clone()),
+            ),
+        ]
+    }
+}
+
+/// Commit `connectors` (added or changed) onto `branch`.
+pub fn commit_connectors(repo: &Repository, branch: &str, connectors: &[Connector]) -> Oid {
+    let files: Vec<(String, Option<String>)> =
+        connectors.iter().flat_map(Connector::files).collect();
+    let names: Vec<&str> = connectors.iter().map(|c| c.name.as_str()).collect();
+    commit_files(
+        repo,
+        branch,
+        &files,
+        &format!("connectors: {}", names.join(", ")),
+    )
+}
+
+/// A bare origin at `<dir>/origin.git` whose `main` and `release` branches each hold one
+/// valid manifest, `connectors/orders.yaml`, with different SQL.
 pub fn origin(dir: &Path) -> (PathBuf, Repository) {
     let path = dir.join("origin.git");
     let repo = Repository::init_bare(&path).unwrap();
-    commit(&repo, "main", "orders.yaml", "v1");
-    commit(&repo, "release", "orders.yaml", "r1");
+    commit_connectors(&repo, "main", &[Connector::new("orders", "SELECT 1")]);
+    commit_connectors(&repo, "release", &[Connector::new("orders", "SELECT 2")]);
     (path, repo)
 }
 
@@ -84,12 +207,14 @@ pub fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-/// `ferry.yaml` with `sandbox` on `main` and `prod` on `release`, source at `repo`.
+/// `ferry.yaml` with `sandbox` on `main` and `prod` on `release`, both emulated in-process,
+/// source at `repo` (manifests under `connectors/`).
 pub fn config_yaml(repo: &str, interval: &str, extra_server: &str) -> String {
     format!(
         r#"source:
   repo: {repo}
   branch: main
+  path: connectors
   interval: {interval}
 tenants:
   - name: sandbox
