@@ -107,7 +107,8 @@ pub struct Engine {
     store: Store,
     tenants: BTreeMap<String, TenantHandle>,
     providers: HashMap<String, Arc<dyn Provider>>,
-    emulator: Option<emulator::EmulatorHandle>,
+    emulator: std::sync::Mutex<Option<emulator::EmulatorHandle>>,
+    emulator_url: Option<String>,
 }
 
 impl Engine {
@@ -174,7 +175,8 @@ impl Engine {
             store,
             tenants,
             providers,
-            emulator: emulator_handle,
+            emulator_url: emulator_handle.as_ref().map(|h| h.url()),
+            emulator: std::sync::Mutex::new(emulator_handle),
         })
     }
 
@@ -188,9 +190,10 @@ impl Engine {
         &self.store
     }
 
-    /// The in-process emulator, if any tenant uses one.
-    pub fn emulator(&self) -> Option<&emulator::EmulatorHandle> {
-        self.emulator.as_ref()
+    /// The address of the in-process emulator (`http://127.0.0.1:PORT`), if any tenant
+    /// uses one.
+    pub fn emulator_url(&self) -> Option<&str> {
+        self.emulator_url.as_deref()
     }
 
     /// Tenant names, in config order.
@@ -350,9 +353,14 @@ impl Engine {
         })
     }
 
-    /// Stop the in-process emulator, if any.
-    pub async fn shutdown(self) {
-        if let Some(h) = self.emulator
+    /// Stop the in-process emulator, if any, saving its state.
+    pub async fn shutdown(&self) {
+        let handle = self
+            .emulator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = handle
             && let Err(e) = h.shutdown().await
         {
             tracing::warn!(error = %e, "in-process emulator did not shut down cleanly");

@@ -368,7 +368,10 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     .map_err(StartError::config)?;
 
     if args.once {
-        return Ok(once(&args, &settings, &controller, reconciler, &mut signals).await);
+        let engine = reconciler.engine().clone();
+        let code = once(&args, &settings, &controller, reconciler, &mut signals).await;
+        engine.shutdown().await;
+        return Ok(code);
     }
 
     let listener = server::bind(settings.listen)
@@ -382,6 +385,21 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
         concurrency = args.concurrency,
         "ferry serve started"
     );
+    info!(
+        "status page: http://{}/  ·  API: http://{}/api/v1/tenants  ·  metrics: http://{}/metrics",
+        settings.listen, settings.listen, settings.listen
+    );
+    if settings
+        .config
+        .statuses
+        .iter()
+        .any(|s| matches!(s, crate::config::StatusTarget::GitNotes(_)))
+    {
+        info!("commit statuses: git notes --ref=ferry show <commit> (in the source repository)");
+    }
+    if let Some(url) = reconciler.engine().emulator_url() {
+        info!("emulated tenants: {url}/tenants/<name>/…  ·  whole state: {url}/_emulator/state");
+    }
     if settings.webhook_secret.is_some() {
         info!("webhooks enabled at /hooks/github, /hooks/gitlab and /hooks/gitea");
     } else {
@@ -468,6 +486,8 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     http_stop.cancel();
     if outcome != Shutdown::Interrupted {
         let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
+        // Save the in-process emulator's state before exit.
+        reconciler.engine().shutdown().await;
     }
     Ok(outcome.exit_code())
 }
