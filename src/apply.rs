@@ -362,6 +362,66 @@ async fn resolve(ctx: &ApplyContext<'_>, id: i64) {
     }
 }
 
+/// The hashes an action applies, and the journal payload that lets recovery find its
+/// result by name.
+struct Applying<'a> {
+    verb: &'static str,
+    hash: &'a ContentHash,
+    source_hash: &'a ContentHash,
+    payload: serde_json::Value,
+}
+
+/// Journal an operation that creates one object, make the call, and record the result.
+/// A failed call whose outcome is unknown (a timeout after the platform may have acted)
+/// leaves the journal entry open for [`recover`], which looks the name up in the tenant.
+async fn created_by(
+    ctx: &ApplyContext<'_>,
+    tenant: &str,
+    action: &Action,
+    op: Applying<'_>,
+    call: impl std::future::Future<Output = provider::Result<crate::model::Created>>,
+) -> ActionResult {
+    let verb = op.verb;
+    let jid = match begin(ctx, tenant, &action.connector, verb, verb, op.payload).await {
+        Ok(id) => id,
+        Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
+    };
+    match call.await {
+        Ok(created) => {
+            let recorded = record_created(
+                ctx,
+                tenant,
+                action,
+                &created.summary,
+                op.hash,
+                op.source_hash,
+                &created.warnings,
+                jid,
+            )
+            .await;
+            let (outcome, message) = match recorded {
+                Ok(()) => (outcome_of(&created.warnings), None),
+                Err(m) => (Outcome::Failed, Some(m)),
+            };
+            done(
+                action,
+                verb,
+                outcome,
+                created.warnings,
+                Some(created.id),
+                message,
+            )
+        }
+        Err(e) => {
+            let message = describe(ctx, action, &e);
+            if !e.is_transient() {
+                resolve(ctx, jid).await;
+            }
+            done(action, verb, Outcome::Failed, vec![], None, Some(message))
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn create(
     ctx: &ApplyContext<'_>,
@@ -372,54 +432,13 @@ async fn create(
     source_hash: &ContentHash,
     via: &CreateVia,
 ) -> ActionResult {
-    let verb = "create";
-    let payload =
-        json!({"name": body.name(), "kind": action.kind, "hash": hash, "source_hash": source_hash});
-    let jid = match begin(ctx, tenant, &action.connector, "create", "create", payload).await {
-        Ok(id) => id,
-        Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
+    let op = Applying {
+        verb: "create",
+        hash,
+        source_hash,
+        payload: json!({"name": body.name(), "kind": action.kind, "hash": hash, "source_hash": source_hash}),
     };
-    let created = create_object(ctx, body, via).await;
-    match created {
-        Ok(created) => match record_created(
-            ctx,
-            tenant,
-            action,
-            &created.summary,
-            hash,
-            source_hash,
-            &created.warnings,
-            jid,
-        )
-        .await
-        {
-            Ok(()) => done(
-                action,
-                verb,
-                outcome_of(&created.warnings),
-                created.warnings,
-                Some(created.id),
-                None,
-            ),
-            Err(m) => done(
-                action,
-                verb,
-                Outcome::Failed,
-                created.warnings,
-                Some(created.id),
-                Some(m),
-            ),
-        },
-        Err(e) => {
-            // The call may have created the object (a timeout after the platform acted):
-            // leave that to recovery, which looks the name up in the live tenant.
-            let message = describe(ctx, action, &e);
-            if !e.is_transient() {
-                resolve(ctx, jid).await;
-            }
-            done(action, verb, Outcome::Failed, vec![], None, Some(message))
-        }
-    }
+    created_by(ctx, tenant, action, op, create_object(ctx, body, via)).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -433,65 +452,20 @@ async fn duplicate(
     hash: &ContentHash,
     source_hash: &ContentHash,
 ) -> ActionResult {
-    let verb = "duplicate";
-    let payload = json!({"name": name, "kind": action.kind, "hash": hash, "source_hash": source_hash, "source_id": source_id});
-    let jid = match begin(
+    let op = Applying {
+        verb: "duplicate",
+        hash,
+        source_hash,
+        payload: json!({"name": name, "kind": action.kind, "hash": hash, "source_hash": source_hash, "source_id": source_id}),
+    };
+    created_by(
         ctx,
         tenant,
-        &action.connector,
-        "duplicate",
-        "duplicate",
-        payload,
+        action,
+        op,
+        ctx.provider.duplicate(source_id, name, api_name),
     )
     .await
-    {
-        Ok(id) => id,
-        Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
-    };
-    match ctx.provider.duplicate(source_id, name, api_name).await {
-        Ok(created) => match record_created(
-            ctx,
-            tenant,
-            action,
-            &created.summary,
-            hash,
-            source_hash,
-            &created.warnings,
-            jid,
-        )
-        .await
-        {
-            Ok(()) => done(
-                action,
-                verb,
-                outcome_of(&created.warnings),
-                created.warnings,
-                Some(created.id),
-                None,
-            ),
-            Err(m) => done(
-                action,
-                verb,
-                Outcome::Failed,
-                created.warnings,
-                Some(created.id),
-                Some(m),
-            ),
-        },
-        Err(e) => {
-            if !e.is_transient() {
-                resolve(ctx, jid).await;
-            }
-            done(
-                action,
-                verb,
-                Outcome::Failed,
-                vec![],
-                None,
-                Some(describe(ctx, action, &e)),
-            )
-        }
-    }
 }
 
 /// Make the platform call that creates `body`: an import, copy or install from git, or an

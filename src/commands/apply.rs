@@ -61,17 +61,7 @@ pub struct ApplyArgs {
 
 /// Run `ferry apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ferry: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(async move {
+    super::block_on(async move {
         let prepared = match prepare(
             &args.config,
             args.rev.as_deref(),

@@ -823,30 +823,22 @@ pub fn run(args: ExportArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ferry: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(export(&loaded, &args)) {
-        Ok(report) => {
-            print_report(&report);
-            if report.complete() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
+    super::block_on(async {
+        match export(&loaded, &args).await {
+            Ok(report) => {
+                print_report(&report);
+                if report.complete() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+            Err(e) => {
+                eprintln!("ferry: export of tenant {}: {e}", args.tenant);
+                ExitCode::from(e.exit_code())
             }
         }
-        Err(e) => {
-            eprintln!("ferry: export of tenant {}: {e}", args.tenant);
-            ExitCode::from(e.exit_code())
-        }
-    }
+    })
 }
 
 #[cfg(test)]

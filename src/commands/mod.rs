@@ -9,3 +9,21 @@ pub mod schema;
 pub mod serve;
 pub mod status;
 pub mod validate;
+
+/// Run `work` on a new multi-threaded tokio runtime and return its exit code; a runtime
+/// that cannot start is reported and exits 1.
+pub(crate) fn block_on<F>(work: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = std::process::ExitCode>,
+{
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("ferry: cannot start the async runtime: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

@@ -207,17 +207,7 @@ pub(crate) fn pending(plan: &Plan) -> bool {
 
 /// Run `ferry plan`.
 pub fn run(args: PlanArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ferry: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(async move {
+    super::block_on(async move {
         let prepared = match prepare(
             &args.config,
             args.rev.as_deref(),
