@@ -255,8 +255,10 @@ pub enum StatusTarget {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitNotes {
-    /// Push the notes ref to the source remote after writing. Default: true when the
-    /// source is a path or URL ferry can push to.
+    /// Push `refs/notes/ferry` after writing. Unset: a remote source (ferry writes the
+    /// notes into its own cache) pushes them to the source URL; a local source gets the
+    /// notes in the repository itself and pushes nothing. `true` with a local source
+    /// pushes to its `origin`; `false` never pushes.
     #[serde(default)]
     pub push: Option<bool>,
 }

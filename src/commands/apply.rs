@@ -318,7 +318,7 @@ async fn report_all(
     let (statuses, dir) = (loaded.config.statuses.clone(), loaded.dir.clone());
     let ext = external.clone();
     let reporters = match tokio::task::spawn_blocking(move || {
-        report::from_config(&statuses, &repo, ext.as_deref(), &dir)
+        report::from_config(&statuses, &repo, None, ext.as_deref(), &dir)
     })
     .await
     {

@@ -55,8 +55,11 @@ pub(crate) fn check_sha(sha: &str) -> Result<()> {
 /// to `{externalUrl}/tenants/{tenant}?commit={sha}`); `base_dir` is the directory of
 /// ferry.yaml (relative `tokenFile`s are resolved against it).
 ///
-/// Git notes are pushed to the source repository's `origin` remote when `push` is `true`,
-/// or when it is unset and the repository has an `origin`.
+/// Where git notes are pushed: nowhere when `push` is `false`; to `push_default` when
+/// `push` is unset (the source's URL when ferry reads a remote source through its own
+/// cache; `None` for a local source, whose notes are written into the repository itself
+/// and need no push); to the source repository's `origin` remote when `push` is `true`
+/// and there is no `push_default`.
 ///
 /// # Errors
 /// [`ReportError::Config`] for a missing or doubly given token, an environment variable
@@ -71,18 +74,25 @@ pub(crate) fn check_sha(sha: &str) -> Result<()> {
 pub fn from_config(
     statuses: &[StatusTarget],
     source_repo: &Path,
+    push_default: Option<&str>,
     external_url: Option<&str>,
     base_dir: &Path,
 ) -> Result<Vec<Box<dyn Reporter>>> {
-    build(statuses, source_repo, external_url, base_dir, &|name| {
-        std::env::var(name).ok()
-    })
+    build(
+        statuses,
+        source_repo,
+        push_default,
+        external_url,
+        base_dir,
+        &|name| std::env::var(name).ok(),
+    )
 }
 
 /// [`from_config`] with the environment given as a function (for tests).
 pub(crate) fn build(
     statuses: &[StatusTarget],
     source_repo: &Path,
+    push_default: Option<&str>,
     external_url: Option<&str>,
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
@@ -90,9 +100,13 @@ pub(crate) fn build(
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::with_capacity(statuses.len());
     for (index, target) in statuses.iter().enumerate() {
         let reporter: Box<dyn Reporter> = match target {
-            StatusTarget::GitNotes(notes) => {
-                Box::new(git_notes(index, notes, source_repo, external_url)?)
-            }
+            StatusTarget::GitNotes(notes) => Box::new(git_notes(
+                index,
+                notes,
+                source_repo,
+                push_default,
+                external_url,
+            )?),
             StatusTarget::Github(forge) => {
                 let token = forge_token(index, "github", forge, base_dir, env)?;
                 check_forge(index, "github", forge)?;
@@ -261,11 +275,14 @@ fn git_notes(
     index: usize,
     notes: &GitNotes,
     source_repo: &Path,
+    push_default: Option<&str>,
     external_url: Option<&str>,
 ) -> Result<GitNotesReporter> {
     let reporter = GitNotesReporter::new(source_repo).with_external_url(external_url);
-    if notes.push == Some(false) {
-        return Ok(reporter);
+    match (notes.push, push_default) {
+        (Some(false), _) | (None, None) => return Ok(reporter),
+        (_, Some(url)) => return Ok(reporter.with_push_to(url)),
+        (Some(true), None) => {}
     }
     let repo = git2::Repository::open(source_repo).map_err(|source| ReportError::Git {
         action: "open the source repository",
@@ -324,7 +341,7 @@ mod tests {
                 token_type: Some(TokenType::Oauth),
             }),
         ];
-        let reporters = build(&statuses, repo.path(), None, dir.path(), &env).unwrap();
+        let reporters = build(&statuses, repo.path(), None, None, dir.path(), &env).unwrap();
         let names: Vec<_> = reporters.iter().map(|r| r.name().to_owned()).collect();
         assert_eq!(names, ["git-notes", "github", "gitlab"]);
         let debug = format!("{reporters:?}");
@@ -340,6 +357,7 @@ mod tests {
             build(
                 &[StatusTarget::Github(f)],
                 dir.path(),
+                None,
                 None,
                 dir.path(),
                 &env,
@@ -379,13 +397,14 @@ mod tests {
     }
 
     #[test]
-    fn git_notes_push_follows_origin() {
+    fn git_notes_push_target_follows_the_source() {
         let dir = tempfile::tempdir().unwrap();
         let repo = git2::Repository::init(dir.path().join("src")).unwrap();
         let forced = GitNotes { push: Some(true) };
         let err = build(
             &[StatusTarget::GitNotes(forced.clone())],
             repo.path(),
+            None,
             None,
             dir.path(),
             &env,
@@ -402,16 +421,44 @@ mod tests {
             &[StatusTarget::GitNotes(forced)],
             repo.path(),
             None,
+            None,
             dir.path(),
             &env,
         )
         .unwrap();
         assert!(format!("{:?}", reporters[0]).contains("/srv/git/connectors.git"));
 
+        // Unset: a local source (no default) is written in place and pushed nowhere, even
+        // with an origin; a remote source's cache pushes to the source URL.
+        let unset = GitNotes { push: None };
+        let reporters = build(
+            &[StatusTarget::GitNotes(unset.clone())],
+            repo.path(),
+            None,
+            None,
+            dir.path(),
+            &env,
+        )
+        .unwrap();
+        assert!(!format!("{:?}", reporters[0]).contains("/srv/git/connectors.git"));
+        let reporters = build(
+            &[StatusTarget::GitNotes(unset)],
+            repo.path(),
+            Some("https://git.example.com/acme/connectors.git"),
+            None,
+            dir.path(),
+            &env,
+        )
+        .unwrap();
+        assert!(
+            format!("{:?}", reporters[0]).contains("https://git.example.com/acme/connectors.git")
+        );
+
         let off = GitNotes { push: Some(false) };
         let reporters = build(
             &[StatusTarget::GitNotes(off)],
             repo.path(),
+            None,
             None,
             dir.path(),
             &env,
