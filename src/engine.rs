@@ -109,6 +109,62 @@ pub struct Engine {
     providers: HashMap<String, Arc<dyn Provider>>,
     emulator: std::sync::Mutex<Option<emulator::EmulatorHandle>>,
     emulator_url: Option<String>,
+    _emulator_lock: Option<StateLock>,
+}
+
+/// Exclusive use of the in-process emulator's state file: two ferry processes serving the
+/// same emulated tenants would each hold their own copy and overwrite each other's file.
+/// A lock left by a process that no longer runs is taken over.
+#[derive(Debug)]
+struct StateLock {
+    path: PathBuf,
+}
+
+impl StateLock {
+    fn acquire(path: &Path) -> Result<StateLock> {
+        use std::io::Write;
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+                Ok(mut file) => {
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(StateLock {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(path).unwrap_or_default();
+                    let pid = holder.trim();
+                    // A pid that is ours is a lock left by an earlier life of this process
+                    // slot (a restarted container's pid 1), not a live holder.
+                    let ours = pid == std::process::id().to_string();
+                    let alive = !pid.is_empty() && !ours && Path::new("/proc").join(pid).exists();
+                    if alive {
+                        return Err(Error::Emulator(format!(
+                            "the emulated tenants are in use by another ferry process (pid {pid}), which holds {}; stop it, or talk to its tenants through it (its log prints their address)",
+                            path.display()
+                        )));
+                    }
+                    let _ = std::fs::remove_file(path);
+                }
+                Err(e) => {
+                    return Err(Error::Emulator(format!(
+                        "cannot lock {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        Err(Error::Emulator(format!(
+            "cannot lock {}: another process keeps taking it",
+            path.display()
+        )))
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl Engine {
@@ -127,6 +183,7 @@ impl Engine {
             .filter(|t| t.url == "emulator")
             .collect();
         let mut emulator_handle = None;
+        let mut lock = None;
         let mut tokens: HashMap<String, String> = HashMap::new();
         let mut businesses: HashMap<String, String> = HashMap::new();
         if !emulated.is_empty() {
@@ -138,6 +195,9 @@ impl Engine {
             let state_path = store
                 .path()
                 .map(|p| p.with_file_name("emulator-state.json"));
+            if let Some(path) = &state_path {
+                lock = Some(StateLock::acquire(&path.with_extension("lock"))?);
+            }
             let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let handle = emulator::spawn(seed, state_path, listen)
                 .map_err(|e| Error::Emulator(e.to_string()))?;
@@ -176,6 +236,7 @@ impl Engine {
             tenants,
             providers,
             emulator_url: emulator_handle.as_ref().map(|h| h.url()),
+            _emulator_lock: lock,
             emulator: std::sync::Mutex::new(emulator_handle),
         })
     }
@@ -593,6 +654,23 @@ mod tests {
         let canonical = canonical(&desired);
         assert_eq!(canonical[0].hash, live_hash);
         assert_eq!(canonical[0].source_hash, written.source_hash);
+    }
+
+    #[test]
+    fn the_emulator_state_lock_refuses_a_live_holder_and_takes_over_a_dead_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("emulator-state.lock");
+        // pid 1 runs on every Linux machine and is never this test.
+        std::fs::write(&path, "1").unwrap();
+        let err = StateLock::acquire(&path).unwrap_err().to_string();
+        assert!(err.contains("in use by another ferry process (pid 1)"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1", "a live holder's lock is kept");
+
+        std::fs::write(&path, "4194303999").unwrap();
+        let lock = StateLock::acquire(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), std::process::id().to_string());
+        drop(lock);
+        assert!(!path.exists(), "the lock goes with the engine");
     }
 
     #[test]
