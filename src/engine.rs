@@ -124,7 +124,11 @@ impl StateLock {
     fn acquire(path: &Path) -> Result<StateLock> {
         use std::io::Write;
         for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
                 Ok(mut file) => {
                     let _ = write!(file, "{}", std::process::id());
                     return Ok(StateLock {
@@ -663,12 +667,22 @@ mod tests {
         // pid 1 runs on every Linux machine and is never this test.
         std::fs::write(&path, "1").unwrap();
         let err = StateLock::acquire(&path).unwrap_err().to_string();
-        assert!(err.contains("in use by another ferry process (pid 1)"), "{err}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1", "a live holder's lock is kept");
+        assert!(
+            err.contains("in use by another ferry process (pid 1)"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "1",
+            "a live holder's lock is kept"
+        );
 
         std::fs::write(&path, "4194303999").unwrap();
         let lock = StateLock::acquire(&path).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), std::process::id().to_string());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
         drop(lock);
         assert!(!path.exists(), "the lock goes with the engine");
     }
