@@ -320,8 +320,19 @@ impl Controller {
     /// # Errors
     /// The fetch error; it is also logged, and the heads stay where they were.
     pub async fn refresh(&self, reason: Reason) -> Result<FetchReport, remote::Error> {
+        let failing_before = self
+            .inner
+            .remote
+            .last_fetch_error()
+            .is_some_and(|f| f.branch.is_none());
         match self.inner.remote.fetch().await {
             Ok(report) => {
+                if failing_before {
+                    // The source is back: every tenant reports again, so the error
+                    // statuses of the outage are replaced even where no branch moved.
+                    info!("the source can be fetched again");
+                    self.inner.scheduler.mark_all(reason);
+                }
                 for branch in &report.moved {
                     let commit = report
                         .heads
@@ -345,6 +356,11 @@ impl Controller {
                     transient = e.is_transient(),
                     "fetch failed; tenants keep the last fetched commit"
                 );
+                if !failing_before {
+                    // The first failure of an outage: every tenant reports it (an `error`
+                    // status on the commit it is kept at). Retries mark nothing more.
+                    self.inner.scheduler.mark_all(reason);
+                }
                 Err(e)
             }
         }
@@ -821,6 +837,81 @@ mod tests {
         );
         assert!(remote.last_fetch_error().unwrap().transient);
         lifecycle.begin_shutdown();
+    }
+
+    /// Counts reconciles per tenant.
+    #[derive(Default)]
+    struct Counter(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Reconciler for Counter {
+        async fn reconcile(&self, tenant: &str, _reasons: &Reasons) -> ReconcileOutcome {
+            self.0.lock().unwrap().push(tenant.to_owned());
+            ReconcileOutcome::Ok
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fetch_outage_and_its_end_each_make_every_tenant_report_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = dir.path().join("origin.git");
+        let repo = git2::Repository::init_bare(&origin).unwrap();
+        let sig = git2::Signature::now("ferry test", "test@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        repo.commit(Some("refs/heads/main"), &sig, &sig, "start", &tree, &[])
+            .unwrap();
+        let config: config::Config = serde_saphyr::from_str(
+            "source: {repo: origin.git, interval: 1h}\n\
+             tenants: [{name: sandbox, platform: kizen, url: emulator}, {name: prod, platform: kizen, url: emulator}]\n",
+        )
+        .unwrap();
+        let spec =
+            crate::source::remote::RemoteSpec::from_config(&config.source, dir.path()).unwrap();
+        let remote = Remote::open(spec, &dir.path().join("cache"), ["main".to_owned()])
+            .await
+            .unwrap();
+        let counter = Arc::new(Counter::default());
+        let scheduler = crate::scheduler::Scheduler::new(
+            counter.clone(),
+            ["sandbox", "prod"],
+            crate::scheduler::SchedulerOptions {
+                debounce: Duration::from_millis(1),
+                ..Default::default()
+            },
+        );
+        let options = ControllerOptions::from_config(&config).unwrap();
+        let controller =
+            Controller::new(&config, remote.clone(), scheduler.handle(), options).unwrap();
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn(scheduler.run(cancel.clone()));
+        let calls = || counter.0.lock().unwrap().len();
+        let settle = || tokio::time::sleep(Duration::from_millis(300));
+
+        controller.refresh(Reason::Poll).await.unwrap();
+        settle().await;
+        assert_eq!(calls(), 2, "the first fetch moves both tenants");
+
+        let moved = dir.path().join("moved.git");
+        std::fs::rename(&origin, &moved).unwrap();
+        assert!(controller.refresh(Reason::Poll).await.is_err());
+        settle().await;
+        assert_eq!(calls(), 4, "the outage is reported by every tenant");
+        assert!(controller.refresh(Reason::Poll).await.is_err());
+        settle().await;
+        assert_eq!(calls(), 4, "a retry during the outage marks nothing more");
+
+        std::fs::rename(&moved, &origin).unwrap();
+        controller.refresh(Reason::Poll).await.unwrap();
+        settle().await;
+        assert_eq!(
+            calls(),
+            6,
+            "the end of the outage is reported although no branch moved"
+        );
+        cancel.cancel();
+        run.await.unwrap();
     }
 
     #[test]

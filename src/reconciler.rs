@@ -455,7 +455,25 @@ impl Reconciler for EngineReconciler {
             .filter(|d| !d.healed)
             .map(|d| d.connector.clone())
             .collect();
-        let status = sync_status(tenant, &planned.plan, &report, desired.len(), warnings);
+        let mut status = sync_status(tenant, &planned.plan, &report, desired.len(), warnings);
+        if let Some(failure) = self
+            .remote
+            .last_fetch_error()
+            .filter(|f| f.branch.is_none())
+            && status.state != StatusState::Failure
+        {
+            // The tenant is in line with the last commit ferry could fetch; say that newer
+            // commits cannot be seen.
+            status = CommitStatus::new(
+                crate::report::sync_context(tenant),
+                StatusState::Error,
+                format!(
+                    "cannot fetch the source: {}; kept at this commit",
+                    failure.message
+                ),
+            )
+            .with_warnings(warnings);
+        }
         let failed = status.state == StatusState::Failure;
         self.post(&sha, status.clone()).await;
         let tenant_cfg_has_drift = self
