@@ -19,7 +19,7 @@ use tracing::{debug, info};
 use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
-use crate::model::{Body, Catalog, Desired, LiveObject, Location, Platform};
+use crate::model::{Body, Catalog, Desired, LiveObject, Location};
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
 use crate::store::{self, InventoryRow, Store, clean, inventory};
@@ -571,14 +571,6 @@ fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<
     Ok(emulator::Seed { tenants })
 }
 
-/// Platforms present in a set of tenants (for messages).
-pub fn platforms(tenants: &[config::Tenant]) -> Vec<Platform> {
-    let mut p: Vec<Platform> = tenants.iter().map(|t| t.platform).collect();
-    p.sort();
-    p.dedup();
-    p
-}
-
 /// Path helper: the state file for a config, honouring an override.
 pub fn state_path(config: &LoadedConfig, overridden: Option<&Path>) -> PathBuf {
     match overridden {
@@ -591,6 +583,7 @@ pub fn state_path(config: &LoadedConfig, overridden: Option<&Path>) -> PathBuf {
 mod tests {
     use super::*;
     use crate::config::OnConflict;
+    use crate::model::Platform;
 
     fn tenant(name: &str, business: Option<&str>, promote_from: Option<&str>) -> config::Tenant {
         config::Tenant {
