@@ -731,13 +731,15 @@ async fn rename(
             Some(describe(ctx, action, &e)),
         );
     }
+    // Read the renamed object back (one request, not a list of the whole tenant) so the
+    // next no-op reconcile sees no version change; if that fails, the next plan exports it
+    // once and records the version then.
     let version = ctx
         .provider
-        .list()
+        .export(live_id)
         .await
         .ok()
-        .and_then(|all| all.into_iter().find(|s| s.id == live_id))
-        .map(|s| s.version);
+        .map(|o| o.summary.version);
     let (tenant_s, connector, to_s, id_s, revision) = (
         tenant.to_owned(),
         action.connector.clone(),
