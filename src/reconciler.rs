@@ -286,8 +286,9 @@ enum TenantUpdate {
     },
 }
 
-/// The sync status for a finished apply.
-fn sync_status(
+/// The sync status of `ferry/<tenant>` for a finished apply (shared by `serve` and
+/// `apply --report`).
+pub(crate) fn sync_status(
     tenant: &str,
     plan: &Plan,
     report: &ApplyReport,

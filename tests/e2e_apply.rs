@@ -285,7 +285,29 @@ fn a_name_taken_by_a_hand_made_connector_is_blocked_adopted_or_replaced() {
         "conflict"
     );
 
-    p.apply_json(0);
+    p.ferry(&["apply", "--auto-approve", "-o", "json", "--report"])
+        .expect(0);
+    // `apply --report` says what `serve` says: a conflict that blocks a connector fails
+    // the tenant's status; the others are in sync.
+    let notes = std::process::Command::new("git")
+        .args(["notes", "--ref=ferry", "show", "HEAD"])
+        .current_dir(&p.repo)
+        .output()
+        .unwrap();
+    let notes: Value = serde_json::from_slice(&notes.stdout).expect("statuses as git notes");
+    assert_eq!(notes["ferry/strict"]["state"], "failure", "{notes:#}");
+    assert!(
+        notes["ferry/strict"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("blocked: "),
+        "{notes:#}"
+    );
+    assert_eq!(notes["ferry/replacing"]["state"], "success", "{notes:#}");
+    assert_eq!(
+        notes["ferry/replacing"]["description"],
+        "in sync · 2 connectors"
+    );
     let new_sql = git_version.sql.as_str();
     for (tenant, orders_before, lead_before) in before {
         let orders = seeded(&tenant, "Orders Sync");

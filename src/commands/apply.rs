@@ -21,6 +21,7 @@ use crate::apply::{ApplyReport, Outcome};
 use crate::engine::DriftMode;
 use crate::manifest;
 use crate::plan::Plan;
+use crate::reconciler::sync_status;
 use crate::render;
 use crate::report::{self, CommitStatus, Deliverer};
 
@@ -144,7 +145,7 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
     let mut rows = Vec::new();
     for (tenant, result) in &reports {
         match result {
-            Ok(report) => {
+            Ok(TenantRun { report, .. }) => {
                 failed |= report.failed();
                 rows.push(report_json(report));
                 if human {
@@ -162,8 +163,7 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
         println!("{:#}", json!({"tenants": rows}));
     }
     if args.report {
-        let applied: Vec<(String, Result<ApplyReport, String>)> = reports;
-        report_all(args, p, &plans, &applied).await;
+        report_all(args, p, &plans, &reports).await;
     }
     u8::from(failed)
 }
@@ -177,10 +177,18 @@ fn has_dependents(p: &Prepared) -> bool {
         .any(|t| t.promote_from.is_some() && p.tenants.contains(&t.name))
 }
 
+/// One tenant's apply: the plan carried out, how many connectors git wants there, and
+/// what happened.
+struct TenantRun {
+    plan: Plan,
+    desired: usize,
+    report: ApplyReport,
+}
+
 /// Apply the chosen tenants, sources before the tenants promoting from them; each tenant
 /// is planned right before it is applied.
-async fn apply_in_waves(p: &Prepared) -> Vec<(String, Result<ApplyReport, String>)> {
-    let mut done: BTreeMap<String, Result<ApplyReport, String>> = BTreeMap::new();
+async fn apply_in_waves(p: &Prepared) -> Vec<(String, Result<TenantRun, String>)> {
+    let mut done: BTreeMap<String, Result<TenantRun, String>> = BTreeMap::new();
     let mut remaining: Vec<String> = p.tenants.clone();
     let tenants = &p.read.loaded.config.tenants;
     while !remaining.is_empty() {
@@ -210,7 +218,7 @@ async fn apply_in_waves(p: &Prepared) -> Vec<(String, Result<ApplyReport, String
         .collect()
 }
 
-async fn apply_one(p: &Prepared, name: &str) -> Result<ApplyReport, String> {
+async fn apply_one(p: &Prepared, name: &str) -> Result<TenantRun, String> {
     let engine = &p.engine;
     let tenant = engine.tenant(name).map_err(|e| e.to_string())?;
     engine.recover(name).await.map_err(|e| e.to_string())?;
@@ -225,7 +233,12 @@ async fn apply_one(p: &Prepared, name: &str) -> Result<ApplyReport, String> {
         )
         .await
         .map_err(|e| e.to_string())?;
-    engine.apply(&planned).await.map_err(|e| e.to_string())
+    let report = engine.apply(&planned).await.map_err(|e| e.to_string())?;
+    Ok(TenantRun {
+        plan: planned.plan,
+        desired: desired.len(),
+        report,
+    })
 }
 
 fn short(rev: &str) -> &str {
@@ -298,7 +311,7 @@ async fn report_all(
     args: &ApplyArgs,
     p: &Prepared,
     plans: &[Plan],
-    applied: &[(String, Result<ApplyReport, String>)],
+    applied: &[(String, Result<TenantRun, String>)],
 ) {
     let Some(sha) = p.read.commit.clone() else {
         eprintln!("ferry: --report needs a commit: the repository has none yet");
@@ -340,37 +353,37 @@ async fn report_all(
         }
     };
     for tenant in &p.tenants {
+        let t = tenant.clone();
+        let warnings = p
+            .engine
+            .store()
+            .call(move |c| crate::store::warnings::for_tenant(c, &t))
+            .await
+            .map_or(0, |w| u32::try_from(w.len()).unwrap_or(u32::MAX));
+        // The same mapping `ferry serve` uses, so both report a tenant alike.
         let status = match applied.iter().find(|(t, _)| t == tenant) {
-            Some((_, Ok(report))) if report.failed() => CommitStatus::failed(
-                tenant,
-                &report.first_failure().unwrap_or_default(),
-                report
-                    .results
-                    .iter()
-                    .filter(|r| r.outcome == Outcome::Failed)
-                    .count()
-                    .saturating_sub(1),
-            ),
-            Some((_, Ok(report))) => {
-                let connectors = report.in_sync
-                    + report
-                        .results
-                        .iter()
-                        .filter(|r| r.live_id.is_some())
-                        .count();
-                CommitStatus::in_sync(
-                    tenant,
-                    connectors,
-                    u32::try_from(report.warning_count()).unwrap_or(u32::MAX),
-                )
+            Some((_, Ok(run))) => {
+                sync_status(tenant, &run.plan, &run.report, run.desired, warnings)
             }
             Some((_, Err(e))) => CommitStatus::unreachable(tenant, e),
             None => {
-                let n = plans
-                    .iter()
-                    .find(|pl| &pl.tenant == tenant)
-                    .map_or(0, |pl| pl.actions.len());
-                CommitStatus::in_sync(tenant, n, 0)
+                // Nothing was applied: report the plan as it stands.
+                let Some(plan) = plans.iter().find(|pl| &pl.tenant == tenant) else {
+                    continue;
+                };
+                let nothing = ApplyReport {
+                    tenant: tenant.clone(),
+                    revision: p.revision.clone(),
+                    results: Vec::new(),
+                    in_sync: plan.summary().unchanged,
+                };
+                let desired = p
+                    .engine
+                    .tenant(tenant)
+                    .ok()
+                    .and_then(|t| manifest::desired_for(&p.read.set, t).ok())
+                    .map_or(0, |d| d.len());
+                sync_status(tenant, plan, &nothing, desired, warnings)
             }
         };
         let status = match status.target_url_for(external.as_deref(), &sha) {
