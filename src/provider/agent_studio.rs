@@ -29,6 +29,9 @@ use crate::model::{
 /// Page size of list calls (the API's maximum).
 const PAGE_SIZE: u32 = 500;
 
+/// Where the platform keeps its objects: `{COLLECTION}/{id}`.
+const COLLECTION: &str = "/api/v1/plugins";
+
 /// An Agent Studio tenant reached through its plugin API.
 #[derive(Debug)]
 pub struct AgentStudioClient {
@@ -76,10 +79,7 @@ impl AgentStudioClient {
 
     async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
         self.api
-            .json(
-                scope,
-                Request::get(format!("/api/v1/plugins/{}", segment(id))),
-            )
+            .json(scope, Request::get(format!("{COLLECTION}/{}", segment(id))))
             .await
     }
 
@@ -156,10 +156,7 @@ impl Provider for AgentStudioClient {
         let mut out = Vec::new();
         let mut cursor = "0".to_owned();
         loop {
-            let path = format!(
-                "/api/v1/plugins?cursor={}&limit={PAGE_SIZE}",
-                segment(&cursor)
-            );
+            let path = format!("{COLLECTION}?cursor={}&limit={PAGE_SIZE}", segment(&cursor));
             let page: Page = self.api.json(&scope, Request::get(path)).await?;
             out.extend(page.items.into_iter().map(Summary::into_live));
             match page.next_cursor {
@@ -219,32 +216,29 @@ impl Provider for AgentStudioClient {
     }
 
     async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Rename, Some(id));
-        let req = Request::patch(
-            format!("/api/v1/plugins/{}", segment(id)),
-            json!({ "name": new_name }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(
+                Operation::Rename,
+                COLLECTION,
+                id,
+                json!({ "name": new_name }),
+            )
+            .await
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Delete, Some(id));
-        self.api
-            .send(
-                &scope,
-                Request::delete(format!("/api/v1/plugins/{}", segment(id))),
-            )
-            .await
-            .map(drop)
+        self.api.delete_object(COLLECTION, id).await
     }
 
     async fn deactivate(&self, id: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Deactivate, Some(id));
-        let req = Request::patch(
-            format!("/api/v1/plugins/{}", segment(id)),
-            json!({ "active": false }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(
+                Operation::Deactivate,
+                COLLECTION,
+                id,
+                json!({ "active": false }),
+            )
+            .await
     }
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {
@@ -256,7 +250,7 @@ impl Provider for AgentStudioClient {
 
     async fn export_link(&self, id: &str) -> Result<String> {
         let scope = self.api.scope(Operation::ExportLink, Some(id));
-        let req = Request::post(format!("/api/v1/plugins/{}/export", segment(id)), json!({}));
+        let req = Request::post(format!("{COLLECTION}/{}/export", segment(id)), json!({}));
         let link: Link = self.api.json(&scope, req).await?;
         Ok(link.link)
     }

@@ -53,6 +53,9 @@ use crate::model::{
     Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, WarningKind,
 };
 
+/// Where the platform keeps its connectors: `{COLLECTION}/{id}`.
+const COLLECTION: &str = "/connectors";
+
 /// Page size of list calls (the API's maximum).
 const PAGE_SIZE: u32 = 500;
 
@@ -144,7 +147,7 @@ impl CdeClient {
     async fn connector(&self, scope: &Scope, id: &str) -> Result<Value> {
         let reply: Envelope = self
             .api
-            .json(scope, Request::get(format!("/connectors/{}", segment(id))))
+            .json(scope, Request::get(format!("{COLLECTION}/{}", segment(id))))
             .await?;
         Ok(reply.data)
     }
@@ -228,7 +231,7 @@ impl Provider for CdeClient {
         let mut out = Vec::new();
         let mut from = 0u64;
         loop {
-            let path = format!("/connectors?from={from}&limit={PAGE_SIZE}");
+            let path = format!("{COLLECTION}?from={from}&limit={PAGE_SIZE}");
             let page: Page = self.api.json(&scope, Request::get(path)).await?;
             for item in &page.data {
                 out.push(summary_of(&scope, item)?);
@@ -287,32 +290,29 @@ impl Provider for CdeClient {
     }
 
     async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Rename, Some(id));
-        let req = Request::patch(
-            format!("/connectors/{}", segment(id)),
-            json!({ "name": new_name }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(
+                Operation::Rename,
+                COLLECTION,
+                id,
+                json!({ "name": new_name }),
+            )
+            .await
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Delete, Some(id));
-        self.api
-            .send(
-                &scope,
-                Request::delete(format!("/connectors/{}", segment(id))),
-            )
-            .await
-            .map(drop)
+        self.api.delete_object(COLLECTION, id).await
     }
 
     async fn deactivate(&self, id: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Deactivate, Some(id));
-        let req = Request::patch(
-            format!("/connectors/{}", segment(id)),
-            json!({ "active": false }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(
+                Operation::Deactivate,
+                COLLECTION,
+                id,
+                json!({ "active": false }),
+            )
+            .await
     }
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {

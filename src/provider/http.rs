@@ -320,6 +320,27 @@ impl Endpoint {
         Scope::new(&self.tenant, self.platform, operation, object)
     }
 
+    /// `PATCH {collection}/{id}` with `body` (rename, the active toggle), discarding the
+    /// answer.
+    pub(crate) async fn patch_object(
+        &self,
+        operation: Operation,
+        collection: &str,
+        id: &str,
+        body: serde_json::Value,
+    ) -> Result<()> {
+        let scope = self.scope(operation, Some(id));
+        let req = Request::patch(format!("{collection}/{}", segment(id)), body);
+        self.send(&scope, req).await.map(drop)
+    }
+
+    /// `DELETE {collection}/{id}`.
+    pub(crate) async fn delete_object(&self, collection: &str, id: &str) -> Result<()> {
+        let scope = self.scope(Operation::Delete, Some(id));
+        let req = Request::delete(format!("{collection}/{}", segment(id)));
+        self.send(&scope, req).await.map(drop)
+    }
+
     /// Send `req` and decode a 2xx JSON answer.
     pub(crate) async fn json<T: DeserializeOwned>(&self, scope: &Scope, req: Request) -> Result<T> {
         self.send(scope, req).await?.json(scope)

@@ -26,6 +26,9 @@ use crate::model::{
 /// Page size of list calls (the API's maximum).
 const PAGE_SIZE: u32 = 500;
 
+/// Where the platform keeps its objects: `{COLLECTION}/{id}`.
+const COLLECTION: &str = "/api/smart-connectors";
+
 /// A Kizen business reached through its SmartConnector API.
 #[derive(Debug)]
 pub struct KizenClient {
@@ -87,10 +90,7 @@ impl KizenClient {
 
     async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
         self.api
-            .json(
-                scope,
-                Request::get(format!("/api/smart-connectors/{}", segment(id))),
-            )
+            .json(scope, Request::get(format!("{COLLECTION}/{}", segment(id))))
             .await
     }
 
@@ -171,7 +171,7 @@ impl Provider for KizenClient {
         let mut out = Vec::new();
         let mut page = 1u64;
         loop {
-            let path = format!("/api/smart-connectors?page={page}&page_size={PAGE_SIZE}");
+            let path = format!("{COLLECTION}?page={page}&page_size={PAGE_SIZE}");
             let reply: Page = self.api.json(&scope, Request::get(path)).await?;
             out.extend(reply.results.into_iter().map(Summary::into_live));
             match reply.next {
@@ -224,7 +224,7 @@ impl Provider for KizenClient {
             Some(api_name) => json!({ "name": name, "api_name": api_name }),
             None => json!({ "name": name }),
         };
-        let path = format!("/api/smart-connectors/{}/duplicate", segment(source_id));
+        let path = format!("{COLLECTION}/{}/duplicate", segment(source_id));
         let req = Request::post(path, body).not_idempotent();
         let detail: Detail = self.api.json(&scope, req).await?;
         let warnings = detail.warnings.clone();
@@ -232,12 +232,14 @@ impl Provider for KizenClient {
     }
 
     async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Rename, Some(id));
-        let req = Request::patch(
-            format!("/api/smart-connectors/{}", segment(id)),
-            json!({ "name": new_name }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(
+                Operation::Rename,
+                COLLECTION,
+                id,
+                json!({ "name": new_name }),
+            )
+            .await
     }
 
     async fn rename_aside(&self, id: &str, aside_name: &str) -> Result<()> {
@@ -245,7 +247,7 @@ impl Provider for KizenClient {
         let current = self.detail(&scope, id).await?;
         let api_name = aside_api_name(&current.api_name, aside_name);
         let req = Request::patch(
-            format!("/api/smart-connectors/{}", segment(id)),
+            format!("{COLLECTION}/{}", segment(id)),
             json!({ "name": aside_name, "api_name": api_name }),
         );
         self.api.send(&scope, req).await.map(drop)
@@ -258,36 +260,28 @@ impl Provider for KizenClient {
             Some(original) => json!({ "name": name, "api_name": original }),
             None => json!({ "name": name }),
         };
-        let req = Request::patch(format!("/api/smart-connectors/{}", segment(id)), body);
+        let req = Request::patch(format!("{COLLECTION}/{}", segment(id)), body);
         self.api.send(&scope, req).await.map(drop)
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Delete, Some(id));
-        self.api
-            .send(
-                &scope,
-                Request::delete(format!("/api/smart-connectors/{}", segment(id))),
-            )
-            .await
-            .map(drop)
+        self.api.delete_object(COLLECTION, id).await
     }
 
     async fn deactivate(&self, id: &str) -> Result<()> {
-        let scope = self.api.scope(Operation::Deactivate, Some(id));
-        let req = Request::patch(
-            format!("/api/smart-connectors/{}", segment(id)),
-            json!({ "active": false }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(
+                Operation::Deactivate,
+                COLLECTION,
+                id,
+                json!({ "active": false }),
+            )
+            .await
     }
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {
         let scope = self.api.scope(Operation::Recheck, Some(id));
-        let req = Request::post(
-            format!("/api/smart-connectors/{}/checks", segment(id)),
-            json!({}),
-        );
+        let req = Request::post(format!("{COLLECTION}/{}/checks", segment(id)), json!({}));
         let checks: Checks = self.api.json(&scope, req).await?;
         Ok(CheckResult {
             status: checks.status,
