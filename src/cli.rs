@@ -3,10 +3,11 @@
 //! Exit codes: 0 success, 1 failure (invalid manifests, failed actions), 2 changes pending
 //! (`plan`), 64 usage or configuration error before any work started.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
 
 /// GitOps reconciler for SaaS connectors.
 #[derive(Debug, Parser)]
@@ -33,9 +34,9 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check every manifest and the configuration; print every error at once.
-    Validate(ValidateArgs),
+    Validate(crate::commands::validate::ValidateArgs),
     /// Print the JSON Schema of ferry.yaml and of manifests.
-    Schema(SchemaArgs),
+    Schema(crate::commands::schema::SchemaArgs),
     /// Show what applying a revision would change in each tenant.
     Plan(crate::commands::plan::PlanArgs),
     /// Apply a revision to the tenants (asks first; connectors always stay inactive).
@@ -50,21 +51,6 @@ pub enum Command {
     Status(crate::commands::status::StatusArgs),
 }
 
-/// Arguments of `ferry validate`.
-#[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
-    /// Configuration file.
-    #[arg(long, short, env = "FERRY_CONFIG", default_value = "ferry.yaml")]
-    pub config: PathBuf,
-    /// Read manifests from this commit (any git revision) instead of the working tree.
-    #[arg(long)]
-    pub rev: Option<String>,
-}
-
-/// Arguments of `ferry schema`.
-#[derive(Debug, clap::Args)]
-pub struct SchemaArgs {}
-
 /// Parse the command line, run the command, and turn its outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,10 +58,32 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => crate::commands::plan::run(args),
         Command::Apply(args) => crate::commands::apply::run(args),
         Command::Export(args) => crate::commands::export::run(args),
-        Command::Serve(args) => crate::commands::serve::run(args, cli.log_format),
+        Command::Serve(args) => {
+            init_logging(cli.log_format);
+            crate::commands::serve::run(args)
+        }
         Command::Emulator(args) => crate::commands::emulator::run(args),
         Command::Validate(args) => crate::commands::validate::run(&args),
         Command::Schema(_) => crate::commands::schema::run(),
         Command::Status(args) => crate::commands::status::run(&args),
     }
+}
+
+/// Install the `tracing` subscriber: text or JSON lines on stderr, filtered by `RUST_LOG`
+/// (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // A subscriber already installed (tests) is kept.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }

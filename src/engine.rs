@@ -20,10 +20,10 @@ use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
 use crate::model::{Body, Catalog, Desired, LiveObject, Location};
+use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
 use crate::store::{self, InventoryRow, Store, clean, inventory};
-use crate::window;
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]

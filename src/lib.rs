@@ -8,29 +8,22 @@
 //! Data flow: trigger → [`source`] snapshot → [`manifest`] load and validate → desired
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
-pub mod api;
 pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod controller;
+pub mod daemon;
 pub mod emulator;
 pub mod engine;
-pub mod lifecycle;
+pub mod export;
+pub mod http;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
-pub mod page;
 pub mod plan;
 pub mod provider;
-pub mod reconciler;
 pub mod render;
 pub mod report;
-pub mod scheduler;
 pub mod sensitive;
-pub mod server;
-pub mod shard;
 pub mod source;
 pub mod store;
-pub mod webhook;
-pub mod window;

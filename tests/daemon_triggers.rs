@@ -8,7 +8,7 @@ use std::time::Duration;
 use daemon_support::{
     Daemon, commit, config_yaml, git, hmac_hex, options, origin, push_payload, wait_for,
 };
-use ferry::scheduler::{Reason, Reasons};
+use ferry::daemon::scheduler::{Reason, Reasons};
 use git2::Repository;
 use serde_json::Value;
 

@@ -71,7 +71,7 @@ fn three_replicas_own_disjoint_tenant_sets_covering_every_tenant() {
     // The placement is the documented hash: FNV-1a 64 of the name, modulo 3.
     for (i, set) in sets.iter().enumerate() {
         for t in set {
-            assert_eq!(ferry::shard::shard_of_key(t, 3) as usize, i, "{t}");
+            assert_eq!(ferry::daemon::shard::shard_of_key(t, 3) as usize, i, "{t}");
         }
     }
 
@@ -81,7 +81,7 @@ fn three_replicas_own_disjoint_tenant_sets_covering_every_tenant() {
     assert_eq!(tenants.len(), TENANTS.len());
     for t in tenants {
         let name = t["name"].as_str().unwrap();
-        let owner = ferry::shard::shard_of_key(name, 3);
+        let owner = ferry::daemon::shard::shard_of_key(name, 3);
         assert_eq!(t["shard"], owner, "{name}");
         assert_eq!(t["owned"], owner == 0, "{name}");
         if owner != 0 {
@@ -123,7 +123,7 @@ fn the_shard_comes_from_the_statefulset_pod_name() {
     assert_eq!(ready["shard"]["index"], 2);
     let want: BTreeSet<String> = TENANTS
         .iter()
-        .filter(|t| ferry::shard::shard_of_key(t, 3) == 2)
+        .filter(|t| ferry::daemon::shard::shard_of_key(t, 3) == 2)
         .map(|t| (*t).to_owned())
         .collect();
     assert_eq!(owned(&ready), want);

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use ferry::config::OnConflict;
 use ferry::model::{Catalog, Desired, LiveObject, Platform};
 use ferry::plan::testing::{self, DesiredBuilder, entry, in_sync, live_id, object, summary};
+use ferry::plan::window::WindowDecision;
 use ferry::plan::{
     BlockReason, InventoryEntry, LiveView, Op, OpKind, Plan, Policy, Promotion, needs_export, plan,
 };
-use ferry::window::WindowDecision;
 use proptest::prelude::*;
 
 const POOL: [&str; 10] = [

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use ferry::config::OnConflict;
 use ferry::model::{Catalog, Platform, PluginTrigger};
 use ferry::plan::testing::{cde, entry, in_sync, kizen, live_id, object, plugin, summary};
+use ferry::plan::window::WindowDecision;
 use ferry::plan::{LiveView, Plan, Policy, Promotion, needs_export, plan};
 use ferry::render;
-use ferry::window::WindowDecision;
 
 /// A Kizen sandbox with one of everything: create with expected warnings, duplicate,
 /// replace with diffs, rename, adopt then replace, prune, drift, a sensitive sample, noops.

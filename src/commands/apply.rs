@@ -18,10 +18,10 @@ use serde_json::json;
 
 use super::plan::{Prepared, Stop, futures_join, plan_all, prepare};
 use crate::apply::{ApplyReport, Outcome};
+use crate::daemon::reconciler::sync_status;
 use crate::engine::DriftMode;
 use crate::manifest;
 use crate::plan::Plan;
-use crate::reconciler::sync_status;
 use crate::render;
 use crate::report::{self, CommitStatus, Deliverer};
 

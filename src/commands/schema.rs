@@ -14,6 +14,10 @@ use schemars::JsonSchema;
 use crate::config::Config;
 use crate::manifest::AnyManifest;
 
+/// Arguments of `ferry schema`.
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {}
+
 /// A file ferry reads: its configuration or a manifest.
 #[derive(JsonSchema)]
 #[serde(untagged)]

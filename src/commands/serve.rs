@@ -4,10 +4,10 @@
 //! webhook secret, poll interval, drift schedules, source); any problem exits with 64
 //! **before** a port is bound. Then the source cache is opened, the scheduler, the
 //! controller and the HTTP server start, and every owned tenant is marked dirty with
-//! `startup`. SIGINT or SIGTERM begins the shutdown described in [`crate::lifecycle`].
+//! `startup`. SIGINT or SIGTERM begins the shutdown described in [`crate::daemon::lifecycle`].
 //!
 //! With `--shards M`, the replica schedules only the tenants of its shard (`--shard`, or
-//! the ordinal of its pod name; see [`crate::shard`]); the others are left to the other
+//! the ordinal of its pod name; see [`crate::daemon::shard`]); the others are left to the other
 //! replicas and shown as theirs by `/readyz`, the API and the status page.
 //!
 //! With `--once`: fetch, reconcile every tenant once (sources of promotions first), exit 0
@@ -17,34 +17,31 @@
 //! plan → apply → state store → commit statuses (through the status outbox, drained in
 //! the background so a forge outage loses nothing).
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error, info, info_span, warn};
-use tracing_subscriber::EnvFilter;
 
-use crate::api::{ApiToken, StatusContext};
-use crate::cli::LogFormat;
 use crate::config::Config;
 use crate::config::LoadedConfig;
-use crate::controller::{self, Controller, ControllerOptions, parse_duration};
+use crate::daemon::controller::{self, Controller, ControllerOptions, parse_duration};
+use crate::daemon::lifecycle::{
+    EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals,
+};
+use crate::daemon::reconciler::EngineReconciler;
+use crate::daemon::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
+use crate::daemon::shard::{self, Shard};
 use crate::engine::Engine;
-use crate::lifecycle::{EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals};
+use crate::http::server;
+use crate::http::state::{ApiToken, AppState, StatusContext, WebhookSecret};
 use crate::provider::ClientOptions;
-use crate::reconciler::EngineReconciler;
 use crate::report::{self, Deliverer};
-use crate::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
-use crate::server::{self, AppState};
-use crate::shard::{self, Shard};
 use crate::source::remote::{Error as RemoteError, Remote, RemoteSpec};
 use crate::store::Store;
-use crate::webhook::WebhookSecret;
 
 /// Arguments of `ferry serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -119,8 +116,7 @@ struct Settings {
 }
 
 /// Run `ferry serve` and return its exit code.
-pub fn run(args: ServeArgs, log_format: LogFormat) -> ExitCode {
-    init_logging(log_format);
+pub fn run(args: ServeArgs) -> ExitCode {
     let settings = match load(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -154,25 +150,6 @@ pub fn run(args: ServeArgs, log_format: LogFormat) -> ExitCode {
         runtime.shutdown_timeout(Duration::from_secs(2));
     }
     ExitCode::from(code)
-}
-
-/// Install the `tracing` subscriber: text or JSON lines on stderr, filtered by `RUST_LOG`
-/// (default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    // A subscriber already installed (tests) is kept.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-    };
 }
 
 /// Read and check the configuration and flags. Nothing is bound or started yet.
@@ -305,30 +282,6 @@ async fn build_reconciler(
     )))
 }
 
-/// Deliver statuses waiting in the outbox, when they are due, until shutdown. `queued`
-/// is notified when a status is left in the outbox, so that its first retry comes when it
-/// is due, not at the next idle check.
-async fn drain_outbox(deliverer: Deliverer, queued: Arc<Notify>, stop: CancellationToken) {
-    loop {
-        match deliverer.drain().await {
-            Ok(r) if r.delivered > 0 => {
-                info!(delivered = r.delivered, "delivered waiting commit statuses")
-            }
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "draining the status outbox failed"),
-        }
-        let wait = match deliverer.next_due().await {
-            Ok(Some(d)) => d.clamp(Duration::from_millis(200), Duration::from_secs(30)),
-            _ => Duration::from_secs(30),
-        };
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(wait) => {}
-            () = queued.notified() => {}
-        }
-    }
-}
-
 async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     let mut signals = Signals::install()
         .map_err(|e| StartError::other(format!("cannot install signal handlers: {e}")))?;
@@ -426,11 +379,9 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     if let Some(deliverer) = reconciler.deliverer() {
         lifecycle.spawn(
             info_span!("outbox"),
-            drain_outbox(
-                deliverer.clone(),
-                reconciler.outbox_queued(),
-                lifecycle.token().clone(),
-            ),
+            deliverer
+                .clone()
+                .drain_until(reconciler.outbox_queued(), lifecycle.token().clone()),
         );
     }
     let http_stop = CancellationToken::new();
@@ -550,7 +501,9 @@ async fn once(
     let failed: Vec<&String> = report
         .tenants
         .iter()
-        .filter(|t| report.outcomes.get(*t) != Some(&crate::scheduler::ReconcileOutcome::Ok))
+        .filter(|t| {
+            report.outcomes.get(*t) != Some(&crate::daemon::scheduler::ReconcileOutcome::Ok)
+        })
         .collect();
     if failed.is_empty() {
         info!(tenants = report.tenants.len(), "every tenant reconciled");
@@ -558,78 +511,4 @@ async fn once(
         error!(?failed, "some tenants did not reconcile");
     }
     report.exit_code()
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use async_trait::async_trait;
-
-    use super::*;
-    use crate::report::{CommitStatus, ReportError, Reporter};
-
-    /// A forge that answers 503 to the first post and takes the others.
-    #[derive(Debug)]
-    struct Flaky(Arc<AtomicUsize>);
-
-    #[async_trait]
-    impl Reporter for Flaky {
-        fn name(&self) -> &str {
-            "github"
-        }
-
-        async fn post(&self, _sha: &str, _status: &CommitStatus) -> Result<(), ReportError> {
-            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
-                Err(ReportError::ServerError {
-                    forge: "github",
-                    repo: "o/r".to_owned(),
-                    status: 503,
-                    message: "Service Unavailable".to_owned(),
-                })
-            } else {
-                Ok(())
-            }
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_status_left_in_the_outbox_is_retried_when_due() {
-        let dir = tempfile::tempdir().unwrap();
-        let posts = Arc::new(AtomicUsize::new(0));
-        let deliverer = Deliverer::open(
-            &dir.path().join("state.db"),
-            vec![Box::new(Flaky(posts.clone()))],
-        )
-        .await
-        .unwrap();
-        let queued = Arc::new(Notify::new());
-        let stop = CancellationToken::new();
-        let drain = tokio::spawn(drain_outbox(
-            deliverer.clone(),
-            queued.clone(),
-            stop.clone(),
-        ));
-        // The loop has found the outbox empty and waits.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-
-        let sha = "0123456789abcdef0123456789abcdef01234567";
-        let report = deliverer
-            .submit(sha, &CommitStatus::in_sync("sandbox", 1, 0))
-            .await
-            .unwrap();
-        assert_eq!(report.queued, 1);
-        queued.notify_one();
-        let start = tokio::time::Instant::now();
-        while deliverer.pending_count().await.unwrap() > 0 {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the first retry (due after about a second) has not come"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert_eq!(posts.load(Ordering::SeqCst), 2);
-        stop.cancel();
-        drain.await.unwrap();
-    }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde_json::Value;
 
-use crate::lifecycle::EXIT_FAILURE;
+use crate::daemon::lifecycle::EXIT_FAILURE;
 
 /// Where `ferry status` looks when neither `--server` nor `FERRY_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9400";

@@ -11,10 +11,20 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::ValidateArgs;
 use crate::config;
 use crate::manifest::{self, Diagnostic, Diagnostics};
 use crate::source::{self, CommitSnapshot, EntryKind, Snapshot, WorkTree};
+
+/// Arguments of `ferry validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Configuration file.
+    #[arg(long, short, env = "FERRY_CONFIG", default_value = "ferry.yaml")]
+    pub config: PathBuf,
+    /// Read manifests from this commit (any git revision) instead of the working tree.
+    #[arg(long)]
+    pub rev: Option<String>,
+}
 
 /// Why validation could not start (exit 64).
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@
 //! 2. [`plan()`]: the actions, in a deterministic order, and the drift found.
 //!
 //! It does no I/O, reads no clock and calls no provider: windows are decided by the caller
-//! ([`crate::window::decide`]) and passed in the [`Policy`], catalogs are looked up
+//! ([`crate::plan::window::decide`]) and passed in the [`Policy`], catalogs are looked up
 //! beforehand, and exports arrive in the [`LiveView`].
 //!
 //! # Rules
@@ -48,6 +48,7 @@ mod planner;
 #[doc(hidden)]
 pub mod testing;
 mod types;
+pub mod window;
 
 #[cfg(test)]
 mod tests;

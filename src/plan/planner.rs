@@ -9,8 +9,8 @@ use crate::model::{
     Body, Desired, Kind, KizenPackage, LiveObject, LiveSummary, PluginState, PluginTrigger,
     Warning, WarningKind,
 };
+use crate::plan::window::WindowDecision;
 use crate::sensitive;
-use crate::window::WindowDecision;
 
 use super::types::{
     Action, BlockReason, CreateVia, DriftItem, InventoryEntry, LiveView, Op, OpKind, Plan, Policy,

@@ -9,8 +9,8 @@ use crate::model::{
     Catalog, ContentHash, Desired, Kind, Location, Platform, PluginState, PluginTrigger, Warning,
     WarningKind,
 };
+use crate::plan::window::WindowDecision;
 use crate::sensitive::{Finding, FindingKind};
-use crate::window::WindowDecision;
 
 use super::testing::{cde, entry, in_sync, kizen, live_id, object, plugin, summary};
 use super::*;

@@ -10,8 +10,8 @@ use crate::config::OnConflict;
 use crate::model::{
     Body, Catalog, ContentHash, Kind, LiveObject, LiveSummary, Location, Platform, Warning,
 };
+use crate::plan::window::WindowDecision;
 use crate::sensitive::{Finding, FindingKind};
-use crate::window::WindowDecision;
 
 /// What ferry recorded when it last applied or adopted a connector in a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +89,7 @@ pub struct Policy {
     pub prune: bool,
     /// Replace drifted objects with git's content (`drift.selfHeal`).
     pub heal_drift: bool,
-    /// Sync-window decision at planning time ([`crate::window::decide`]).
+    /// Sync-window decision at planning time ([`crate::plan::window::decide`]).
     pub window: WindowDecision,
     /// `promoteFrom`, when set.
     pub promotion: Option<Promotion>,

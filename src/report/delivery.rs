@@ -20,7 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 use rusqlite::Connection;
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::error::{ReportError, Result, RetryAt};
@@ -342,6 +344,30 @@ impl Deliverer {
         self.inner.db.run("count the outbox", outbox::count).await
     }
 
+    /// Deliver statuses waiting in the outbox, when they are due, until `stop` fires (the
+    /// daemon's outbox task). `queued` is notified when a status is left in the outbox, so
+    /// that its first retry comes when it is due, not at the next idle check.
+    pub async fn drain_until(self, queued: Arc<Notify>, stop: CancellationToken) {
+        loop {
+            match self.drain().await {
+                Ok(r) if r.delivered > 0 => {
+                    tracing::info!(delivered = r.delivered, "delivered waiting commit statuses")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "draining the status outbox failed"),
+            }
+            let wait = match self.next_due().await {
+                Ok(Some(d)) => d.clamp(Duration::from_millis(200), Duration::from_secs(30)),
+                _ => Duration::from_secs(30),
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+                () = queued.notified() => {}
+            }
+        }
+    }
+
     /// How long until the earliest waiting status is due (zero when one is due now), or
     /// `None` when the outbox is empty.
     ///
@@ -582,5 +608,67 @@ mod tests {
             assert!(d <= policy.ceiling(attempt), "{d:?}");
             assert!(d >= policy.ceiling(attempt) / 2, "{d:?}");
         }
+    }
+
+    /// A forge that answers 503 to the first post and takes the others.
+    #[derive(Debug)]
+    struct Flaky(Arc<std::sync::atomic::AtomicUsize>);
+
+    #[async_trait::async_trait]
+    impl Reporter for Flaky {
+        fn name(&self) -> &str {
+            "github"
+        }
+
+        async fn post(&self, _sha: &str, _status: &CommitStatus) -> Result<(), ReportError> {
+            use std::sync::atomic::Ordering;
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                Err(ReportError::ServerError {
+                    forge: "github",
+                    repo: "o/r".to_owned(),
+                    status: 503,
+                    message: "Service Unavailable".to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_status_left_in_the_outbox_is_retried_when_due() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let posts = Arc::new(AtomicUsize::new(0));
+        let deliverer = Deliverer::open(
+            &dir.path().join("state.db"),
+            vec![Box::new(Flaky(posts.clone()))],
+        )
+        .await
+        .unwrap();
+        let queued = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        let drain = tokio::spawn(deliverer.clone().drain_until(queued.clone(), stop.clone()));
+        // The loop has found the outbox empty and waits.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let report = deliverer
+            .submit(sha, &CommitStatus::in_sync("sandbox", 1, 0))
+            .await
+            .unwrap();
+        assert_eq!(report.queued, 1);
+        queued.notify_one();
+        let start = tokio::time::Instant::now();
+        while deliverer.pending_count().await.unwrap() > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the first retry (due after about a second) has not come"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(posts.load(Ordering::SeqCst), 2);
+        stop.cancel();
+        drain.await.unwrap();
     }
 }

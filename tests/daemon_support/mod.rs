@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ferry::config::Config;
-use ferry::controller::{Controller, ControllerOptions, followed_branches};
-use ferry::lifecycle::Lifecycle;
-use ferry::scheduler::{
+use ferry::daemon::controller::{Controller, ControllerOptions, followed_branches};
+use ferry::daemon::lifecycle::Lifecycle;
+use ferry::daemon::scheduler::{
     Reason, Reasons, ReconcileOutcome, Reconciler, Scheduler, SchedulerOptions,
 };
-use ferry::server::{self, AppState};
+use ferry::http::server;
+use ferry::http::state::AppState;
+use ferry::http::state::WebhookSecret;
 use ferry::source::remote::{Remote, RemoteSpec};
-use ferry::webhook::WebhookSecret;
 use git2::{Oid, Repository};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -7,7 +7,7 @@
 //! that commit's history entries; commit statuses link there (`target_url`).
 //!
 //! Everything that comes from git, the configuration, the platforms or the request is
-//! HTML-escaped by [`escape`]. This module renders what [`crate::api`] gathers; it must
+//! HTML-escaped by [`escape`]. This module renders what [`crate::http::api`] gathers; it must
 //! not derive states of its own.
 
 use std::fmt::Write as _;
@@ -20,11 +20,11 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::api::{
+use crate::http::api::{
     self, CommitInfo, ConnectorState, DriftState, Overview, SyncState, TenantDetail, TenantSummary,
     WarningView,
 };
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// Seconds between automatic refreshes of a page.
 pub const REFRESH_SECONDS: u32 = 30;

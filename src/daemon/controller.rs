@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config;
-use crate::lifecycle::Lifecycle;
-use crate::scheduler::{
+use crate::daemon::lifecycle::Lifecycle;
+use crate::daemon::scheduler::{
     Backoff, Reason, Reasons, ReconcileOutcome, Reconciler, SchedulerHandle, reconcile_span,
 };
 use crate::source::remote::{self, FetchReport, Remote};
@@ -571,9 +571,9 @@ impl OnceReport {
     /// The exit code: 0 when every tenant succeeded, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         if self.all_ok() {
-            crate::lifecycle::EXIT_OK
+            crate::daemon::lifecycle::EXIT_OK
         } else {
-            crate::lifecycle::EXIT_FAILURE
+            crate::daemon::lifecycle::EXIT_FAILURE
         }
     }
 }
@@ -804,8 +804,11 @@ mod tests {
         let remote = Remote::open(spec, dir.path(), ["main".to_owned()])
             .await
             .unwrap();
-        let scheduler =
-            crate::scheduler::Scheduler::new(Arc::new(Noop), ["sandbox"], Default::default());
+        let scheduler = crate::daemon::scheduler::Scheduler::new(
+            Arc::new(Noop),
+            ["sandbox"],
+            Default::default(),
+        );
         let options = ControllerOptions::from_config(&config).unwrap();
         let controller =
             Controller::new(&config, remote.clone(), scheduler.handle(), options).unwrap();
@@ -873,10 +876,10 @@ mod tests {
             .await
             .unwrap();
         let counter = Arc::new(Counter::default());
-        let scheduler = crate::scheduler::Scheduler::new(
+        let scheduler = crate::daemon::scheduler::Scheduler::new(
             counter.clone(),
             ["sandbox", "prod"],
-            crate::scheduler::SchedulerOptions {
+            crate::daemon::scheduler::SchedulerOptions {
                 debounce: Duration::from_millis(1),
                 ..Default::default()
             },

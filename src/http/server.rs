@@ -1,14 +1,16 @@
 //! The HTTP server of `ferry serve`: `/livez`, `/readyz`, `/metrics`, the JSON API
-//! ([`crate::api`]), the status page ([`crate::page`]) and the webhook receiver.
+//! ([`crate::http::api`]), the status page ([`crate::http::page`]) and the webhook receiver.
 //!
-//! [`AppState`] is the shared state every handler reads; [`routes`] gives the routes as a
-//! `Router<AppState>` and [`router`] binds them to a state. The API and the page read the
-//! configured tenants, the state store and the shard from the [`StatusContext`] given with
+//! [`AppState`] (in [`crate::http::state`]) is the shared state every handler reads;
+//! [`routes`] gives the routes as a `Router<AppState>` and [`router`] binds them to a
+//! state. The API and the page read the configured tenants, the state store and the shard
+//! from the [`StatusContext`](crate::http::state::StatusContext) given with
 //! [`AppState::with_status`]; without one they show the scheduler's tenants only. Other
 //! endpoints add their own `Router<AppState>` and are merged the same way:
 //!
 //! ```
-//! use ferry::server::{self, AppState};
+//! use ferry::http::server;
+//! use ferry::http::state::AppState;
 //!
 //! fn app(state: AppState, metrics: axum::Router<AppState>) -> axum::Router {
 //!     server::routes().merge(metrics).with_state(state)
@@ -16,11 +18,10 @@
 //! ```
 //!
 //! This module must not mark tenants or fetch; it reports what the scheduler and the
-//! source know, and hands webhooks to [`crate::webhook`].
+//! source know, and hands webhooks to [`crate::http::webhook`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
@@ -33,13 +34,12 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, StatusContext};
 use crate::config;
-use crate::controller::Controller;
-use crate::lifecycle::Lifecycle;
-use crate::scheduler::{OutcomeKind, Reasons, SchedulerHandle};
-use crate::source::remote::{FetchFailure, Remote};
-use crate::webhook::{self, WebhookSecret};
+use crate::daemon::scheduler::{OutcomeKind, Reasons};
+use crate::http::api;
+use crate::http::state::AppState;
+use crate::http::webhook;
+use crate::source::remote::FetchFailure;
 
 /// Listen address when neither `--listen`, `FERRY_LISTEN` nor `server.listen` gives one.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9400";
@@ -104,92 +104,6 @@ pub async fn serve(
         .await
 }
 
-struct AppInner {
-    controller: Controller,
-    webhook_secret: Option<WebhookSecret>,
-    lifecycle: Lifecycle,
-    status: StatusContext,
-}
-
-/// What the HTTP handlers share. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<AppInner>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("controller", &self.inner.controller)
-            .field("webhook_secret", &self.inner.webhook_secret)
-            .field("status", &self.inner.status)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    /// The state of a daemon: its controller (source and scheduler), the webhook secret
-    /// (`None` disables the hooks) and its lifecycle (background work of handlers is
-    /// spawned there).
-    pub fn new(
-        controller: Controller,
-        webhook_secret: Option<WebhookSecret>,
-        lifecycle: Lifecycle,
-    ) -> Self {
-        let status = StatusContext::from_names(controller.scheduler().tenants());
-        AppState {
-            inner: Arc::new(AppInner {
-                controller,
-                webhook_secret,
-                lifecycle,
-                status,
-            }),
-        }
-    }
-
-    /// The same state with `status` (configured tenants, state store, shard, API token)
-    /// for the API, the status page and `/readyz`.
-    pub fn with_status(self, status: StatusContext) -> Self {
-        AppState {
-            inner: Arc::new(AppInner {
-                controller: self.inner.controller.clone(),
-                webhook_secret: self.inner.webhook_secret.clone(),
-                lifecycle: self.inner.lifecycle.clone(),
-                status,
-            }),
-        }
-    }
-
-    /// What the API and the status page read.
-    pub fn status(&self) -> &StatusContext {
-        &self.inner.status
-    }
-
-    /// The controller.
-    pub fn controller(&self) -> &Controller {
-        &self.inner.controller
-    }
-
-    /// The scheduler's handle.
-    pub fn scheduler(&self) -> &SchedulerHandle {
-        self.inner.controller.scheduler()
-    }
-
-    /// The tracked source.
-    pub fn remote(&self) -> &Remote {
-        self.inner.controller.remote()
-    }
-
-    /// The daemon's lifecycle.
-    pub fn lifecycle(&self) -> &Lifecycle {
-        &self.inner.lifecycle
-    }
-
-    pub(crate) fn webhook_secret(&self) -> Option<&WebhookSecret> {
-        self.inner.webhook_secret.as_ref()
-    }
-}
-
 /// `/livez`, `/readyz`, `/metrics`, `/api/v1/*`, the status page and `/hooks/*`, waiting
 /// for a state.
 pub fn routes() -> Router<AppState> {
@@ -198,7 +112,7 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(api::routes())
-        .merge(crate::page::routes())
+        .merge(crate::http::page::routes())
         .merge(webhook::routes())
 }
 
@@ -310,7 +224,7 @@ async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
         shard: api::ShardView {
             index: shard.index,
             count: shard.count,
-            hash: crate::shard::HASH_NAME,
+            hash: crate::daemon::shard::HASH_NAME,
             owned: tenants.iter().map(|t| t.name.clone()).collect(),
         },
         source: SourceReadiness {

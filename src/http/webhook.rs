@@ -7,14 +7,12 @@
 //! [`MAX_BODY`] get 413. A refused request gets 401 with a short JSON message and
 //! triggers nothing. A push to a followed branch gets 202 and starts, in the background,
 //! a fetch followed by marking the tenants whose branch moved
-//! ([`Controller::on_push`](crate::controller::Controller::on_push)); other refs and events
+//! ([`Controller::on_push`](crate::daemon::controller::Controller::on_push)); other refs and events
 //! get 202 with `"status": "ignored"`. Without a secret (`server.webhookSecretEnv`) every
 //! hook answers 404.
 //!
 //! This module must not fetch or reconcile in the request itself, and never logs the
 //! secret, the signature or the token.
-
-use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
@@ -23,97 +21,14 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::Sha256;
 use tracing::{info, info_span, warn};
 
-use crate::server::AppState;
+use crate::http::state::AppState;
 
 /// Largest accepted webhook body: 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
-
-type HmacSha256 = Hmac<Sha256>;
-
-/// Errors of setting up the webhook receiver.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// `server.webhookSecretEnv` names a variable that is not set or is empty.
-    #[error(
-        "server.webhookSecretEnv names {var}, which is {state}; export it with the secret configured on the forge, or remove server.webhookSecretEnv to disable webhooks"
-    )]
-    SecretUnset {
-        /// The variable's name.
-        var: String,
-        /// `not set` or `empty`.
-        state: &'static str,
-    },
-}
-
-/// The shared webhook secret. Its `Debug` never shows the value.
-#[derive(Clone)]
-pub struct WebhookSecret(Arc<[u8]>);
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(***)")
-    }
-}
-
-impl WebhookSecret {
-    /// A secret from its value.
-    pub fn new(value: impl AsRef<[u8]>) -> Self {
-        WebhookSecret(Arc::from(value.as_ref()))
-    }
-
-    /// Read the secret from the environment variable `var`.
-    ///
-    /// # Errors
-    /// [`Error::SecretUnset`] when it is missing or empty.
-    pub fn from_env(var: &str) -> Result<Self, Error> {
-        match std::env::var_os(var) {
-            None => Err(Error::SecretUnset {
-                var: var.to_owned(),
-                state: "not set",
-            }),
-            Some(v) if v.is_empty() => Err(Error::SecretUnset {
-                var: var.to_owned(),
-                state: "empty",
-            }),
-            Some(v) => Ok(WebhookSecret::new(v.as_encoded_bytes())),
-        }
-    }
-
-    fn mac(&self) -> Option<HmacSha256> {
-        HmacSha256::new_from_slice(&self.0).ok()
-    }
-
-    /// Whether `hex_signature` is the HMAC-SHA256 of `body` under this secret (constant time).
-    fn signs(&self, body: &[u8], hex_signature: &str) -> bool {
-        let Ok(signature) = hex::decode(hex_signature.trim()) else {
-            return false;
-        };
-        let Some(mut mac) = self.mac() else {
-            return false;
-        };
-        mac.update(body);
-        mac.verify_slice(&signature).is_ok()
-    }
-
-    /// Whether `token` equals the secret, in constant time: both are run through the HMAC
-    /// keyed by the secret, and the fixed-length tags compared with `verify_slice`.
-    fn equals(&self, token: &str) -> bool {
-        let (Some(mut expected), Some(mut given)) = (self.mac(), self.mac()) else {
-            return false;
-        };
-        expected.update(&self.0);
-        given.update(token.as_bytes());
-        given
-            .verify_slice(&expected.finalize().into_bytes())
-            .is_ok()
-    }
-}
 
 /// The hook routes, to merge into the server's router.
 pub fn routes() -> Router<AppState> {
@@ -280,57 +195,4 @@ fn push(app: &AppState, forge: &'static str, body: &[u8]) -> Response {
             let _ = controller.on_push(&branch).await;
         });
     reply(StatusCode::ACCEPTED, answer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sign(secret: &[u8], body: &[u8]) -> String {
-        let mut mac = HmacSha256::new_from_slice(secret).unwrap();
-        mac.update(body);
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    #[test]
-    fn signatures_are_checked_against_the_body() {
-        let secret = WebhookSecret::new("It's a Secret to Everybody");
-        // The example from GitHub's documentation on validating webhook deliveries.
-        assert!(secret.signs(
-            b"Hello, World!",
-            "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
-        ));
-        let good = sign(
-            b"It's a Secret to Everybody",
-            b"{\"ref\":\"refs/heads/main\"}",
-        );
-        assert!(secret.signs(b"{\"ref\":\"refs/heads/main\"}", &good));
-        assert!(!secret.signs(b"{\"ref\":\"refs/heads/evil\"}", &good));
-        assert!(!secret.signs(b"x", "not hex"));
-        assert!(!secret.signs(b"x", ""));
-    }
-
-    #[test]
-    fn tokens_compare_equal_only_when_equal() {
-        let secret = WebhookSecret::new("gl-secret");
-        assert!(secret.equals("gl-secret"));
-        assert!(!secret.equals("gl-secreT"));
-        assert!(!secret.equals("gl-secret "));
-        assert!(!secret.equals(""));
-    }
-
-    #[test]
-    fn the_secret_never_shows_in_debug_output() {
-        let secret = WebhookSecret::new("hunter2");
-        assert_eq!(format!("{secret:?}"), "WebhookSecret(***)");
-    }
-
-    #[test]
-    fn an_unset_secret_variable_is_named() {
-        let err = WebhookSecret::from_env("FERRY_TEST_WEBHOOK_SECRET_NOT_SET").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "server.webhookSecretEnv names FERRY_TEST_WEBHOOK_SECRET_NOT_SET, which is not set; export it with the secret configured on the forge, or remove server.webhookSecretEnv to disable webhooks"
-        );
-    }
 }

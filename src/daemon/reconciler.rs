@@ -19,11 +19,11 @@ use tokio::sync::Notify;
 use tracing::{Span, info, warn};
 
 use crate::apply::ApplyReport;
+use crate::daemon::scheduler::{Reason, Reasons, ReconcileOutcome, Reconciler};
 use crate::engine::{DriftMode, Engine};
 use crate::manifest::{self, Diagnostics, ManifestSet};
 use crate::plan::{BlockReason, Op, Plan};
 use crate::report::{CommitStatus, Deliverer, StatusState};
-use crate::scheduler::{Reason, Reasons, ReconcileOutcome, Reconciler};
 use crate::source::CommitSnapshot;
 use crate::source::remote::Remote;
 use crate::store::{self, history, tenant as tenant_state, warnings};

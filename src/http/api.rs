@@ -20,7 +20,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
@@ -29,17 +28,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::json;
-use sha2::Sha256;
 use tracing::{info, warn};
 
-use crate::config;
+use crate::daemon::scheduler::{LastReconcile, OutcomeKind, Reason, Reasons, TenantStatus};
+use crate::daemon::shard;
+use crate::http::state::{AppState, ConfiguredTenant, StatusContext};
 use crate::model::Platform;
-use crate::scheduler::{LastReconcile, OutcomeKind, Reason, Reasons, TenantStatus};
-use crate::server::AppState;
-use crate::shard::{self, Shard};
 use crate::store::{self, InventoryRow, Store, history, inventory, tenant, warnings};
 
 /// How many history entries a tenant view holds.
@@ -78,16 +74,6 @@ pub enum Error {
     /// The daemon is stopping or its scheduler has stopped.
     #[error("ferry is shutting down and takes no new work; retry against a running replica")]
     ShuttingDown,
-    /// `server.apiTokenEnv` names a variable that is not set or is empty.
-    #[error(
-        "server.apiTokenEnv names {var}, which is {state}; export it with the API token, or remove server.apiTokenEnv to leave the reconcile endpoint open"
-    )]
-    TokenUnset {
-        /// The variable's name.
-        var: String,
-        /// `not set` or `empty`.
-        state: &'static str,
-    },
     /// The state store could not be read.
     #[error("cannot read the state store: {0}")]
     Store(#[from] store::Error),
@@ -100,7 +86,7 @@ impl Error {
             Error::NotOwned { .. } => StatusCode::CONFLICT,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Error::TokenUnset { .. } | Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -119,157 +105,17 @@ impl IntoResponse for Error {
     }
 }
 
-/// The bearer token state-changing calls need. Its `Debug` never shows the value.
-#[derive(Clone)]
-pub struct ApiToken(Arc<[u8]>);
-
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken(***)")
-    }
-}
-
-impl ApiToken {
-    /// A token from its value.
-    pub fn new(value: impl AsRef<[u8]>) -> Self {
-        ApiToken(Arc::from(value.as_ref()))
-    }
-
-    /// Read the token from the environment variable `var` (`server.apiTokenEnv`).
-    ///
-    /// # Errors
-    /// [`Error::TokenUnset`] when it is missing or empty: a configured token that cannot
-    /// be read must not leave the API open.
-    pub fn from_env(var: &str) -> Result<Self, Error> {
-        match std::env::var_os(var) {
-            None => Err(Error::TokenUnset {
-                var: var.to_owned(),
-                state: "not set",
-            }),
-            Some(v) if v.is_empty() => Err(Error::TokenUnset {
-                var: var.to_owned(),
-                state: "empty",
-            }),
-            Some(v) => Ok(ApiToken::new(v.as_encoded_bytes())),
-        }
-    }
-
-    /// Whether `given` equals the token, in constant time: both go through an HMAC keyed
-    /// by the token and the fixed-length tags are compared by `verify_slice`.
-    pub fn matches(&self, given: &[u8]) -> bool {
-        type HmacSha256 = Hmac<Sha256>;
-        let (Ok(mut expected), Ok(mut actual)) = (
-            HmacSha256::new_from_slice(&self.0),
-            HmacSha256::new_from_slice(&self.0),
-        ) else {
-            return false;
-        };
-        expected.update(&self.0);
-        actual.update(given);
-        actual
-            .verify_slice(&expected.finalize().into_bytes())
-            .is_ok()
-    }
-}
-
-/// A configured tenant, as the views need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfiguredTenant {
-    /// Name.
-    pub name: String,
-    /// Platform, when known (always, when built from the configuration).
-    pub platform: Option<Platform>,
-    /// The branch it follows.
-    pub branch: Option<String>,
-    /// The shard that owns it.
-    pub shard: u32,
-}
-
-/// What the API and the status page read besides the scheduler and the source: the
-/// configured tenants, the state store, this replica's shard and the API token.
-#[derive(Debug, Clone)]
-pub struct StatusContext {
-    tenants: Vec<ConfiguredTenant>,
-    store: Option<Store>,
-    shard: Shard,
-    api_token: Option<ApiToken>,
-}
-
-impl StatusContext {
-    /// The context of a daemon running `config` as `shard`, reading `store`.
-    pub fn new(config: &config::Config, store: Option<Store>, shard: Shard) -> Self {
-        let owners = shard.assignment(&config.tenants);
-        let tenants = config
-            .tenants
+/// The configured tenant called `name`, or [`Error::UnknownTenant`] listing the others.
+fn configured<'c>(ctx: &'c StatusContext, name: &str) -> Result<&'c ConfiguredTenant, Error> {
+    ctx.tenant(name).ok_or_else(|| Error::UnknownTenant {
+        name: name.to_owned(),
+        known: ctx
+            .tenants()
             .iter()
-            .map(|t| ConfiguredTenant {
-                name: t.name.clone(),
-                platform: Some(t.platform),
-                branch: Some(
-                    t.branch
-                        .clone()
-                        .unwrap_or_else(|| config.source.branch.clone()),
-                ),
-                shard: owners.get(&t.name).copied().unwrap_or(shard.index),
-            })
-            .collect();
-        StatusContext {
-            tenants,
-            store,
-            shard,
-            api_token: None,
-        }
-    }
-
-    /// A context that knows only tenant names (all owned, one shard, no store): what a
-    /// daemon built without [`StatusContext::new`] shows.
-    pub fn from_names(names: impl IntoIterator<Item = String>) -> Self {
-        StatusContext {
-            tenants: names
-                .into_iter()
-                .map(|name| ConfiguredTenant {
-                    name,
-                    platform: None,
-                    branch: None,
-                    shard: 0,
-                })
-                .collect(),
-            store: None,
-            shard: Shard::default(),
-            api_token: None,
-        }
-    }
-
-    /// Require `token` on state-changing calls.
-    pub fn with_api_token(mut self, token: Option<ApiToken>) -> Self {
-        self.api_token = token;
-        self
-    }
-
-    /// This replica's shard.
-    pub fn shard(&self) -> Shard {
-        self.shard
-    }
-
-    /// The configured tenants, in configuration order.
-    pub fn tenants(&self) -> &[ConfiguredTenant] {
-        &self.tenants
-    }
-
-    fn tenant(&self, name: &str) -> Result<&ConfiguredTenant, Error> {
-        self.tenants
-            .iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| Error::UnknownTenant {
-                name: name.to_owned(),
-                known: self
-                    .tenants
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-    }
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 /// A tenant's sync state: is it at the commit its branch points to?
@@ -932,15 +778,15 @@ async fn gather(
     let scheduler = app.scheduler();
     let owned: BTreeSet<String> = scheduler.tenants().into_iter().collect();
     let selected: Vec<&ConfiguredTenant> = match only {
-        Some(name) => vec![ctx.tenant(name)?],
-        None => ctx.tenants.iter().collect(),
+        Some(name) => vec![configured(ctx, name)?],
+        None => ctx.tenants().iter().collect(),
     };
     let to_read: Vec<String> = selected
         .iter()
         .filter(|t| owned.contains(&t.name))
         .map(|t| t.name.clone())
         .collect();
-    let mut stored = read_store(ctx.store.as_ref(), to_read, history_limit).await?;
+    let mut stored = read_store(ctx.store(), to_read, history_limit).await?;
     let remote = app.remote();
     let mut shas = BTreeSet::new();
     let mut rows = Vec::new();
@@ -1017,8 +863,8 @@ async fn gather(
         last_fetch_error: remote.last_fetch_error().map(|f| f.message),
     };
     let shard = ShardView {
-        index: ctx.shard.index,
-        count: ctx.shard.count,
+        index: ctx.shard().index,
+        count: ctx.shard().count,
         hash: shard::HASH_NAME,
         owned: owned.into_iter().collect(),
     };
@@ -1072,9 +918,7 @@ pub async fn tenant_page(
     let (source, shard) = (g.source, g.shard);
     let commits = g.commits;
     let Some((summary, stored, status)) = g.rows.into_iter().next() else {
-        return Err(app
-            .status()
-            .tenant(name)
+        return Err(configured(app.status(), name)
             .err()
             .unwrap_or(Error::UnknownTenant {
                 name: name.to_owned(),
@@ -1171,19 +1015,19 @@ async fn reconcile(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let ctx = app.status();
-    if let Some(token) = &ctx.api_token
+    if let Some(token) = ctx.api_token()
         && !bearer(&headers).is_some_and(|given| token.matches(given))
     {
         warn!(tenant = %name, "refused a reconcile request without a valid API token");
         return Err(Error::Unauthorized);
     }
-    let tenant = ctx.tenant(&name)?;
+    let tenant = configured(ctx, &name)?;
     if !app.scheduler().tenants().contains(&tenant.name) {
         return Err(Error::NotOwned {
             name,
             owner: tenant.shard,
-            this: ctx.shard.index,
-            count: ctx.shard.count,
+            this: ctx.shard().index,
+            count: ctx.shard().count,
         });
     }
     if app.lifecycle().is_shutting_down() || !app.scheduler().mark_dirty(&name, Reason::Manual) {
@@ -1239,6 +1083,7 @@ mod tests {
 
     #[test]
     fn the_token_compares_whole_values_only() {
+        use crate::http::state::ApiToken;
         let token = ApiToken::new("s3cret");
         assert!(token.matches(b"s3cret"));
         assert!(!token.matches(b"s3cre"));
@@ -1254,6 +1099,7 @@ mod tests {
 
     #[test]
     fn an_unset_token_variable_is_an_error_naming_it() {
+        use crate::http::state::ApiToken;
         let e = ApiToken::from_env("FERRY_TEST_SURELY_UNSET_TOKEN").unwrap_err();
         assert_eq!(
             e.to_string(),
