@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::yaml::{self, SourceMap};
-use crate::manifest::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Location, Platform};
+use crate::yaml::{self, SourceMap};
 
 pub use validate::{parse_cron, parse_duration};
 

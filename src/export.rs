@@ -35,13 +35,13 @@ use serde::Serialize;
 
 use crate::config::{self, LoadedConfig};
 use crate::engine::{self, Engine};
-use crate::manifest::secrets;
 use crate::manifest::{
     self, ApiVersion, CdeConnectorSpec, Document, Metadata, PluginSpec, References,
     SmartConnectorSpec,
 };
 use crate::model::{Body, ContentHash, Kind, LiveObject, LiveSummary};
 use crate::provider::{self, ClientOptions, Provider};
+use crate::sensitive::secrets;
 use crate::source::WorkTree;
 use crate::store::{self, InventoryRow, Store, inventory};
 
@@ -716,7 +716,7 @@ async fn read_back(
         let mut problems = Vec::new();
         let (set, diagnostics) = manifest::load_all(&WorkTree::new(&out), "");
         problems.extend(diagnostics.iter().map(ToString::to_string));
-        let desired = match manifest::desired_for(&set, &tenant) {
+        let desired = match crate::desired::desired_for(&set, &tenant) {
             Ok(d) => d,
             Err(diagnostics) => {
                 problems.extend(diagnostics.iter().map(ToString::to_string));
@@ -1008,7 +1008,7 @@ mod tests {
                 "selector": {"team": "data"},
             }))
             .unwrap();
-            let desired = manifest::desired_for(&set, &tenant).unwrap();
+            let desired = crate::desired::desired_for(&set, &tenant).unwrap();
             let d = desired.iter().find(|d| d.connector == e.connector).unwrap();
             let live = objects
                 .iter()

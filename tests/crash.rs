@@ -207,7 +207,7 @@ fn an_apply_killed_before_deleting_the_replaced_connector_is_finished_by_the_nex
     let loaded = ferry::config::load(&p.config()).unwrap();
     let tenant = loaded.tenant(KIZEN).unwrap().clone();
     let set = ferry::manifest::load(&ferry::source::WorkTree::new(&p.repo), "connectors").unwrap();
-    let desired = ferry::manifest::desired_for(&set, &tenant).unwrap();
+    let desired = ferry::desired::desired_for(&set, &tenant).unwrap();
     let d = desired.iter().find(|d| d.connector == "tickets").unwrap();
     let aside = ferry::apply::aside_name("Tickets", &d.hash);
     let runtime = tokio::runtime::Runtime::new().unwrap();

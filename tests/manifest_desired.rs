@@ -35,8 +35,8 @@ const KIZEN_FILE: &str = "examples/quickstart/connectors/smart-connectors.yaml";
 #[test]
 fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
     let (cfg, set) = quickstart();
-    let sandbox = manifest::desired_for(&set, tenant(&cfg, "sandbox")).unwrap();
-    let prod = manifest::desired_for(&set, tenant(&cfg, "prod")).unwrap();
+    let sandbox = ferry::desired::desired_for(&set, tenant(&cfg, "sandbox")).unwrap();
+    let prod = ferry::desired::desired_for(&set, tenant(&cfg, "prod")).unwrap();
     let names: Vec<_> = sandbox
         .iter()
         .map(|d| (d.connector.as_str(), d.kind))
@@ -116,7 +116,7 @@ fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
 #[test]
 fn plugin_and_cde_tenants_get_their_kind_with_platform_error_paths() {
     let (cfg, set) = quickstart();
-    let plugins = manifest::desired_for(&set, tenant(&cfg, "assistants")).unwrap();
+    let plugins = ferry::desired::desired_for(&set, tenant(&cfg, "assistants")).unwrap();
     assert_eq!(plugins.len(), 1);
     let Body::AgentStudio(plugin) = &plugins[0].body else {
         panic!("{:?}", plugins[0].body)
@@ -131,7 +131,7 @@ fn plugin_and_cde_tenants_get_their_kind_with_platform_error_paths() {
         at("examples/quickstart/connectors/pto-balance.yaml", 13, 16)
     );
 
-    let feeds = manifest::desired_for(&set, tenant(&cfg, "feeds")).unwrap();
+    let feeds = ferry::desired::desired_for(&set, tenant(&cfg, "feeds")).unwrap();
     assert_eq!(feeds.len(), 1);
     let Body::ProductsupCde(cde) = &feeds[0].body else {
         panic!("{:?}", feeds[0].body)
@@ -155,11 +155,18 @@ fn selectors_pick_labelled_manifests() {
     let (cfg, set) = quickstart();
     let mut core_only = tenant(&cfg, "sandbox").clone();
     core_only.selector.insert("tier".into(), "core".into());
-    assert_eq!(manifest::desired_for(&set, &core_only).unwrap().len(), 2);
+    assert_eq!(
+        ferry::desired::desired_for(&set, &core_only).unwrap().len(),
+        2
+    );
     core_only
         .selector
         .insert("tier".into(), "experimental".into());
-    assert!(manifest::desired_for(&set, &core_only).unwrap().is_empty());
+    assert!(
+        ferry::desired::desired_for(&set, &core_only)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -167,7 +174,7 @@ fn an_undefined_variable_is_reported_per_tenant() {
     let (cfg, set) = quickstart();
     let mut bare = tenant(&cfg, "prod").clone();
     bare.vars.clear();
-    let err = manifest::desired_for(&set, &bare).unwrap_err();
+    let err = ferry::desired::desired_for(&set, &bare).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(

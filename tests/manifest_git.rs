@@ -115,7 +115,7 @@ fn desired(set: &ManifestSet, cfg: &LoadedConfig) -> Vec<(String, Vec<Desired>)>
         .map(|t| {
             (
                 t.name.clone(),
-                manifest::desired_for(set, t).expect("desired state"),
+                ferry::desired::desired_for(set, t).expect("desired state"),
             )
         })
         .collect()

@@ -104,7 +104,7 @@ fn check_manifest(bytes: Vec<u8>) {
         b"source: {repo: .}\ntenants:\n  - {name: t, platform: kizen, url: emulator, vars: {group: g}}\n",
     )
     .expect("fixed config parses");
-    let _ = manifest::desired_for(&set, &cfg.config.tenants[0]);
+    let _ = ferry::desired::desired_for(&set, &cfg.config.tenants[0]);
 }
 
 fn check_config(bytes: &[u8]) {

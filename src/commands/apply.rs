@@ -19,8 +19,8 @@ use serde_json::json;
 use super::plan::{Prepared, Stop, futures_join, plan_all, prepare};
 use crate::apply::{ApplyReport, Outcome};
 use crate::daemon::reconciler::sync_status;
+use crate::desired::desired_for;
 use crate::engine::DriftMode;
-use crate::manifest;
 use crate::plan::Plan;
 use crate::render;
 use crate::report::{self, CommitStatus, Deliverer};
@@ -222,7 +222,7 @@ async fn apply_one(p: &Prepared, name: &str) -> Result<TenantRun, String> {
     let engine = &p.engine;
     let tenant = engine.tenant(name).map_err(|e| e.to_string())?;
     engine.recover(name).await.map_err(|e| e.to_string())?;
-    let desired = manifest::desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
+    let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
     let planned = engine
         .plan(
             name,
@@ -381,7 +381,7 @@ async fn report_all(
                     .engine
                     .tenant(tenant)
                     .ok()
-                    .and_then(|t| manifest::desired_for(&p.read.set, t).ok())
+                    .and_then(|t| desired_for(&p.read.set, t).ok())
                     .map_or(0, |d| d.len());
                 sync_status(tenant, plan, &nothing, desired, warnings)
             }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use clap::ValueEnum;
 
 use super::validate;
+use crate::desired::desired_for;
 use crate::engine::{DriftMode, Engine};
-use crate::manifest;
 use crate::plan::Plan;
 use crate::provider::ClientOptions;
 use crate::render;
@@ -152,7 +152,7 @@ pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<
     let now = chrono::Utc::now();
     let futures = p.tenants.iter().map(|name| async move {
         let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
-        let desired = manifest::desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
+        let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
         p.engine
             .plan(name, &desired, &p.revision, drift, now)
             .await

@@ -177,7 +177,7 @@ pub fn read(config_path: &Path, rev: Option<&str>) -> Result<Result<Read, Diagno
     let (set, manifest_diagnostics) = manifest::load_all(snapshot.as_ref(), &folder);
     diagnostics.extend(manifest_diagnostics);
     for tenant in &loaded.config.tenants {
-        if let Err(d) = manifest::desired_for(&set, tenant) {
+        if let Err(d) = crate::desired::desired_for(&set, tenant) {
             diagnostics.extend(d);
         }
     }

@@ -16,8 +16,8 @@ use croner::parser::{CronParser, Seconds, Year};
 use regex::Regex;
 
 use super::{Auth, LoadedConfig, SecretSource, StatusTarget, Tenant};
-use crate::manifest::Diagnostics;
-use crate::manifest::secrets::{is_env_name, is_secret_header, looks_like_token};
+use crate::diagnostic::Diagnostics;
+use crate::sensitive::secrets::{is_env_name, is_secret_header, looks_like_token};
 
 static TENANT_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$").expect("valid regex"));

@@ -380,7 +380,7 @@ impl Reconciler for EngineReconciler {
         };
         let desired = match parsed.as_ref() {
             Ok(set) => match self.engine.tenant(tenant) {
-                Ok(cfg) => manifest::desired_for(set, cfg),
+                Ok(cfg) => crate::desired::desired_for(set, cfg),
                 Err(e) => return ReconcileOutcome::Permanent(e.to_string()),
             },
             Err(d) => Err(d.clone()),

@@ -18,10 +18,11 @@ use sha2::{Digest, Sha256};
 use super::files;
 use super::types::{CdeConnectorSpec, Document, Metadata, PluginSpec, SmartConnectorSpec, Spec};
 use super::vars::{self, Site, Substitution};
-use super::yaml::{self, Chunk, NodeKind, SourceMap};
-use super::{Diagnostic, Diagnostics, secrets};
+use super::{Diagnostic, Diagnostics};
 use crate::model::{ContentHash, Kind, Location, Platform};
+use crate::sensitive::secrets;
 use crate::source::{EntryKind, Snapshot};
+use crate::yaml::{self, Chunk, NodeKind, SourceMap};
 
 static NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$").expect("valid regex"));
@@ -642,7 +643,7 @@ impl FileLoader<'_> {
         if !manifest.sites.is_empty() {
             // Check `${…}` syntax once, whatever the tenant.
             let mut check = Substitution::check(&manifest.sites, &manifest.location);
-            let _ = super::desired::build_body(&manifest, &mut check);
+            let _ = super::body::build(&manifest, &mut check);
             doc.errors.extend(check.diagnostics);
         }
         Some(manifest)

@@ -2,9 +2,10 @@
 //!
 //! This module owns the manifest kinds (`SmartConnector`, `Plugin`, `CdeConnector`), the
 //! loader that reads every manifest of a [`Snapshot`](crate::source::Snapshot) and reports
-//! every problem at once as `path:line:column: message`, and [`desired_for`], which builds
-//! the [`Desired`](crate::model::Desired) values of one tenant. It also holds the YAML and
-//! diagnostic plumbing `config` shares. It must not talk to platforms or decide what to
+//! every problem at once as `path:line:column: message`, and the platform body of each
+//! manifest (`body`); [`crate::desired`] selects and renders them per tenant. It reads YAML
+//! through [`crate::yaml`] (located values) and reports through [`crate::diagnostic`], as
+//! the configuration does, and must not read the configuration. It must not talk to platforms or decide what to
 //! change (that is the planner's job).
 //!
 //! # Layout of a manifests folder
@@ -30,19 +31,16 @@
 //! apply time; git only ever holds the name. CDE secret registrations name vault paths
 //! (`vault_secret: amazon/seller`), which are references by definition.
 
-mod desired;
-mod diagnostic;
+pub(crate) mod body;
 mod files;
 mod load;
-pub(crate) mod secrets;
 mod types;
 mod vars;
-pub(crate) mod yaml;
+pub(crate) use vars::Substitution;
 
-pub use desired::desired_for;
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use crate::diagnostic::{Diagnostic, Diagnostics};
+pub use crate::sensitive::secrets::REFERENCE_FORM;
 pub use load::{Manifest, ManifestSet, load, load_all, load_changed, parsed_files};
-pub use secrets::REFERENCE_FORM;
 pub use types::{
     AnyManifest, ApiVersion, CdeConnectorSpec, Document, Metadata, PluginSpec, References,
     SmartConnectorSpec, Spec,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_saphyr::granit_parser::{Event, Parser};
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
 
-use super::Diagnostic;
+use crate::diagnostic::Diagnostic;
 use crate::model::Location;
 
 /// One document of a multi-document stream.

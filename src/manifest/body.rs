@@ -1,26 +1,15 @@
-//! What one tenant should hold: manifests selected for the tenant, with its `${vars}`
-//! substituted, turned into platform bodies and hashed.
+//! A manifest's platform body: its `spec` and referenced files, with `${vars}`
+//! substituted, as the platform takes it. [`crate::desired`] builds one per selected
+//! manifest and tenant; the loader builds one to check that variables resolve.
 
-use std::collections::BTreeMap;
-
-use super::Diagnostics;
-use super::load::{Manifest, ManifestSet};
+use super::load::Manifest;
 use super::types::Spec;
 use super::vars::Substitution;
-use crate::config::Tenant;
-use crate::model::{Body, CdeBody, Desired, KizenPackage, KizenReferences, PluginBody};
-
-/// Whether every label of `selector` is on `labels` with the same value.
-fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
+use crate::model::{Body, CdeBody, KizenPackage, KizenReferences, PluginBody};
 
 /// The body of `manifest` with variables substituted by `subst`, and the Kizen
 /// `duplicateOf` name.
-pub(crate) fn build_body(
-    manifest: &Manifest,
-    subst: &mut Substitution<'_>,
-) -> (Body, Option<String>) {
+pub(crate) fn build(manifest: &Manifest, subst: &mut Substitution<'_>) -> (Body, Option<String>) {
     let contents = &manifest.contents;
     match &manifest.spec {
         Spec::SmartConnector(s) => {
@@ -71,45 +60,4 @@ pub(crate) fn build_body(
             (body, None)
         }
     }
-}
-
-/// The connectors `tenant` should hold: the manifests of its platform's kind whose labels
-/// match its `selector`, with its `vars` substituted, in file and line order.
-///
-/// # Errors
-/// Every undefined `${var}`, naming the tenant and where the variable is written.
-pub fn desired_for(set: &ManifestSet, tenant: &Tenant) -> Result<Vec<Desired>, Diagnostics> {
-    let kind = tenant.platform.kind();
-    let mut out = Vec::new();
-    let mut diagnostics = Diagnostics::new();
-    for manifest in set
-        .iter()
-        .filter(|m| m.kind == kind && selects(&tenant.selector, &m.metadata.labels))
-    {
-        let mut subst = Substitution::for_tenant(
-            &tenant.name,
-            &tenant.vars,
-            &manifest.sites,
-            &manifest.location,
-        );
-        let (body, duplicate_of) = build_body(manifest, &mut subst);
-        if !subst.diagnostics.is_empty() {
-            diagnostics.extend(subst.diagnostics);
-            continue;
-        }
-        out.push(Desired {
-            connector: manifest.metadata.name.clone(),
-            kind,
-            labels: manifest.metadata.labels.clone(),
-            annotations: manifest.metadata.annotations.clone(),
-            hash: body.content_hash(),
-            body,
-            source_hash: manifest.source_hash.clone(),
-            location: manifest.location.clone(),
-            field_locations: manifest.field_locations.clone(),
-            duplicate_of,
-            files: manifest.files.clone(),
-        });
-    }
-    diagnostics.into_result(out)
 }

@@ -1,0 +1,58 @@
+//! What one tenant should hold: the manifests its selector takes, with its `${vars}`
+//! substituted, turned into platform bodies and hashed ([`desired_for`]).
+//!
+//! This is the step between the loaded manifests ([`crate::manifest`]) and the planner
+//! ([`crate::plan`]): it reads the tenant's configuration and a [`ManifestSet`], and does no
+//! I/O.
+
+use std::collections::BTreeMap;
+
+use crate::config::Tenant;
+use crate::manifest::{Diagnostics, ManifestSet, Substitution, body};
+use crate::model::Desired;
+
+/// Whether every label of `selector` is on `labels` with the same value.
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The connectors `tenant` should hold: the manifests of its platform's kind whose labels
+/// match its `selector`, with its `vars` substituted, in file and line order.
+///
+/// # Errors
+/// Every undefined `${var}`, naming the tenant and where the variable is written.
+pub fn desired_for(set: &ManifestSet, tenant: &Tenant) -> Result<Vec<Desired>, Diagnostics> {
+    let kind = tenant.platform.kind();
+    let mut out = Vec::new();
+    let mut diagnostics = Diagnostics::new();
+    for manifest in set
+        .iter()
+        .filter(|m| m.kind == kind && selects(&tenant.selector, &m.metadata.labels))
+    {
+        let mut subst = Substitution::for_tenant(
+            &tenant.name,
+            &tenant.vars,
+            &manifest.sites,
+            &manifest.location,
+        );
+        let (body, duplicate_of) = body::build(manifest, &mut subst);
+        if !subst.diagnostics.is_empty() {
+            diagnostics.extend(subst.diagnostics);
+            continue;
+        }
+        out.push(Desired {
+            connector: manifest.metadata.name.clone(),
+            kind,
+            labels: manifest.metadata.labels.clone(),
+            annotations: manifest.metadata.annotations.clone(),
+            hash: body.content_hash(),
+            body,
+            source_hash: manifest.source_hash.clone(),
+            location: manifest.location.clone(),
+            field_locations: manifest.field_locations.clone(),
+            duplicate_of,
+            files: manifest.files.clone(),
+        });
+    }
+    diagnostics.into_result(out)
+}
