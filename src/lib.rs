@@ -9,6 +9,7 @@
 //! state per tenant → live state from a provider → plan → apply → state store → report.
 
 pub mod apply;
+pub mod backoff;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod daemon;
 pub mod desired;
 pub mod diagnostic;
 pub mod emulator;
+pub mod encode;
 pub mod engine;
 pub mod export;
 pub mod http;

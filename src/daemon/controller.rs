@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -449,7 +448,7 @@ impl Controller {
             let wait = if failures > 0 && transient {
                 retry.delay(failures)
             } else {
-                interval.mul_f64(rand::rng().random_range(0.9..=1.1))
+                crate::backoff::spread(interval)
             };
             tokio::time::sleep(wait).await;
             match self.refresh(Reason::Poll).await {

@@ -34,7 +34,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -211,36 +210,7 @@ pub fn reconcile_span(tenant: &str, reasons: &Reasons) -> Span {
     )
 }
 
-/// Exponential backoff with jitter: `initial · 2^(n−1)` after `n` failures in a row,
-/// capped at `max`, then shortened by up to 20% at random so that tenants failing
-/// together do not retry together.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// Delay after the first failure (before jitter).
-    pub initial: Duration,
-    /// Longest delay.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    /// 1 s doubling to 5 min.
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(300),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before the next attempt after `failures` (≥ 1) failures in a row.
-    /// Always within `[0.8 · d, d]` where `d = min(initial · 2^(failures−1), max)`.
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(31);
-        let base = self.initial.saturating_mul(1u32 << exp).min(self.max);
-        base.mul_f64(rand::rng().random_range(0.8..=1.0))
-    }
-}
+pub use crate::backoff::Backoff;
 
 /// The longest a tenant's run is pushed back by repeated marks, in units of the debounce.
 pub const MAX_DEBOUNCE_FACTOR: u32 = 4;

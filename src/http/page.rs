@@ -45,19 +45,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Percent-encode a path segment (everything but RFC 3986 unreserved characters).
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 /// The status page routes, waiting for a state.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -418,7 +405,7 @@ pub fn render_overview(o: &Overview, now: DateTime<Utc>) -> String {
         "<table class=\"tenants\"><thead><tr><th>Tenant</th><th>Sync</th><th>Drift</th><th>Open warnings</th><th>Applied commit</th><th>Last reconcile</th></tr></thead><tbody>",
     );
     for t in tenants {
-        let link = format!("/tenants/{}", encode_segment(&t.name));
+        let link = format!("/tenants/{}", crate::encode::component(&t.name));
         let platform = t.platform.map(|p| p.as_str()).unwrap_or("");
         let branch = t.branch.as_deref().unwrap_or("");
         let warnings = o.warnings.get(&t.name).map(Vec::as_slice).unwrap_or(&[]);

@@ -19,8 +19,9 @@ use serde_json::json;
 use super::credentials::{Credentials, Secret};
 use super::error::{Error, Operation, Result, Scope};
 use super::guard::ensure_inactive;
-use super::http::{Endpoint, HttpClient, Request, segment};
+use super::http::{Endpoint, HttpClient, Request};
 use super::{CheckResult, CreateFrom, NameConflict, Provider};
+use crate::encode;
 use crate::model::{
     Body, Catalog, Created, LiveObject, LiveSummary, Platform, PluginBody, PluginState,
     PluginTrigger,
@@ -79,7 +80,10 @@ impl AgentStudioClient {
 
     async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
         self.api
-            .json(scope, Request::get(format!("{COLLECTION}/{}", segment(id))))
+            .json(
+                scope,
+                Request::get(format!("{COLLECTION}/{}", encode::component(id))),
+            )
             .await
     }
 
@@ -156,7 +160,10 @@ impl Provider for AgentStudioClient {
         let mut out = Vec::new();
         let mut cursor = "0".to_owned();
         loop {
-            let path = format!("{COLLECTION}?cursor={}&limit={PAGE_SIZE}", segment(&cursor));
+            let path = format!(
+                "{COLLECTION}?cursor={}&limit={PAGE_SIZE}",
+                encode::component(&cursor)
+            );
             let page: Page = self.api.json(&scope, Request::get(path)).await?;
             out.extend(page.items.into_iter().map(Summary::into_live));
             match page.next_cursor {
@@ -250,7 +257,10 @@ impl Provider for AgentStudioClient {
 
     async fn export_link(&self, id: &str) -> Result<String> {
         let scope = self.api.scope(Operation::ExportLink, Some(id));
-        let req = Request::post(format!("{COLLECTION}/{}/export", segment(id)), json!({}));
+        let req = Request::post(
+            format!("{COLLECTION}/{}/export", encode::component(id)),
+            json!({}),
+        );
         let link: Link = self.api.json(&scope, req).await?;
         Ok(link.link)
     }

@@ -47,8 +47,9 @@ use serde_json::{Map, Value, json};
 use super::credentials::{Credentials, Secret};
 use super::error::{Error, Operation, Result, Scope};
 use super::guard::ensure_inactive;
-use super::http::{Endpoint, HttpClient, Request, segment};
+use super::http::{Endpoint, HttpClient, Request};
 use super::{CheckResult, CreateFrom, Provider};
+use crate::encode;
 use crate::model::{
     Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, WarningKind,
 };
@@ -147,7 +148,10 @@ impl CdeClient {
     async fn connector(&self, scope: &Scope, id: &str) -> Result<Value> {
         let reply: Envelope = self
             .api
-            .json(scope, Request::get(format!("{COLLECTION}/{}", segment(id))))
+            .json(
+                scope,
+                Request::get(format!("{COLLECTION}/{}", encode::component(id))),
+            )
             .await?;
         Ok(reply.data)
     }

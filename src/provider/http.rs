@@ -30,6 +30,8 @@ use tokio::time::Instant;
 
 use super::credentials::Secret;
 use super::error::{Error, Operation, Result, Scope};
+use crate::backoff::Backoff;
+use crate::encode;
 use crate::model::Platform;
 
 /// How often and how patiently to retry transient failures.
@@ -65,25 +67,28 @@ impl RetryPolicy {
         }
     }
 
+    /// The backoff between attempts: from `base_delay` up to `max_delay`.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            initial: self.base_delay,
+            max: self.max_delay,
+        }
+    }
+
     /// The ceiling of the backoff before attempt `attempt + 1` (`attempt` ≥ 1 failed):
     /// `min(max_delay, base_delay * 2^(attempt-1))`.
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(31));
-        self.base_delay.saturating_mul(factor).min(self.max_delay)
+        self.backoff().ceiling(attempt)
     }
 
     /// How long to wait after failed attempt `attempt` with `err`: the platform's
-    /// `Retry-After` (capped) when it sent one, otherwise a uniformly random wait in
-    /// `[0, backoff_ceiling(attempt)]` (full jitter).
+    /// `Retry-After` (capped) when it sent one, otherwise the jittered backoff
+    /// ([`Backoff::delay`]).
     pub fn delay(&self, attempt: u32, err: &Error) -> Duration {
-        if let Some(wait) = err.retry_after() {
-            return wait.min(self.max_retry_after);
+        match err.retry_after() {
+            Some(wait) => wait.min(self.max_retry_after),
+            None => self.backoff().delay(attempt),
         }
-        let ceiling = self
-            .backoff_ceiling(attempt)
-            .as_millis()
-            .min(u128::from(u64::MAX)) as u64;
-        Duration::from_millis(rand::random_range(0..=ceiling))
     }
 }
 
@@ -330,14 +335,14 @@ impl Endpoint {
         body: serde_json::Value,
     ) -> Result<()> {
         let scope = self.scope(operation, Some(id));
-        let req = Request::patch(format!("{collection}/{}", segment(id)), body);
+        let req = Request::patch(format!("{collection}/{}", encode::component(id)), body);
         self.send(&scope, req).await.map(drop)
     }
 
     /// `DELETE {collection}/{id}`.
     pub(crate) async fn delete_object(&self, collection: &str, id: &str) -> Result<()> {
         let scope = self.scope(Operation::Delete, Some(id));
-        let req = Request::delete(format!("{collection}/{}", segment(id)));
+        let req = Request::delete(format!("{collection}/{}", encode::component(id)));
         self.send(&scope, req).await.map(drop)
     }
 
@@ -590,19 +595,6 @@ fn flatten_message(value: &serde_json::Value) -> String {
             .join("; "),
         other => other.to_string(),
     }
-}
-
-/// An id (or other value) as one URL path segment.
-pub(crate) fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `Retry-After`: delay seconds or an HTTP date.

@@ -16,8 +16,9 @@ use serde_json::json;
 use super::credentials::Credentials;
 use super::error::{Error, Operation, Result, Scope};
 use super::guard::ensure_inactive;
-use super::http::{Endpoint, HttpClient, Request, segment};
+use super::http::{Endpoint, HttpClient, Request};
 use super::{CheckResult, CreateFrom, Provider};
+use crate::encode;
 use crate::model::{
     Body, Catalog, CheckStatus, ContentHash, Created, KizenPackage, KizenReferences, KizenType,
     LiveObject, LiveSummary, Platform, Warning,
@@ -90,7 +91,10 @@ impl KizenClient {
 
     async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
         self.api
-            .json(scope, Request::get(format!("{COLLECTION}/{}", segment(id))))
+            .json(
+                scope,
+                Request::get(format!("{COLLECTION}/{}", encode::component(id))),
+            )
             .await
     }
 
@@ -224,7 +228,7 @@ impl Provider for KizenClient {
             Some(api_name) => json!({ "name": name, "api_name": api_name }),
             None => json!({ "name": name }),
         };
-        let path = format!("{COLLECTION}/{}/duplicate", segment(source_id));
+        let path = format!("{COLLECTION}/{}/duplicate", encode::component(source_id));
         let req = Request::post(path, body).not_idempotent();
         let detail: Detail = self.api.json(&scope, req).await?;
         let warnings = detail.warnings.clone();
@@ -247,7 +251,7 @@ impl Provider for KizenClient {
         let current = self.detail(&scope, id).await?;
         let api_name = aside_api_name(&current.api_name, aside_name);
         let req = Request::patch(
-            format!("{COLLECTION}/{}", segment(id)),
+            format!("{COLLECTION}/{}", encode::component(id)),
             json!({ "name": aside_name, "api_name": api_name }),
         );
         self.api.send(&scope, req).await.map(drop)
@@ -260,7 +264,7 @@ impl Provider for KizenClient {
             Some(original) => json!({ "name": name, "api_name": original }),
             None => json!({ "name": name }),
         };
-        let req = Request::patch(format!("{COLLECTION}/{}", segment(id)), body);
+        let req = Request::patch(format!("{COLLECTION}/{}", encode::component(id)), body);
         self.api.send(&scope, req).await.map(drop)
     }
 
@@ -281,7 +285,10 @@ impl Provider for KizenClient {
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {
         let scope = self.api.scope(Operation::Recheck, Some(id));
-        let req = Request::post(format!("{COLLECTION}/{}/checks", segment(id)), json!({}));
+        let req = Request::post(
+            format!("{COLLECTION}/{}/checks", encode::component(id)),
+            json!({}),
+        );
         let checks: Checks = self.api.json(&scope, req).await?;
         Ok(CheckResult {
             status: checks.status,

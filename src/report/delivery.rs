@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
 use rusqlite::Connection;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -29,6 +28,7 @@ use super::error::{ReportError, Result, RetryAt};
 use super::outbox::{self, Enqueued, OutboxDb, OutboxItem, OutboxKey, Outcome};
 use super::reporter::{Reporter, check_sha};
 use super::status::CommitStatus;
+use crate::backoff::Backoff;
 
 /// Most outbox items one `drain` looks at.
 const DRAIN_BATCH: usize = 1000;
@@ -36,39 +36,9 @@ const DRAIN_BATCH: usize = 1000;
 /// How long delivery records are kept (older commits re-post once if reconciled again).
 const DELIVERED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// Exponential backoff for statuses a forge could not take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Delay before the first retry (before jitter).
-    pub initial: Duration,
-    /// Largest delay between retries (before jitter).
-    pub max: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(300),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay ceiling after `attempts` failed attempts: `initial · 2^(attempts-1)`,
-    /// capped at `max`. The jittered delay lies in `[ceiling/2, ceiling]`.
-    pub fn ceiling(&self, attempts: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
-        self.initial.saturating_mul(factor).min(self.max)
-    }
-
-    fn jittered(&self, attempts: u32) -> Duration {
-        let ceiling = self.ceiling(attempts);
-        let half = ceiling / 2;
-        let spread = (ceiling - half).as_millis() as u64;
-        half + Duration::from_millis(rand::rng().random_range(0..=spread))
-    }
-}
+/// Exponential backoff for statuses a forge could not take (1 s doubling to 5 min by
+/// default): ferry's one retry policy, [`Backoff`].
+pub type RetryPolicy = Backoff;
 
 /// What a `submit` or `drain` did, per reporter and status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -540,7 +510,7 @@ impl Inner {
                 let delay = match err.retry_at() {
                     Some(RetryAt::After(d)) => d.as_millis() as i64,
                     Some(RetryAt::AtEpochSeconds(at)) => (at.saturating_mul(1000) - now).max(0),
-                    None => policy.jittered(attempts).as_millis() as i64,
+                    None => policy.delay(attempts).as_millis() as i64,
                 };
                 let due = now + delay;
                 if matches!(err, ReportError::RateLimited { .. }) {
@@ -604,7 +574,7 @@ mod tests {
         assert_eq!(policy.ceiling(10), Duration::from_secs(60));
         assert_eq!(policy.ceiling(u32::MAX), Duration::from_secs(60));
         for attempt in 1..12 {
-            let d = policy.jittered(attempt);
+            let d = policy.delay(attempt);
             assert!(d <= policy.ceiling(attempt), "{d:?}");
             assert!(d >= policy.ceiling(attempt) / 2, "{d:?}");
         }

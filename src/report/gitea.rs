@@ -13,7 +13,8 @@ use super::error::{ReportError, Result};
 use super::forge::{Endpoint, Token};
 use super::github::split_owner_repo;
 use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, percent_encode, truncate_chars};
+use super::status::{CommitStatus, StatusState, truncate_chars};
+use crate::encode;
 
 /// The description length ferry keeps for Gitea, in characters. Gitea stores the column as
 /// TEXT; ferry cuts at 255 like GitLab so the line stays readable in Gitea's status list.
@@ -78,8 +79,8 @@ impl GiteaReporter {
         format!(
             "{}/repos/{}/{}/statuses/{}",
             self.endpoint.api,
-            percent_encode(&self.owner),
-            percent_encode(&self.name),
+            encode::component(&self.owner),
+            encode::component(&self.name),
             sha
         )
     }

@@ -13,7 +13,8 @@ use serde::Serialize;
 use super::error::{ReportError, Result};
 use super::forge::{Endpoint, Token};
 use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, percent_encode, truncate_chars};
+use super::status::{CommitStatus, StatusState, truncate_chars};
+use crate::encode;
 
 /// GitHub's limit on `description`, in characters (longer ones are refused with 422).
 pub const GITHUB_DESCRIPTION_LIMIT: usize = 140;
@@ -83,8 +84,8 @@ impl GithubReporter {
         format!(
             "{}/repos/{}/{}/statuses/{}",
             self.endpoint.api,
-            percent_encode(&self.owner),
-            percent_encode(&self.name),
+            encode::component(&self.owner),
+            encode::component(&self.name),
             sha
         )
     }

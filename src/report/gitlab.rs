@@ -18,8 +18,9 @@ use serde::Serialize;
 use super::error::Result;
 use super::forge::{Endpoint, Token};
 use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, percent_encode, truncate_chars};
+use super::status::{CommitStatus, StatusState, truncate_chars};
 use crate::config::TokenType;
+use crate::encode;
 
 /// GitLab's limit on `description` (and `target_url`), in characters.
 pub const GITLAB_DESCRIPTION_LIMIT: usize = 255;
@@ -63,7 +64,7 @@ pub(crate) fn project_segment(project: &str) -> String {
     if project.chars().all(|c| c.is_ascii_digit()) || project.contains('%') {
         project.to_owned()
     } else {
-        percent_encode(project)
+        encode::component(project)
     }
 }
 

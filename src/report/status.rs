@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::encode;
+
 /// The prefix of every context ferry posts.
 pub const CONTEXT_PREFIX: &str = "ferry/";
 
@@ -103,22 +105,9 @@ pub fn status_page_url(external_url: &str, tenant: &str, sha: &str) -> String {
     format!(
         "{}/tenants/{}?commit={}",
         external_url.trim_end_matches('/'),
-        percent_encode(tenant),
-        percent_encode(sha)
+        encode::component(tenant),
+        encode::component(sha)
     )
-}
-
-/// Percent-encode everything but RFC 3986 unreserved characters.
-pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

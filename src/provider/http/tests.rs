@@ -437,7 +437,7 @@ async fn refused_connections_are_retried_then_unreachable() {
 }
 
 #[test]
-fn backoff_grows_exponentially_up_to_the_cap_with_full_jitter() {
+fn backoff_grows_exponentially_up_to_the_cap_with_jitter() {
     let policy = RetryPolicy::default();
     assert_eq!(policy.backoff_ceiling(1), Duration::from_millis(200));
     assert_eq!(policy.backoff_ceiling(2), Duration::from_millis(400));
@@ -506,9 +506,12 @@ async fn tokens_never_reach_errors_or_debug_output() {
 
 #[test]
 fn ids_are_escaped_as_one_segment() {
-    assert_eq!(segment("sc_0001"), "sc_0001");
-    assert_eq!(segment("00d8c347-0dec-480f"), "00d8c347-0dec-480f");
-    assert_eq!(segment("a/b c"), "a%2Fb%20c");
+    assert_eq!(crate::encode::component("sc_0001"), "sc_0001");
+    assert_eq!(
+        crate::encode::component("00d8c347-0dec-480f"),
+        "00d8c347-0dec-480f"
+    );
+    assert_eq!(crate::encode::component("a/b c"), "a%2Fb%20c");
 }
 
 #[test]
