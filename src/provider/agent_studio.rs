@@ -20,6 +20,7 @@ use super::credentials::{Credentials, Secret};
 use super::error::{Error, Operation, Result, Scope};
 use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request};
+use super::paging;
 use super::{CheckResult, CreateFrom, NameConflict, Provider};
 use crate::encode;
 use crate::model::{
@@ -157,26 +158,7 @@ impl Provider for AgentStudioClient {
 
     async fn list(&self) -> Result<Vec<LiveSummary>> {
         let scope = self.api.scope(Operation::List, None);
-        let mut out = Vec::new();
-        let mut cursor = "0".to_owned();
-        loop {
-            let path = format!(
-                "{COLLECTION}?cursor={}&limit={PAGE_SIZE}",
-                encode::component(&cursor)
-            );
-            let page: Page = self.api.json(&scope, Request::get(path)).await?;
-            out.extend(page.items.into_iter().map(Summary::into_live));
-            match page.next_cursor {
-                None => return Ok(out),
-                Some(next) if next != cursor => cursor = next,
-                Some(next) => {
-                    return Err(Error::decode(
-                        &scope,
-                        format!("cursor {next:?} repeats itself"),
-                    ));
-                }
-            }
-        }
+        self.api.list_all::<Page>(&scope).await
     }
 
     async fn export(&self, id: &str) -> Result<LiveObject> {
@@ -291,6 +273,33 @@ struct Page {
     items: Vec<Summary>,
     #[serde(default)]
     next_cursor: Option<String>,
+}
+
+impl paging::Page for Page {
+    type Item = LiveSummary;
+    type Token = String;
+
+    fn first() -> String {
+        "0".to_owned()
+    }
+
+    fn path(cursor: &String) -> String {
+        format!(
+            "{COLLECTION}?cursor={}&limit={PAGE_SIZE}",
+            encode::component(cursor)
+        )
+    }
+
+    fn describe(cursor: &String) -> String {
+        format!("the page at cursor {cursor:?}")
+    }
+
+    fn into_parts(self, _: &Scope) -> Result<(Vec<LiveSummary>, Option<String>)> {
+        Ok((
+            self.items.into_iter().map(Summary::into_live).collect(),
+            self.next_cursor,
+        ))
+    }
 }
 
 #[derive(Deserialize)]

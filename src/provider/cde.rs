@@ -48,6 +48,7 @@ use super::credentials::{Credentials, Secret};
 use super::error::{Error, Operation, Result, Scope};
 use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request};
+use super::paging;
 use super::{CheckResult, CreateFrom, Provider};
 use crate::encode;
 use crate::model::{
@@ -232,25 +233,7 @@ impl Provider for CdeClient {
 
     async fn list(&self) -> Result<Vec<LiveSummary>> {
         let scope = self.api.scope(Operation::List, None);
-        let mut out = Vec::new();
-        let mut from = 0u64;
-        loop {
-            let path = format!("{COLLECTION}?from={from}&limit={PAGE_SIZE}");
-            let page: Page = self.api.json(&scope, Request::get(path)).await?;
-            for item in &page.data {
-                out.push(summary_of(&scope, item)?);
-            }
-            match page.metadata.and_then(|m| m.next) {
-                None => return Ok(out),
-                Some(next) if next > from => from = next,
-                Some(next) => {
-                    return Err(Error::decode(
-                        &scope,
-                        format!("page from {from} points back to {next}"),
-                    ));
-                }
-            }
-        }
+        self.api.list_all::<Page>(&scope).await
     }
 
     async fn export(&self, id: &str) -> Result<LiveObject> {
@@ -515,6 +498,32 @@ struct Page {
 struct Metadata {
     #[serde(default)]
     next: Option<u64>,
+}
+
+impl paging::Page for Page {
+    type Item = LiveSummary;
+    type Token = u64;
+
+    fn first() -> u64 {
+        0
+    }
+
+    fn path(from: &u64) -> String {
+        format!("{COLLECTION}?from={from}&limit={PAGE_SIZE}")
+    }
+
+    fn describe(from: &u64) -> String {
+        format!("page from {from}")
+    }
+
+    fn into_parts(self, scope: &Scope) -> Result<(Vec<LiveSummary>, Option<u64>)> {
+        let items = self
+            .data
+            .iter()
+            .map(|item| summary_of(scope, item))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, self.metadata.and_then(|m| m.next)))
+    }
 }
 
 #[derive(Deserialize)]

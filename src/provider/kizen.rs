@@ -17,6 +17,7 @@ use super::credentials::Credentials;
 use super::error::{Error, Operation, Result, Scope};
 use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request};
+use super::paging;
 use super::{CheckResult, CreateFrom, Provider};
 use crate::encode;
 use crate::model::{
@@ -172,23 +173,7 @@ impl Provider for KizenClient {
 
     async fn list(&self) -> Result<Vec<LiveSummary>> {
         let scope = self.api.scope(Operation::List, None);
-        let mut out = Vec::new();
-        let mut page = 1u64;
-        loop {
-            let path = format!("{COLLECTION}?page={page}&page_size={PAGE_SIZE}");
-            let reply: Page = self.api.json(&scope, Request::get(path)).await?;
-            out.extend(reply.results.into_iter().map(Summary::into_live));
-            match reply.next {
-                None => return Ok(out),
-                Some(next) if next > page => page = next,
-                Some(next) => {
-                    return Err(Error::decode(
-                        &scope,
-                        format!("page {page} points back to page {next}"),
-                    ));
-                }
-            }
-        }
+        self.api.list_all::<Page>(&scope).await
     }
 
     async fn export(&self, id: &str) -> Result<LiveObject> {
@@ -338,6 +323,30 @@ struct Page {
     #[serde(default)]
     next: Option<u64>,
     results: Vec<Summary>,
+}
+
+impl paging::Page for Page {
+    type Item = LiveSummary;
+    type Token = u64;
+
+    fn first() -> u64 {
+        1
+    }
+
+    fn path(page: &u64) -> String {
+        format!("{COLLECTION}?page={page}&page_size={PAGE_SIZE}")
+    }
+
+    fn describe(page: &u64) -> String {
+        format!("page {page}")
+    }
+
+    fn into_parts(self, _: &Scope) -> Result<(Vec<LiveSummary>, Option<u64>)> {
+        Ok((
+            self.results.into_iter().map(Summary::into_live).collect(),
+            self.next,
+        ))
+    }
 }
 
 #[derive(Deserialize)]

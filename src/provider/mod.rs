@@ -13,7 +13,8 @@
 //! Entry points: [`connect`] (credentials from the tenant's `auth`), [`connect_with_token`]
 //! (a token given directly, for an in-process emulator) and [`connect_with`] (resolved
 //! [`Credentials`] and a shared [`HttpClient`]). Layout: `http` (the one HTTP layer:
-//! timeouts, retries, error mapping, request logs), `error`, `credentials`, `guard` (the
+//! timeouts, retries, error mapping, request logs), `paging` (the one paginated list
+//! loop), `error`, `credentials`, `guard` (the
 //! read-back that keeps the active toggle off), and one client per platform (`kizen`,
 //! `agent_studio`, `cde`; the CDE module documents what its normalization drops).
 
@@ -25,6 +26,7 @@ mod error;
 mod guard;
 mod http;
 mod kizen;
+mod paging;
 
 pub use agent_studio::AgentStudioClient;
 pub use cde::{
