@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::clock::rfc3339_z;
 use super::http::{ApiError, JsonBody, Params, created};
-use super::server::{AppState, Ctx, PlatformApi, Tenant, json_response};
+use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail, json_response};
 use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell, lock};
 use crate::model::{Platform, PluginState, PluginTrigger};
 
@@ -236,13 +236,6 @@ fn bare(id: &str) -> Plugin {
     }
 }
 
-fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "Plugin '{id}' not found in tenant '{}'.",
-        ctx.tenant.name
-    ))
-}
-
 fn draft_refused(name: &str) -> ApiError {
     ApiError::conflict(format!(
         "Plugin '{name}' is a draft: publish it before exporting."
@@ -251,7 +244,9 @@ fn draft_refused(name: &str) -> ApiError {
 
 /// The template an export of plugin `id` carries; drafts cannot be exported.
 pub(crate) fn export(store: &Store<Plugin>, ctx: &Ctx<'_>, id: &str) -> Result<Template, ApiError> {
-    let p = store.get(id).ok_or_else(|| not_found(ctx, id))?;
+    let p = store
+        .get(id)
+        .ok_or_else(|| AgentStudioApi::not_found(ctx, id))?;
     if p.state != PluginState::Published {
         return Err(draft_refused(&p.name));
     }
@@ -433,7 +428,7 @@ pub(crate) fn patch(
     req: PatchRequest,
 ) -> Result<Plugin, ApiError> {
     if store.get(id).is_none() {
-        return Err(not_found(ctx, id));
+        return Err(AgentStudioApi::not_found(ctx, id));
     }
     if let Some(name) = &req.name {
         if name.trim().is_empty() {
@@ -467,7 +462,7 @@ pub(crate) fn patch(
             }
             p.clone()
         })
-        .ok_or_else(|| not_found(ctx, id))
+        .ok_or_else(|| AgentStudioApi::not_found(ctx, id))
 }
 
 /// Body of `POST /api/v1/templates`: a plugin kept in git (connectors are ignored: a
@@ -515,6 +510,13 @@ impl PlatformApi for AgentStudioApi {
             ))
         }
     }
+
+    fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError {
+        ApiError::not_found(format!(
+            "Plugin '{id}' not found in tenant '{}'.",
+            ctx.tenant.name
+        ))
+    }
 }
 
 /// The bearer token of a request, if any.
@@ -534,7 +536,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(&format!("{base}/plugins"), get(list))
         .route(
             &format!("{base}/plugins/{{id}}"),
-            get(detail).patch(patch_handler).delete(delete_handler),
+            get(detail::<AgentStudioApi>)
+                .patch(patch_handler)
+                .delete(delete::<AgentStudioApi>),
         )
         .route(
             &format!("{base}/plugins/{{id}}/export"),
@@ -573,13 +577,6 @@ async fn list(t: Tenant<AgentStudioApi>, params: Params) -> Result<Response, Api
                 next_cursor: next,
             },
         ))
-    })
-}
-
-async fn detail(t: Tenant<AgentStudioApi>, Path((_, id)): Id) -> Result<Response, ApiError> {
-    t.read(|store, ctx| {
-        let p = store.get(&id).ok_or_else(|| not_found(ctx, &id))?;
-        Ok(json_response(StatusCode::OK, p))
     })
 }
 
@@ -665,19 +662,6 @@ async fn patch_handler(
 ) -> Result<Response, ApiError> {
     let p = t.write(|store, ctx| patch(store, ctx, &id, req))?;
     Ok(json_response(StatusCode::OK, &p))
-}
-
-async fn delete_handler(
-    t: Tenant<AgentStudioApi>,
-    Path((_, id)): Id,
-) -> Result<Response, ApiError> {
-    t.write(|store, ctx| {
-        store
-            .remove(&id)
-            .map(drop)
-            .ok_or_else(|| not_found(ctx, &id))
-    })?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn connectors(t: Tenant<AgentStudioApi>) -> Result<Response, ApiError> {

@@ -243,13 +243,6 @@ fn strip_vcs_tokens(data: &mut Map<String, Value>) {
     }
 }
 
-fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "Connector '{id}' not found in tenant '{}'.",
-        ctx.tenant.name
-    ))
-}
-
 /// The connector `id` if it is not in the bin.
 fn live<'a>(
     store: &'a Store<CdeConnector>,
@@ -257,7 +250,7 @@ fn live<'a>(
     id: &str,
 ) -> Result<&'a CdeConnector, ApiError> {
     match store.get(id) {
-        None => Err(not_found(ctx, id)),
+        None => Err(CdeApi::not_found(ctx, id)),
         Some(c) if c.binned_at.is_some() => Err(ApiError::not_found(format!(
             "Connector '{id}' is in the bin; restore it with POST /connectors/{id}/restore."
         ))),
@@ -273,7 +266,9 @@ fn update_live<R>(
     f: impl FnOnce(&mut CdeConnector) -> R,
 ) -> Result<R, ApiError> {
     live(store, ctx, id)?;
-    store.update(id, f).ok_or_else(|| not_found(ctx, id))
+    store
+        .update(id, f)
+        .ok_or_else(|| CdeApi::not_found(ctx, id))
 }
 
 fn bad_request(errors: BTreeMap<String, String>) -> ApiError {
@@ -639,7 +634,7 @@ pub(crate) fn restore(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<CdeConnector, ApiError> {
-    let c = store.get(id).ok_or_else(|| not_found(ctx, id))?;
+    let c = store.get(id).ok_or_else(|| CdeApi::not_found(ctx, id))?;
     if c.binned_at.is_none() {
         return Err(ApiError::conflict(format!(
             "Connector '{id}' is not in the bin."
@@ -651,7 +646,7 @@ pub(crate) fn restore(
             c.touch(ctx);
             c.clone()
         })
-        .ok_or_else(|| not_found(ctx, id))
+        .ok_or_else(|| CdeApi::not_found(ctx, id))
 }
 
 /// The Productsup CDE API marker.
@@ -686,6 +681,13 @@ impl PlatformApi for CdeApi {
         } else {
             Err(unauthorized())
         }
+    }
+
+    fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError {
+        ApiError::not_found(format!(
+            "Connector '{id}' not found in tenant '{}'.",
+            ctx.tenant.name
+        ))
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::clock::rfc3339_z;
 use super::http::{ApiError, JsonBody, Params, created};
 use super::seed::SeedCatalog;
-use super::server::{AppState, Ctx, PlatformApi, Tenant};
+use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail};
 use super::sql;
 use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell};
 use crate::model::{
@@ -329,13 +329,6 @@ fn failed(status: StatusCode, message: String, field: &str, detail: String) -> A
     )
 }
 
-fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "SmartConnector '{id}' not found in business {} (tenant '{}').",
-        ctx.tenant.business, ctx.tenant.name
-    ))
-}
-
 fn name_holder<'a>(
     store: &'a Store<SmartConnector>,
     name: &str,
@@ -453,7 +446,10 @@ pub(crate) fn duplicate(
     id: &str,
     req: DuplicateRequest,
 ) -> Result<SmartConnector, ApiError> {
-    let source = store.get(id).ok_or_else(|| not_found(ctx, id))?.clone();
+    let source = store
+        .get(id)
+        .ok_or_else(|| KizenApi::not_found(ctx, id))?
+        .clone();
     if req.name.trim().is_empty() {
         return Err(ApiError::unprocessable("The duplicate's name is empty."));
     }
@@ -540,7 +536,7 @@ pub(crate) fn patch(
     req: PatchRequest,
 ) -> Result<SmartConnector, ApiError> {
     if store.get(id).is_none() {
-        return Err(not_found(ctx, id));
+        return Err(KizenApi::not_found(ctx, id));
     }
     if let Some(name) = &req.name {
         if name.trim().is_empty() {
@@ -590,7 +586,7 @@ pub(crate) fn patch(
             }
             c.clone()
         })
-        .ok_or_else(|| not_found(ctx, id))
+        .ok_or_else(|| KizenApi::not_found(ctx, id))
 }
 
 /// Re-run pre-activation checks against the current catalog.
@@ -610,7 +606,7 @@ pub(crate) fn recheck(
             }
             (c.status, c.warnings.clone())
         })
-        .ok_or_else(|| not_found(ctx, id))
+        .ok_or_else(|| KizenApi::not_found(ctx, id))
 }
 
 /// A simulated live run: the status becomes `Operational` whatever the warnings (the
@@ -628,7 +624,7 @@ pub(crate) fn run(
             }
             c.clone()
         })
-        .ok_or_else(|| not_found(ctx, id))
+        .ok_or_else(|| KizenApi::not_found(ctx, id))
 }
 
 /// The Kizen API marker.
@@ -669,6 +665,13 @@ impl PlatformApi for KizenApi {
             )),
         }
     }
+
+    fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError {
+        ApiError::not_found(format!(
+            "SmartConnector '{id}' not found in business {} (tenant '{}').",
+            ctx.tenant.business, ctx.tenant.name
+        ))
+    }
 }
 
 /// The Kizen routes, under `/tenants/{tenant}`.
@@ -679,7 +682,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(&format!("{base}/import"), post(import_handler))
         .route(
             &format!("{base}/{{id}}"),
-            get(detail).patch(patch_handler).delete(delete_handler),
+            get(detail::<KizenApi>)
+                .patch(patch_handler)
+                .delete(delete::<KizenApi>),
         )
         .route(&format!("{base}/{{id}}/export"), get(export))
         .route(&format!("{base}/{{id}}/duplicate"), post(duplicate_handler))
@@ -714,22 +719,14 @@ async fn list(t: Tenant<KizenApi>, params: Params) -> Result<Response, ApiError>
     })
 }
 
-async fn detail(
-    t: Tenant<KizenApi>,
-    axum::extract::Path((_, id)): Id,
-) -> Result<Response, ApiError> {
-    t.read(|store, ctx| {
-        let c = store.get(&id).ok_or_else(|| not_found(ctx, &id))?;
-        Ok(super::server::json_response(StatusCode::OK, c))
-    })
-}
-
 async fn export(
     t: Tenant<KizenApi>,
     axum::extract::Path((_, id)): Id,
 ) -> Result<Response, ApiError> {
     t.read(|store, ctx| {
-        let c = store.get(&id).ok_or_else(|| not_found(ctx, &id))?;
+        let c = store
+            .get(&id)
+            .ok_or_else(|| KizenApi::not_found(ctx, &id))?;
         Ok(super::server::json_response(StatusCode::OK, &c.package()))
     })
 }
@@ -772,19 +769,6 @@ async fn patch_handler(
 ) -> Result<Response, ApiError> {
     let c = t.write(|store, ctx| patch(store, ctx, &id, req))?;
     Ok(axum::Json(c).into_response())
-}
-
-async fn delete_handler(
-    t: Tenant<KizenApi>,
-    axum::extract::Path((_, id)): Id,
-) -> Result<Response, ApiError> {
-    t.write(|store, ctx| {
-        store
-            .remove(&id)
-            .map(drop)
-            .ok_or_else(|| not_found(ctx, &id))
-    })?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn checks_handler(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, RawPathParams, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -56,6 +56,33 @@ pub(crate) trait PlatformApi: Send + Sync + 'static {
         tenant: &TenantCell,
         headers: &HeaderMap,
     ) -> std::result::Result<(), ApiError>;
+    /// The platform's answer for an unknown object `id`.
+    fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError;
+}
+
+/// `GET …/{id}`: the object as stored, or the platform's not-found answer.
+pub(crate) async fn detail<P: PlatformApi<Object: serde::Serialize>>(
+    t: Tenant<P>,
+    Path((_, id)): Path<(String, String)>,
+) -> std::result::Result<Response, ApiError> {
+    t.read(|store, ctx| {
+        let object = store.get(&id).ok_or_else(|| P::not_found(ctx, &id))?;
+        Ok(json_response(StatusCode::OK, object))
+    })
+}
+
+/// `DELETE …/{id}`: the object is gone at once (204), or the platform's not-found answer.
+pub(crate) async fn delete<P: PlatformApi>(
+    t: Tenant<P>,
+    Path((_, id)): Path<(String, String)>,
+) -> std::result::Result<Response, ApiError> {
+    t.write(|store, ctx| {
+        store
+            .remove(&id)
+            .map(drop)
+            .ok_or_else(|| P::not_found(ctx, &id))
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// What platform operations see besides their store.

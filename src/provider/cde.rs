@@ -277,14 +277,7 @@ impl Provider for CdeClient {
     }
 
     async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
-        self.api
-            .patch_object(
-                Operation::Rename,
-                COLLECTION,
-                id,
-                json!({ "name": new_name }),
-            )
-            .await
+        self.api.rename_object(COLLECTION, id, new_name).await
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
@@ -292,14 +285,7 @@ impl Provider for CdeClient {
     }
 
     async fn deactivate(&self, id: &str) -> Result<()> {
-        self.api
-            .patch_object(
-                Operation::Deactivate,
-                COLLECTION,
-                id,
-                json!({ "active": false }),
-            )
-            .await
+        self.api.deactivate_object(COLLECTION, id).await
     }
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {

@@ -339,6 +339,28 @@ impl Endpoint {
         self.send(&scope, req).await.map(drop)
     }
 
+    /// `PATCH {collection}/{id}` with `{"name": name}`.
+    pub(crate) async fn rename_object(&self, collection: &str, id: &str, name: &str) -> Result<()> {
+        self.patch_object(
+            Operation::Rename,
+            collection,
+            id,
+            serde_json::json!({ "name": name }),
+        )
+        .await
+    }
+
+    /// `PATCH {collection}/{id}` with `{"active": false}`: the one toggle call ferry makes.
+    pub(crate) async fn deactivate_object(&self, collection: &str, id: &str) -> Result<()> {
+        self.patch_object(
+            Operation::Deactivate,
+            collection,
+            id,
+            serde_json::json!({ "active": false }),
+        )
+        .await
+    }
+
     /// `DELETE {collection}/{id}`.
     pub(crate) async fn delete_object(&self, collection: &str, id: &str) -> Result<()> {
         let scope = self.scope(Operation::Delete, Some(id));

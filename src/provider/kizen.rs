@@ -221,14 +221,7 @@ impl Provider for KizenClient {
     }
 
     async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
-        self.api
-            .patch_object(
-                Operation::Rename,
-                COLLECTION,
-                id,
-                json!({ "name": new_name }),
-            )
-            .await
+        self.api.rename_object(COLLECTION, id, new_name).await
     }
 
     async fn rename_aside(&self, id: &str, aside_name: &str) -> Result<()> {
@@ -258,14 +251,7 @@ impl Provider for KizenClient {
     }
 
     async fn deactivate(&self, id: &str) -> Result<()> {
-        self.api
-            .patch_object(
-                Operation::Deactivate,
-                COLLECTION,
-                id,
-                json!({ "active": false }),
-            )
-            .await
+        self.api.deactivate_object(COLLECTION, id).await
     }
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {
