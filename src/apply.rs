@@ -277,8 +277,30 @@ fn describe(ctx: &ApplyContext<'_>, action: &Action, err: &provider::Error) -> S
     message
 }
 
-async fn store_err(e: store::Error) -> String {
+fn store_err(e: store::Error) -> String {
     format!("the action was carried out but recording it in the state store failed: {e}")
+}
+
+/// The result of an action carried out on the tenant, once recording it in the state
+/// store succeeded (applied) or failed (failed, saying so).
+fn after_recording(
+    action: &Action,
+    verb: &str,
+    live_id: Option<&str>,
+    recording: Result<(), store::Error>,
+) -> ActionResult {
+    let (outcome, message) = match recording {
+        Ok(()) => (Outcome::Applied, None),
+        Err(e) => (Outcome::Failed, Some(store_err(e))),
+    };
+    done(
+        action,
+        verb,
+        outcome,
+        vec![],
+        live_id.map(str::to_owned),
+        message,
+    )
 }
 
 /// Record a created object: inventory, warnings, clean source, journal resolved.
@@ -323,10 +345,7 @@ async fn record_created(
             Ok(())
         })
         .await;
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) => Err(store_err(e).await),
-    }
+    result.map_err(store_err)
 }
 
 async fn begin(
@@ -774,24 +793,7 @@ async fn rename(
             Ok(())
         })
         .await;
-    match recorded {
-        Ok(()) => done(
-            action,
-            verb,
-            Outcome::Applied,
-            vec![],
-            Some(live_id.to_owned()),
-            None,
-        ),
-        Err(e) => done(
-            action,
-            verb,
-            Outcome::Failed,
-            vec![],
-            Some(live_id.to_owned()),
-            Some(store_err(e).await),
-        ),
-    }
+    after_recording(action, verb, Some(live_id), recorded)
 }
 
 async fn adopt(
@@ -814,28 +816,11 @@ async fn adopt(
         created_by_ferry: false,
     };
     let tenant = tenant.to_owned();
-    match ctx
+    let recording = ctx
         .store
         .call(move |c| inventory::upsert(c, &tenant, &row))
-        .await
-    {
-        Ok(()) => done(
-            action,
-            "adopt",
-            Outcome::Applied,
-            vec![],
-            Some(live_id.to_owned()),
-            None,
-        ),
-        Err(e) => done(
-            action,
-            "adopt",
-            Outcome::Failed,
-            vec![],
-            Some(live_id.to_owned()),
-            Some(store_err(e).await),
-        ),
-    }
+        .await;
+    after_recording(action, "adopt", Some(live_id), recording)
 }
 
 async fn prune(
@@ -883,17 +868,7 @@ async fn prune(
             Ok(())
         })
         .await;
-    match recorded {
-        Ok(()) => done(action, verb, Outcome::Applied, vec![], None, None),
-        Err(e) => done(
-            action,
-            verb,
-            Outcome::Failed,
-            vec![],
-            None,
-            Some(store_err(e).await),
-        ),
-    }
+    after_recording(action, verb, None, recorded)
 }
 
 /// Resolve every open journal entry of a tenant against its live state. Returns one line

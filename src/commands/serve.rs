@@ -28,7 +28,8 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::Config;
 use crate::config::LoadedConfig;
-use crate::daemon::controller::{self, Controller, ControllerOptions, parse_duration};
+use crate::config::parse_duration;
+use crate::daemon::controller::{self, Controller, ControllerOptions};
 use crate::daemon::lifecycle::{
     EXIT_CONFIG, EXIT_FAILURE, EXIT_INTERRUPTED, Lifecycle, Shutdown, Signals,
 };

@@ -34,6 +34,7 @@ const DURATION_HELP: &str = "write it like `30s`, `1m`, `2h` or `1h30m` (units d
 /// # Errors
 /// A message saying what is wrong and how to write it.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
     const UNITS: [(&str, u64); 5] = [
         ("d", 86_400_000),
         ("h", 3_600_000),
@@ -520,6 +521,8 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration(" 2h "), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("62h"), Ok(Duration::from_secs(62 * 3600)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));

@@ -68,53 +68,6 @@ pub enum Error {
     },
 }
 
-/// Parse a duration such as `250ms`, `30s`, `1m`, `2h`, `1h30m` or `1d`.
-///
-/// # Errors
-/// A message saying what is wrong and what is expected.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty; write a number and a unit, for example 30s, 1m or 250ms".to_owned());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!(
-                "{s:?} must start with a number, for example 30s, 1m or 250ms"
-            ));
-        }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{s:?} is too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.saturating_mul(60)),
-            "h" => Duration::from_secs(n.saturating_mul(3600)),
-            "d" => Duration::from_secs(n.saturating_mul(86_400)),
-            "" => return Err(format!("{s:?} needs a unit: ms, s, m, h or d")),
-            other => {
-                return Err(format!(
-                    "{s:?} has an unknown unit {other:?}; use ms, s, m, h or d"
-                ));
-            }
-        };
-        total = total.saturating_add(part);
-    }
-    Ok(total)
-}
-
 /// A 5-field cron expression in a time zone.
 #[derive(Debug, Clone)]
 pub struct CronSchedule {
@@ -187,10 +140,11 @@ impl ControllerOptions {
     /// [`Error::InvalidInterval`].
     pub fn from_config(config: &config::Config) -> Result<ControllerOptions, Error> {
         let value = &config.source.interval;
-        let poll_interval = parse_duration(value).map_err(|reason| Error::InvalidInterval {
-            value: value.clone(),
-            reason,
-        })?;
+        let poll_interval =
+            config::parse_duration(value).map_err(|reason| Error::InvalidInterval {
+                value: value.clone(),
+                reason,
+            })?;
         if poll_interval < Duration::from_secs(1) {
             return Err(Error::InvalidInterval {
                 value: value.clone(),
@@ -670,29 +624,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration(" 2h "), Ok(Duration::from_secs(7200)));
-        assert_eq!(
-            parse_duration("10").unwrap_err(),
-            "\"10\" needs a unit: ms, s, m, h or d"
-        );
-        assert_eq!(
-            parse_duration("5 min").unwrap_err(),
-            "\"5 min\" has an unknown unit \" min\"; use ms, s, m, h or d"
-        );
-        assert!(
-            parse_duration("m")
-                .unwrap_err()
-                .contains("must start with a number")
-        );
-        assert!(parse_duration("").unwrap_err().starts_with("empty"));
-    }
-
-    #[test]
     fn the_poll_interval_is_checked() {
         let mut config: config::Config =
             serde_saphyr::from_str("source: {repo: .}\ntenants: []\n").unwrap();
@@ -710,7 +641,7 @@ mod tests {
             ControllerOptions::from_config(&config)
                 .unwrap_err()
                 .to_string(),
-            "source.interval \"often\" cannot be used: \"often\" must start with a number, for example 30s, 1m or 250ms"
+            "source.interval \"often\" cannot be used: `often` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
         );
     }
 

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use super::clock::rfc3339_z;
 use super::http::{ApiError, JsonBody, Params, created};
 use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail, json_response};
-use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell, lock};
+use super::state::{
+    Emulator, Entity, Objects, SeedContext, Store, TenantCell, lock, set_if_changed,
+};
 use crate::model::{Platform, PluginState, PluginTrigger};
 
 const ID_PREFIX: &str = "pl";
@@ -443,19 +445,8 @@ pub(crate) fn patch(
     }
     store
         .update(id, |p| {
-            let mut changed = false;
-            if let Some(name) = req.name
-                && name != p.name
-            {
-                p.name = name;
-                changed = true;
-            }
-            if let Some(active) = req.active
-                && active != p.active
-            {
-                p.active = active;
-                changed = true;
-            }
+            let changed =
+                set_if_changed(&mut p.name, req.name) | set_if_changed(&mut p.active, req.active);
             if changed {
                 p.version += 1;
                 p.updated_at = rfc3339_z(ctx.now);

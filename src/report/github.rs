@@ -11,10 +11,9 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, Result};
-use super::forge::{Endpoint, Token};
+use super::forge::{Endpoint, OwnerRepo, Token};
 use super::reporter::{Reporter, check_sha};
 use super::status::{CommitStatus, StatusState, truncate_chars};
-use crate::encode;
 
 /// GitHub's limit on `description`, in characters (longer ones are refused with 422).
 pub const GITHUB_DESCRIPTION_LIMIT: usize = 140;
@@ -29,9 +28,7 @@ const STATUS_CAP_MESSAGE: &str = "reached the maximum number of statuses";
 #[derive(Debug)]
 pub struct GithubReporter {
     endpoint: Endpoint,
-    owner: String,
-    name: String,
-    external_url: Option<String>,
+    repo: OwnerRepo,
 }
 
 /// The body of "Create a commit status".
@@ -61,33 +58,20 @@ impl GithubReporter {
     /// # Errors
     /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
-        let (owner, name) = split_owner_repo(repo).ok_or_else(|| ReportError::Config {
-            index: 0,
-            kind: "github",
-            message: format!("repo {repo:?} is not of the form owner/name"),
-        })?;
         Ok(GithubReporter {
+            repo: OwnerRepo::parse("github", repo)?,
             endpoint: Endpoint::new("github", api, repo, token),
-            owner: owner.to_owned(),
-            name: name.to_owned(),
-            external_url: None,
         })
     }
 
     /// Derive `target_url` from `server.externalUrl` for statuses that have none.
     pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.external_url = external_url.map(str::to_owned);
+        self.endpoint.external_url = external_url.map(str::to_owned);
         self
     }
 
     fn url(&self, sha: &str) -> String {
-        format!(
-            "{}/repos/{}/{}/statuses/{}",
-            self.endpoint.api,
-            encode::component(&self.owner),
-            encode::component(&self.name),
-            sha
-        )
+        self.repo.statuses_url(&self.endpoint.api, sha)
     }
 
     fn headers(&self) -> HeaderMap {
@@ -107,13 +91,6 @@ impl GithubReporter {
     }
 }
 
-/// `owner/name` split in two, or `None`.
-pub(crate) fn split_owner_repo(repo: &str) -> Option<(&str, &str)> {
-    let (owner, name) = repo.split_once('/')?;
-    let valid = |s: &str| !s.is_empty() && !s.contains('/') && !s.chars().any(char::is_whitespace);
-    (valid(owner) && valid(name)).then_some((owner, name))
-}
-
 #[async_trait]
 impl Reporter for GithubReporter {
     fn name(&self) -> &str {
@@ -121,7 +98,7 @@ impl Reporter for GithubReporter {
     }
 
     fn id(&self) -> String {
-        format!("github {} {}", self.endpoint.api, self.endpoint.repo)
+        self.endpoint.id()
     }
 
     async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
@@ -129,7 +106,7 @@ impl Reporter for GithubReporter {
         let description = truncate_chars(&status.description, GITHUB_DESCRIPTION_LIMIT);
         let body = Body {
             state: github_state(status.state),
-            target_url: status.target_url_for(self.external_url.as_deref(), sha),
+            target_url: self.endpoint.target_url(status, sha),
             description: &description,
             context: &status.context,
         };
@@ -157,6 +134,7 @@ impl Reporter for GithubReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::forge::split_owner_repo;
 
     #[test]
     fn owner_repo_form_is_checked() {

@@ -34,7 +34,6 @@ pub struct GitlabReporter {
     endpoint: Endpoint,
     project: String,
     token_type: TokenType,
-    external_url: Option<String>,
 }
 
 /// The body of "Set the pipeline status of a commit".
@@ -76,13 +75,12 @@ impl GitlabReporter {
             endpoint: Endpoint::new("gitlab", api, project, token),
             project: project_segment(project),
             token_type,
-            external_url: None,
         }
     }
 
     /// Derive `target_url` from `server.externalUrl` for statuses that have none.
     pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.external_url = external_url.map(str::to_owned);
+        self.endpoint.external_url = external_url.map(str::to_owned);
         self
     }
 
@@ -119,14 +117,14 @@ impl Reporter for GitlabReporter {
     }
 
     fn id(&self) -> String {
-        format!("gitlab {} {}", self.endpoint.api, self.endpoint.repo)
+        self.endpoint.id()
     }
 
     async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
         check_sha(sha)?;
         let description = truncate_chars(&status.description, GITLAB_DESCRIPTION_LIMIT);
         let target_url = status
-            .target_url_for(self.external_url.as_deref(), sha)
+            .target_url_for(self.endpoint.external_url.as_deref(), sha)
             .filter(|url| {
                 let fits = url.chars().count() <= GITLAB_DESCRIPTION_LIMIT;
                 if !fits {

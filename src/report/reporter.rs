@@ -10,9 +10,10 @@ use async_trait::async_trait;
 
 use super::error::{ReportError, Result};
 use super::forge::Token;
+use super::forge::split_owner_repo;
 use super::git_notes::GitNotesReporter;
 use super::gitea::GiteaReporter;
-use super::github::{GithubReporter, split_owner_repo};
+use super::github::GithubReporter;
 use super::gitlab::GitlabReporter;
 use super::status::CommitStatus;
 use crate::config::{Forge, GitNotes, StatusTarget, TokenType};
