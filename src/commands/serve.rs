@@ -199,23 +199,7 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
         .transpose()
         .map_err(StartError::config)?;
     for t in &config.tenants {
-        if let Some(d) = &t.drift {
-            controller::CronSchedule::parse(&d.schedule, d.time_zone.as_deref()).map_err(|e| {
-                StartError::config(match e {
-                    controller::ScheduleError::Cron(reason) => controller::Error::InvalidSchedule {
-                        tenant: t.name.clone(),
-                        schedule: d.schedule.clone(),
-                        reason,
-                    },
-                    controller::ScheduleError::TimeZone(zone) => {
-                        controller::Error::UnknownTimeZone {
-                            tenant: t.name.clone(),
-                            zone,
-                        }
-                    }
-                })
-            })?;
-        }
+        controller::drift_schedule(t).map_err(StartError::config)?;
     }
     Ok(Settings {
         loaded: Arc::new(loaded),

@@ -91,19 +91,7 @@ impl CronSchedule {
     /// # Errors
     /// [`ScheduleError`] naming what is wrong.
     pub fn parse(expression: &str, zone: Option<&str>) -> Result<CronSchedule, ScheduleError> {
-        use croner::parser::{CronParser, Seconds, Year};
-        let fields = expression.split_whitespace().count();
-        if fields != 5 && !expression.trim_start().starts_with('@') {
-            return Err(ScheduleError::Cron(format!(
-                "it has {fields} fields, not 5"
-            )));
-        }
-        let cron = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build()
-            .parse(expression)
-            .map_err(|e| ScheduleError::Cron(e.to_string()))?;
+        let cron = config::parse_cron(expression).map_err(ScheduleError::Cron)?;
         let zone = match zone {
             None => chrono_tz::UTC,
             Some(z) => z
@@ -198,6 +186,29 @@ impl std::fmt::Debug for Controller {
     }
 }
 
+/// The drift schedule of tenant `t`, if it has one.
+///
+/// # Errors
+/// [`Error::InvalidSchedule`], [`Error::UnknownTimeZone`].
+pub fn drift_schedule(t: &config::Tenant) -> Result<Option<CronSchedule>, Error> {
+    let Some(d) = &t.drift else {
+        return Ok(None);
+    };
+    CronSchedule::parse(&d.schedule, d.time_zone.as_deref())
+        .map(Some)
+        .map_err(|e| match e {
+            ScheduleError::Cron(reason) => Error::InvalidSchedule {
+                tenant: t.name.clone(),
+                schedule: d.schedule.clone(),
+                reason,
+            },
+            ScheduleError::TimeZone(zone) => Error::UnknownTimeZone {
+                tenant: t.name.clone(),
+                zone,
+            },
+        })
+}
+
 impl Controller {
     /// A controller for the tenants `scheduler` owns, as configured in `config`. Parses
     /// every drift schedule now, so a bad one stops start-up.
@@ -217,20 +228,9 @@ impl Controller {
             .collect();
         let mut drift = Vec::new();
         for t in config.tenants.iter().filter(|t| owned.contains(&t.name)) {
-            let Some(d) = &t.drift else { continue };
-            let schedule =
-                CronSchedule::parse(&d.schedule, d.time_zone.as_deref()).map_err(|e| match e {
-                    ScheduleError::Cron(reason) => Error::InvalidSchedule {
-                        tenant: t.name.clone(),
-                        schedule: d.schedule.clone(),
-                        reason,
-                    },
-                    ScheduleError::TimeZone(zone) => Error::UnknownTimeZone {
-                        tenant: t.name.clone(),
-                        zone,
-                    },
-                })?;
-            drift.push((t.name.clone(), schedule));
+            if let Some(schedule) = drift_schedule(t)? {
+                drift.push((t.name.clone(), schedule));
+            }
         }
         Ok(Controller {
             inner: Arc::new(Inner {
@@ -676,7 +676,9 @@ mod tests {
     fn cron_errors() {
         assert_eq!(
             CronSchedule::parse("0 */10 * * * *", None).unwrap_err(),
-            ScheduleError::Cron("it has 6 fields, not 5".to_owned())
+            ScheduleError::Cron(
+                "`0 */10 * * * *` has 6 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years".to_owned()
+            )
         );
         assert!(matches!(
             CronSchedule::parse("61 * * * *", None),

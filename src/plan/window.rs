@@ -20,7 +20,6 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Window, WindowKind};
@@ -76,10 +75,7 @@ impl fmt::Display for WindowDecision {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The schedule is not a 5-field cron expression.
-    #[error(
-        "windows[{index}]: schedule `{schedule}` is not a 5-field cron expression ({message}); \
-         write it as `minute hour day-of-month month day-of-week`, for example `0 18 * * 5`"
-    )]
+    #[error("windows[{index}].schedule: {message}")]
     InvalidSchedule {
         /// Position in `windows:`.
         index: usize,
@@ -135,17 +131,13 @@ struct Compiled {
 
 impl Compiled {
     fn new(index: usize, window: &Window) -> Result<Self> {
-        let parser = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .year(Year::Disallowed)
-            .build();
-        let cron = parser
-            .parse(&window.schedule)
-            .map_err(|e| Error::InvalidSchedule {
+        let cron = crate::config::parse_cron(&window.schedule).map_err(|message| {
+            Error::InvalidSchedule {
                 index,
                 schedule: window.schedule.clone(),
-                message: e.to_string(),
-            })?;
+                message,
+            }
+        })?;
         let tz = match &window.time_zone {
             None => Tz::UTC,
             Some(zone) => zone.parse::<Tz>().map_err(|_| Error::UnknownTimeZone {
