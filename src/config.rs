@@ -21,7 +21,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Location, Platform};
 use crate::yaml::{self, SourceMap};
 
-pub use validate::{parse_cron, parse_duration};
+pub use validate::{compile_cron, parse_cron, parse_duration};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

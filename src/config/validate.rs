@@ -93,24 +93,39 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// A message saying what is wrong; 6- and 7-field expressions (with seconds or years) are
 /// refused with a message that says so.
 pub fn parse_cron(text: &str) -> Result<Cron, String> {
-    let fields = text.split_whitespace().count();
     let shown = text.escape_debug();
-    if fields == 6 || fields == 7 {
-        return Err(format!(
-            "`{shown}` has {fields} fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
-        ));
+    match compile_cron(text) {
+        Ok(cron) => Ok(cron),
+        Err(reason) => Err(match text.split_whitespace().count() {
+            fields @ (6 | 7) => format!(
+                "`{shown}` has {fields} fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
+            ),
+            5 => format!(
+                "`{shown}` is not a valid cron expression ({reason}): use 5 fields, for example `*/10 * * * *`"
+            ),
+            _ => format!(
+                "`{shown}` is not a 5-field cron expression (minute hour day-of-month month day-of-week), for example `*/10 * * * *`"
+            ),
+        }),
     }
+}
+
+/// The cron parser behind [`parse_cron`], with a short reason on failure (`it has 4
+/// fields`, or the parser's own message) for callers that frame the message themselves.
+///
+/// # Errors
+/// The reason.
+pub fn compile_cron(text: &str) -> Result<Cron, String> {
+    let fields = text.split_whitespace().count();
     if fields != 5 {
-        return Err(format!(
-            "`{shown}` is not a 5-field cron expression (minute hour day-of-month month day-of-week), for example `*/10 * * * *`"
-        ));
+        return Err(format!("it has {fields} fields, not 5"));
     }
     CronParser::builder()
         .seconds(Seconds::Disallowed)
         .year(Year::Disallowed)
         .build()
         .parse(text)
-        .map_err(|e| format!("`{shown}` is not a valid cron expression ({e}): use 5 fields, for example `*/10 * * * *`"))
+        .map_err(|e| e.to_string())
 }
 
 fn parse_time_zone(name: &str) -> Result<chrono_tz::Tz, String> {

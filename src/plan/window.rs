@@ -75,7 +75,10 @@ impl fmt::Display for WindowDecision {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The schedule is not a 5-field cron expression.
-    #[error("windows[{index}].schedule: {message}")]
+    #[error(
+        "windows[{index}]: schedule `{schedule}` is not a 5-field cron expression ({message}); \
+         write it as `minute hour day-of-month month day-of-week`, for example `0 18 * * 5`"
+    )]
     InvalidSchedule {
         /// Position in `windows:`.
         index: usize,
@@ -131,7 +134,7 @@ struct Compiled {
 
 impl Compiled {
     fn new(index: usize, window: &Window) -> Result<Self> {
-        let cron = crate::config::parse_cron(&window.schedule).map_err(|message| {
+        let cron = crate::config::compile_cron(&window.schedule).map_err(|message| {
             Error::InvalidSchedule {
                 index,
                 schedule: window.schedule.clone(),
