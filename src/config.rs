@@ -155,6 +155,29 @@ pub struct Tenant {
     pub windows: Vec<Window>,
 }
 
+impl Tenant {
+    /// A tenant with a name, platform and URL, and every other setting at the default a
+    /// minimal `tenants:` entry gets.
+    pub fn new(name: impl Into<String>, platform: Platform, url: impl Into<String>) -> Self {
+        Tenant {
+            name: name.into(),
+            platform,
+            url: url.into(),
+            region: None,
+            business: None,
+            auth: Auth::default(),
+            vars: BTreeMap::new(),
+            selector: BTreeMap::new(),
+            branch: None,
+            promote_from: None,
+            on_conflict: OnConflict::default(),
+            prune: false,
+            drift: None,
+            windows: Vec::new(),
+        }
+    }
+}
+
 /// What to do when a name is taken by an object ferry does not manage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

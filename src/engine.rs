@@ -582,25 +582,13 @@ pub fn state_path(config: &LoadedConfig, overridden: Option<&Path>) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::OnConflict;
     use crate::model::Platform;
 
     fn tenant(name: &str, business: Option<&str>, promote_from: Option<&str>) -> config::Tenant {
         config::Tenant {
-            name: name.into(),
-            platform: Platform::Kizen,
-            url: "emulator".into(),
-            region: None,
             business: business.map(Into::into),
-            auth: Default::default(),
-            vars: Default::default(),
-            selector: Default::default(),
-            branch: None,
             promote_from: promote_from.map(Into::into),
-            on_conflict: OnConflict::Fail,
-            prune: false,
-            drift: None,
-            windows: vec![],
+            ..config::Tenant::new(name, Platform::Kizen, "emulator")
         }
     }
 

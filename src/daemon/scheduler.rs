@@ -1131,20 +1131,8 @@ mod tests {
 
     fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
         config::Tenant {
-            name: name.to_owned(),
-            platform: crate::model::Platform::Kizen,
-            url: "emulator".to_owned(),
-            region: None,
-            business: None,
-            auth: config::Auth::default(),
-            vars: BTreeMap::new(),
-            selector: BTreeMap::new(),
-            branch: None,
             promote_from: promote_from.map(str::to_owned),
-            on_conflict: config::OnConflict::Fail,
-            prune: false,
-            drift: None,
-            windows: Vec::new(),
+            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
         }
     }
 }

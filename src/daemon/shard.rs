@@ -217,24 +217,11 @@ pub fn host_name() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Platform;
 
     fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
         config::Tenant {
-            name: name.into(),
-            platform: Platform::Kizen,
-            url: "emulator".into(),
-            region: None,
-            business: None,
-            auth: Default::default(),
-            vars: Default::default(),
-            selector: Default::default(),
-            branch: None,
-            promote_from: promote_from.map(Into::into),
-            on_conflict: Default::default(),
-            prune: false,
-            drift: None,
-            windows: vec![],
+            promote_from: promote_from.map(str::to_owned),
+            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
         }
     }
 

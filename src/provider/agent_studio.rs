@@ -280,11 +280,11 @@ impl paging::Page for Page {
         format!("the page at cursor {cursor:?}")
     }
 
-    fn into_parts(self, _: &Scope) -> Result<(Vec<LiveSummary>, Option<String>)> {
-        Ok((
-            self.items.into_iter().map(Summary::into_live).collect(),
-            self.next_cursor,
-        ))
+    fn into_parts(self, _: &Scope) -> Result<paging::Parts<LiveSummary, String>> {
+        Ok(paging::Parts {
+            items: self.items.into_iter().map(Summary::into_live).collect(),
+            next: self.next_cursor,
+        })
     }
 }
 

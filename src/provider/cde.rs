@@ -502,13 +502,16 @@ impl paging::Page for Page {
         format!("page from {from}")
     }
 
-    fn into_parts(self, scope: &Scope) -> Result<(Vec<LiveSummary>, Option<u64>)> {
+    fn into_parts(self, scope: &Scope) -> Result<paging::Parts<LiveSummary, u64>> {
         let items = self
             .data
             .iter()
             .map(|item| summary_of(scope, item))
             .collect::<Result<Vec<_>>>()?;
-        Ok((items, self.metadata.and_then(|m| m.next)))
+        Ok(paging::Parts {
+            items,
+            next: self.metadata.and_then(|m| m.next),
+        })
     }
 }
 

@@ -267,20 +267,9 @@ mod tests {
 
     fn tenant(auth: Auth) -> Tenant {
         Tenant {
-            name: "prod".to_owned(),
-            platform: Platform::Kizen,
-            url: "http://127.0.0.1:1".to_owned(),
-            region: None,
             business: Some("acme".to_owned()),
             auth,
-            vars: BTreeMap::new(),
-            selector: BTreeMap::new(),
-            branch: None,
-            promote_from: None,
-            on_conflict: Default::default(),
-            prune: false,
-            drift: None,
-            windows: Vec::new(),
+            ..Tenant::new("prod", Platform::Kizen, "http://127.0.0.1:1")
         }
     }
 

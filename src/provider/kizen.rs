@@ -327,11 +327,11 @@ impl paging::Page for Page {
         format!("page {page}")
     }
 
-    fn into_parts(self, _: &Scope) -> Result<(Vec<LiveSummary>, Option<u64>)> {
-        Ok((
-            self.results.into_iter().map(Summary::into_live).collect(),
-            self.next,
-        ))
+    fn into_parts(self, _: &Scope) -> Result<paging::Parts<LiveSummary, u64>> {
+        Ok(paging::Parts {
+            items: self.results.into_iter().map(Summary::into_live).collect(),
+            next: self.next,
+        })
     }
 }
 

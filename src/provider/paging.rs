@@ -13,6 +13,12 @@ use serde::de::DeserializeOwned;
 use super::error::{Error, Result, Scope};
 use super::http::{Endpoint, Request};
 
+/// A page's items and the next page's token (`None` on the last page).
+pub(crate) struct Parts<I, T> {
+    pub(crate) items: Vec<I>,
+    pub(crate) next: Option<T>,
+}
+
 /// One page of a platform's list answer.
 pub(crate) trait Page: DeserializeOwned {
     /// What the page lists.
@@ -29,11 +35,11 @@ pub(crate) trait Page: DeserializeOwned {
     /// How a message names the page `token` names (`page 3`, `page from 100`).
     fn describe(token: &Self::Token) -> String;
 
-    /// The page's items and the next page's token, `None` on the last page.
+    /// The page's items and the next page's token.
     ///
     /// # Errors
     /// An item the platform sent that cannot be read.
-    fn into_parts(self, scope: &Scope) -> Result<(Vec<Self::Item>, Option<Self::Token>)>;
+    fn into_parts(self, scope: &Scope) -> Result<Parts<Self::Item, Self::Token>>;
 }
 
 impl Endpoint {
@@ -48,7 +54,7 @@ impl Endpoint {
         let mut read = vec![token.clone()];
         loop {
             let page: P = self.json(scope, Request::get(P::path(&token))).await?;
-            let (items, next) = page.into_parts(scope)?;
+            let Parts { items, next } = page.into_parts(scope)?;
             out.extend(items);
             match next {
                 None => return Ok(out),
