@@ -10,13 +10,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::ValueEnum;
 use serde_json::json;
 
-use super::plan::{Prepared, Stop, futures_join, plan_all, prepare};
+use super::plan::{Prepared, Selection, Stop, futures_join, plan_all, prepare};
 use crate::apply::{ApplyReport, Outcome};
 use crate::daemon::reconciler::sync_status;
 use crate::desired::desired_for;
@@ -37,15 +36,9 @@ pub enum ApplyOutput {
 /// Arguments of `ferry apply`.
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Configuration file.
-    #[arg(long, short, env = "FERRY_CONFIG", default_value = "ferry.yaml")]
-    pub config: PathBuf,
-    /// Only these tenants (repeatable). Default: every tenant.
-    #[arg(long = "tenant", short = 't')]
-    pub tenants: Vec<String>,
-    /// Apply this commit (any git revision) instead of the working tree.
-    #[arg(long)]
-    pub rev: Option<String>,
+    /// What to apply.
+    #[command(flatten)]
+    pub selection: Selection,
     /// Apply without asking (required without a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -55,22 +48,12 @@ pub struct ApplyArgs {
     /// Post commit statuses for the applied revision to the configured reporters.
     #[arg(long)]
     pub report: bool,
-    /// State store path (default: `state` in the configuration).
-    #[arg(long, env = "FERRY_STATE")]
-    pub state: Option<PathBuf>,
 }
 
 /// Run `ferry apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
     super::block_on(async move {
-        let prepared = match prepare(
-            &args.config,
-            args.rev.as_deref(),
-            &args.tenants,
-            args.state.as_deref(),
-        )
-        .await
-        {
+        let prepared = match prepare(&args.selection).await {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
@@ -317,7 +300,7 @@ async fn report_all(
         eprintln!("ferry: --report needs a commit: the repository has none yet");
         return;
     };
-    if args.rev.is_none() {
+    if args.selection.rev.is_none() {
         eprintln!(
             "ferry: reporting on HEAD ({}) although the working tree was applied",
             short(&sha)

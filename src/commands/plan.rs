@@ -33,24 +33,33 @@ pub enum PlanOutput {
     Markdown,
 }
 
-/// Arguments of `ferry plan`.
+/// What `ferry plan` and `ferry apply` work on: the configuration, the tenants, the
+/// revision and the state store.
 #[derive(Debug, clap::Args)]
-pub struct PlanArgs {
+pub struct Selection {
     /// Configuration file.
     #[arg(long, short, env = "FERRY_CONFIG", default_value = "ferry.yaml")]
     pub config: PathBuf,
     /// Only these tenants (repeatable). Default: every tenant.
     #[arg(long = "tenant", short = 't')]
     pub tenants: Vec<String>,
-    /// Plan this commit (any git revision) instead of the working tree.
+    /// Use this commit (any git revision) instead of the working tree.
     #[arg(long)]
     pub rev: Option<String>,
-    /// Output format.
-    #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
-    pub output: PlanOutput,
     /// State store path (default: `state` in the configuration).
     #[arg(long, env = "FERRY_STATE")]
     pub state: Option<PathBuf>,
+}
+
+/// Arguments of `ferry plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// What to plan.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
 }
 
 /// Everything a command needs to plan: checked manifests, the engine, the tenants asked for.
@@ -66,12 +75,14 @@ pub(crate) struct Stop(pub u8);
 
 /// Read and check the revision, open the state store and connect to the tenants.
 /// Prints problems to stderr.
-pub(crate) async fn prepare(
-    config: &std::path::Path,
-    rev: Option<&str>,
-    tenants: &[String],
-    state: Option<&std::path::Path>,
-) -> Result<Prepared, Stop> {
+pub(crate) async fn prepare(selection: &Selection) -> Result<Prepared, Stop> {
+    let Selection {
+        config,
+        rev,
+        tenants,
+        state,
+    } = selection;
+    let (rev, state) = (rev.as_deref(), state.as_deref());
     let read = match validate::read(config, rev) {
         Ok(Ok(read)) => read,
         Ok(Err(diagnostics)) => {
@@ -208,14 +219,7 @@ pub(crate) fn pending(plan: &Plan) -> bool {
 /// Run `ferry plan`.
 pub fn run(args: PlanArgs) -> ExitCode {
     super::block_on(async move {
-        let prepared = match prepare(
-            &args.config,
-            args.rev.as_deref(),
-            &args.tenants,
-            args.state.as_deref(),
-        )
-        .await
-        {
+        let prepared = match prepare(&args.selection).await {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
