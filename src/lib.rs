@@ -5,8 +5,10 @@
 //! what each tenant holds, and applies the difference through the platform's own import,
 //! copy and duplicate operations, always leaving the connector's active toggle off.
 //!
-//! Data flow: trigger → [`source`] snapshot → [`manifest`] load and validate → desired
-//! state per tenant → live state from a provider → plan → apply → state store → report.
+//! Data flow: trigger ([`daemon`], [`http`], the CLI) → [`source`] snapshot → [`manifest`]
+//! load and validate → [`desired`] state per tenant → live state from a [`provider`] →
+//! [`plan`] → [`apply`] → [`store`] → [`report`]. [`engine`] runs one tenant's pass for
+//! every command. `docs/architecture.md` maps every concept to its file.
 
 pub mod apply;
 pub mod backoff;

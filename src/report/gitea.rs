@@ -50,7 +50,7 @@ impl GiteaReporter {
     /// A reporter for `repo` (`owner/name`) at `api` (`https://HOST/api/v1`).
     ///
     /// # Errors
-    /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
+    /// [`ReportError::Config`](super::ReportError::Config) (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
         Ok(GiteaReporter {
             repo: OwnerRepo::parse("gitea", repo)?,
