@@ -272,24 +272,15 @@ async fn build_reconciler(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| remote.cache_path().to_path_buf());
     // A local source gets its notes in place; a remote one's notes are written to the
-    // cache and pushed to the source URL.
-    let push_to = remote
-        .local_path()
-        .is_none()
-        .then(|| settings.config.source.repo.clone());
-    let (statuses, external, dir) = (
+    // cache and pushed to the source, with the source's credentials.
+    let (statuses, external, dir, source) = (
         settings.config.statuses.clone(),
         settings.config.server.external_url.clone(),
         settings.config_dir.clone(),
+        settings.remote_spec.clone(),
     );
     let reporters = tokio::task::spawn_blocking(move || {
-        report::from_config(
-            &statuses,
-            &repo,
-            push_to.as_deref(),
-            external.as_deref(),
-            &dir,
-        )
+        report::from_config(&statuses, &repo, Some(&source), external.as_deref(), &dir)
     })
     .await
     .map_err(StartError::other)?

@@ -242,6 +242,11 @@ impl Session {
         &self.url
     }
 
+    /// Report progress the callbacks cannot see (a push update answered, say).
+    pub(crate) fn tick(&self) -> bool {
+        self.progress.tick()
+    }
+
     /// Fresh callbacks for one libgit2 call: the credentials of `source.auth` and progress
     /// reports for the watchdog (which make libgit2 stop once it gave up).
     ///
