@@ -10,8 +10,9 @@
 //! the ordinal of its pod name; see [`crate::shard`]); the others are left to the other
 //! replicas and shown as theirs by `/readyz`, the API and the status page.
 //!
-//! With `--once`: fetch, reconcile every tenant once (sources of promotions first), exit 0
-//! when all succeeded and 1 otherwise; no HTTP server.
+//! With `--once`: fetch, reconcile every tenant once (sources of promotions first), retry
+//! the statuses left in the outbox for at most `--drain-timeout`, exit 0 when every tenant
+//! succeeded and every status was delivered, 1 otherwise; no HTTP server.
 //!
 //! **Reconciler.** [`EngineReconciler`] runs each reconcile: the commit's manifests →
 //! plan → apply → state store → commit statuses (through the status outbox, drained in
@@ -59,9 +60,14 @@ pub struct ServeArgs {
     /// source cache lives next to it, under `repos/`.
     #[arg(long, env = "FERRY_STATE")]
     pub state: Option<PathBuf>,
-    /// Reconcile every tenant once, then exit: 0 when all succeeded, 1 otherwise.
+    /// Reconcile every tenant once, deliver the commit statuses, then exit: 0 when every
+    /// tenant succeeded and every status was delivered, 1 otherwise.
     #[arg(long)]
     pub once: bool,
+    /// With `--once`: how long statuses a forge or the git remote could not take yet are
+    /// retried before ferry exits (1 when some stay undelivered).
+    #[arg(long, env = "FERRY_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
     /// Reconciles running at once, across tenants.
     #[arg(long, env = "FERRY_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
@@ -372,7 +378,14 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
 
     if args.once {
         let engine = reconciler.engine().clone();
-        let code = once(&args, &settings, &controller, reconciler, &mut signals).await;
+        let deliverer = reconciler.deliverer().cloned();
+        let mut code = once(&args, &settings, &controller, reconciler, &mut signals).await;
+        if let Some(deliverer) = deliverer
+            && code != EXIT_INTERRUPTED
+            && !deliver_before_exit(&deliverer, args.drain_timeout, &mut signals).await
+        {
+            code = EXIT_FAILURE;
+        }
         engine.shutdown().await;
         return Ok(code);
     }
@@ -503,6 +516,33 @@ fn status_context(settings: &Settings) -> Result<StatusContext, StartError> {
         StatusContext::new(&settings.config, Some(store), settings.shard)
             .with_api_token(settings.api_token.clone()),
     )
+}
+
+/// `--once`: retry what the outbox holds for at most `within` (a signal ends it sooner);
+/// whether every status was delivered. What was not is logged: how many, and why.
+async fn deliver_before_exit(
+    deliverer: &Deliverer,
+    within: Duration,
+    signals: &mut Signals,
+) -> bool {
+    let flushed = tokio::select! {
+        flushed = deliverer.flush(within) => flushed,
+        signal = signals.recv() => {
+            info!(signal, "stopping: commit statuses are not retried any more");
+            deliverer.undelivered().await
+        }
+    };
+    match flushed {
+        Ok(undelivered) if undelivered.count() == 0 => true,
+        Ok(undelivered) => {
+            error!("{undelivered}");
+            false
+        }
+        Err(e) => {
+            error!(error = %e, "cannot read the status outbox");
+            false
+        }
+    }
 }
 
 /// `--once`: fetch, reconcile every tenant once, report.
