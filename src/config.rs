@@ -78,9 +78,14 @@ pub struct Source {
     /// Poll period (`30s`, `1m`, `2h`), jittered. Default `1m`.
     #[serde(default = "default_interval")]
     pub interval: String,
-    /// Credentials for `https://` or `ssh://` remotes.
+    /// Credentials for `https://` or `ssh://` remotes, used to fetch the source and to push
+    /// git notes to it.
     #[serde(default)]
     pub auth: Option<SourceAuth>,
+    /// How long a fetch of the source or a push of git notes may go without any answer from
+    /// the remote before ferry cuts it off (`30s`, `2m`). Default `60s`.
+    #[serde(default = "default_git_timeout")]
+    pub timeout: String,
 }
 
 fn default_branch() -> String {
@@ -91,14 +96,20 @@ fn default_interval() -> String {
     "1m".to_owned()
 }
 
-/// Credentials for fetching the source repository. Names of variables or files, never values.
+fn default_git_timeout() -> String {
+    "60s".to_owned()
+}
+
+/// Credentials for fetching the source repository and pushing git notes to it. Names of
+/// variables or files, never values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceAuth {
     /// Environment variable holding an HTTPS token.
     #[serde(default)]
     pub token_env: Option<String>,
-    /// File holding an HTTPS token.
+    /// File holding an HTTPS token (read at every fetch and push, so a rotated token is
+    /// picked up).
     #[serde(default)]
     pub token_file: Option<String>,
     /// SSH private key file.

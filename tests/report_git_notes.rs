@@ -10,7 +10,13 @@ use std::process::Command;
 use ferry::report::{
     CommitStatus, Deliverer, GitNotesReporter, NOTES_REF, Note, ReportError, Reporter,
 };
+use ferry::source::remote::RemoteSpec;
 use git2::{Oid, Repository, Signature};
+
+/// The remote at the absolute path `path`.
+fn remote(path: &Path) -> RemoteSpec {
+    RemoteSpec::from_repo(path.to_str().unwrap(), Path::new("/")).unwrap()
+}
 
 /// A repository with one commit; returns it and the commit id.
 fn repo_with_commit(path: &Path) -> (Repository, String) {
@@ -166,8 +172,7 @@ async fn notes_are_pushed_to_a_bare_remote() {
     let bare_path = dir.path().join("remote.git");
     Repository::init_bare(&bare_path).unwrap();
     let (_repo, sha) = repo_with_commit(&dir.path().join("work"));
-    let reporter =
-        GitNotesReporter::new(dir.path().join("work")).with_push_to(bare_path.to_str().unwrap());
+    let reporter = GitNotesReporter::new(dir.path().join("work")).with_push_to(remote(&bare_path));
 
     reporter
         .post(&sha, &CommitStatus::in_sync("prod", 3, 0))
@@ -197,7 +202,6 @@ async fn a_remote_that_moved_on_is_merged_not_overwritten() {
     let bare = Repository::init_bare(&bare_path).unwrap();
     // The commit exists in the remote and in two clones (two ferry replicas).
     let (_origin, sha) = repo_with_commit(&dir.path().join("origin"));
-    let url = bare_path.to_str().unwrap().to_owned();
     let a = Repository::clone(
         dir.path().join("origin").to_str().unwrap(),
         dir.path().join("a"),
@@ -210,8 +214,8 @@ async fn a_remote_that_moved_on_is_merged_not_overwritten() {
     .unwrap();
     drop((a, b));
 
-    let replica_a = GitNotesReporter::new(dir.path().join("a")).with_push_to(url.clone());
-    let replica_b = GitNotesReporter::new(dir.path().join("b")).with_push_to(url.clone());
+    let replica_a = GitNotesReporter::new(dir.path().join("a")).with_push_to(remote(&bare_path));
+    let replica_b = GitNotesReporter::new(dir.path().join("b")).with_push_to(remote(&bare_path));
     replica_a
         .post(&sha, &CommitStatus::in_sync("sandbox", 1, 0))
         .await
@@ -252,7 +256,7 @@ async fn a_failed_push_says_so_and_keeps_the_note_locally() {
     let dir = tempfile::tempdir().unwrap();
     let (_repo, sha) = repo_with_commit(dir.path());
     let missing = dir.path().join("no-such-remote.git");
-    let reporter = GitNotesReporter::new(dir.path()).with_push_to(missing.to_str().unwrap());
+    let reporter = GitNotesReporter::new(dir.path()).with_push_to(remote(&missing));
     let err = reporter
         .post(&sha, &CommitStatus::in_sync("prod", 1, 0))
         .await

@@ -448,6 +448,22 @@ fn bad_duration() {
 }
 
 #[test]
+fn bad_source_timeout() {
+    let repo = Repo::new();
+    repo.edit(
+        "ferry.yaml",
+        "  path: connectors\n",
+        "  path: connectors\n  timeout: 0s\n",
+    );
+    assert_eq!(
+        repo.errors(),
+        [
+            "ferry.yaml:4:12: source.timeout must be longer than zero: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
+        ]
+    );
+}
+
+#[test]
 fn bad_cron() {
     let repo = Repo::new();
     repo.edit(

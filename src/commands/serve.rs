@@ -10,8 +10,9 @@
 //! the ordinal of its pod name; see [`crate::daemon::shard`]); the others are left to the other
 //! replicas and shown as theirs by `/readyz`, the API and the status page.
 //!
-//! With `--once`: fetch, reconcile every tenant once (sources of promotions first), exit 0
-//! when all succeeded and 1 otherwise; no HTTP server.
+//! With `--once`: fetch, reconcile every tenant once (sources of promotions first), retry
+//! the statuses left in the outbox for at most `--drain-timeout`, exit 0 when every tenant
+//! succeeded and every status was delivered, 1 otherwise; no HTTP server.
 //!
 //! **Reconciler.** [`EngineReconciler`] runs each reconcile: the commit's manifests →
 //! plan → apply → state store → commit statuses (through the status outbox, drained in
@@ -57,9 +58,14 @@ pub struct ServeArgs {
     /// source cache lives next to it, under `repos/`.
     #[arg(long, env = "FERRY_STATE")]
     pub state: Option<PathBuf>,
-    /// Reconcile every tenant once, then exit: 0 when all succeeded, 1 otherwise.
+    /// Reconcile every tenant once, deliver the commit statuses, then exit: 0 when every
+    /// tenant succeeded and every status was delivered, 1 otherwise.
     #[arg(long)]
     pub once: bool,
+    /// With `--once`: how long statuses a forge or the git remote could not take yet are
+    /// retried before ferry exits (1 when some stay undelivered).
+    #[arg(long, env = "FERRY_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
     /// Reconciles running at once, across tenants.
     #[arg(long, env = "FERRY_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
@@ -234,24 +240,15 @@ async fn build_reconciler(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| remote.cache_path().to_path_buf());
     // A local source gets its notes in place; a remote one's notes are written to the
-    // cache and pushed to the source URL.
-    let push_to = remote
-        .local_path()
-        .is_none()
-        .then(|| settings.config.source.repo.clone());
-    let (statuses, external, dir) = (
+    // cache and pushed to the source, with the source's credentials.
+    let (statuses, external, dir, source) = (
         settings.config.statuses.clone(),
         settings.config.server.external_url.clone(),
         settings.config_dir.clone(),
+        settings.remote_spec.clone(),
     );
     let reporters = tokio::task::spawn_blocking(move || {
-        report::from_config(
-            &statuses,
-            &repo,
-            push_to.as_deref(),
-            external.as_deref(),
-            &dir,
-        )
+        report::from_config(&statuses, &repo, Some(&source), external.as_deref(), &dir)
     })
     .await
     .map_err(StartError::other)?
@@ -319,7 +316,14 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
 
     if args.once {
         let engine = reconciler.engine().clone();
-        let code = once(&args, &settings, &controller, reconciler, &mut signals).await;
+        let deliverer = reconciler.deliverer().cloned();
+        let mut code = once(&args, &settings, &controller, reconciler, &mut signals).await;
+        if let Some(deliverer) = deliverer
+            && code != EXIT_INTERRUPTED
+            && !deliver_before_exit(&deliverer, args.drain_timeout, &mut signals).await
+        {
+            code = EXIT_FAILURE;
+        }
         engine.shutdown().await;
         return Ok(code);
     }
@@ -448,6 +452,33 @@ fn status_context(settings: &Settings) -> Result<StatusContext, StartError> {
         StatusContext::new(&settings.config, Some(store), settings.shard)
             .with_api_token(settings.api_token.clone()),
     )
+}
+
+/// `--once`: retry what the outbox holds for at most `within` (a signal ends it sooner);
+/// whether every status was delivered. What was not is logged: how many, and why.
+async fn deliver_before_exit(
+    deliverer: &Deliverer,
+    within: Duration,
+    signals: &mut Signals,
+) -> bool {
+    let flushed = tokio::select! {
+        flushed = deliverer.flush(within) => flushed,
+        signal = signals.recv() => {
+            info!(signal, "stopping: commit statuses are not retried any more");
+            deliverer.undelivered().await
+        }
+    };
+    match flushed {
+        Ok(undelivered) if undelivered.count() == 0 => true,
+        Ok(undelivered) => {
+            error!("{undelivered}");
+            false
+        }
+        Err(e) => {
+            error!(error = %e, "cannot read the status outbox");
+            false
+        }
+    }
 }
 
 /// `--once`: fetch, reconcile every tenant once, report.

@@ -246,6 +246,7 @@ impl Validator<'_> {
             );
         }
         self.duration("source.interval", &source.interval);
+        self.duration("source.timeout", &source.timeout);
         if let Some(path) = &source.path {
             let escapes = path.starts_with('/') || path.split('/').any(|p| p == "..");
             if escapes {

@@ -3,8 +3,9 @@
 //! [`Controller`] ties the tracked source ([`Remote`]) to the scheduler: it fetches and
 //! marks tenants dirty when their followed branch moves. Triggers:
 //!
-//! - **poll**: every `source.interval` (±10% jitter); a failed fetch is retried sooner,
-//!   with jittered backoff from 1 s up to the interval, when [`remote::Error::is_transient`];
+//! - **poll**: every `source.interval` (±10% jitter); a failed fetch (any trigger's,
+//!   start-up included) is retried sooner, with jittered backoff from 1 s up to the
+//!   interval, when [`remote::Error::is_transient`];
 //! - **file watch**: for a local source (path or `file://`), the refs of the repository
 //!   (`refs/heads/**`, `packed-refs`, `HEAD` in its git directory) are watched, so a local
 //!   commit or push is noticed within a second;
@@ -169,6 +170,8 @@ struct Inner {
     branches: BTreeMap<String, String>,
     drift: Vec<(String, CronSchedule)>,
     options: ControllerOptions,
+    /// Woken when a fetch fails transiently, so the poll retries it with backoff.
+    fetch_failed: tokio::sync::Notify,
 }
 
 /// Fetches the source and marks tenants dirty when their branch moves. Cheap to clone.
@@ -239,6 +242,7 @@ impl Controller {
                 branches,
                 drift,
                 options,
+                fetch_failed: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -313,6 +317,9 @@ impl Controller {
                     // The first failure of an outage: every tenant reports it (an `error`
                     // status on the commit it is kept at). Retries mark nothing more.
                     self.inner.scheduler.mark_all(reason);
+                }
+                if e.is_transient() {
+                    self.inner.fetch_failed.notify_one();
                 }
                 Err(e)
             }
@@ -396,22 +403,18 @@ impl Controller {
             initial: Duration::from_secs(1).min(interval),
             max: interval,
         };
-        let mut failures = 0u32;
-        let mut transient = false;
         loop {
-            let wait = if failures > 0 && transient {
-                retry.delay(failures)
-            } else {
-                crate::backoff::spread(interval)
+            // A transient failure of any fetch (start-up, webhook, watch or poll) is
+            // retried with backoff; otherwise the next poll is one interval away.
+            let wait = match self.inner.remote.last_fetch_error() {
+                Some(f) if f.branch.is_none() && f.transient => retry.delay(f.consecutive),
+                _ => crate::backoff::spread(interval),
             };
-            tokio::time::sleep(wait).await;
-            match self.refresh(Reason::Poll).await {
-                Ok(_) => failures = 0,
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    transient = e.is_transient();
-                }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.inner.fetch_failed.notified() => continue,
             }
+            let _ = self.refresh(Reason::Poll).await;
         }
     }
 }

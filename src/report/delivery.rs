@@ -11,9 +11,10 @@
 //!
 //! Time comes from `tokio::time`, anchored to the wall clock when the `Deliverer` is
 //! made, so tests drive retries with a paused clock. This module does not build requests
-//! (the reporters do) and does not run its own loop: the daemon calls `drain`.
+//! (the reporters do) and does not run its own loop: the daemon calls `drain`, and
+//! `serve --once` calls `flush` before it exits.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +63,46 @@ impl DeliveryReport {
     }
 }
 
+/// What [`Deliverer::flush`] could not deliver: statuses still waiting in the outbox, and
+/// statuses refused for good since the `Deliverer` started, per reporter with the last
+/// reason given. Its `Display` says how many and why, in one line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Undelivered {
+    /// Per reporter id: (waiting, refused, last reason).
+    pub by_reporter: BTreeMap<String, (u64, u64, Option<String>)>,
+}
+
+impl Undelivered {
+    /// How many statuses were not delivered.
+    pub fn count(&self) -> u64 {
+        self.by_reporter.values().map(|(w, r, _)| w + r).sum()
+    }
+}
+
+impl std::fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.count();
+        if n == 1 {
+            write!(f, "1 commit status was not delivered")?;
+        } else {
+            write!(f, "{n} commit statuses were not delivered")?;
+        }
+        for (i, (reporter, (waiting, refused, reason))) in self.by_reporter.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{reporter}: ")?;
+            match (*waiting, *refused) {
+                (w, 0) => write!(f, "{w} waiting in the outbox")?,
+                (0, r) => write!(f, "{r} refused")?,
+                (w, r) => write!(f, "{w} waiting in the outbox, {r} refused")?,
+            }
+            if let Some(reason) = reason {
+                write!(f, " ({reason})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Wall-clock milliseconds that advance with `tokio::time`.
 #[derive(Debug, Clone, Copy)]
 struct Clock {
@@ -101,6 +142,8 @@ struct Inner {
     slots: Mutex<HashMap<OutboxKey, Arc<tokio::sync::Mutex<()>>>>,
     /// Reporters a forge rate-limited, until this Unix time in milliseconds.
     blocked: Mutex<HashMap<String, i64>>,
+    /// Per reporter: statuses refused for good since start, and the last refusal.
+    refused: Mutex<BTreeMap<String, (u64, String)>>,
 }
 
 enum Attempt {
@@ -157,6 +200,7 @@ impl Deliverer {
                 clock: Clock::new(),
                 slots: Mutex::new(HashMap::new()),
                 blocked: Mutex::new(HashMap::new()),
+                refused: Mutex::new(BTreeMap::new()),
             }),
             policy: RetryPolicy::default(),
         })
@@ -304,6 +348,68 @@ impl Deliverer {
             Some(e) => Err(e),
             None => Ok(report),
         }
+    }
+
+    /// Retry waiting statuses as they fall due (as [`Deliverer::drain`] does) until the
+    /// outbox is empty or `within` has passed, then say what was not delivered: what still
+    /// waits, and what was refused for good since this `Deliverer` started. An attempt
+    /// still running at the deadline is left behind (its status stays in the outbox).
+    /// For `serve --once`, which has no background drain.
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read or written.
+    pub async fn flush(&self, within: Duration) -> Result<Undelivered> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.drain()).await {
+                Ok(report) => {
+                    report?;
+                }
+                Err(_) => break,
+            }
+            let wait = match self.next_due().await? {
+                None => break,
+                Some(wait) => wait,
+            };
+            if tokio::time::Instant::now() + wait >= deadline {
+                // Nothing falls due before the deadline.
+                break;
+            }
+            tokio::time::sleep(wait).await;
+        }
+        self.undelivered().await
+    }
+
+    /// What is not delivered now: statuses waiting in the outbox, and those refused for
+    /// good since this `Deliverer` started.
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read.
+    pub async fn undelivered(&self) -> Result<Undelivered> {
+        let waiting = self
+            .inner
+            .db
+            .run("read the outbox", outbox::waiting_by_reporter)
+            .await?;
+        let mut undelivered = Undelivered::default();
+        for (reporter, count, reason) in waiting {
+            undelivered.by_reporter.insert(reporter, (count, 0, reason));
+        }
+        let refused = self
+            .inner
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (reporter, (count, reason)) in refused {
+            let entry = undelivered
+                .by_reporter
+                .entry(reporter)
+                .or_insert((0, 0, None));
+            entry.1 += count;
+            entry.2.get_or_insert(reason);
+        }
+        Ok(undelivered)
     }
 
     /// How many statuses wait in the outbox (for the outbox-depth metric).
@@ -545,6 +651,14 @@ impl Inner {
                     "commit status refused; not retried"
                 );
                 crate::metrics::get().status_delivery(&forge, "refused");
+                {
+                    let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+                    let entry = refused
+                        .entry(key.reporter.clone())
+                        .or_insert((0, String::new()));
+                    entry.0 += 1;
+                    entry.1 = err.to_string();
+                }
                 let done_at = self.clock.now_ms();
                 let code = err.http_status();
                 self.db
@@ -560,7 +674,111 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+
     use super::*;
+
+    /// A forge that answers 503 to the first `failures` posts and takes the others, or
+    /// refuses every post with 401.
+    #[derive(Debug)]
+    struct Forge {
+        id: &'static str,
+        failures: usize,
+        refuse: bool,
+        posts: AtomicUsize,
+    }
+
+    impl Forge {
+        fn boxed(id: &'static str, failures: usize, refuse: bool) -> Box<dyn Reporter> {
+            Box::new(Forge {
+                id,
+                failures,
+                refuse,
+                posts: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    #[async_trait]
+    impl Reporter for Forge {
+        fn name(&self) -> &str {
+            "github"
+        }
+
+        fn id(&self) -> String {
+            self.id.to_owned()
+        }
+
+        async fn post(&self, _sha: &str, _status: &CommitStatus) -> Result<()> {
+            let n = self.posts.fetch_add(1, Ordering::SeqCst);
+            if self.refuse {
+                Err(ReportError::Unauthorized {
+                    forge: "github",
+                    repo: "o/r".to_owned(),
+                    status: 401,
+                    message: "Bad credentials".to_owned(),
+                })
+            } else if n < self.failures {
+                Err(ReportError::ServerError {
+                    forge: "github",
+                    repo: "o/r".to_owned(),
+                    status: 503,
+                    message: "Service Unavailable".to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_retries_until_delivered_within_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Deliverer::open(&dir.path().join("s.db"), vec![Forge::boxed("a", 3, false)])
+            .await
+            .unwrap();
+        let report = d
+            .submit(SHA, &CommitStatus::in_sync("sandbox", 1, 0))
+            .await
+            .unwrap();
+        assert_eq!(report.queued, 1);
+        // Retries come after about 1, 2 and 4 s.
+        let left = d.flush(Duration::from_secs(60)).await.unwrap();
+        assert_eq!(left.count(), 0, "{left}");
+        assert_eq!(d.pending_count().await.unwrap(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flush_says_how_many_stayed_undelivered_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Deliverer::open(
+            &dir.path().join("s.db"),
+            vec![
+                Forge::boxed("down", usize::MAX, false),
+                Forge::boxed("refusing", 0, true),
+            ],
+        )
+        .await
+        .unwrap();
+        d.submit(SHA, &CommitStatus::in_sync("sandbox", 1, 0))
+            .await
+            .unwrap();
+        d.submit(SHA, &CommitStatus::in_sync("prod", 2, 0))
+            .await
+            .unwrap();
+        let left = d.flush(Duration::from_secs(10)).await.unwrap();
+        assert_eq!(left.count(), 4);
+        assert_eq!(
+            left.to_string(),
+            "4 commit statuses were not delivered: \
+             down: 2 waiting in the outbox (github answered 503 for o/r: Service Unavailable; ferry keeps the status in its outbox and retries); \
+             refusing: 2 refused (github refused the token for o/r (401): Bad credentials; check that the token is valid and may write commit statuses, then restart ferry)"
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_with_jitter_below_the_ceiling() {

@@ -150,14 +150,27 @@ pub enum ReportError {
         source: git2::Error,
     },
 
-    /// Pushing `refs/notes/ferry` to the remote failed.
+    /// Pushing `refs/notes/ferry` to the remote failed (unreachable, no answer within
+    /// `source.timeout`, refused update).
     #[error(
         "git notes: cannot push refs/notes/ferry to {remote}: {message}; the notes are kept locally and the push is retried (set `push: false` on the git-notes status target to stop pushing)"
     )]
     PushFailed {
-        /// The remote URL or path.
+        /// The remote URL or path, user info redacted.
         remote: String,
-        /// What the remote or libgit2 said.
+        /// What the remote or libgit2 said, token removed.
+        message: String,
+    },
+
+    /// The remote refused the credentials ferry pushes `refs/notes/ferry` with (those of
+    /// `source.auth`), or they cannot be read.
+    #[error(
+        "git notes: {remote} refused to take refs/notes/ferry: {message}; the notes are kept locally. Fix source.auth (ferry fetches and pushes with it) and restart ferry, or set `push: false` on the git-notes status target"
+    )]
+    PushRefused {
+        /// The remote URL or path, user info redacted.
+        remote: String,
+        /// Why, naming where the credentials come from (never their value).
         message: String,
     },
 
@@ -253,6 +266,7 @@ impl ReportError {
             | ReportError::NotFound { .. }
             | ReportError::Rejected { .. }
             | ReportError::StatusLimitReached { .. }
+            | ReportError::PushRefused { .. }
             | ReportError::CorruptNote { .. }
             | ReportError::InvalidSha { .. }
             | ReportError::Config { .. }

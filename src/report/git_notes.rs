@@ -9,6 +9,11 @@
 //! each write; if the remote moved on (another writer), ferry fetches it, merges the notes
 //! context by context (the later `updated` wins) and pushes again.
 //!
+//! Pushes and their fetches go through [`RemoteSpec`]: the credentials of `source.auth`
+//! (the same callback the source fetch uses) and its watchdog, so a remote that stops
+//! answering is cut off after `source.timeout` (a transient failure: the status stays in
+//! the outbox). A refused credential is permanent.
+//!
 //! All git work runs in `spawn_blocking`. This module never force-pushes and never writes
 //! outside `refs/notes/ferry` and its scratch ref `refs/ferry/notes-remote`.
 
@@ -17,15 +22,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
-use git2::{
-    Cred, CredentialType, ErrorCode, FetchOptions, Oid, PushOptions, RemoteCallbacks, Repository,
-    Signature,
-};
+use git2::{ErrorCode, FetchOptions, Oid, PushOptions, Repository, Signature};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ReportError, Result};
 use super::reporter::{Reporter, check_sha};
 use super::status::CommitStatus;
+use crate::source::connection::{ConnectError, Session};
+use crate::source::remote::RemoteSpec;
 
 /// The notes ref ferry writes.
 pub const NOTES_REF: &str = "refs/notes/ferry";
@@ -35,9 +39,6 @@ const REMOTE_NOTES_REF: &str = "refs/ferry/notes-remote";
 
 /// How many times a push rejected because the remote moved on is merged and retried.
 const PUSH_ATTEMPTS: usize = 3;
-
-/// How many times libgit2 may ask for credentials in one operation before ferry gives up.
-const CREDENTIAL_ATTEMPTS: usize = 3;
 
 /// One context's entry in a note.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +71,7 @@ pub type Note = BTreeMap<String, NoteEntry>;
 #[derive(Clone)]
 pub struct GitNotesReporter {
     repo: PathBuf,
-    push_to: Option<String>,
+    push_to: Option<RemoteSpec>,
     external_url: Option<String>,
     lock: Arc<Mutex<()>>,
 }
@@ -79,7 +80,10 @@ impl std::fmt::Debug for GitNotesReporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitNotesReporter")
             .field("repo", &self.repo)
-            .field("push_to", &self.push_to.as_deref().map(redact_remote))
+            .field(
+                "push_to",
+                &self.push_to.as_ref().map(RemoteSpec::display_url),
+            )
             .field("external_url", &self.external_url)
             .finish()
     }
@@ -95,22 +99,6 @@ fn repo_lock(path: &Path) -> Arc<Mutex<()>> {
     locks.entry(key).or_default().clone()
 }
 
-/// A remote URL fit for messages: user information of http(s) URLs (which may hold a
-/// token) becomes `***`.
-pub(crate) fn redact_remote(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed)
-            if matches!(parsed.scheme(), "http" | "https")
-                && (!parsed.username().is_empty() || parsed.password().is_some()) =>
-        {
-            let _ = parsed.set_password(None);
-            let _ = parsed.set_username("***");
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
-}
-
 impl GitNotesReporter {
     /// A reporter writing into the repository at `repo` (a work tree or a bare repository).
     pub fn new(repo: impl Into<PathBuf>) -> Self {
@@ -124,9 +112,10 @@ impl GitNotesReporter {
         }
     }
 
-    /// Push `refs/notes/ferry` to this remote (URL or path) after each write.
-    pub fn with_push_to(mut self, remote: impl Into<String>) -> Self {
-        self.push_to = Some(remote.into());
+    /// Push `refs/notes/ferry` to this remote after each write, with its credentials and
+    /// time-out.
+    pub fn with_push_to(mut self, remote: RemoteSpec) -> Self {
+        self.push_to = Some(remote);
         self
     }
 
@@ -247,33 +236,70 @@ enum PushOutcome {
     Behind(String),
 }
 
-fn push(repo: &Repository, path: &Path, remote_url: &str) -> Result<()> {
-    let shown = redact_remote(remote_url);
-    let failed = |message: String| ReportError::PushFailed {
-        remote: shown.clone(),
-        message,
+/// Push the notes ref, merging the remote's notes when it moved on. Called with the
+/// repository's lock held; each network step runs under the remote's watchdog, so the lock
+/// is never held longer than a step's time-out without progress.
+fn push(repo: &Repository, path: &Path, remote: &RemoteSpec) -> Result<()> {
+    let shown = remote.display_url().to_owned();
+    let failed = |e: ConnectError| match e {
+        ConnectError::Credentials(message) | ConnectError::Refused(message) => {
+            ReportError::PushRefused {
+                remote: shown.clone(),
+                message,
+            }
+        }
+        other => ReportError::PushFailed {
+            remote: shown.clone(),
+            message: other.to_string(),
+        },
     };
     for _ in 0..PUSH_ATTEMPTS {
-        match push_once(repo, remote_url).map_err(|e| failed(e.message().to_owned()))? {
+        let dir = path.to_path_buf();
+        let outcome = remote
+            .endpoint()
+            .connect(move |session| push_once(&dir, session))
+            .map_err(failed)?;
+        match outcome {
             PushOutcome::Done => return Ok(()),
             PushOutcome::Behind(message) => {
                 tracing::debug!(remote = %shown, %message, "the remote's notes moved on; merging them");
-                merge_remote_notes(repo, path, remote_url)
-                    .map_err(|e| failed(format!("cannot merge the remote's notes: {e}")))?;
+                let dir = path.to_path_buf();
+                remote
+                    .endpoint()
+                    .connect(move |session| fetch_remote_notes(&dir, session))
+                    .map_err(|e| match failed(e) {
+                        ReportError::PushFailed { remote, message } => ReportError::PushFailed {
+                            remote,
+                            message: format!(
+                                "cannot fetch the remote's notes to merge them: {message}"
+                            ),
+                        },
+                        other => other,
+                    })?;
+                merge_remote_notes(repo, path).map_err(|message| ReportError::PushFailed {
+                    remote: shown.clone(),
+                    message: format!("cannot merge the remote's notes: {message}"),
+                })?;
             }
         }
     }
-    Err(failed(format!(
-        "the remote kept moving; gave up after {PUSH_ATTEMPTS} merges"
-    )))
+    Err(ReportError::PushFailed {
+        remote: shown,
+        message: format!("the remote kept moving; gave up after {PUSH_ATTEMPTS} merges"),
+    })
 }
 
-fn push_once(repo: &Repository, remote_url: &str) -> std::result::Result<PushOutcome, git2::Error> {
-    let mut remote = repo.remote_anonymous(remote_url)?;
+/// One push of the notes ref (on the watchdog's thread).
+fn push_once(path: &Path, session: &Session) -> std::result::Result<PushOutcome, ConnectError> {
+    let repo = Repository::open(path).map_err(|e| session.error(&e))?;
+    let mut remote = repo
+        .remote_anonymous(session.url())
+        .map_err(|e| session.error(&e))?;
     let mut refused: Option<String> = None;
     let result = {
-        let mut callbacks = callbacks(repo);
+        let mut callbacks = session.callbacks();
         callbacks.push_update_reference(|_, status| {
+            session.tick();
             if let Some(message) = status {
                 refused = Some(message.to_owned());
             }
@@ -287,43 +313,33 @@ fn push_once(repo: &Repository, remote_url: &str) -> std::result::Result<PushOut
         Ok(()) => match refused {
             None => Ok(PushOutcome::Done),
             Some(message) if is_non_fast_forward(&message) => Ok(PushOutcome::Behind(message)),
-            Some(message) => Err(git2::Error::from_str(&format!(
-                "the remote refused the update: {message}"
-            ))),
+            Some(message) => Err(ConnectError::Git {
+                message: session.scrub(&format!("the remote refused the update: {message}")),
+                transient: true,
+            }),
         },
         Err(e) if e.code() == ErrorCode::NotFastForward || is_non_fast_forward(e.message()) => {
-            Ok(PushOutcome::Behind(e.message().to_owned()))
+            Ok(PushOutcome::Behind(session.scrub(e.message())))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(session.error(&e)),
     }
 }
 
-/// Credentials the way git finds them: the SSH agent for ssh remotes, the configured git
-/// credential helper for https remotes, else libgit2's default. Bounded, so a refused
-/// credential ends in an error instead of a loop.
-fn callbacks(repo: &Repository) -> RemoteCallbacks<'static> {
-    let config = repo.config().ok();
-    let mut asked = 0;
-    let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |url, username, allowed| {
-        asked += 1;
-        if asked > CREDENTIAL_ATTEMPTS {
-            return Err(git2::Error::from_str(
-                "the remote refused every credential ferry found",
-            ));
-        }
-        if allowed.contains(CredentialType::SSH_KEY) {
-            return Cred::ssh_key_from_agent(username.unwrap_or("git"));
-        }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
-            && let Some(config) = &config
-            && let Ok(cred) = Cred::credential_helper(config, url, username)
-        {
-            return Ok(cred);
-        }
-        Cred::default()
-    });
-    callbacks
+/// Fetch the remote's notes into the scratch ref (on the watchdog's thread).
+fn fetch_remote_notes(path: &Path, session: &Session) -> std::result::Result<(), ConnectError> {
+    let repo = Repository::open(path).map_err(|e| session.error(&e))?;
+    let mut remote = repo
+        .remote_anonymous(session.url())
+        .map_err(|e| session.error(&e))?;
+    let mut options = FetchOptions::new();
+    options.remote_callbacks(session.callbacks());
+    remote
+        .fetch(
+            &[format!("+{NOTES_REF}:{REMOTE_NOTES_REF}")],
+            Some(&mut options),
+            None,
+        )
+        .map_err(|e| session.error(&e))
 }
 
 fn is_non_fast_forward(message: &str) -> bool {
@@ -331,26 +347,10 @@ fn is_non_fast_forward(message: &str) -> bool {
     m.contains("non-fast-forward") || m.contains("non-fastforward") || m.contains("fetch first")
 }
 
-/// Fetch the remote's notes and rebuild `refs/notes/ferry` on top of them: every local
-/// note is merged with the remote's note on the same commit, context by context, the
-/// later `updated` winning.
-fn merge_remote_notes(
-    repo: &Repository,
-    path: &Path,
-    remote_url: &str,
-) -> std::result::Result<(), String> {
-    let mut remote = repo
-        .remote_anonymous(remote_url)
-        .map_err(|e| e.message().to_owned())?;
-    let mut options = FetchOptions::new();
-    options.remote_callbacks(callbacks(repo));
-    remote
-        .fetch(
-            &[format!("+{NOTES_REF}:{REMOTE_NOTES_REF}")],
-            Some(&mut options),
-            None,
-        )
-        .map_err(|e| e.message().to_owned())?;
+/// Rebuild `refs/notes/ferry` on top of the remote's notes (fetched into the scratch
+/// ref): every local note is merged with the remote's note on the same commit, context by
+/// context, the later `updated` winning.
+fn merge_remote_notes(repo: &Repository, path: &Path) -> std::result::Result<(), String> {
     let remote_tip = repo
         .refname_to_id(REMOTE_NOTES_REF)
         .map_err(|_| "the remote refused the push but has no refs/notes/ferry".to_owned())?;
@@ -396,23 +396,6 @@ fn merge_remote_notes(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn remote_credentials_are_redacted() {
-        assert_eq!(
-            redact_remote("https://x-access-token:ghs_abc@github.com/acme/c.git"),
-            "https://***@github.com/acme/c.git"
-        );
-        assert_eq!(
-            redact_remote("https://ghp_abc@github.com/acme/c.git"),
-            "https://***@github.com/acme/c.git"
-        );
-        assert_eq!(
-            redact_remote("git@github.com:acme/c.git"),
-            "git@github.com:acme/c.git"
-        );
-        assert_eq!(redact_remote("/srv/git/c.git"), "/srv/git/c.git");
-    }
 
     #[test]
     fn non_fast_forward_messages() {

@@ -23,7 +23,7 @@ mod outbox;
 mod reporter;
 mod status;
 
-pub use delivery::{Deliverer, DeliveryReport, RetryPolicy};
+pub use delivery::{Deliverer, DeliveryReport, RetryPolicy, Undelivered};
 pub use error::{ReportError, Result, RetryAt};
 pub use forge::Token;
 pub use git_notes::{GitNotesReporter, NOTES_REF, Note, NoteEntry};

@@ -333,6 +333,23 @@ pub(crate) fn count(conn: &Connection) -> rusqlite::Result<u64> {
     .map(|n| n.max(0) as u64)
 }
 
+/// Per reporter: how many statuses wait, and the error of the latest failed attempt.
+pub(crate) fn waiting_by_reporter(
+    conn: &Connection,
+) -> rusqlite::Result<Vec<(String, u64, Option<String>)>> {
+    let mut stmt = conn.prepare(
+        "SELECT reporter, COUNT(*),
+                (SELECT last_error FROM report_outbox AS o
+                  WHERE o.reporter = r.reporter AND o.last_error IS NOT NULL
+                  ORDER BY o.due_at_ms DESC LIMIT 1)
+           FROM report_outbox AS r GROUP BY reporter ORDER BY reporter",
+    )?;
+    stmt.query_map([], |r| {
+        Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?))
+    })?
+    .collect()
+}
+
 /// The earliest due time of any waiting status.
 pub(crate) fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     conn.query_row("SELECT MIN(due_at_ms) FROM report_outbox", [], |r| r.get(0))

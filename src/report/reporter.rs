@@ -17,6 +17,7 @@ use super::github::GithubReporter;
 use super::gitlab::GitlabReporter;
 use super::status::CommitStatus;
 use crate::config::{Forge, GitNotes, StatusTarget, TokenType};
+use crate::source::remote::RemoteSpec;
 
 /// One destination of commit statuses.
 ///
@@ -52,15 +53,16 @@ pub(crate) fn check_sha(sha: &str) -> Result<()> {
 /// Build the reporters of the `statuses` section.
 ///
 /// `source_repo` is ferry's local copy of the source repository (git notes are written
-/// there); `external_url` is `server.externalUrl` (statuses without a `target_url` link
-/// to `{externalUrl}/tenants/{tenant}?commit={sha}`); `base_dir` is the directory of
+/// there); `source` is the configured source (`source.repo`, `source.auth`,
+/// `source.timeout`), whose credentials and time-out git notes are pushed with;
+/// `external_url` is `server.externalUrl` (statuses without a `target_url` link to
+/// `{externalUrl}/tenants/{tenant}?commit={sha}`); `base_dir` is the directory of
 /// ferry.yaml (relative `tokenFile`s are resolved against it).
 ///
-/// Where git notes are pushed: nowhere when `push` is `false`; to `push_default` when
-/// `push` is unset (the source's URL when ferry reads a remote source through its own
-/// cache; `None` for a local source, whose notes are written into the repository itself
-/// and need no push); to the source repository's `origin` remote when `push` is `true`
-/// and there is no `push_default`.
+/// Where git notes are pushed: nowhere when `push` is `false`; when `push` is unset, to the
+/// source when it is remote (ferry writes the notes into its own cache of it), and nowhere
+/// for a local source (whose notes are written into the repository itself); when `push`
+/// is `true`, to a remote source, or to the `origin` remote of a local one.
 ///
 /// # Errors
 /// [`ReportError::Config`] for a missing or doubly given token, an environment variable
@@ -75,14 +77,14 @@ pub(crate) fn check_sha(sha: &str) -> Result<()> {
 pub fn from_config(
     statuses: &[StatusTarget],
     source_repo: &Path,
-    push_default: Option<&str>,
+    source: Option<&RemoteSpec>,
     external_url: Option<&str>,
     base_dir: &Path,
 ) -> Result<Vec<Box<dyn Reporter>>> {
     build(
         statuses,
         source_repo,
-        push_default,
+        source,
         external_url,
         base_dir,
         &|name| std::env::var(name).ok(),
@@ -93,7 +95,7 @@ pub fn from_config(
 pub(crate) fn build(
     statuses: &[StatusTarget],
     source_repo: &Path,
-    push_default: Option<&str>,
+    source: Option<&RemoteSpec>,
     external_url: Option<&str>,
     base_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
@@ -101,13 +103,9 @@ pub(crate) fn build(
     let mut reporters: Vec<Box<dyn Reporter>> = Vec::with_capacity(statuses.len());
     for (index, target) in statuses.iter().enumerate() {
         let reporter: Box<dyn Reporter> = match target {
-            StatusTarget::GitNotes(notes) => Box::new(git_notes(
-                index,
-                notes,
-                source_repo,
-                push_default,
-                external_url,
-            )?),
+            StatusTarget::GitNotes(notes) => {
+                Box::new(git_notes(index, notes, source_repo, source, external_url)?)
+            }
             StatusTarget::Github(forge) => {
                 let token = forge_token(index, "github", forge, base_dir, env)?;
                 check_forge(index, "github", forge)?;
@@ -276,13 +274,14 @@ fn git_notes(
     index: usize,
     notes: &GitNotes,
     source_repo: &Path,
-    push_default: Option<&str>,
+    source: Option<&RemoteSpec>,
     external_url: Option<&str>,
 ) -> Result<GitNotesReporter> {
     let reporter = GitNotesReporter::new(source_repo).with_external_url(external_url);
-    match (notes.push, push_default) {
+    let remote_source = source.filter(|s| s.local_path().is_none());
+    match (notes.push, remote_source) {
         (Some(false), _) | (None, None) => return Ok(reporter),
-        (_, Some(url)) => return Ok(reporter.with_push_to(url)),
+        (_, Some(remote)) => return Ok(reporter.with_push_to(remote.clone())),
         (Some(true), None) => {}
     }
     let repo = git2::Repository::open(source_repo).map_err(|source| ReportError::Git {
@@ -294,18 +293,28 @@ fn git_notes(
         .find_remote("origin")
         .ok()
         .and_then(|remote| remote.pushurl().or(remote.url()).map(str::to_owned));
-    match (origin, notes.push) {
-        (Some(url), _) => Ok(reporter.with_push_to(url)),
-        (None, Some(true)) => Err(config(
+    let Some(url) = origin else {
+        return Err(config(
             index,
             "git-notes",
             format!(
                 "push is true but the source repository {} has no `origin` remote; add one or set push: false",
                 source_repo.display()
             ),
-        )),
-        (None, _) => Ok(reporter),
+        ));
+    };
+    let target = match source {
+        Some(s) => s.with_repo(&url, source_repo),
+        None => RemoteSpec::from_repo(&url, source_repo),
     }
+    .map_err(|e| {
+        config(
+            index,
+            "git-notes",
+            format!("push is true but the `origin` remote cannot be pushed to: {e}"),
+        )
+    })?;
+    Ok(reporter.with_push_to(target))
 }
 
 #[cfg(test)]
@@ -442,10 +451,13 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{:?}", reporters[0]).contains("/srv/git/connectors.git"));
+        let remote =
+            RemoteSpec::from_repo("https://git.example.com/acme/connectors.git", dir.path())
+                .unwrap();
         let reporters = build(
             &[StatusTarget::GitNotes(unset)],
             repo.path(),
-            Some("https://git.example.com/acme/connectors.git"),
+            Some(&remote),
             None,
             dir.path(),
             &env,

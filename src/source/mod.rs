@@ -6,9 +6,12 @@
 //! [`CommitSnapshot`] reads a commit's tree with git2 without checking anything out.
 //! [`changed_paths`] lists what changed between two commits, for work that follows change.
 //! [`remote`] keeps a local bare cache of the configured repository up to date and answers
-//! which commit each followed branch points at.
+//! which commit each followed branch points at; `connection` holds the one credentials
+//! callback every fetch and git-notes push uses, and `watchdog` cuts off network operations
+//! that get no answer.
 //!
-//! Apart from `remote`, it must not fetch; it never parses or judges file contents (that is
+//! Apart from `remote` (and the git-notes reporter, through [`remote::RemoteSpec`]), it
+//! must not talk to remotes; it never parses or judges file contents (that is
 //! `manifest`'s job) and never follows symbolic links: it reports them with their targets and lets the caller decide
 //! whether they stay inside the folder it reads.
 //!
@@ -22,9 +25,11 @@
 //! `tokio::task::spawn_blocking`. Both snapshot types are `Send + Sync + 'static`.
 
 mod commit;
+pub(crate) mod connection;
 mod error;
 pub mod remote;
 mod snapshot;
+mod watchdog;
 mod worktree;
 
 pub use commit::{CommitSnapshot, changed_paths};

@@ -3,9 +3,12 @@
 //!
 //! This module owns: interpreting `source.repo` (a local path relative to the config
 //! file, `file://`, `https://` with a token, `ssh://` and `git@host:org/repo` with a key),
-//! the bare cache under the state directory (`<state dir>/repos/<hash of the url>`), the
-//! credentials callback, the last good head of each followed branch, and the last fetch
-//! error. A failed fetch never moves a head: ferry keeps reconciling the last good commit.
+//! `source.auth` and `source.timeout` ([`RemoteSpec`]), the bare cache under the state
+//! directory (`<state dir>/repos/<hash of the url>`), the last good head of each followed
+//! branch, and the last fetch error. A failed fetch never moves a head: ferry keeps
+//! reconciling the last good commit. The fetch authenticates through the one credentials
+//! callback of `connection.rs` and runs under its watchdog: a remote that gives no answer
+//! for `source.timeout` is cut off, a transient failure.
 //!
 //! It must not read trees or manifests (snapshots read [`Remote::cache_path`]), and it does
 //! not decide when to fetch or retry (the controller does, reading
@@ -15,12 +18,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use git2::{AutotagOption, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository};
+use git2::{AutotagOption, FetchOptions, Oid, Repository};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::connection::{ConnectError, Credentials, Endpoint};
+use super::watchdog::Watchdog;
 use crate::config;
 
 /// Errors of source tracking.
@@ -32,6 +38,14 @@ pub enum Error {
         /// The configured value, with any user info redacted.
         repo: String,
         /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// `source.timeout` is not a duration.
+    #[error("source.timeout {value:?} cannot be used: {reason}")]
+    InvalidTimeout {
+        /// The configured value.
+        value: String,
+        /// What is wrong.
         reason: String,
     },
     /// A followed branch name is not a valid git branch name.
@@ -130,6 +144,7 @@ impl Error {
             Error::Fetch { transient, .. } => *transient,
             Error::NotFetched { .. } | Error::Task { .. } | Error::CacheDir { .. } => true,
             Error::InvalidRepo { .. }
+            | Error::InvalidTimeout { .. }
             | Error::InvalidBranch { .. }
             | Error::Cache { .. }
             | Error::Credentials { .. }
@@ -142,77 +157,69 @@ impl Error {
 /// Result alias of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A secret token read from `source.auth`. Its `Debug` never shows the value.
-#[derive(Clone)]
-struct Token(String);
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// Where the HTTPS token comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum TokenSource {
-    /// An environment variable, read at every fetch.
-    Env(String),
-    /// A file, read at every fetch (so a rotated secret is picked up).
-    File(PathBuf),
-}
-
-/// Resolved `source.auth`: names of places holding secrets, never the secrets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct AuthSpec {
-    token: Option<TokenSource>,
-    username: String,
-    ssh_key: Option<PathBuf>,
-}
-
-impl Default for AuthSpec {
-    fn default() -> Self {
-        AuthSpec {
-            token: None,
-            username: DEFAULT_USERNAME.to_owned(),
-            ssh_key: None,
-        }
-    }
-}
-
-const DEFAULT_USERNAME: &str = "x-access-token";
+/// How long a fetch or push may go without an answer when `source.timeout` is not set.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the source repository is and how to authenticate to it, resolved from
-/// `source` in `ferry.yaml`. Its `Debug` shows the URL with user info redacted.
+/// `source` in `ferry.yaml`: the URL, the credentials of `source.auth` and the time-out of
+/// `source.timeout`. Fetches and git-notes pushes both go through it. Cheap to clone;
+/// clones share the watchdog that cuts off operations that hang. Its `Debug` shows the URL
+/// with user info redacted.
 #[derive(Clone)]
 pub struct RemoteSpec {
-    /// What libgit2 is given.
-    url: String,
-    /// What people are shown.
-    display: String,
+    endpoint: Endpoint,
     /// The repository's directory, for local paths and `file://` URLs.
     local: Option<PathBuf>,
-    auth: AuthSpec,
 }
 
 impl std::fmt::Debug for RemoteSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteSpec")
-            .field("url", &self.display)
+            .field("url", &self.endpoint.display)
             .field("local", &self.local)
-            .field("auth", &self.auth)
+            .field("auth", &self.endpoint.credentials)
             .finish()
     }
 }
 
 impl RemoteSpec {
-    /// Resolve `source.repo` and `source.auth`. Relative paths (the repository itself, the
-    /// token file, the SSH key) are relative to `base_dir`, the directory of the config file.
+    /// Resolve `source.repo`, `source.auth` and `source.timeout`. Relative paths (the
+    /// repository itself, the token file, the SSH key) are relative to `base_dir`, the
+    /// directory of the config file.
+    ///
+    /// # Errors
+    /// [`Error::InvalidRepo`] for an empty value, an unsupported URL scheme, or a `file://`
+    /// URL without an absolute path; [`Error::InvalidTimeout`].
+    pub fn from_config(source: &config::Source, base_dir: &Path) -> Result<RemoteSpec> {
+        let timeout = match config::parse_duration(&source.timeout) {
+            Ok(t) if !t.is_zero() => t,
+            Ok(_) => {
+                return Err(Error::InvalidTimeout {
+                    value: source.timeout.clone(),
+                    reason: "it must be longer than zero".to_owned(),
+                });
+            }
+            Err(reason) => {
+                return Err(Error::InvalidTimeout {
+                    value: source.timeout.clone(),
+                    reason,
+                });
+            }
+        };
+        let mut spec = RemoteSpec::from_repo(&source.repo, base_dir)?;
+        spec.endpoint.credentials = Credentials::from_config(source.auth.as_ref(), base_dir);
+        spec.endpoint.watchdog = Watchdog::new(timeout);
+        Ok(spec)
+    }
+
+    /// `repo` (a path relative to `base_dir`, or a URL) reached without `source.auth`
+    /// credentials (the SSH agent for SSH), with the default time-out.
     ///
     /// # Errors
     /// [`Error::InvalidRepo`] for an empty value, an unsupported URL scheme, or a `file://`
     /// URL without an absolute path.
-    pub fn from_config(source: &config::Source, base_dir: &Path) -> Result<RemoteSpec> {
-        let repo = source.repo.trim();
+    pub fn from_repo(repo: &str, base_dir: &Path) -> Result<RemoteSpec> {
+        let repo = repo.trim();
         let invalid = |reason: &str| Error::InvalidRepo {
             repo: redact_url(repo),
             reason: reason.to_owned(),
@@ -244,29 +251,32 @@ impl RemoteSpec {
             let path = base_dir.join(repo);
             (path.to_string_lossy().into_owned(), Some(path))
         };
-        let mut auth = AuthSpec::default();
-        if let Some(a) = &source.auth {
-            auth.token = match (&a.token_env, &a.token_file) {
-                (Some(env), _) => Some(TokenSource::Env(env.clone())),
-                (None, Some(file)) => Some(TokenSource::File(base_dir.join(file))),
-                (None, None) => None,
-            };
-            if let Some(user) = a.username.as_deref().filter(|u| !u.is_empty()) {
-                user.clone_into(&mut auth.username);
-            }
-            auth.ssh_key = a.ssh_key_file.as_ref().map(|k| base_dir.join(k));
-        }
         Ok(RemoteSpec {
-            display: redact_url(&url),
-            url,
+            endpoint: Endpoint {
+                display: redact_url(&url),
+                url,
+                credentials: Credentials::default(),
+                watchdog: Watchdog::new(DEFAULT_TIMEOUT),
+            },
             local,
-            auth,
         })
+    }
+
+    /// Another repository (`origin` of a local source, say) reached with the same
+    /// credentials and time-out. A relative path is relative to `base_dir`.
+    ///
+    /// # Errors
+    /// As [`RemoteSpec::from_repo`].
+    pub fn with_repo(&self, repo: &str, base_dir: &Path) -> Result<RemoteSpec> {
+        let mut other = RemoteSpec::from_repo(repo, base_dir)?;
+        other.endpoint.credentials = self.endpoint.credentials.clone();
+        other.endpoint.watchdog = self.endpoint.watchdog.clone();
+        Ok(other)
     }
 
     /// The URL or path as shown to people: user info replaced by `***`.
     pub fn display_url(&self) -> &str {
-        &self.display
+        &self.endpoint.display
     }
 
     /// The repository's directory when the source is a local path or `file://` URL (the
@@ -275,49 +285,9 @@ impl RemoteSpec {
         self.local.as_deref()
     }
 
-    fn load_token(&self) -> Result<Option<Token>> {
-        let cred_err = |reason: String| Error::Credentials {
-            url: self.display.clone(),
-            reason,
-        };
-        let value = match &self.auth.token {
-            None => return Ok(None),
-            Some(TokenSource::Env(name)) => std::env::var(name).map_err(|_| {
-                cred_err(format!(
-                    "source.auth.tokenEnv names {name}, which is not set; export it or use tokenFile"
-                ))
-            })?,
-            Some(TokenSource::File(path)) => std::fs::read_to_string(path).map_err(|e| {
-                cred_err(format!(
-                    "cannot read source.auth.tokenFile {}: {e}",
-                    path.display()
-                ))
-            })?,
-        };
-        let value = value.trim();
-        if value.is_empty() {
-            return Err(cred_err(
-                "the token named in source.auth is empty".to_owned(),
-            ));
-        }
-        Ok(Some(Token(value.to_owned())))
-    }
-
-    /// Remove the raw URL and the token from a message coming from git.
-    fn sanitize(&self, message: &str, token: Option<&Token>) -> String {
-        let mut out = message.replace(&self.url, &self.display);
-        if let Some(t) = token {
-            out = out.replace(&t.0, "***");
-        }
-        out
-    }
-
-    fn fetch_error(&self, e: &git2::Error, token: Option<&Token>) -> Error {
-        Error::Fetch {
-            url: self.display.clone(),
-            message: self.sanitize(e.message(), token),
-            transient: is_transient_git(e),
-        }
+    /// The remote as network operations see it: URL, credentials, watchdog.
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
@@ -355,17 +325,6 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     }
     format!("{scheme}://***@{}", &rest[at + 1..])
-}
-
-fn is_transient_git(e: &git2::Error) -> bool {
-    use git2::{ErrorClass as C, ErrorCode as K};
-    match e.code() {
-        K::Auth | K::Certificate | K::NotFound | K::Invalid => false,
-        _ => matches!(
-            e.class(),
-            C::Net | C::Http | C::Ssh | C::Os | C::Ssl | C::Zlib
-        ),
-    }
 }
 
 /// The last failed fetch, for readiness and status pages.
@@ -425,7 +384,7 @@ pub struct Remote {
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Remote")
-            .field("url", &self.inner.spec.display)
+            .field("url", &self.inner.spec.display_url())
             .field("cache", &self.inner.cache)
             .field("branches", &self.inner.branches)
             .finish()
@@ -455,9 +414,9 @@ impl Remote {
                 return Err(Error::InvalidBranch { branch: b.clone() });
             }
         }
-        let digest = Sha256::digest(spec.display.as_bytes());
+        let digest = Sha256::digest(spec.display_url().as_bytes());
         let cache = cache_root.join(&hex::encode(digest)[..16]);
-        let url = spec.display.clone();
+        let url = spec.display_url().to_owned();
         let (cache, heads) = tokio::task::spawn_blocking({
             let branches = branches.clone();
             move || open_cache(cache, &branches)
@@ -499,7 +458,7 @@ impl Remote {
         })
         .await
         .map_err(|e| Error::Task {
-            url: self.inner.spec.display.clone(),
+            url: self.inner.spec.display_url().to_owned(),
             message: e.to_string(),
         })
         .and_then(|r| r);
@@ -528,12 +487,12 @@ impl Remote {
         if st.missing.contains(branch) {
             return Err(Error::BranchNotFound {
                 branch: branch.to_owned(),
-                url: self.inner.spec.display.clone(),
+                url: self.inner.spec.display_url().to_owned(),
             });
         }
         Err(Error::NotFetched {
             branch: branch.to_owned(),
-            url: self.inner.spec.display.clone(),
+            url: self.inner.spec.display_url().to_owned(),
             last_error: st.last_error.as_ref().map(|e| e.message.clone()),
         })
     }
@@ -560,7 +519,7 @@ impl Remote {
 
     /// The URL or path as shown to people: user info replaced by `***`.
     pub fn display_url(&self) -> &str {
-        &self.inner.spec.display
+        self.inner.spec.display_url()
     }
 
     /// The source repository's own directory when it is local (path or `file://`).
@@ -621,78 +580,69 @@ struct Fetched {
 
 fn fetch_blocking(inner: &Inner) -> Result<Fetched> {
     let spec = &inner.spec;
+    let url = spec.display_url().to_owned();
     if let Some(path) = &spec.local
         && !path.exists()
     {
         return Err(Error::Fetch {
-            url: spec.display.clone(),
+            url,
             message: "there is no repository at this path".to_owned(),
             transient: false,
         });
     }
-    let token = spec.load_token()?;
     let repo = Repository::open_bare(&inner.cache).map_err(|e| Error::Cache {
         path: inner.cache.clone(),
         message: e.message().to_owned(),
     })?;
-    let mut remote = repo
-        .remote_anonymous(&spec.url)
-        .map_err(|e| spec.fetch_error(&e, token.as_ref()))?;
-
-    let mut callbacks = RemoteCallbacks::new();
-    let mut asked = 0u32;
-    let username = spec.auth.username.clone();
-    let ssh_key = spec.auth.ssh_key.clone();
-    let cb_token = token.clone();
-    callbacks.credentials(move |_url, url_user, allowed| {
-        asked += 1;
-        if asked > 3 {
-            // libgit2 asks again after a refusal; stop rather than loop.
-            return Err(git2::Error::from_str(
-                "the remote refused the credentials from source.auth",
-            ));
-        }
-        let ssh_user = url_user.unwrap_or("git");
-        if allowed.contains(CredentialType::USERNAME) {
-            return Cred::username(ssh_user);
-        }
-        if allowed.contains(CredentialType::SSH_KEY) {
-            return match &ssh_key {
-                Some(key) => Cred::ssh_key(ssh_user, None, key, None),
-                None => Cred::ssh_key_from_agent(ssh_user),
-            };
-        }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
-            && let Some(t) = &cb_token
-        {
-            return Cred::userpass_plaintext(&username, &t.0);
-        }
-        if allowed.contains(CredentialType::DEFAULT) {
-            return Cred::default();
-        }
-        Err(git2::Error::from_str(
-            "the remote asks for credentials and source.auth gives none; set source.auth.tokenEnv, tokenFile or sshKeyFile",
-        ))
-    });
-    let mut options = FetchOptions::new();
-    options
-        .remote_callbacks(callbacks)
-        .download_tags(AutotagOption::None)
-        .update_fetchhead(false);
+    let cache = inner.cache.clone();
     let refspecs: Vec<String> = inner
         .branches
         .iter()
         .map(|b| format!("+refs/heads/{b}:refs/heads/{b}"))
         .collect();
-    remote
-        .fetch(&refspecs, Some(&mut options), None)
-        .map_err(|e| spec.fetch_error(&e, token.as_ref()))?;
-    let advertised: BTreeMap<&str, Oid> = remote
-        .list()
-        .map_err(|e| spec.fetch_error(&e, token.as_ref()))?
-        .iter()
-        .filter_map(|h| h.name().strip_prefix("refs/heads/").map(|b| (b, h.oid())))
-        .collect();
+    // The network part runs under the watchdog; it returns the heads the remote
+    // advertised for the followed branches.
+    let advertised = spec
+        .endpoint()
+        .connect(move |session| {
+            let repo = Repository::open_bare(&cache).map_err(|e| ConnectError::Git {
+                message: format!("cannot open the repository cache: {}", e.message()),
+                transient: false,
+            })?;
+            let mut remote = repo
+                .remote_anonymous(session.url())
+                .map_err(|e| session.error(&e))?;
+            let mut options = FetchOptions::new();
+            options
+                .remote_callbacks(session.callbacks())
+                .download_tags(AutotagOption::None)
+                .update_fetchhead(false);
+            remote
+                .fetch(&refspecs, Some(&mut options), None)
+                .map_err(|e| session.error(&e))?;
+            let advertised: BTreeMap<String, Oid> = remote
+                .list()
+                .map_err(|e| session.error(&e))?
+                .iter()
+                .filter_map(|h| {
+                    h.name()
+                        .strip_prefix("refs/heads/")
+                        .map(|b| (b.to_owned(), h.oid()))
+                })
+                .collect();
+            Ok(advertised)
+        })
+        .map_err(|e| match e {
+            ConnectError::Credentials(reason) => Error::Credentials {
+                url: url.clone(),
+                reason,
+            },
+            other => Error::Fetch {
+                url: url.clone(),
+                transient: other.is_transient(),
+                message: other.to_string(),
+            },
+        })?;
     let mut fetched = Fetched {
         heads: BTreeMap::new(),
         missing: Vec::new(),
@@ -704,7 +654,7 @@ fn fetch_blocking(inner: &Inner) -> Result<Fetched> {
             }
             Some(oid) => {
                 return Err(Error::Fetch {
-                    url: spec.display.clone(),
+                    url,
                     message: format!(
                         "the remote advertised {oid} for branch {b:?} but the commit did not arrive"
                     ),
@@ -737,7 +687,7 @@ fn record(inner: &Inner, result: Result<Fetched>) -> Result<FetchReport> {
             st.last_error = fetched.missing.first().map(|b| FetchFailure {
                 message: Error::BranchNotFound {
                     branch: b.clone(),
-                    url: inner.spec.display.clone(),
+                    url: inner.spec.display_url().to_owned(),
                 }
                 .to_string(),
                 transient: false,
@@ -796,6 +746,7 @@ pub(crate) mod tests {
             path: None,
             interval: "1m".to_owned(),
             auth: None,
+            timeout: "60s".to_owned(),
         }
     }
 

@@ -1,9 +1,11 @@
 //! Shared helpers of the `daemon_*` and `serve_*` tests: real git repositories in a
 //! tempdir holding valid manifests, an in-process daemon with a recording reconciler,
-//! bounded waits; [`process`] drives the real `ferry serve` binary.
+//! bounded waits; [`process`] drives the real `ferry serve` binary; [`git_server`] runs
+//! real git servers (smart HTTP with a token, OpenSSH) on loopback.
 
 #![allow(dead_code)]
 
+pub mod git_server;
 pub mod process;
 
 use std::collections::BTreeMap;

@@ -23,10 +23,10 @@ use ferry::emulator::{self, EmulatorHandle, SeedCatalog, SeedTenant};
 use ferry::model::Platform;
 use git2::{Oid, Repository};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::git_server::http_backend;
 use super::{Connector, commit_connectors};
 
 /// A free loopback port (bound, then released).
@@ -65,10 +65,11 @@ pub async fn until<T>(
     }
 }
 
-/// A `ferry serve` child process with its stderr (the log) in a file.
+/// A `ferry serve` child process with its stderr (the log) and its stdout in files.
 pub struct Ferry {
     child: Child,
     log: PathBuf,
+    out: PathBuf,
     /// The HTTP port, when `--listen` was given through [`Ferry::serve`].
     pub port: u16,
 }
@@ -77,7 +78,9 @@ impl Ferry {
     /// `ferry serve ARGS` in `dir`, with `env`, and the `FERRY_*` variables of the test's
     /// own environment removed.
     pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ferry {
-        let log = dir.join(format!("ferry-{}.log", next_id()));
+        let id = next_id();
+        let log = dir.join(format!("ferry-{id}.log"));
+        let out = dir.join(format!("ferry-{id}.out"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
         cmd.arg("serve")
             .args(args)
@@ -91,7 +94,7 @@ impl Ferry {
             .env("RUST_LOG", "info")
             .env("NO_PROXY", "127.0.0.1")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(File::create(&out).unwrap())
             .stderr(File::create(&log).unwrap());
         for (k, v) in env {
             cmd.env(k, v);
@@ -99,6 +102,7 @@ impl Ferry {
         Ferry {
             child: cmd.spawn().unwrap(),
             log,
+            out,
             port: 0,
         }
     }
@@ -122,6 +126,11 @@ impl Ferry {
     /// Everything logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Everything written to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
     /// The log's path (to read it from a closure that outlives a borrow of `self`).
@@ -500,7 +509,7 @@ async fn post_status(
     }
 }
 
-/// git's smart HTTP protocol through `git http-backend` (CGI).
+/// git's smart HTTP protocol through `git http-backend` (CGI), fetches only.
 async fn git_http(
     State(state): State<Arc<ForgeState>>,
     method: Method,
@@ -509,66 +518,16 @@ async fn git_http(
     body: Bytes,
 ) -> Response {
     let path_info = uri.path().strip_prefix("/git").unwrap_or("/").to_owned();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let mut child = tokio::process::Command::new("git")
-        .arg("http-backend")
-        .env("GIT_PROJECT_ROOT", &state.git_root)
-        .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("PATH_INFO", path_info)
-        .env("REQUEST_METHOD", method.as_str())
-        .env("QUERY_STRING", uri.query().unwrap_or_default())
-        .env("CONTENT_TYPE", header("content-type"))
-        .env("CONTENT_LENGTH", body.len().to_string())
-        .env("HTTP_CONTENT_ENCODING", header("content-encoding"))
-        .env("GIT_PROTOCOL", header("git-protocol"))
-        .env("REMOTE_ADDR", "127.0.0.1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = body.to_vec();
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(&input).await;
-    });
-    let output = child.wait_with_output().await.unwrap();
-    let _ = writer.await;
-    let out = output.stdout;
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4))
-        .or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
-    let Some((at, sep)) = split else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "no CGI headers").into_response();
-    };
-    let mut response = Response::builder().status(200);
-    for line in String::from_utf8_lossy(&out[..at]).lines() {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("status") {
-            let code: u16 = value
-                .split_whitespace()
-                .next()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(500);
-            response = response.status(code);
-        } else {
-            response = response.header(name.trim(), value);
-        }
-    }
-    response
-        .body(axum::body::Body::from(out[at + sep..].to_vec()))
-        .unwrap()
+    http_backend(
+        &state.git_root,
+        &path_info,
+        &method,
+        &uri,
+        &headers,
+        body,
+        None,
+    )
+    .await
 }
 
 /// A tempdir holding a bare `origin.git`, ferry's configuration and token files; ferry
