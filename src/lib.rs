@@ -31,6 +31,7 @@ pub mod sensitive;
 pub mod server;
 pub mod shard;
 pub mod source;
+pub(crate) mod sql;
 pub mod store;
 pub mod webhook;
 pub mod window;

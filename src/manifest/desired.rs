@@ -42,8 +42,12 @@ pub(crate) fn build_body(
                         .apply_list("references.fieldMappings", &s.references.field_mappings),
                 },
             });
-            // `description` is not part of the package, but its variables must still resolve.
+            // `description` and test names are not part of the package, but their
+            // variables must still resolve.
             let _ = subst.apply_opt("description", s.description.as_ref());
+            for (i, case) in s.tests.iter().enumerate() {
+                let _ = subst.apply(&format!("tests[{i}].name"), &case.name);
+            }
             (
                 body,
                 subst.apply_opt("duplicateOf", s.duplicate_of.as_ref()),
@@ -71,6 +75,25 @@ pub(crate) fn build_body(
             (body, None)
         }
     }
+}
+
+/// The `spec.tests` names of a SmartConnector with `tenant`'s vars substituted (an
+/// undefined variable stays as written; [`desired_for`] reports it).
+pub(crate) fn test_names(manifest: &Manifest, tenant: &Tenant) -> Vec<String> {
+    let Spec::SmartConnector(s) = &manifest.spec else {
+        return Vec::new();
+    };
+    let mut subst = Substitution::for_tenant(
+        &tenant.name,
+        &tenant.vars,
+        &manifest.sites,
+        &manifest.location,
+    );
+    s.tests
+        .iter()
+        .enumerate()
+        .map(|(i, case)| subst.apply(&format!("tests[{i}].name"), &case.name))
+        .collect()
 }
 
 /// The connectors `tenant` should hold: the manifests of its platform's kind whose labels

@@ -35,15 +35,18 @@ mod diagnostic;
 mod files;
 mod load;
 pub(crate) mod secrets;
+mod sql_secrets;
 mod types;
 mod vars;
 pub(crate) mod yaml;
 
 pub use desired::desired_for;
+pub(crate) use desired::test_names;
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub(crate) use load::TestFile;
 pub use load::{Manifest, ManifestSet, load, load_all, load_changed, parsed_files};
 pub use secrets::REFERENCE_FORM;
 pub use types::{
     AnyManifest, ApiVersion, CdeConnectorSpec, Document, Metadata, PluginSpec, References,
-    SmartConnectorSpec, Spec,
+    SmartConnectorSpec, Spec, SqlTables, SqlTest,
 };
