@@ -32,6 +32,7 @@ pub mod server;
 pub mod shard;
 pub mod source;
 pub(crate) mod sql;
+pub mod sqltest;
 pub mod store;
 pub mod webhook;
 pub mod window;
