@@ -104,11 +104,12 @@ fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
             "examples/quickstart/connectors/sql/orders-sync.sql",
             "examples/quickstart/connectors/ref/order-status.csv",
             "examples/quickstart/connectors/samples/orders.csv",
+            "examples/quickstart/connectors/tests/orders-sync.expected.csv",
         ]
     );
     assert_eq!(
         sandbox[1].location,
-        at(KIZEN_FILE, 20, 1),
+        at(KIZEN_FILE, 26, 1),
         "second document of the file"
     );
 }
