@@ -270,6 +270,14 @@ static NAMED: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+static ECHO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?s)failed at position \d+ \((.*?)\)(?: \(line \d+, col \d+\))?: .*?(\. Expected|$)",
+    )
+    .expect("valid regex")
+});
+static STAND_IN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"__ferry_stand_in_\d+").expect("valid regex"));
 static CASE_DB: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ferry_case_\d+\.").expect("valid regex"));
 
@@ -299,7 +307,10 @@ fn clean(message: &str) -> String {
             m = format!("{head}Expected one of: {}, …{end}", items[..8].join(", "));
         }
     }
-    CASE_DB.replace_all(&m, "").into_owned()
+    // Positions and the echoed rest of the statement are relative to what the engine was
+    // sent; the report gives the file's line and column instead.
+    let m = ECHO.replace(&m, "failed at `$1`$2");
+    CASE_DB.replace_all(&m, "").replace('\n', " ")
 }
 
 /// Where in the statement the engine's message points: its `position`, or the first use of
@@ -338,6 +349,15 @@ fn judge(subject: &Subject, sent: &Sent<'_>, answer: CaseAnswer) -> CaseResult {
         for (copy, original) in &sent.copies {
             message = message.replace(copy.as_str(), original);
         }
+        message = STAND_IN
+            .replace_all(&message, |c: &regex::Captures<'_>| {
+                sent.prepared
+                    .stand_in_tables
+                    .iter()
+                    .find(|t| t.table == c[0])
+                    .map_or_else(|| c[0].to_owned(), |t| format!("the stand-in {}", t.path))
+            })
+            .into_owned();
         let failure = match error.stage {
             Stage::Statement => {
                 let statement =
@@ -492,6 +512,16 @@ mod tests {
                 "Code: 60. DB::Exception: Unknown table expression identifier 'y'. Maybe you meant ferry_case_3.x? In scope SELECT * FROM y. (UNKNOWN_TABLE)"
             ),
             "Unknown table expression identifier 'y'. Maybe you meant x? (UNKNOWN_TABLE)"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_lose_positions_relative_to_the_statement() {
+        assert_eq!(
+            clean(
+                "Code: 62. DB::Exception: Syntax error: failed at position 40 (cur) (line 2, col 23): cur\nFROM staged. Expected one of: token, Comma. (SYNTAX_ERROR)"
+            ),
+            "Syntax error: failed at `cur`. Expected one of: token, Comma. (SYNTAX_ERROR)"
         );
     }
 
