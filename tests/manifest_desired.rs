@@ -202,7 +202,10 @@ fn test_fields_stay_in_git_and_leave_the_package_and_its_hash_alone() {
     let tested = desired(
         "  chdbVersion: \"26.9\"\n  tables: { input: rows, referenceData: refs, output: out }\n  tests:\n    - name: in ${seedingGroup}\n      inputs: { rows: tests/e.csv }\n      expect: { out: tests/e.csv }\n      key: [a]\n",
     );
-    assert_eq!(plain.body, tested.body, "nothing new is sent to the platform");
+    assert_eq!(
+        plain.body, tested.body,
+        "nothing new is sent to the platform"
+    );
     assert_eq!(plain.hash, tested.hash, "the planner sees no change");
     assert_ne!(
         plain.source_hash, tested.source_hash,

@@ -412,3 +412,63 @@ fn an_expected_table_the_script_does_not_create_is_named() {
         "{stdout}"
     );
 }
+
+/// `--engine clickhouse-local` drives the `clickhouse local` command line. No ClickHouse
+/// server package is installed here, so the binary is a small script that answers that
+/// command line (`local --path P --output-format F --query Q`) with the same ClickHouse
+/// engine chDB embeds, keeping tables in `--path` between calls as `clickhouse local`
+/// does. It checks ferry's side of the command line; a real `clickhouse` is not run.
+#[test]
+fn clickhouse_local_runs_the_same_cases_through_its_command_line() {
+    let repo = Repo::new(
+        &manifest(
+            "  tests:\n    - name: labels every order\n      expect: { output: tests/expected.csv }\n",
+        ),
+        "CREATE TABLE staged ENGINE = Log AS SELECT * FROM source_rows;\nSELECT toUInt64(o.order_id) AS order_id, upperUTF8(o.currency) AS currency, coalesce(s.label, 'Unknown') AS status\nFROM staged AS o LEFT JOIN reference_data AS s ON s.code = o.status_code\n",
+    );
+    let shim = repo.dir.path().join("bin/clickhouse");
+    repo.write(
+        "bin/clickhouse",
+        &format!(
+            "#!{}\nimport sys, chdb\nargs = sys.argv[1:]\nassert args[0] == 'local', args\nopts = dict(zip(args[1::2], args[2::2]))\nconn = chdb.connect(opts.get('--path', ':memory:'))\ntry:\n    sys.stdout.write(conn.query(opts['--query'], opts.get('--output-format', 'TSV')).bytes().decode())\nexcept Exception as e:\n    sys.stderr.write('Code: 0. DB::Exception: ' + str(e).split('DB::Exception: ', 1)[-1] + '\\n')\n    sys.exit(1)\n",
+            engine_python().display()
+        ),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let shim = shim.to_str().unwrap();
+    let out = repo.ferry(&["test", "--engine", "clickhouse-local", "--clickhouse", shim]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains(" on clickhouse local 26."), "{stdout}");
+
+    repo.write(
+        "connectors/sql/orders.sql",
+        "SELECT order_id,\n  FROM FROM source_rows\n",
+    );
+    let out = repo.ferry(&["test", "--engine", "clickhouse-local", "--clickhouse", shim]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("connectors/sql/orders.sql:2:"), "{stdout}");
+
+    let out = repo.ferry(&[
+        "test",
+        "--engine",
+        "clickhouse-local",
+        "--clickhouse",
+        "/nonexistent/clickhouse",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with("ferry: no SQL engine to run the tests on: `/nonexistent/clickhouse local` cannot be started"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Install ClickHouse so that `/nonexistent/clickhouse local` runs"),
+        "{stderr}"
+    );
+}
