@@ -49,6 +49,8 @@ pub enum Command {
     Emulator(crate::commands::emulator::EmulatorArgs),
     /// Show every tenant's sync and drift state, warnings and commit from a running `ferry serve`.
     Status(crate::commands::status::StatusArgs),
+    /// Run each SmartConnector's Live SQL and its test cases on chDB; report per connector.
+    Test(crate::commands::test::TestArgs),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -66,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => crate::commands::validate::run(&args),
         Command::Schema(_) => crate::commands::schema::run(),
         Command::Status(args) => crate::commands::status::run(&args),
+        Command::Test(args) => crate::commands::test::run(&args),
     }
 }
 

@@ -43,6 +43,37 @@ pub struct Config {
     /// Settings for tenants whose `url` is `emulator` (run in-process).
     #[serde(default)]
     pub emulator: Option<EmulatorSettings>,
+    /// The engine `ferry test` runs Live SQL on. Default: chDB through `python3`.
+    #[serde(default)]
+    pub sql_engine: Option<SqlEngineSettings>,
+}
+
+/// The engine `ferry test` runs SmartConnector SQL on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SqlEngineKind {
+    /// chDB, the embedded ClickHouse the platform runs SmartConnector SQL on (the PyPI
+    /// package `chdb-core`, loaded by ferry's Python runner).
+    #[default]
+    Chdb,
+    /// `clickhouse local` from an installed ClickHouse (the runner still needs Python 3).
+    ClickhouseLocal,
+}
+
+/// Where `ferry test` finds its engine. Command-line flags override these.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SqlEngineSettings {
+    /// `chdb` (default) or `clickhouse-local`.
+    #[serde(default)]
+    pub kind: SqlEngineKind,
+    /// Python interpreter with the `chdb-core` package (a path relative to this file, or a
+    /// command name). Default `python3`.
+    #[serde(default)]
+    pub python: Option<String>,
+    /// The `clickhouse` binary for `clickhouse-local`. Default `clickhouse`.
+    #[serde(default)]
+    pub clickhouse: Option<String>,
 }
 
 /// In-process emulator settings.

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Tenant;
-use crate::manifest::{Diagnostics, ManifestSet, Substitution, body};
+use crate::manifest::{Diagnostics, Manifest, ManifestSet, Spec, Substitution, body};
 use crate::model::Desired;
 
 /// Whether every label of `selector` is on `labels` with the same value.
@@ -55,4 +55,23 @@ pub fn desired_for(set: &ManifestSet, tenant: &Tenant) -> Result<Vec<Desired>, D
         });
     }
     diagnostics.into_result(out)
+}
+
+/// The `spec.tests` names of a SmartConnector with `tenant`'s vars substituted (an
+/// undefined variable stays as written; [`desired_for`] reports it).
+pub(crate) fn test_names(manifest: &Manifest, tenant: &Tenant) -> Vec<String> {
+    let Spec::SmartConnector(s) = &manifest.spec else {
+        return Vec::new();
+    };
+    let mut subst = Substitution::for_tenant(
+        &tenant.name,
+        &tenant.vars,
+        &manifest.sites,
+        &manifest.location,
+    );
+    s.tests
+        .iter()
+        .enumerate()
+        .map(|(i, case)| subst.apply(&format!("tests[{i}].name"), &case.name))
+        .collect()
 }

@@ -411,6 +411,9 @@ fn files_of(
                     },
                     duplicate_of: None,
                     description: None,
+                    chdb_version: None,
+                    tables: Default::default(),
+                    tests: Vec::new(),
                 },
             })?
         }

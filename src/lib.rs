@@ -32,5 +32,7 @@ pub mod render;
 pub mod report;
 pub mod sensitive;
 pub mod source;
+pub(crate) mod sql;
+pub mod sqltest;
 pub mod store;
 pub mod yaml;

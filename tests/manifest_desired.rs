@@ -104,11 +104,12 @@ fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
             "examples/quickstart/connectors/sql/orders-sync.sql",
             "examples/quickstart/connectors/ref/order-status.csv",
             "examples/quickstart/connectors/samples/orders.csv",
+            "examples/quickstart/connectors/tests/orders-sync.expected.csv",
         ]
     );
     assert_eq!(
         sandbox[1].location,
-        at(KIZEN_FILE, 20, 1),
+        at(KIZEN_FILE, 26, 1),
         "second document of the file"
     );
 }
@@ -181,4 +182,43 @@ fn an_undefined_variable_is_reported_per_tenant() {
             "{KIZEN_FILE}:17:21: undefined variable `${{seedingGroup}}` for tenant `prod`: add `seedingGroup` under the tenant's `vars` in ferry.yaml"
         )
     );
+}
+
+#[test]
+fn test_fields_stay_in_git_and_leave_the_package_and_its_hash_alone() {
+    let (cfg, _) = quickstart();
+    let sandbox = tenant(&cfg, "sandbox");
+    let desired = |extra: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("c/tests")).unwrap();
+        std::fs::write(root.join("c/q.sql"), "SELECT * FROM source_rows").unwrap();
+        std::fs::write(root.join("c/s.csv"), "a\n1\n").unwrap();
+        std::fs::write(root.join("c/tests/e.csv"), "a\n1\n").unwrap();
+        std::fs::write(
+            root.join("c/m.yaml"),
+            format!(
+                "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata:\n  name: q\nspec:\n  name: Q ${{seedingGroup}}\n  apiName: q\n  type: spreadsheet\n  liveSql: q.sql\n  sampleFile: s.csv\n{extra}"
+            ),
+        )
+        .unwrap();
+        let set = manifest::load(&WorkTree::new(root), "c").expect("valid");
+        ferry::desired::desired_for(&set, sandbox)
+            .unwrap()
+            .remove(0)
+    };
+    let plain = desired("");
+    let tested = desired(
+        "  chdbVersion: \"26.9\"\n  tables: { input: rows, referenceData: refs, output: out }\n  tests:\n    - name: in ${seedingGroup}\n      inputs: { rows: tests/e.csv }\n      expect: { out: tests/e.csv }\n      key: [a]\n",
+    );
+    assert_eq!(
+        plain.body, tested.body,
+        "nothing new is sent to the platform"
+    );
+    assert_eq!(plain.hash, tested.hash, "the planner sees no change");
+    assert_ne!(
+        plain.source_hash, tested.source_hash,
+        "the manifest text changed, so promotion waits for a clean apply of it"
+    );
+    assert!(tested.files.contains(&"c/tests/e.csv".to_owned()));
 }

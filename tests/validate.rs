@@ -238,7 +238,7 @@ fn unknown_field() {
     assert_eq!(
         repo.errors(),
         [
-            "connectors/orders.yaml:10:3: unknown field `liveSQL`, expected one of name, apiName, type, liveSql, referenceData, sampleFile, references, duplicateOf, description in spec; remove it or fix its spelling (`ferry schema` lists every field)"
+            "connectors/orders.yaml:10:3: unknown field `liveSQL`, expected one of name, apiName, type, liveSql, referenceData, sampleFile, references, duplicateOf, description, chdbVersion, tables, tests in spec; remove it or fix its spelling (`ferry schema` lists every field)"
         ]
     );
 }
@@ -272,7 +272,7 @@ fn errors_in_later_documents_keep_their_line_numbers() {
     assert_eq!(
         repo.errors(),
         [
-            "connectors/orders.yaml:23:3: unknown field `bogus`, expected one of name, apiName, type, liveSql, referenceData, sampleFile, references, duplicateOf, description in spec; remove it or fix its spelling (`ferry schema` lists every field)"
+            "connectors/orders.yaml:23:3: unknown field `bogus`, expected one of name, apiName, type, liveSql, referenceData, sampleFile, references, duplicateOf, description, chdbVersion, tables, tests in spec; remove it or fix its spelling (`ferry schema` lists every field)"
         ]
     );
 }

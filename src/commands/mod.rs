@@ -8,6 +8,7 @@ pub mod plan;
 pub mod schema;
 pub mod serve;
 pub mod status;
+pub mod test;
 pub mod validate;
 
 /// Run `work` on a new multi-threaded tokio runtime and return its exit code; a runtime

@@ -31,8 +31,12 @@ pub(crate) fn build(manifest: &Manifest, subst: &mut Substitution<'_>) -> (Body,
                         .apply_list("references.fieldMappings", &s.references.field_mappings),
                 },
             });
-            // `description` is not part of the package, but its variables must still resolve.
+            // `description` and test names are not part of the package, but their
+            // variables must still resolve.
             let _ = subst.apply_opt("description", s.description.as_ref());
+            for (i, case) in s.tests.iter().enumerate() {
+                let _ = subst.apply(&format!("tests[{i}].name"), &case.name);
+            }
             (
                 body,
                 subst.apply_opt("duplicateOf", s.duplicate_of.as_ref()),

@@ -16,9 +16,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::files;
+use super::types::SqlTest;
 use super::types::{CdeConnectorSpec, Document, Metadata, PluginSpec, SmartConnectorSpec, Spec};
 use super::vars::{self, Site, Substitution};
-use super::{Diagnostic, Diagnostics};
+use super::{Diagnostic, Diagnostics, sql_secrets};
 use crate::model::{ContentHash, Kind, Location, Platform};
 use crate::sensitive::secrets;
 use crate::source::{EntryKind, Snapshot};
@@ -67,6 +68,33 @@ pub(crate) struct Contents {
     pub reference_data: Option<String>,
     pub sample_file: Option<String>,
     pub actions: Option<serde_json::Value>,
+    /// Repository-relative paths of `liveSql`, `referenceData` and `sampleFile`.
+    pub live_sql_path: Option<String>,
+    pub reference_data_path: Option<String>,
+    pub sample_file_path: Option<String>,
+    /// The files of each `spec.tests` case, in order.
+    pub tests: Vec<TestFiles>,
+}
+
+/// One file a test case names: where it is and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestFile {
+    /// Repository-relative path.
+    pub path: String,
+    /// Where the reference is written in the manifest.
+    pub at: Location,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The files of one test case, keyed as in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestFiles {
+    /// Where the case is written.
+    pub at: Location,
+    pub inputs: BTreeMap<String, TestFile>,
+    pub expect: BTreeMap<String, TestFile>,
+    pub stand_ins: BTreeMap<String, TestFile>,
 }
 
 /// One parsed, checked manifest document with its files read.
@@ -482,15 +510,35 @@ impl FileLoader<'_> {
                         "spec.liveSql is missing: name the Live SQL file, or set spec.duplicateOf to duplicate a connector of the tenant",
                     );
                 }
-                contents.live_sql = read.text(doc, "spec.liveSql", s.live_sql.as_deref(), true);
-                contents.reference_data = read.text(
-                    doc,
-                    "spec.referenceData",
-                    s.reference_data.as_deref(),
-                    false,
-                );
-                contents.sample_file =
-                    read.text(doc, "spec.sampleFile", s.sample_file.as_deref(), false);
+                (contents.live_sql_path, contents.live_sql) = read
+                    .text(doc, "spec.liveSql", s.live_sql.as_deref(), true)
+                    .unzip();
+                (contents.reference_data_path, contents.reference_data) = read
+                    .text(
+                        doc,
+                        "spec.referenceData",
+                        s.reference_data.as_deref(),
+                        false,
+                    )
+                    .unzip();
+                (contents.sample_file_path, contents.sample_file) = read
+                    .text(doc, "spec.sampleFile", s.sample_file.as_deref(), false)
+                    .unzip();
+                if let (Some(path), Some(sql)) = (&contents.live_sql_path, &contents.live_sql) {
+                    for finding in sql_secrets::literal_credentials(sql) {
+                        let (line, column) = yaml::line_column(sql, finding.span.start);
+                        doc.errors.push(Diagnostic::new(
+                            Location {
+                                path: path.clone(),
+                                line,
+                                column,
+                            },
+                            finding.message,
+                        ));
+                    }
+                }
+                check_sql_settings(doc, s);
+                contents.tests = read_tests(doc, &mut read, &s.tests);
                 for (i, reference) in s.references.field_mappings.iter().enumerate() {
                     let valid = reference
                         .split_once('.')
@@ -513,6 +561,7 @@ impl FileLoader<'_> {
                     ("sampleFile", "sample_file"),
                     ("duplicateOf", "duplicate_of"),
                     ("references", "references"),
+                    ("tests", "tests"),
                 ] {
                     field(doc, &[camel, snake], &format!("spec.{camel}"));
                 }
@@ -695,13 +744,14 @@ impl FileReads<'_, '_, '_> {
         }
     }
 
+    /// The file's repository-relative path and its text.
     fn text(
         &mut self,
         doc: &mut DocContext<'_>,
         field: &str,
         reference: Option<&str>,
         sql: bool,
-    ) -> Option<String> {
+    ) -> Option<(String, String)> {
         let (path, bytes) = self.bytes(doc, field, reference?)?;
         match String::from_utf8(bytes) {
             Ok(text) if sql && text.trim().is_empty() => {
@@ -711,7 +761,7 @@ impl FileReads<'_, '_, '_> {
                 );
                 None
             }
-            Ok(text) => Some(text),
+            Ok(text) => Some((path, text)),
             Err(_) => {
                 doc.error(
                     field,
@@ -775,6 +825,147 @@ impl FileReads<'_, '_, '_> {
         }
         Some(value)
     }
+}
+
+static SQL_IDENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
+static VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]+(\.[0-9]+){0,3}$").expect("valid regex"));
+
+/// Check `chdbVersion` and the table names of a SmartConnector.
+fn check_sql_settings(doc: &mut DocContext<'_>, s: &SmartConnectorSpec) {
+    if let Some(version) = &s.chdb_version
+        && !VERSION.is_match(version)
+    {
+        doc.error(
+            "spec.chdbVersion",
+            format!(
+                "spec.chdbVersion `{}` is not a version: write the chDB version the platform runs this connector on, for example `26.9` or `26.9.0`",
+                version.escape_debug()
+            ),
+        );
+    }
+    for (field, name) in [
+        ("input", &s.tables.input),
+        ("referenceData", &s.tables.reference_data),
+        ("output", &s.tables.output),
+    ] {
+        if !SQL_IDENT.is_match(name) {
+            doc.error(
+                &format!("spec.tables.{field}"),
+                format!(
+                    "spec.tables.{field} `{}` is not a plain table name: use letters, digits and `_`, starting with a letter or `_`",
+                    name.escape_debug()
+                ),
+            );
+        }
+    }
+}
+
+/// Check the test cases of a SmartConnector and read their files.
+fn read_tests(
+    doc: &mut DocContext<'_>,
+    read: &mut FileReads<'_, '_, '_>,
+    tests: &[SqlTest],
+) -> Vec<TestFiles> {
+    let mut out = Vec::new();
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, case) in tests.iter().enumerate() {
+        let base = format!("spec.tests[{i}]");
+        let mut files = TestFiles {
+            at: doc.loc(&base),
+            inputs: BTreeMap::new(),
+            expect: BTreeMap::new(),
+            stand_ins: BTreeMap::new(),
+        };
+        if case.name.trim().is_empty() {
+            doc.error(
+                &format!("{base}.name"),
+                format!("{base}.name is empty: say what the case shows"),
+            );
+        } else if let Some(first) = names.insert(&case.name, i) {
+            doc.error(
+                &format!("{base}.name"),
+                format!(
+                    "{base}.name `{}` is already the name of spec.tests[{first}]: give each case its own name",
+                    case.name
+                ),
+            );
+        }
+        for (kind, map, target) in [
+            ("inputs", &case.inputs, &mut files.inputs),
+            ("expect", &case.expect, &mut files.expect),
+        ] {
+            for (table, reference) in map {
+                let field = format!("{base}.{kind}.{table}");
+                if !SQL_IDENT.is_match(table) {
+                    doc.error(
+                        &field,
+                        format!(
+                            "{base}.{kind}: `{}` is not a plain table name: use letters, digits and `_`, starting with a letter or `_`",
+                            table.escape_debug()
+                        ),
+                    );
+                    continue;
+                }
+                if let Some(file) = test_file(doc, read, &field, reference) {
+                    target.insert(table.clone(), file);
+                }
+            }
+        }
+        for (i, column) in case.key.iter().enumerate() {
+            if column.trim().is_empty() {
+                doc.error(
+                    &format!("{base}.key[{i}]"),
+                    format!("{base}.key[{i}] is empty: name a column of the expected tables"),
+                );
+            }
+        }
+        for (call, reference) in &case.stand_ins {
+            let field = format!("{base}.standIns.{call}");
+            let calls = crate::sql::external_calls(call);
+            let valid = crate::sql::is_network_function(call.trim())
+                || (calls.len() == 1 && calls[0].span == (0..call.trim_end().len()));
+            if !valid {
+                doc.error(
+                    &field,
+                    format!(
+                        "{base}.standIns: `{}` is not a call that reaches the network: write the call as it is in the SQL (`postgresql(crm, table='customers')`) or the function name (`postgresql`)",
+                        call.escape_debug()
+                    ),
+                );
+                continue;
+            }
+            if let Some(file) = test_file(doc, read, &field, reference) {
+                files.stand_ins.insert(call.clone(), file);
+            }
+        }
+        out.push(files);
+    }
+    out
+}
+
+/// Read one CSV or TSV file a test case names.
+fn test_file(
+    doc: &mut DocContext<'_>,
+    read: &mut FileReads<'_, '_, '_>,
+    field: &str,
+    reference: &str,
+) -> Option<TestFile> {
+    let lower = reference.to_ascii_lowercase();
+    if !(lower.ends_with(".csv") || lower.ends_with(".tsv")) {
+        doc.error(
+            field,
+            format!(
+                "{field}: `{}` must be a `.csv` file (or `.tsv` for tab-separated values)",
+                reference.escape_debug()
+            ),
+        );
+        return None;
+    }
+    let at = doc.loc(field);
+    let (path, bytes) = read.bytes(doc, field, reference)?;
+    Some(TestFile { path, at, bytes })
 }
 
 fn files_lexical(base: &str, reference: &str) -> Option<String> {

@@ -34,14 +34,16 @@
 pub(crate) mod body;
 mod files;
 mod load;
+mod sql_secrets;
 mod types;
 mod vars;
 pub(crate) use vars::Substitution;
 
 pub use crate::diagnostic::{Diagnostic, Diagnostics};
 pub use crate::sensitive::secrets::REFERENCE_FORM;
+pub(crate) use load::TestFile;
 pub use load::{Manifest, ManifestSet, load, load_all, load_changed, parsed_files};
 pub use types::{
     AnyManifest, ApiVersion, CdeConnectorSpec, Document, Metadata, PluginSpec, References,
-    SmartConnectorSpec, Spec,
+    SmartConnectorSpec, Spec, SqlTables, SqlTest,
 };

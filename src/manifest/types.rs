@@ -86,6 +86,102 @@ pub struct SmartConnectorSpec {
     /// Notes for people; kept in git only (Kizen packages have no description).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The chDB version the platform runs this connector's SQL on (for example `26.9`).
+    /// The platform pins it per connector; `ferry test` says when its engine differs, and
+    /// `--require-engine-version` makes that an error. Kept in git only: it is not part of
+    /// the package and does not change the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chdb_version: Option<String>,
+    /// Names of the tables the SQL reads and writes. Kept in git only.
+    #[serde(default, skip_serializing_if = "SqlTables::is_default")]
+    pub tables: Box<SqlTables>,
+    /// Test cases `ferry test` runs the Live SQL with. Without any, `ferry test` runs the
+    /// SQL once on the sample file and the reference data and checks that it runs. Kept in
+    /// git only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<SqlTest>,
+}
+
+fn default_input_table() -> String {
+    "source_rows".to_owned()
+}
+
+fn default_reference_table() -> String {
+    "reference_data".to_owned()
+}
+
+fn default_output_table() -> String {
+    "output".to_owned()
+}
+
+/// Names of the tables a SmartConnector's SQL works with. The vendor says that input rows
+/// flow into queryable tables and that the script writes named output tables, without
+/// naming them here, so each connector declares its own; the defaults fit a script that
+/// reads `source_rows` (and `reference_data`) and ends with a `SELECT`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SqlTables {
+    /// The table the input rows (in tests: the sample file) are loaded as. Default
+    /// `source_rows`.
+    #[serde(default = "default_input_table")]
+    pub input: String,
+    /// The table the reference data is loaded as. Default `reference_data`.
+    #[serde(default = "default_reference_table")]
+    pub reference_data: String,
+    /// The name of the output table that the script's last statement produces when it is
+    /// a query (`SELECT …`). Default `output`. Tables the script creates itself are output
+    /// tables under their own names.
+    #[serde(default = "default_output_table")]
+    pub output: String,
+}
+
+impl Default for SqlTables {
+    fn default() -> Self {
+        SqlTables {
+            input: default_input_table(),
+            reference_data: default_reference_table(),
+            output: default_output_table(),
+        }
+    }
+}
+
+impl SqlTables {
+    /// Whether every name is its default.
+    pub fn is_default(&self) -> bool {
+        *self == SqlTables::default()
+    }
+}
+
+/// One test case of a SmartConnector's Live SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SqlTest {
+    /// What the case shows, for reports (`${vars}` allowed).
+    pub name: String,
+    /// Input tables: table name → CSV file (`.csv`, or `.tsv` for tab-separated), relative
+    /// to this manifest. Every column is loaded as `Nullable(String)`; an empty unquoted
+    /// cell is NULL, `""` the empty string. Default: the sample file as `tables.input` and
+    /// the reference data as `tables.referenceData`; tables listed here replace or add to
+    /// those.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+    /// Expected output tables: table name → CSV file of the rows the script must produce,
+    /// header first, values written as the engine prints them (`129.9`, `2026-05-04
+    /// 08:15:00.000`). An empty unquoted cell is NULL. Without any, the case only checks
+    /// that the SQL runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expect: BTreeMap<String, String>,
+    /// Columns that identify a row of the expected tables, so a difference is reported as
+    /// a changed row. Default: the first column when its values are unique on both sides;
+    /// otherwise rows are compared as a multiset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<String>,
+    /// Local stand-ins for calls that reach the network: the call as written in the SQL
+    /// (`postgresql(crm, table='customers')`, compared token by token) or a function name
+    /// (`postgresql`, every call of it) → CSV file whose rows the call returns instead.
+    /// Without a stand-in such a call is refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stand_ins: BTreeMap<String, String>,
 }
 
 /// An Agent Studio plugin (`kind: Plugin`, platform `agent-studio`).
