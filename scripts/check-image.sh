@@ -20,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "check-image: needs root (buildah, debootstrap, mounts)" >&2
   exit 1
 fi
-tools_apt buildah debootstrap curl
+tools_apt buildah debootstrap curl procps
 
 work=$PWD/target/image
 mkdir -p "$work/tmp"
