@@ -108,9 +108,10 @@ echo "rejected by the schemas: $(grep -o "'readOnlyy' was unexpected" "$bad.log"
 
 echo "== helm package"
 "$helm" package $chart --destination "$out" | sed 's/^/helm: /'
-tar -tzf "$out"/ferry-*.tgz | grep -q '^ferry/values.schema.json$'
-if tar -tzf "$out"/ferry-*.tgz | grep -q '^ferry/ci/'; then
-  echo "check-chart: the package holds ci/" >&2
+packaged=$(tar -tzf "$out"/ferry-*.tgz)
+if ! grep -qx 'ferry/values.schema.json' <<< "$packaged" || grep -q '^ferry/ci/' <<< "$packaged"; then
+  echo "check-chart: the package lacks values.schema.json or holds ci/:" >&2
+  echo "$packaged" >&2
   exit 1
 fi
 echo "check-chart: ok"
