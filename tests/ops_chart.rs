@@ -296,7 +296,7 @@ fn the_values_schema_embeds_ferrys_configuration_schema() {
     .unwrap();
     let schema = values_schema();
     let defs = schema["$defs"].as_object().unwrap();
-    let stale = "charts/ferry/values.schema.json is stale: run `python3 scripts/chart-schema.py`";
+    let stale = "charts/ferry/values.schema.json is stale: run `scripts/schemas.sh`";
     let chart_config = &defs["ChartConfig"];
     let mut config = ferry["$defs"]["Config"]["properties"].clone();
     for key in ["server", "state"] {
