@@ -473,3 +473,21 @@ async fn a_hand_edit_is_announced_once_resolved_once_and_survives_an_outage() {
     ferry.signal("TERM");
     assert_eq!(ferry.exit(WAIT).await.code(), Some(0), "{}", ferry.log());
 }
+
+/// The complete example in docs/notifications.md is valid as written.
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/notifications.md"),
+    )
+    .unwrap();
+    let start = doc.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &doc[start..start + doc[start..].find("```").unwrap()];
+    let yaml = format!(
+        "source: {{repo: .}}\ntenants:\n  - {{name: prod, platform: kizen, url: emulator}}\n{example}"
+    );
+    let loaded = ferry::config::parse(Path::new("ferry.yaml"), yaml.as_bytes()).unwrap();
+    assert_eq!(loaded.config.notifications.receivers.len(), 4);
+    let problems = loaded.validate();
+    assert!(problems.is_empty(), "{problems}");
+}
