@@ -8,6 +8,7 @@
 
 mod daemon_support;
 mod notify_support;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -490,4 +491,74 @@ fn the_documented_example_is_valid() {
     assert_eq!(loaded.config.notifications.receivers.len(), 4);
     let problems = loaded.validate();
     assert!(problems.is_empty(), "{problems}");
+}
+
+/// `ferry apply --report` tells the receivers what `ferry serve` would: a connector
+/// blocked by a hand-made one of the same name is announced once, not at every apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_report_tells_the_receivers_once() {
+    use ferry::model::Platform;
+    use support::{Emulator, Project, SmartConnector, Tenant, kizen_catalog, seed_tenant};
+
+    let r = Receivers::start().await;
+    let git_version = SmartConnector::new("orders-sync", "Orders Sync");
+    let mut tenant = seed_tenant("prod", Platform::Kizen);
+    tenant.catalog = kizen_catalog(&[], &[], &["contacts.email"]);
+    tenant.objects = vec![
+        git_version
+            .clone()
+            .sql("SELECT 1 -- by hand\n")
+            .seed_object(),
+    ];
+    let emu = Emulator::start(
+        ferry::emulator::Seed {
+            tenants: vec![tenant],
+        },
+        &[],
+    );
+    let mut p = Project::new();
+    p.tenants(vec![Tenant::on(&emu, "prod", Platform::Kizen)], None);
+    let mut yaml = std::fs::read_to_string(p.config()).unwrap();
+    yaml.push_str(&receivers_yaml(p.dir(), &r, "1h"));
+    std::fs::write(p.config(), yaml).unwrap();
+    git_version.write(&p);
+    let head = p.commit("orders-sync, which prod holds by hand");
+    let slack_url = r.slack_url();
+    let apply = || {
+        tokio::task::block_in_place(|| {
+            let out = p
+                .command(&["apply", "--auto-approve", "--report"])
+                .env("SLACK_WEBHOOK_URL", &slack_url)
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
+    };
+    apply();
+    assert_eq!(r.counts(), every(1), "{:?}", r.all());
+    let hook = last(&r, Kind::Webhook);
+    assert_eq!(hook["type"], "blocked.opened");
+    assert_eq!(hook["data"]["conditions"][0]["connector"], "orders-sync");
+    assert_eq!(
+        hook["data"]["commit"]["url"],
+        format!("https://git.example.test/acme/connectors/commit/{head}")
+    );
+    assert!(
+        hook["data"]["conditions"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("`Orders Sync` already exists in the tenant")
+    );
+    assert_eq!(
+        alert(&last(&r, Kind::Alertmanager), "orders-sync")["labels"]["alertname"],
+        "FerryConnectorBlocked"
+    );
+    apply();
+    assert_eq!(r.counts(), every(1), "still blocked: nothing new");
+    assert_eq!(r.violations(), Vec::<String>::new());
 }

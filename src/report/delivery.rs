@@ -39,6 +39,18 @@ use super::reporter::{Reporter, check_sha};
 use super::status::CommitStatus;
 use crate::backoff::Backoff;
 
+/// Log at `$level` with the destination as `forge = …` (a commit status) or
+/// `receiver = …` (a notification), then the given fields and message.
+macro_rules! log_to {
+    ($level:ident, $label:expr, $($rest:tt)*) => {
+        if $label.notice {
+            tracing::$level!(receiver = %$label.name, $($rest)*)
+        } else {
+            tracing::$level!(forge = %$label.name, $($rest)*)
+        }
+    };
+}
+
 /// Most outbox items one `drain` looks at.
 const DRAIN_BATCH: usize = 1000;
 
@@ -745,7 +757,7 @@ impl Inner {
                         outbox::finish(c, &item, Outcome::Delivered, done_at)
                     })
                     .await?;
-                tracing::debug!(to = %label.name, reporter = %key.reporter, sha = %key.sha, context = %key.context, "{} delivered", label.noun);
+                log_to!(debug, label, reporter = %key.reporter, sha = %key.sha, context = %key.context, "{} delivered", label.noun);
                 label.record("delivered");
                 Ok(Attempt::Delivered)
             }
@@ -762,8 +774,9 @@ impl Inner {
                     self.block(&key.reporter, due);
                 }
                 let message = err.to_string();
-                tracing::warn!(
-                    to = %label.name,
+                log_to!(
+                    warn,
+                    label,
                     reporter = %key.reporter,
                     sha = %key.sha,
                     context = %key.context,
@@ -782,8 +795,9 @@ impl Inner {
                 Ok(Attempt::Retrying)
             }
             Err(err) => {
-                tracing::error!(
-                    to = %label.name,
+                log_to!(
+                    error,
+                    label,
                     reporter = %key.reporter,
                     sha = %key.sha,
                     context = %key.context,
@@ -824,7 +838,7 @@ impl Inner {
         let due = now + wait_ms;
         self.block(&item.key.reporter, due);
         tracing::info!(
-            to = %label.name,
+            receiver = %label.name,
             context = %item.key.context,
             retry_in_ms = wait_ms,
             "notification held back by the receiver's rateLimit; it waits in the outbox"
