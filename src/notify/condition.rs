@@ -301,8 +301,13 @@ pub(crate) fn track(
         let facts = serde_json::to_string(&condition.facts).unwrap_or_else(|_| "{}".into());
         let known = open
             .iter()
-            .any(|t| (t.condition.kind, t.condition.subject()) == key);
-        if known {
+            .find(|t| (t.condition.kind, t.condition.subject()) == key);
+        if let Some(known) = known {
+            if known.condition.summary == condition.summary
+                && known.condition.facts == condition.facts
+            {
+                continue;
+            }
             conn.execute(
                 "UPDATE notify_conditions SET summary = ?5, facts = ?6
                  WHERE receiver = ?1 AND tenant = ?2 AND kind = ?3 AND subject = ?4",
@@ -474,6 +479,14 @@ mod tests {
             let t = track(&conn, "oncall", &observed(vec![drift("orders")]), &all()).unwrap();
             assert_eq!(t, Transition::default());
         }
+        // Its summary changed: nothing is sent, the latest summary is kept (a heartbeat
+        // to Alertmanager carries it).
+        let mut changed = drift("orders");
+        changed.summary = "orders changed again".into();
+        let t = track(&conn, "oncall", &observed(vec![changed]), &all()).unwrap();
+        assert_eq!(t, Transition::default());
+        let kept = rows(&conn, "oncall", Some("prod")).unwrap();
+        assert_eq!(kept[0].1.condition.summary, "orders changed again");
         // A second connector drifts: only it is new.
         let t = track(
             &conn,
