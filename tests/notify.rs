@@ -562,3 +562,28 @@ async fn apply_report_tells_the_receivers_once() {
     assert_eq!(r.counts(), every(1), "still blocked: nothing new");
     assert_eq!(r.violations(), Vec::<String>::new());
 }
+
+/// A receiver whose variable is not set stops `ferry serve` before it binds its port,
+/// with exit code 64 and the name of what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_to_start_without_a_receivers_secret() {
+    let r = Receivers::start().await;
+    let ws = Workspace::new(&[Connector::new("orders", "SELECT id FROM orders")]);
+    let emulator = TestEmulator::start(vec![kizen_tenant("prod", &[])]);
+    ws.configure(
+        "origin.git",
+        "1h",
+        &[ws.tenant(&emulator, "prod", &[])],
+        &receivers_yaml(ws.path(), &r, "1m"),
+    );
+    let mut ferry = ws.serve(&[], &[]);
+    assert_eq!(ferry.exit(WAIT).await.code(), Some(64), "{}", ferry.log());
+    assert!(
+        ferry.log().contains(
+            "notifications.receivers[0] (`chat`): environment variable SLACK_WEBHOOK_URL (urlEnv) is not set; export it, or name a file with urlFile"
+        ),
+        "{}",
+        ferry.log()
+    );
+    assert_eq!(r.all().len(), 0);
+}

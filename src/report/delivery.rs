@@ -524,7 +524,10 @@ impl Deliverer {
         loop {
             match self.drain().await {
                 Ok(r) if r.delivered > 0 => {
-                    tracing::info!(delivered = r.delivered, "delivered waiting commit statuses")
+                    tracing::info!(
+                        delivered = r.delivered,
+                        "delivered what waited in the outbox"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "draining the status outbox failed"),
