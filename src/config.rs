@@ -9,6 +9,7 @@
 //! [`LoadedConfig::validate`] are its two halves for callers that want to go on after a
 //! semantic error (as `ferry validate` does, to report manifest problems too).
 
+mod notifications;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,10 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Location, Platform};
 use crate::yaml::{self, SourceMap};
 
+pub use notifications::{
+    AlertmanagerReceiver, ChatReceiver, NotificationReceiver, Notifications, NotifyEvent,
+    RateLimit, ReceiverCommon, WebhookReceiver,
+};
 pub use validate::{compile_cron, parse_cron, parse_duration};
 
 /// The whole configuration file.
@@ -34,6 +39,10 @@ pub struct Config {
     /// Where commit statuses go. Default: git notes only.
     #[serde(default = "default_statuses")]
     pub statuses: Vec<StatusTarget>,
+    /// Alerts to Slack, Teams, a signed webhook or Alertmanager when a tenant drifts, fails,
+    /// is blocked or has open warnings, and when that clears. Default: none.
+    #[serde(default)]
+    pub notifications: Notifications,
     /// HTTP server of `ferry serve`.
     #[serde(default)]
     pub server: Server,

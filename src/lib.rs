@@ -7,7 +7,7 @@
 //!
 //! Data flow: trigger ([`daemon`], [`http`], the CLI) → [`source`] snapshot → [`manifest`]
 //! load and validate → [`desired`] state per tenant → live state from a [`provider`] →
-//! [`plan`] → [`apply`] → [`store`] → [`report`]. [`engine`] runs one tenant's pass for
+//! [`plan`] → [`apply`] → [`store`] → [`report`] and [`notify`]. [`engine`] runs one tenant's pass for
 //! every command. `docs/architecture.md` maps every concept to its file.
 
 pub mod apply;
@@ -26,6 +26,7 @@ pub mod http;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod provider;
 pub mod render;

@@ -6,9 +6,9 @@
 //! delivery, the git fetch) record without threading it through every call; tests may
 //! make their own with [`Metrics::new`].
 //!
-//! Every label set is bounded: tenant (from the configuration), platform, operation, HTTP
-//! status code, outcome, sync state, forge. Never connector names, ids, commits or
-//! messages. The families and their labels are listed in `docs/operating.md`.
+//! Every label set is bounded: tenant and receiver (names from the configuration),
+//! platform, operation, HTTP status code, outcome, sync state, forge. Never connector
+//! names, ids, commits or messages. The families and their labels are listed in `docs/operating.md`.
 //!
 //! The exposition is the OpenMetrics text format that `prometheus-client` encodes
 //! ([`CONTENT_TYPE`]); Prometheus scrapes it as is. In that format a counter family
@@ -39,6 +39,10 @@ pub const CONNECTOR_STATES: [&str; 5] = ["in_sync", "pending", "blocked", "faile
 /// Outcomes of one status delivery attempt.
 pub const DELIVERY_OUTCOMES: [&str; 3] = ["delivered", "deferred", "refused"];
 
+/// Outcomes of one notification delivery attempt: sent, kept for a retry, refused for
+/// good, or held back by the receiver's rate limit.
+pub const NOTIFICATION_OUTCOMES: [&str; 4] = ["delivered", "deferred", "refused", "limited"];
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TenantLabels {
     tenant: String,
@@ -67,6 +71,12 @@ struct RequestLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryLabels {
     forge: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabels {
+    receiver: String,
     outcome: String,
 }
 
@@ -103,6 +113,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<RequestLabels>,
     deliveries: Family<DeliveryLabels, Counter>,
+    notifications: Family<NotificationLabels, Counter>,
     outbox_depth: Gauge,
     fetch_duration: Histogram,
     fetch_failures: Family<FailureLabels, Counter>,
@@ -175,10 +186,16 @@ impl Metrics {
             "Commit status delivery attempts, by forge and outcome (delivered, deferred, refused)",
             deliveries.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "ferry_notifications",
+            "Notification delivery attempts, by receiver (its configured name) and outcome (delivered, deferred, refused, limited)",
+            notifications.clone(),
+        );
         let outbox_depth = Gauge::default();
         registry.register(
             "ferry_status_outbox_depth",
-            "Commit statuses waiting in the outbox for a forge",
+            "Commit statuses and notifications waiting in the outbox",
             outbox_depth.clone(),
         );
         let fetch_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
@@ -216,6 +233,7 @@ impl Metrics {
             requests,
             request_duration,
             deliveries,
+            notifications,
             outbox_depth,
             fetch_duration,
             fetch_failures,
@@ -332,6 +350,28 @@ impl Metrics {
             .inc();
     }
 
+    /// One attempt to deliver a notification to the receiver named `receiver` ended with
+    /// `outcome` (one of [`NOTIFICATION_OUTCOMES`]).
+    pub fn notification(&self, receiver: &str, outcome: &'static str) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                receiver: receiver.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Create the series of a configured receiver at zero, one per outcome.
+    pub fn init_receiver(&self, receiver: &str) {
+        for outcome in NOTIFICATION_OUTCOMES {
+            // Creating the series is the point; the guard is dropped at once.
+            let _ = self.notifications.get_or_create(&NotificationLabels {
+                receiver: receiver.to_owned(),
+                outcome: outcome.to_owned(),
+            });
+        }
+    }
+
     /// One fetch of the source repository took `seconds`; `failure` is `Some(transient)`
     /// when it failed.
     pub fn git_fetch(&self, seconds: f64, failure: Option<bool>) {
@@ -383,6 +423,7 @@ mod tests {
         m.reconcile_finished("prod", "ok", 1.0);
         m.tenant_request("prod", "kizen", "list", "200", 0.1);
         m.status_delivery("github", "delivered");
+        m.notification("oncall", "delivered");
         m.git_fetch(0.1, Some(false));
         let text = m.encode();
         for (family, kind) in [
@@ -394,6 +435,7 @@ mod tests {
             ("ferry_tenant_requests", "counter"),
             ("ferry_tenant_request_duration_seconds", "histogram"),
             ("ferry_status_deliveries", "counter"),
+            ("ferry_notifications", "counter"),
             ("ferry_status_outbox_depth", "gauge"),
             ("ferry_git_fetch_duration_seconds", "histogram"),
             ("ferry_git_fetch_failures", "counter"),
@@ -419,6 +461,9 @@ mod tests {
         m.set_outbox_depth(7);
         m.tenant_request("prod", "kizen", "list", "200", 0.02);
         m.status_delivery("github", "deferred");
+        m.init_receiver("oncall");
+        m.notification("oncall", "limited");
+        m.notification("oncall", "limited");
         m.git_fetch(0.3, Some(true));
         let text = m.encode();
         assert_eq!(
@@ -470,6 +515,21 @@ mod tests {
                 r#"ferry_status_deliveries_total{forge="github",outcome="deferred"}"#
             ),
             Some("1")
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_notifications_total{receiver="oncall",outcome="limited"}"#
+            ),
+            Some("2")
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferry_notifications_total{receiver="oncall",outcome="delivered"}"#
+            ),
+            Some("0"),
+            "a configured receiver's series exist from the start"
         );
         assert_eq!(
             sample(

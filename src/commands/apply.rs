@@ -3,7 +3,8 @@
 //! Tenants apply concurrently in waves: a tenant that promotes from another (`promoteFrom`)
 //! is planned again after its source finished, so content the source just applied cleanly
 //! reaches it in the same run. Without a terminal, `apply` refuses unless `--auto-approve`.
-//! With `--report`, commit statuses are posted for the applied revision.
+//! With `--report`, commit statuses are posted for the applied revision, and the
+//! configured notification receivers hear of what changed, as from `ferry serve`.
 //!
 //! Exit codes: 0 nothing failed (warnings allowed), 1 something failed or was refused,
 //! 64 the configuration cannot be read.
@@ -20,9 +21,10 @@ use crate::apply::{ApplyReport, Outcome};
 use crate::daemon::reconciler::sync_status;
 use crate::desired::desired_for;
 use crate::engine::DriftMode;
+use crate::notify::{Notifier, Observation};
 use crate::plan::Plan;
 use crate::render;
-use crate::report::{self, CommitStatus, Deliverer};
+use crate::report::{self, CommitStatus};
 
 /// Output format of `ferry apply`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,10 +330,10 @@ async fn report_all(
             return;
         }
     };
-    let deliverer = match Deliverer::new(p.engine.store().connection(), reporters).await {
-        Ok(d) => d,
+    let (deliverer, notifier) = match Notifier::setup(loaded, p.engine.store(), reporters).await {
+        Ok(pair) => pair,
         Err(e) => {
-            eprintln!("ferry: cannot open the status outbox: {e}");
+            eprintln!("ferry: cannot set up status reporters and notifications: {e}");
             return;
         }
     };
@@ -344,11 +346,15 @@ async fn report_all(
             .await
             .map_or(0, |w| u32::try_from(w.len()).unwrap_or(u32::MAX));
         // The same mapping `ferry serve` uses, so both report a tenant alike.
-        let status = match applied.iter().find(|(t, _)| t == tenant) {
-            Some((_, Ok(run))) => {
-                sync_status(tenant, &run.plan, &run.report, run.desired, warnings)
-            }
-            Some((_, Err(e))) => CommitStatus::unreachable(tenant, e),
+        let (status, observation) = match applied.iter().find(|(t, _)| t == tenant) {
+            Some((_, Ok(run))) => (
+                sync_status(tenant, &run.plan, &run.report, run.desired, warnings),
+                Observation::finished(tenant, &sha, &run.plan, &run.report),
+            ),
+            Some((_, Err(e))) => (
+                CommitStatus::unreachable(tenant, e),
+                Observation::failed(tenant, &sha, e),
+            ),
             None => {
                 // Nothing was applied: report the plan as it stands.
                 let Some(plan) = plans.iter().find(|pl| &pl.tenant == tenant) else {
@@ -366,7 +372,10 @@ async fn report_all(
                     .ok()
                     .and_then(|t| desired_for(&p.read.set, t).ok())
                     .map_or(0, |d| d.len());
-                sync_status(tenant, plan, &nothing, desired, warnings)
+                (
+                    sync_status(tenant, plan, &nothing, desired, warnings),
+                    Observation::finished(tenant, &sha, plan, &nothing),
+                )
             }
         };
         let status = match status.target_url_for(external.as_deref(), &sha) {
@@ -382,6 +391,11 @@ async fn report_all(
                 }
             }
             Err(e) => eprintln!("ferry: status for {tenant}: {e}"),
+        }
+        if notifier.observe(observation).await {
+            eprintln!(
+                "ferry: notifications for {tenant} wait in the outbox; they are retried by the next `ferry apply --report` or `ferry serve`"
+            );
         }
     }
 }

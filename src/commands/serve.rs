@@ -15,8 +15,8 @@
 //! succeeded and every status was delivered, 1 otherwise; no HTTP server.
 //!
 //! **Reconciler.** [`EngineReconciler`] runs each reconcile: the commit's manifests →
-//! plan → apply → state store → commit statuses (through the status outbox, drained in
-//! the background so a forge outage loses nothing).
+//! plan → apply → state store → commit statuses and notifications (through the outbox,
+//! drained in the background so a forge or receiver outage loses nothing).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,7 @@ use crate::daemon::shard::{self, Shard};
 use crate::engine::Engine;
 use crate::http::server;
 use crate::http::state::{ApiToken, AppState, StatusContext, WebhookSecret};
+use crate::notify::Notifier;
 use crate::provider::ClientOptions;
 use crate::report::{self, Deliverer};
 use crate::source::remote::{Error as RemoteError, Remote, RemoteSpec};
@@ -253,15 +254,26 @@ async fn build_reconciler(
     .await
     .map_err(StartError::other)?
     .map_err(StartError::config)?;
-    let deliverer = Deliverer::new(store.connection(), reporters)
+    let (deliverer, notifier) = Notifier::setup(&settings.loaded, &store, reporters)
         .await
-        .map_err(StartError::other)?;
-    Ok(Arc::new(EngineReconciler::new(
-        Arc::new(engine),
-        remote.clone(),
-        controller::followed_branches(&settings.config),
-        Some(deliverer),
-    )))
+        .map_err(|e| match e {
+            crate::notify::Error::Config { .. } | crate::notify::Error::File { .. } => {
+                StartError::config(e)
+            }
+            other => StartError::other(other),
+        })?;
+    if !notifier.is_empty() && settings.config.server.external_url.is_none() {
+        info!("notifications link to no status page: set server.externalUrl to add one");
+    }
+    Ok(Arc::new(
+        EngineReconciler::new(
+            Arc::new(engine),
+            remote.clone(),
+            controller::followed_branches(&settings.config),
+            Some(deliverer),
+        )
+        .with_notifier(notifier),
+    ))
 }
 
 async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
@@ -371,6 +383,14 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
             deliverer
                 .clone()
                 .drain_until(reconciler.outbox_queued(), lifecycle.token().clone()),
+        );
+    }
+    if let Some(notifier) = reconciler.notifier() {
+        lifecycle.spawn(
+            info_span!("alert_resend"),
+            notifier
+                .clone()
+                .heartbeat_until(reconciler.outbox_queued(), lifecycle.token().clone()),
         );
     }
     let http_stop = CancellationToken::new();

@@ -5,7 +5,9 @@
 //! zones, unique tenant names, tenant URLs, `promoteFrom` (an existing tenant of the same
 //! platform, no cycles), credentials that name an environment variable or a file rather
 //! than holding a value, header literals only for non-secret headers, auth on every
-//! non-emulated tenant, a token source on every forge reporter, server settings.
+//! non-emulated tenant, a token source on every forge reporter, server settings, and the
+//! notification receivers (names, events, tenants, secrets by reference only, URLs, rate
+//! limits, Alertmanager labels).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -15,7 +17,10 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use regex::Regex;
 
-use super::{Auth, LoadedConfig, SecretSource, StatusTarget, Tenant};
+use super::{
+    AlertmanagerReceiver, Auth, ChatReceiver, LoadedConfig, NotificationReceiver, NotifyEvent,
+    SecretSource, StatusTarget, Tenant, WebhookReceiver,
+};
 use crate::diagnostic::Diagnostics;
 use crate::sensitive::secrets::{is_env_name, is_secret_header, looks_like_token};
 
@@ -25,6 +30,15 @@ static HEADER_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$").expect("valid regex"));
 static VAR_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]*$").expect("valid regex"));
+static RECEIVER_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$").expect("valid regex")
+});
+/// Alertmanager label names (Prometheus' data model).
+static LABEL_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-zA-Z_][a-zA-Z0-9_]*$").expect("valid regex"));
+
+/// The labels ferry sets on every Alertmanager alert; `labels` may not override them.
+pub(crate) const ALERT_LABELS: [&str; 4] = ["alertname", "tenant", "connector", "severity"];
 
 const DURATION_HELP: &str = "write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)";
 
@@ -156,6 +170,7 @@ pub(super) fn validate(cfg: &LoadedConfig) -> Diagnostics {
     v.tenants();
     v.statuses();
     v.server();
+    v.notifications();
     if cfg.config.state.trim().is_empty() {
         v.error(
             "state",
@@ -530,6 +545,298 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    fn notifications(&mut self) {
+        let notifications = &self.cfg.config.notifications;
+        if let Some(url) = &notifications.commit_url {
+            let field = "notifications.commitUrl";
+            if !url.contains("{sha}") {
+                self.error(field, "notifications.commitUrl has no `{sha}`: write where the commit id goes, for example `https://github.com/acme/connectors/commit/{sha}`");
+            } else if !is_http_url(&url.replace("{sha}", "0")) {
+                self.error(field, "notifications.commitUrl must be an http(s) URL, for example `https://github.com/acme/connectors/commit/{sha}`");
+            }
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, receiver) in notifications.receivers.iter().enumerate() {
+            let at = format!("notifications.receivers[{i}]");
+            let common = receiver.common();
+            let kind = receiver.kind();
+            if !RECEIVER_NAME.is_match(common.name) {
+                self.error(
+                    &format!("{at}.name"),
+                    format!(
+                        "receiver name `{}` is not valid: use letters, digits, `-` and `_` (at most 63), starting and ending with a letter or digit",
+                        common.name.escape_debug()
+                    ),
+                );
+            }
+            if let Some(&first) = seen.get(common.name) {
+                let first_at = self
+                    .cfg
+                    .location(&format!("notifications.receivers[{first}].name"));
+                self.error(
+                    &format!("{at}.name"),
+                    format!("receiver `{}` is already defined at {first_at}: receiver names must be unique; rename one", common.name),
+                );
+            } else {
+                seen.insert(common.name, i);
+            }
+            self.receiver_events(&at, receiver);
+            self.receiver_tenants(&at, common.tenants);
+            let limit = common.rate_limit;
+            if limit.messages == 0 {
+                self.error(
+                    &format!("{at}.rateLimit.messages"),
+                    format!("{at}.rateLimit.messages must be at least 1: it is how many messages the receiver may get per period"),
+                );
+            }
+            self.duration(&format!("{at}.rateLimit.per"), &limit.per);
+            match receiver {
+                NotificationReceiver::Slack(r) | NotificationReceiver::Teams(r) => {
+                    self.chat_receiver(&at, kind, r)
+                }
+                NotificationReceiver::Webhook(r) => self.webhook_receiver(&at, r),
+                NotificationReceiver::Alertmanager(r) => self.alertmanager_receiver(&at, r),
+            }
+        }
+    }
+
+    fn receiver_events(&mut self, at: &str, receiver: &NotificationReceiver) {
+        let events = receiver.common().events;
+        let field = format!("{at}.events");
+        if events.is_empty() {
+            self.error(
+                &field,
+                "events is empty: list what to send (drift, failure, warning, blocked, recovered), or remove the key to send everything",
+            );
+            return;
+        }
+        let mut seen = HashSet::new();
+        for (j, event) in events.iter().enumerate() {
+            if !seen.insert(event) {
+                self.error(
+                    &format!("{field}[{j}]"),
+                    format!("`{}` is listed twice in events: remove one", event.as_str()),
+                );
+            }
+        }
+        if matches!(receiver, NotificationReceiver::Alertmanager(_))
+            && !events.contains(&NotifyEvent::Recovered)
+        {
+            self.error(
+                &field,
+                "an alertmanager receiver needs `recovered` in events: its alerts end (`endsAt`) when their condition clears; add it",
+            );
+        }
+    }
+
+    fn receiver_tenants(&mut self, at: &str, tenants: &[String]) {
+        let known: Vec<&str> = self
+            .cfg
+            .config
+            .tenants
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect();
+        let mut seen = HashSet::new();
+        for (j, name) in tenants.iter().enumerate() {
+            let field = format!("{at}.tenants[{j}]");
+            if !known.contains(&name.as_str()) {
+                self.error(
+                    &field,
+                    format!(
+                        "`{}` is not a tenant: use one of {}, or remove `tenants` to hear of every tenant",
+                        name.escape_debug(),
+                        known.join(", ")
+                    ),
+                );
+            } else if !seen.insert(name) {
+                self.error(
+                    &field,
+                    format!("tenant `{name}` is listed twice: remove one"),
+                );
+            }
+        }
+    }
+
+    /// Exactly one of the given `(key, set)` sources, else an error saying which to keep.
+    fn one_of(&mut self, at: &str, what: &str, keys: &[(&str, bool)], required: bool) {
+        let set: Vec<&str> = keys.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect();
+        let names = keys
+            .iter()
+            .map(|(k, _)| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        if set.len() > 1 {
+            self.error(
+                &format!("{at}.{}", set[1]),
+                format!("give the {what} once: {names}, not {}", set.join(" and ")),
+            );
+        } else if set.is_empty() && required {
+            self.error(at, format!("the receiver needs its {what}: add {names}"));
+        }
+    }
+
+    /// `*Env` names a variable; people often paste the value itself there.
+    fn env_reference(&mut self, field: &str, name: &str, what: &str) {
+        if name.contains("://") {
+            self.error(
+                field,
+                format!("{field} must name the environment variable that holds the {what}, not hold it: put the {what} in a variable (for example `export SLACK_WEBHOOK_URL=…`) and write its name here"),
+            );
+        } else {
+            self.env_name(field, name);
+        }
+    }
+
+    fn chat_receiver(&mut self, at: &str, kind: &str, r: &ChatReceiver) {
+        let product = if kind == "slack" { "Slack" } else { "Teams" };
+        if r.url.is_some() {
+            self.error(
+                &format!("{at}.url"),
+                format!("a {product} webhook URL is a secret (whoever has it can post): remove `url`, put the URL in an environment variable and name it with `urlEnv` (or in a file named with `urlFile`)"),
+            );
+        }
+        self.one_of(
+            at,
+            "webhook URL",
+            &[
+                ("urlEnv", r.url_env.is_some()),
+                ("urlFile", r.url_file.is_some()),
+            ],
+            r.url.is_none(),
+        );
+        if let Some(env) = &r.url_env {
+            self.env_reference(&format!("{at}.urlEnv"), env, "webhook URL");
+        }
+        if let Some(file) = &r.url_file {
+            self.secret_file(&format!("{at}.urlFile"), file);
+        }
+    }
+
+    fn webhook_receiver(&mut self, at: &str, r: &WebhookReceiver) {
+        self.one_of(
+            at,
+            "URL",
+            &[
+                ("url", r.url.is_some()),
+                ("urlEnv", r.url_env.is_some()),
+                ("urlFile", r.url_file.is_some()),
+            ],
+            true,
+        );
+        if let Some(url) = &r.url {
+            self.literal_url(&format!("{at}.url"), url, "https://hooks.example.com/ferry");
+        }
+        if let Some(env) = &r.url_env {
+            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
+        }
+        if let Some(file) = &r.url_file {
+            self.secret_file(&format!("{at}.urlFile"), file);
+        }
+        self.one_of(
+            at,
+            "signing secret",
+            &[
+                ("secretEnv", r.secret_env.is_some()),
+                ("secretFile", r.secret_file.is_some()),
+            ],
+            true,
+        );
+        if let Some(env) = &r.secret_env {
+            self.env_name(&format!("{at}.secretEnv"), env);
+        }
+        if let Some(file) = &r.secret_file {
+            self.secret_file(&format!("{at}.secretFile"), file);
+        }
+    }
+
+    fn alertmanager_receiver(&mut self, at: &str, r: &AlertmanagerReceiver) {
+        self.one_of(
+            at,
+            "URL",
+            &[
+                ("url", r.url.is_some()),
+                ("urlEnv", r.url_env.is_some()),
+                ("urlFile", r.url_file.is_some()),
+            ],
+            true,
+        );
+        if let Some(url) = &r.url {
+            let field = format!("{at}.url");
+            self.literal_url(&field, url, "http://alertmanager:9093");
+            let path = url.trim_end_matches('/');
+            if path.ends_with("/api/v2/alerts") || path.ends_with("/api/v1/alerts") {
+                self.error(
+                    &field,
+                    "give Alertmanager's base URL (for example `http://alertmanager:9093`): ferry appends /api/v2/alerts itself",
+                );
+            }
+        }
+        if let Some(env) = &r.url_env {
+            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
+        }
+        if let Some(file) = &r.url_file {
+            self.secret_file(&format!("{at}.urlFile"), file);
+        }
+        self.one_of(
+            at,
+            "bearer token",
+            &[
+                ("tokenEnv", r.token_env.is_some()),
+                ("tokenFile", r.token_file.is_some()),
+            ],
+            false,
+        );
+        if let Some(env) = &r.token_env {
+            self.env_name(&format!("{at}.tokenEnv"), env);
+        }
+        if let Some(file) = &r.token_file {
+            self.secret_file(&format!("{at}.tokenFile"), file);
+        }
+        for (name, value) in &r.labels {
+            let field = format!("{at}.labels.{name}");
+            if ALERT_LABELS.contains(&name.as_str()) {
+                self.error(
+                    &field,
+                    format!("label `{name}` is set by ferry on every alert: choose another name"),
+                );
+            } else if !LABEL_NAME.is_match(name) {
+                self.error(
+                    &field,
+                    format!("`{}` is not a valid Alertmanager label name: use letters, digits and `_`, not starting with a digit", name.escape_debug()),
+                );
+            }
+            if value.trim().is_empty() {
+                self.error(
+                    &field,
+                    format!("label `{name}` is empty: Alertmanager drops empty labels; give it a value or remove it"),
+                );
+            }
+        }
+        self.duration(&format!("{at}.resendInterval"), &r.resend_interval);
+    }
+
+    /// A URL written in the file: http(s), and no credentials in it.
+    fn literal_url(&mut self, field: &str, url: &str, example: &str) {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                if u.password().is_some() || looks_like_token(url.rsplit('/').next().unwrap_or(""))
+                {
+                    self.error(
+                        field,
+                        format!("{field} seems to hold a credential: put the URL in an environment variable and name it with `urlEnv` instead"),
+                    );
+                }
+            }
+            _ => self.error(
+                field,
+                format!("{field} must be an http(s) URL, for example `{example}`"),
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,6 +1036,75 @@ mod tests {
             [
                 "ferry.yaml:2:9: source.repo is empty: give the repository's path (relative to this file) or URL",
                 "ferry.yaml:3:10: tenants is empty: add at least one tenant for ferry to keep in line with git",
+            ]
+        );
+    }
+
+    fn notifications(receivers: &str) -> Vec<String> {
+        problems(&format!(
+            "{SOURCE}tenants:\n  - {{name: sandbox, platform: kizen, url: emulator}}\n  - {{name: prod, platform: kizen, url: emulator}}\nnotifications:\n  receivers:\n{receivers}"
+        ))
+    }
+
+    #[test]
+    fn a_receiver_of_each_kind_is_valid() {
+        assert_eq!(
+            notifications(
+                "    - {kind: slack, name: chat, urlEnv: SLACK_WEBHOOK_URL, events: [drift, recovered], tenants: [prod]}\n    - {kind: teams, name: ops, urlFile: secrets/teams-url}\n    - {kind: webhook, name: hook, url: 'https://hooks.example.com/ferry', secretEnv: FERRY_HOOK_SECRET, rateLimit: {messages: 10, per: 1m}}\n    - {kind: alertmanager, name: am, url: 'http://alertmanager:9093', labels: {team: platform}, resendInterval: 2m}\n"
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn chat_webhook_urls_are_secrets() {
+        assert_eq!(
+            notifications(
+                "    - {kind: slack, name: chat, url: 'https://hooks.slack.com/services/T0/B0/X'}\n    - {kind: teams, name: ops, urlEnv: 'https://example.webhook.office.com/x'}\n    - {kind: slack, name: both, urlEnv: A, urlFile: b}\n    - {kind: teams, name: none}\n"
+            ),
+            [
+                "ferry.yaml:7:38: a Slack webhook URL is a secret (whoever has it can post): remove `url`, put the URL in an environment variable and name it with `urlEnv` (or in a file named with `urlFile`)",
+                "ferry.yaml:8:40: notifications.receivers[1].urlEnv must name the environment variable that holds the webhook URL, not hold it: put the webhook URL in a variable (for example `export SLACK_WEBHOOK_URL=…`) and write its name here",
+                "ferry.yaml:9:53: give the webhook URL once: `urlEnv` or `urlFile`, not urlEnv and urlFile",
+                "ferry.yaml:10:7: the receiver needs its webhook URL: add `urlEnv` or `urlFile`",
+            ]
+        );
+    }
+
+    #[test]
+    fn receivers_name_tenants_events_and_limits_that_exist() {
+        assert_eq!(
+            notifications(
+                "    - {kind: slack, name: chat, urlEnv: A, events: [drift, drift], tenants: [prd, prod, prod], rateLimit: {messages: 0, per: 0s}}\n    - {kind: slack, name: chat, urlEnv: A, events: []}\n    - {kind: alertmanager, name: am, url: 'http://am:9093/api/v2/alerts', events: [drift], labels: {tenant: x, 'bad-name': z}}\n    - {kind: webhook, name: 'no spaces', url: 'ftp://x', secretEnv: S}\n"
+            ),
+            [
+                "ferry.yaml:7:60: `drift` is listed twice in events: remove one",
+                "ferry.yaml:7:78: `prd` is not a tenant: use one of sandbox, prod, or remove `tenants` to hear of every tenant",
+                "ferry.yaml:7:89: tenant `prod` is listed twice: remove one",
+                "ferry.yaml:7:118: notifications.receivers[0].rateLimit.messages must be at least 1: it is how many messages the receiver may get per period",
+                "ferry.yaml:7:126: notifications.receivers[0].rateLimit.per must be longer than zero: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)",
+                "ferry.yaml:8:27: receiver `chat` is already defined at ferry.yaml:7:27: receiver names must be unique; rename one",
+                "ferry.yaml:8:52: events is empty: list what to send (drift, failure, warning, blocked, recovered), or remove the key to send everything",
+                "ferry.yaml:9:43: give Alertmanager's base URL (for example `http://alertmanager:9093`): ferry appends /api/v2/alerts itself",
+                "ferry.yaml:9:83: an alertmanager receiver needs `recovered` in events: its alerts end (`endsAt`) when their condition clears; add it",
+                "ferry.yaml:9:109: label `tenant` is set by ferry on every alert: choose another name",
+                "ferry.yaml:9:124: `bad-name` is not a valid Alertmanager label name: use letters, digits and `_`, not starting with a digit",
+                "ferry.yaml:10:29: receiver name `no spaces` is not valid: use letters, digits, `-` and `_` (at most 63), starting and ending with a letter or digit",
+                "ferry.yaml:10:47: notifications.receivers[3].url must be an http(s) URL, for example `https://hooks.example.com/ferry`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_webhook_needs_its_signing_secret_and_a_commit_url_its_sha() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: emulator}}\nnotifications:\n  commitUrl: https://github.com/acme/c/commit/\n  receivers:\n    - {{kind: webhook, name: hook, urlEnv: HOOK_URL}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:5:14: notifications.commitUrl has no `{sha}`: write where the commit id goes, for example `https://github.com/acme/connectors/commit/{sha}`",
+                "ferry.yaml:7:7: the receiver needs its signing secret: add `secretEnv` or `secretFile`",
             ]
         );
     }

@@ -6,7 +6,8 @@
 //! revision with any invalid manifest is applied nowhere: each tenant reports a failure
 //! status listing the first error, and keeps its last good state (invariant 2). An
 //! unreachable tenant reports `error` and is retried with backoff by the scheduler; the
-//! other tenants are not affected (invariant 5).
+//! other tenants are not affected (invariant 5). Every pass ends by telling the notifier
+//! what it found ([`crate::notify`]), which alerts the receivers of what changed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use crate::apply::ApplyReport;
 use crate::daemon::scheduler::{Reason, Reasons, ReconcileOutcome, Reconciler};
 use crate::engine::{DriftMode, Engine};
 use crate::manifest::{self, Diagnostics, ManifestSet};
+use crate::notify::{Notifier, Observation};
 use crate::plan::{BlockReason, Op, Plan};
 use crate::report::{CommitStatus, Deliverer, StatusState};
 use crate::source::CommitSnapshot;
@@ -40,6 +42,7 @@ pub struct EngineReconciler {
     remote: Remote,
     branches: BTreeMap<String, String>,
     deliverer: Option<Deliverer>,
+    notifier: Option<Notifier>,
     external_url: Option<String>,
     parsed: Mutex<Vec<(Oid, Parsed)>>,
     /// Notified when a status is left in the outbox.
@@ -61,10 +64,22 @@ impl EngineReconciler {
             remote,
             branches,
             deliverer,
+            notifier: None,
             external_url,
             parsed: Mutex::new(Vec::new()),
             outbox_queued: Arc::new(Notify::new()),
         }
+    }
+
+    /// Tell `notifier` what each pass found.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// The notifier, if notifications are configured.
+    pub fn notifier(&self) -> Option<&Notifier> {
+        self.notifier.as_ref()
     }
 
     /// The engine.
@@ -143,6 +158,17 @@ impl EngineReconciler {
             Err(e) => {
                 warn!(context = %status.context, error = %e, "could not record a commit status; it is not lost if the outbox holds it")
             }
+        }
+    }
+
+    /// Hand what a pass found to the notifier (before the pass is recorded, so that a
+    /// reconcile in the history has told the receivers); wake the outbox drain when
+    /// notices wait.
+    async fn notify(&self, observation: Observation) {
+        if let Some(notifier) = &self.notifier
+            && notifier.observe(observation).await
+        {
+            self.outbox_queued.notify_one();
         }
     }
 
@@ -399,6 +425,10 @@ impl Reconciler for EngineReconciler {
                     CommitStatus::invalid_manifests(tenant, &first, diagnostics.len()),
                 )
                 .await;
+                let summary =
+                    crate::report::invalid_manifests_description(&first, diagnostics.len());
+                self.notify(Observation::failed(tenant, &sha, &summary))
+                    .await;
                 let detail = json!({"errors": diagnostics.iter().map(|d| d.to_string()).collect::<Vec<_>>()});
                 self.record(
                     tenant,
@@ -503,6 +533,8 @@ impl Reconciler for EngineReconciler {
         } else {
             "applied"
         };
+        self.notify(Observation::finished(tenant, &sha, &planned.plan, &report))
+            .await;
         let detail = json!({"plan": crate::render::json(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted});
         let update = if failed {
             TenantUpdate::Failed {
@@ -553,6 +585,8 @@ impl EngineReconciler {
             self.post(sha, CommitStatus::failed(tenant, &message, 0))
                 .await;
         }
+        self.notify(Observation::failed(tenant, sha, &message))
+            .await;
         self.record(
             tenant,
             entry(

@@ -1,5 +1,5 @@
-//! Delivery that loses nothing and spams nobody: the [`Deliverer`] owns the reporters and
-//! the outbox.
+//! Delivery that loses nothing and spams nobody: the [`Deliverer`] owns the reporters, the
+//! notification receivers and the outbox.
 //!
 //! `submit` records a status for every reporter, skips reporters that already show it,
 //! and tries the rest at once. What a forge could not take (unreachable, 5xx, rate
@@ -8,6 +8,12 @@
 //! restarts. What a forge refused for good (401, 403, 404, 422) is logged once and
 //! dropped. Deliveries of one (reporter, commit, context) slot are serialized, and each
 //! attempt sends the newest status of its slot, so a forge never ends on an older one.
+//!
+//! Notices for receivers (Slack, Teams, webhooks, Alertmanager) take the same path: the
+//! notify room records them in the outbox (in the transaction that records the condition
+//! they report) and calls [`Deliverer::deliver_to`]. One receiver's notices are sent one
+//! at a time, in the order they were made; a notice over the receiver's rate limit waits
+//! in the outbox until the budget allows it (none is dropped).
 //!
 //! Time comes from `tokio::time`, anchored to the wall clock when the `Deliverer` is
 //! made, so tests drive retries with a paused clock. This module does not build requests
@@ -26,10 +32,24 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::error::{ReportError, Result, RetryAt};
-use super::outbox::{self, Enqueued, OutboxDb, OutboxItem, OutboxKey, Outcome};
+use super::limit::Bucket;
+use super::notice::{RECEIVER_ID_PREFIX, Receiver};
+use super::outbox::{self, Enqueued, Message, OutboxDb, OutboxItem, OutboxKey, Outcome};
 use super::reporter::{Reporter, check_sha};
 use super::status::CommitStatus;
 use crate::backoff::Backoff;
+
+/// Log at `$level` with the destination as `forge = …` (a commit status) or
+/// `receiver = …` (a notification), then the given fields and message.
+macro_rules! log_to {
+    ($level:ident, $label:expr, $($rest:tt)*) => {
+        if $label.notice {
+            tracing::$level!(receiver = %$label.name, $($rest)*)
+        } else {
+            tracing::$level!(forge = %$label.name, $($rest)*)
+        }
+    };
+}
 
 /// Most outbox items one `drain` looks at.
 const DRAIN_BATCH: usize = 1000;
@@ -82,11 +102,19 @@ impl Undelivered {
 impl std::fmt::Display for Undelivered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.count();
-        if n == 1 {
-            write!(f, "1 commit status was not delivered")?;
-        } else {
-            write!(f, "{n} commit statuses were not delivered")?;
-        }
+        let notices = self
+            .by_reporter
+            .keys()
+            .filter(|id| id.starts_with(RECEIVER_ID_PREFIX))
+            .count();
+        let what = match (notices, self.by_reporter.len() - notices) {
+            (0, _) if n == 1 => "commit status was",
+            (0, _) => "commit statuses were",
+            (_, 0) if n == 1 => "notification was",
+            (_, 0) => "notifications were",
+            _ => "commit statuses and notifications were",
+        };
+        write!(f, "{n} {what} not delivered")?;
         for (i, (reporter, (waiting, refused, reason))) in self.by_reporter.iter().enumerate() {
             f.write_str(if i == 0 { ": " } else { "; " })?;
             write!(f, "{reporter}: ")?;
@@ -136,6 +164,11 @@ pub struct Deliverer {
 #[derive(Debug)]
 struct Inner {
     reporters: Vec<(String, Arc<dyn Reporter>)>,
+    receivers: Vec<(String, Arc<dyn Receiver>)>,
+    /// Per receiver: its message budget.
+    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Per receiver: one turn at a time, so its notices leave in order.
+    turns: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     db: OutboxDb,
     clock: Clock,
     /// One async lock per slot being worked on.
@@ -152,6 +185,15 @@ enum Attempt {
     Dropped,
     /// Nothing (left) to send for this slot.
     Nothing,
+    /// The slot's message waits for a later time (put off by another attempt).
+    NotDue,
+}
+
+/// Where an outbox row goes.
+#[derive(Debug, Clone)]
+enum Destination {
+    Reporter(Arc<dyn Reporter>),
+    Receiver(Arc<dyn Receiver>),
 }
 
 impl Deliverer {
@@ -168,7 +210,7 @@ impl Deliverer {
         let db = tokio::task::spawn_blocking(move || OutboxDb::open(&path))
             .await
             .map_err(|e| ReportError::task("open the state store", e))??;
-        Self::with_db(db, reporters).await
+        Self::with_db(db, reporters, Vec::new()).await
     }
 
     /// Deliver to `reporters` with the outbox in a connection the state store owns (its
@@ -180,10 +222,26 @@ impl Deliverer {
         conn: Arc<Mutex<Connection>>,
         reporters: Vec<Box<dyn Reporter>>,
     ) -> Result<Self> {
-        Self::with_db(OutboxDb::new(conn), reporters).await
+        Self::with_db(OutboxDb::new(conn), reporters, Vec::new()).await
     }
 
-    async fn with_db(db: OutboxDb, reporters: Vec<Box<dyn Reporter>>) -> Result<Self> {
+    /// [`Deliverer::new`] that also delivers notices to `receivers`.
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read.
+    pub async fn with_receivers(
+        conn: Arc<Mutex<Connection>>,
+        reporters: Vec<Box<dyn Reporter>>,
+        receivers: Vec<Arc<dyn Receiver>>,
+    ) -> Result<Self> {
+        Self::with_db(OutboxDb::new(conn), reporters, receivers).await
+    }
+
+    async fn with_db(
+        db: OutboxDb,
+        reporters: Vec<Box<dyn Reporter>>,
+        receivers: Vec<Arc<dyn Receiver>>,
+    ) -> Result<Self> {
         db.run("forget refused statuses", outbox::forget_rejected)
             .await?;
         let reporters = reporters
@@ -193,9 +251,13 @@ impl Deliverer {
                 (r.id(), r)
             })
             .collect();
+        let receivers = receivers.into_iter().map(|r| (r.id(), r)).collect();
         Ok(Deliverer {
             inner: Arc::new(Inner {
                 reporters,
+                receivers,
+                buckets: Mutex::new(HashMap::new()),
+                turns: Mutex::new(HashMap::new()),
                 db,
                 clock: Clock::new(),
                 slots: Mutex::new(HashMap::new()),
@@ -241,8 +303,12 @@ impl Deliverer {
             let status = status.clone();
             let span = tracing::debug_span!("report", reporter = %key.reporter, sha = %key.sha, context = %key.context);
             tasks.spawn(
-                async move { inner.submit_one(reporter, key, status, policy).await }
-                    .instrument(span),
+                async move {
+                    inner
+                        .submit_one(Destination::Reporter(reporter), key, status, policy)
+                        .await
+                }
+                .instrument(span),
             );
         }
         let mut report = DeliveryReport::default();
@@ -273,9 +339,36 @@ impl Deliverer {
     /// # Errors
     /// [`ReportError::Store`] when the outbox cannot be read or written.
     pub async fn drain(&self) -> Result<DeliveryReport> {
-        let report = self.drain_due().await;
+        let report = self.drain_due(None).await;
         self.record_depth().await;
         report
+    }
+
+    /// [`Deliverer::drain`] for the receivers `ids` only ([`Receiver::id`]): what the
+    /// notify room calls right after recording their notices. The report's `queued` is
+    /// how many of their messages still wait, due or not.
+    ///
+    /// # Errors
+    /// [`ReportError::Store`] when the outbox cannot be read or written.
+    pub(crate) async fn deliver_to(&self, ids: &[String]) -> Result<DeliveryReport> {
+        let mut report = self.drain_due(Some(ids)).await?;
+        let ids = ids.to_vec();
+        report.queued = self
+            .inner
+            .db
+            .run("count waiting notices", move |c| {
+                ids.iter()
+                    .map(|id| outbox::waiting_for(c, id))
+                    .sum::<rusqlite::Result<u64>>()
+            })
+            .await? as usize;
+        self.record_depth().await;
+        Ok(report)
+    }
+
+    /// Now, in Unix milliseconds, on the clock the outbox schedules by.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
     }
 
     /// Publish the outbox depth on `ferry_status_outbox_depth` (a failed count is logged
@@ -287,7 +380,7 @@ impl Deliverer {
         }
     }
 
-    async fn drain_due(&self) -> Result<DeliveryReport> {
+    async fn drain_due(&self, only: Option<&[String]>) -> Result<DeliveryReport> {
         let now = self.inner.clock.now_ms();
         let retention = now - DELIVERED_RETENTION.as_millis() as i64;
         self.inner
@@ -304,6 +397,9 @@ impl Deliverer {
 
         let mut by_reporter: HashMap<String, Vec<OutboxItem>> = HashMap::new();
         for item in items {
+            if only.is_some_and(|ids| !ids.contains(&item.key.reporter)) {
+                continue;
+            }
             by_reporter
                 .entry(item.key.reporter.clone())
                 .or_default()
@@ -312,7 +408,7 @@ impl Deliverer {
         let mut report = DeliveryReport::default();
         let mut tasks = JoinSet::new();
         for (id, items) in by_reporter {
-            let Some(reporter) = self.inner.reporter(&id) else {
+            let Some(destination) = self.inner.destination(&id) else {
                 let dropped = items.len();
                 let gone = id.clone();
                 self.inner
@@ -329,7 +425,8 @@ impl Deliverer {
             let policy = self.policy;
             let span = tracing::debug_span!("report_drain", reporter = %id);
             tasks.spawn(
-                async move { inner.drain_reporter(reporter, items, policy).await }.instrument(span),
+                async move { inner.drain_reporter(destination, items, policy).await }
+                    .instrument(span),
             );
         }
         let mut first_error = None;
@@ -427,7 +524,10 @@ impl Deliverer {
         loop {
             match self.drain().await {
                 Ok(r) if r.delivered > 0 => {
-                    tracing::info!(delivered = r.delivered, "delivered waiting commit statuses")
+                    tracing::info!(
+                        delivered = r.delivered,
+                        "delivered what waited in the outbox"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "draining the status outbox failed"),
@@ -461,11 +561,31 @@ impl Deliverer {
 }
 
 impl Inner {
-    fn reporter(&self, id: &str) -> Option<Arc<dyn Reporter>> {
-        self.reporters
+    fn destination(&self, id: &str) -> Option<Destination> {
+        let reporter = self.reporters.iter().find(|(rid, _)| rid == id);
+        if let Some((_, r)) = reporter {
+            return Some(Destination::Reporter(r.clone()));
+        }
+        self.receivers
             .iter()
             .find(|(rid, _)| rid == id)
-            .map(|(_, r)| r.clone())
+            .map(|(_, r)| Destination::Receiver(r.clone()))
+    }
+
+    fn turn(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Take one message from `receiver`'s budget: `None` when it may be sent now, else
+    /// how many milliseconds until it may.
+    fn spend(&self, receiver: &dyn Receiver, id: &str, now: i64) -> Option<i64> {
+        let limit = receiver.rate_limit()?;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .entry(id.to_owned())
+            .or_insert_with(|| Bucket::full(limit, now))
+            .take(limit, now)
     }
 
     fn slot(&self, key: &OutboxKey) -> Arc<tokio::sync::Mutex<()>> {
@@ -493,7 +613,7 @@ impl Inner {
 
     async fn submit_one(
         &self,
-        reporter: Arc<dyn Reporter>,
+        reporter: Destination,
         key: OutboxKey,
         status: CommitStatus,
         policy: RetryPolicy,
@@ -509,17 +629,18 @@ impl Inner {
 
     async fn submit_locked(
         &self,
-        reporter: &Arc<dyn Reporter>,
+        reporter: &Destination,
         key: &OutboxKey,
         status: CommitStatus,
         policy: RetryPolicy,
     ) -> Result<DeliveryReport> {
         let now = self.clock.now_ms();
         let k = key.clone();
+        let message = Message::Status(status);
         let enqueued = self
             .db
             .run("record a status in the outbox", move |c| {
-                outbox::enqueue(c, &k, &status, now)
+                outbox::enqueue(c, &k, &message, now)
             })
             .await?;
         let mut report = DeliveryReport::default();
@@ -539,6 +660,7 @@ impl Inner {
                 Attempt::Retrying => report.queued += 1,
                 Attempt::Dropped => report.dropped += 1,
                 Attempt::Nothing => report.unchanged += 1,
+                Attempt::NotDue => report.queued += 1,
             },
         }
         Ok(report)
@@ -546,10 +668,18 @@ impl Inner {
 
     async fn drain_reporter(
         &self,
-        reporter: Arc<dyn Reporter>,
+        reporter: Destination,
         items: Vec<OutboxItem>,
         policy: RetryPolicy,
     ) -> Result<DeliveryReport> {
+        // A receiver's notices go one turn at a time, in order; a turn ends at the first
+        // notice that cannot go now, so that no younger one overtakes it.
+        let in_order = matches!(reporter, Destination::Receiver(_));
+        let turn = in_order.then(|| self.turn(&items[0].key.reporter));
+        let _turn = match &turn {
+            Some(t) => Some(t.lock().await),
+            None => None,
+        };
         let mut report = DeliveryReport::default();
         let mut remaining = items.len();
         for item in items {
@@ -569,7 +699,8 @@ impl Inner {
                 Attempt::Delivered => report.delivered += 1,
                 Attempt::Dropped => report.dropped += 1,
                 Attempt::Nothing => {}
-                Attempt::Retrying => {
+                Attempt::NotDue if !in_order => {}
+                Attempt::NotDue | Attempt::Retrying => {
                     report.queued += 1 + remaining;
                     break;
                 }
@@ -578,10 +709,10 @@ impl Inner {
         Ok(report)
     }
 
-    /// Send the newest waiting status of `key` if it is due. The slot lock is held.
+    /// Send the newest waiting message of `key` if it is due. The slot lock is held.
     async fn attempt_locked(
         &self,
-        reporter: &Arc<dyn Reporter>,
+        destination: &Destination,
         key: &OutboxKey,
         policy: RetryPolicy,
         now: i64,
@@ -595,10 +726,33 @@ impl Inner {
             return Ok(Attempt::Nothing);
         };
         if item.due_at_ms > now {
-            return Ok(Attempt::Nothing);
+            return Ok(Attempt::NotDue);
         }
-        let forge = reporter.name().to_owned();
-        match reporter.post(&key.sha, &item.status).await {
+        let label = Label::of(destination);
+        let sent = match (destination, &item.message) {
+            (Destination::Reporter(reporter), Message::Status(status)) => {
+                reporter.post(&key.sha, status).await
+            }
+            (Destination::Receiver(receiver), Message::Notice(notice)) => {
+                if !notice.heartbeat
+                    && let Some(wait) = self.spend(receiver.as_ref(), &key.reporter, now)
+                {
+                    return self.hold(item, &label, wait, now).await;
+                }
+                receiver.send(notice).await
+            }
+            _ => {
+                tracing::warn!(reporter = %key.reporter, context = %key.context, "an outbox row does not fit its destination (a status for a receiver, or a notice for a forge); dropped");
+                let done_at = self.clock.now_ms();
+                self.db
+                    .run("drop a misrouted row", move |c| {
+                        outbox::finish(c, &item, Outcome::Rejected(None), done_at)
+                    })
+                    .await?;
+                return Ok(Attempt::Dropped);
+            }
+        };
+        match sent {
             Ok(()) => {
                 let done_at = self.clock.now_ms();
                 self.db
@@ -606,8 +760,8 @@ impl Inner {
                         outbox::finish(c, &item, Outcome::Delivered, done_at)
                     })
                     .await?;
-                tracing::debug!(forge = %forge, reporter = %key.reporter, sha = %key.sha, context = %key.context, "status delivered");
-                crate::metrics::get().status_delivery(&forge, "delivered");
+                log_to!(debug, label, reporter = %key.reporter, sha = %key.sha, context = %key.context, "{} delivered", label.noun);
+                label.record("delivered");
                 Ok(Attempt::Delivered)
             }
             Err(err) if err.is_transient() => {
@@ -619,21 +773,23 @@ impl Inner {
                     None => policy.delay(attempts).as_millis() as i64,
                 };
                 let due = now + delay;
-                if matches!(err, ReportError::RateLimited { .. }) {
+                if err.is_rate_limited() {
                     self.block(&key.reporter, due);
                 }
                 let message = err.to_string();
-                tracing::warn!(
-                    forge = %forge,
+                log_to!(
+                    warn,
+                    label,
                     reporter = %key.reporter,
                     sha = %key.sha,
                     context = %key.context,
                     attempt = attempts,
                     retry_in_ms = delay,
                     error = %message,
-                    "commit status not delivered; kept in the outbox"
+                    "{} not delivered; kept in the outbox",
+                    label.noun
                 );
-                crate::metrics::get().status_delivery(&forge, "deferred");
+                label.record("deferred");
                 self.db
                     .run("schedule a retry", move |c| {
                         outbox::reschedule(c, &item, attempts, due, &message)
@@ -642,15 +798,17 @@ impl Inner {
                 Ok(Attempt::Retrying)
             }
             Err(err) => {
-                tracing::error!(
-                    forge = %forge,
+                log_to!(
+                    error,
+                    label,
                     reporter = %key.reporter,
                     sha = %key.sha,
                     context = %key.context,
                     error = %err,
-                    "commit status refused; not retried"
+                    "{} refused; not retried",
+                    label.noun
                 );
-                crate::metrics::get().status_delivery(&forge, "refused");
+                label.record("refused");
                 {
                     let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
                     let entry = refused
@@ -668,6 +826,73 @@ impl Inner {
                     .await?;
                 Ok(Attempt::Dropped)
             }
+        }
+    }
+
+    /// Keep a notice over its receiver's budget in the outbox for `wait_ms`, and pause the
+    /// receiver until then (its younger notices wait behind it).
+    async fn hold(
+        &self,
+        item: OutboxItem,
+        label: &Label,
+        wait_ms: i64,
+        now: i64,
+    ) -> Result<Attempt> {
+        let due = now + wait_ms;
+        self.block(&item.key.reporter, due);
+        tracing::info!(
+            receiver = %label.name,
+            context = %item.key.context,
+            retry_in_ms = wait_ms,
+            "notification held back by the receiver's rateLimit; it waits in the outbox"
+        );
+        label.record("limited");
+        let attempts = item.attempts;
+        self.db
+            .run("hold a notice back", move |c| {
+                outbox::reschedule(
+                    c,
+                    &item,
+                    attempts,
+                    due,
+                    "held back by the receiver's rateLimit",
+                )
+            })
+            .await?;
+        Ok(Attempt::Retrying)
+    }
+}
+
+/// Who a message goes to, for logs and metrics.
+struct Label {
+    /// `commit status` or `notification`.
+    noun: &'static str,
+    /// The forge (`github`, …) or the receiver's configured name.
+    name: String,
+    notice: bool,
+}
+
+impl Label {
+    fn of(destination: &Destination) -> Self {
+        match destination {
+            Destination::Reporter(r) => Label {
+                noun: "commit status",
+                name: r.name().to_owned(),
+                notice: false,
+            },
+            Destination::Receiver(r) => Label {
+                noun: "notification",
+                name: r.name().to_owned(),
+                notice: true,
+            },
+        }
+    }
+
+    fn record(&self, outcome: &'static str) {
+        if self.notice {
+            crate::metrics::get().notification(&self.name, outcome);
+        } else {
+            crate::metrics::get().status_delivery(&self.name, outcome);
         }
     }
 }
@@ -858,5 +1083,101 @@ mod tests {
         assert_eq!(posts.load(Ordering::SeqCst), 2);
         stop.cancel();
         drain.await.unwrap();
+    }
+
+    /// A receiver that records what it was sent, in order.
+    #[derive(Debug)]
+    struct Channel {
+        limit: crate::report::RateLimit,
+        got: Arc<Mutex<Vec<(String, tokio::time::Instant)>>>,
+    }
+
+    #[async_trait]
+    impl Receiver for Channel {
+        fn kind(&self) -> &'static str {
+            "slack"
+        }
+
+        fn name(&self) -> &str {
+            "chat"
+        }
+
+        fn rate_limit(&self) -> Option<crate::report::RateLimit> {
+            Some(self.limit)
+        }
+
+        async fn send(&self, notice: &crate::report::Notice) -> Result<()> {
+            self.got
+                .lock()
+                .unwrap()
+                .push((notice.key.clone(), tokio::time::Instant::now()));
+            Ok(())
+        }
+    }
+
+    fn notice(key: &str, heartbeat: bool) -> Message {
+        Message::Notice(crate::report::Notice {
+            key: key.to_owned(),
+            summary: key.to_owned(),
+            body: "{}".to_owned(),
+            heartbeat,
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn notices_over_the_rate_limit_wait_their_turn_and_heartbeats_do_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let channel: Arc<dyn Receiver> = Arc::new(Channel {
+            limit: crate::report::RateLimit {
+                messages: 2,
+                per: Duration::from_secs(60),
+            },
+            got: got.clone(),
+        });
+        let db = OutboxDb::open(&dir.path().join("s.db")).unwrap();
+        let d = Deliverer::with_db(db, Vec::new(), vec![channel.clone()])
+            .await
+            .unwrap();
+        let id = channel.id();
+        let start = tokio::time::Instant::now();
+        let now = d.now_ms();
+        for (key, heartbeat) in [
+            ("one", false),
+            ("two", false),
+            ("beat", true),
+            ("three", false),
+        ] {
+            let k = OutboxKey {
+                reporter: id.clone(),
+                sha: SHA.to_owned(),
+                context: key.to_owned(),
+            };
+            let m = notice(key, heartbeat);
+            d.inner
+                .db
+                .run("enqueue", move |c| outbox::enqueue(c, &k, &m, now))
+                .await
+                .unwrap();
+        }
+        let report = d.deliver_to(std::slice::from_ref(&id)).await.unwrap();
+        assert_eq!(report.delivered, 3, "two notices and the heartbeat");
+        assert_eq!(report.queued, 1, "the third notice waits");
+        let left = d.flush(Duration::from_secs(120)).await.unwrap();
+        assert_eq!(left.count(), 0, "{left}");
+        let got = got.lock().unwrap().clone();
+        let order: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(order, ["one", "two", "beat", "three"]);
+        // Two per minute: the third waits for half a minute.
+        let waited = got[3].1 - start;
+        assert!(
+            waited >= Duration::from_secs(30) && waited < Duration::from_secs(32),
+            "{waited:?}"
+        );
+        let metrics = crate::metrics::get().encode();
+        assert!(
+            metrics.contains("ferry_notifications_total{receiver=\"chat\",outcome=\"limited\"}"),
+            "{metrics}"
+        );
     }
 }

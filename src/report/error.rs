@@ -1,5 +1,5 @@
-//! Errors of the reporting layer: what went wrong posting a commit status, and whether
-//! trying again later can help.
+//! Errors of the reporting layer: what went wrong posting a commit status or sending a
+//! notification, and whether trying again later can help.
 //!
 //! [`ReportError::is_transient`] is the one place that classifies failures; the delivery
 //! loop reads it to decide between retrying from the outbox and dropping the status with
@@ -220,6 +220,56 @@ pub enum ReportError {
         source: std::io::Error,
     },
 
+    /// A notification receiver could not be reached: connection refused, DNS, TLS or
+    /// timeout. The message never holds the receiver's URL.
+    #[error(
+        "cannot reach the {kind} receiver `{receiver}`: {reason}; ferry keeps the notification in its outbox and retries"
+    )]
+    ReceiverUnreachable {
+        /// `slack`, `teams`, `webhook` or `alertmanager`.
+        kind: &'static str,
+        /// The receiver's configured name.
+        receiver: String,
+        /// What the HTTP client said.
+        reason: String,
+    },
+
+    /// A notification receiver answered with a server error, a time-out, a conflict or a
+    /// rate limit (5xx, 408, 409, 429).
+    #[error(
+        "the {kind} receiver `{receiver}` answered {status}: {message}; ferry keeps the notification in its outbox and retries {}",
+        retry_text(.retry)
+    )]
+    ReceiverBusy {
+        /// `slack`, `teams`, `webhook` or `alertmanager`.
+        kind: &'static str,
+        /// The receiver's configured name.
+        receiver: String,
+        /// HTTP status code.
+        status: u16,
+        /// The receiver's message.
+        message: String,
+        /// When the receiver allows the next request, if it said (`Retry-After`).
+        retry: Option<RetryAt>,
+    },
+
+    /// A notification receiver refused the notification for good (another 4xx).
+    #[error(
+        "the {kind} receiver `{receiver}` refused the notification ({status}): {message}; {hint}"
+    )]
+    ReceiverRefused {
+        /// `slack`, `teams`, `webhook` or `alertmanager`.
+        kind: &'static str,
+        /// The receiver's configured name.
+        receiver: String,
+        /// HTTP status code.
+        status: u16,
+        /// The receiver's message.
+        message: String,
+        /// What to check.
+        hint: String,
+    },
+
     /// The outbox in the state store failed.
     #[error("state store: cannot {action}: {source}")]
     Store {
@@ -255,6 +305,8 @@ impl ReportError {
             ReportError::Unreachable { .. }
             | ReportError::ServerError { .. }
             | ReportError::RateLimited { .. }
+            | ReportError::ReceiverUnreachable { .. }
+            | ReportError::ReceiverBusy { .. }
             | ReportError::PushFailed { .. }
             | ReportError::Store { .. }
             | ReportError::Task { .. } => true,
@@ -270,15 +322,28 @@ impl ReportError {
             | ReportError::CorruptNote { .. }
             | ReportError::InvalidSha { .. }
             | ReportError::Config { .. }
-            | ReportError::TokenFile { .. } => false,
+            | ReportError::TokenFile { .. }
+            | ReportError::ReceiverRefused { .. } => false,
         }
     }
 
-    /// When the forge asked ferry to come back, for rate limits.
+    /// When the forge or receiver asked ferry to come back, for rate limits.
     pub fn retry_at(&self) -> Option<RetryAt> {
         match self {
-            ReportError::RateLimited { retry, .. } => *retry,
+            ReportError::RateLimited { retry, .. } | ReportError::ReceiverBusy { retry, .. } => {
+                *retry
+            }
             _ => None,
+        }
+    }
+
+    /// Whether the forge or receiver said to slow down: the whole destination pauses
+    /// until it allows the next request.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            ReportError::RateLimited { .. } => true,
+            ReportError::ReceiverBusy { status, .. } => *status == 429,
+            _ => false,
         }
     }
 
@@ -288,7 +353,9 @@ impl ReportError {
             ReportError::ServerError { status, .. }
             | ReportError::RateLimited { status, .. }
             | ReportError::Unauthorized { status, .. }
-            | ReportError::Rejected { status, .. } => Some(*status),
+            | ReportError::Rejected { status, .. }
+            | ReportError::ReceiverBusy { status, .. }
+            | ReportError::ReceiverRefused { status, .. } => Some(*status),
             ReportError::NotFound { .. } => Some(404),
             ReportError::StatusLimitReached { .. } => Some(422),
             _ => None,

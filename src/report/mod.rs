@@ -1,5 +1,7 @@
 //! Commit statuses: ferry tells each commit, per tenant, whether it was applied, with how
-//! many warnings, and whether a tenant drifted.
+//! many warnings, and whether a tenant drifted. And the way notifications travel: the
+//! same outbox carries [`Notice`]s to [`Receiver`]s (what they say is decided in
+//! [`crate::notify`]).
 //!
 //! The reconcile engine builds a [`CommitStatus`] per tenant and context
 //! (`ferry/<tenant>`, `ferry/<tenant>/drift`) and hands it to the [`Deliverer`], which
@@ -19,6 +21,8 @@ mod git_notes;
 mod gitea;
 mod github;
 mod gitlab;
+mod limit;
+mod notice;
 mod outbox;
 mod reporter;
 mod status;
@@ -26,11 +30,15 @@ mod status;
 pub use delivery::{Deliverer, DeliveryReport, RetryPolicy, Undelivered};
 pub use error::{ReportError, Result, RetryAt};
 pub use forge::Token;
+pub(crate) use forge::{forge_message, http_client, retry_at};
 pub use git_notes::{GitNotesReporter, NOTES_REF, Note, NoteEntry};
 pub use gitea::{GITEA_DESCRIPTION_LIMIT, GiteaReporter, gitea_state};
 pub use github::{GITHUB_API_VERSION, GITHUB_DESCRIPTION_LIMIT, GithubReporter, github_state};
 pub use gitlab::{GITLAB_DESCRIPTION_LIMIT, GitlabReporter, gitlab_state};
+pub use limit::RateLimit;
+pub use notice::{Notice, Receiver};
 pub use outbox::{MIGRATIONS, OutboxDb};
+pub(crate) use outbox::{Message, OutboxKey, enqueue};
 pub use reporter::{Reporter, from_config};
 pub use status::{
     CommitStatus, StatusState, applying_description, drift_context, drift_description,

@@ -1,9 +1,15 @@
 //! The outbox and the delivery record, two tables of the SQLite state store.
 //!
-//! `report_outbox` holds statuses not yet delivered, one row per (reporter, commit,
+//! `report_outbox` holds what is not delivered yet, one row per (reporter, commit,
 //! context): a newer status replaces an undelivered older one. `report_delivered` holds
 //! the last status each reporter delivered (or had refused) per (reporter, commit,
 //! context), so the same status is never sent twice and no forge is asked what it holds.
+//!
+//! Notices ride in the same rows ([`Message::Notice`]): the receiver's id as reporter, the
+//! notice's key as context, `notice` (or `heartbeat`) as state, its summary as
+//! description and its rendered body in `payload`. A receiver's notices leave in the order
+//! they were made: a new one is never due before an older one still waiting, and an older
+//! one put off pushes the younger ones back with it.
 //!
 //! The functions here are plain SQL over a `&Connection`; [`OutboxDb`] runs them on the
 //! blocking pool. The state store applies [`MIGRATIONS`] with its own runner; the
@@ -17,6 +23,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::{ReportError, Result};
+use super::notice::{HEARTBEAT_STATE, NOTICE_STATE, Notice};
 use super::status::{CommitStatus, StatusState};
 
 /// The reporting layer's schema, applied in order by the state store's migration runner.
@@ -52,6 +59,8 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (reporter, sha, context)
     )",
     "CREATE INDEX IF NOT EXISTS report_delivered_recorded ON report_delivered (recorded_at_ms)",
+    // The rendered body of a notice; NULL for commit statuses.
+    "ALTER TABLE report_outbox ADD COLUMN payload TEXT",
 ];
 
 /// Which status slot a row is about.
@@ -65,11 +74,61 @@ pub(crate) struct OutboxKey {
     pub(crate) context: String,
 }
 
-/// An undelivered status.
+/// What waits in the outbox: a commit status for a forge, or a notice for a receiver.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Message {
+    /// A commit status.
+    Status(CommitStatus),
+    /// A notification.
+    Notice(Notice),
+}
+
+impl Message {
+    fn state(&self) -> &str {
+        match self {
+            Message::Status(s) => s.state.as_str(),
+            Message::Notice(n) => n.state(),
+        }
+    }
+
+    fn warnings(&self) -> i64 {
+        match self {
+            Message::Status(s) => i64::from(s.warnings),
+            Message::Notice(_) => 0,
+        }
+    }
+
+    fn description(&self) -> &str {
+        match self {
+            Message::Status(s) => &s.description,
+            Message::Notice(n) => &n.summary,
+        }
+    }
+
+    fn target_url(&self) -> Option<&str> {
+        match self {
+            Message::Status(s) => s.target_url.as_deref(),
+            Message::Notice(_) => None,
+        }
+    }
+
+    fn payload(&self) -> Option<&str> {
+        match self {
+            Message::Status(_) => None,
+            Message::Notice(n) => Some(&n.body),
+        }
+    }
+
+    fn is_notice(&self) -> bool {
+        matches!(self, Message::Notice(_))
+    }
+}
+
+/// An undelivered status or notice.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct OutboxItem {
     pub(crate) key: OutboxKey,
-    pub(crate) status: CommitStatus,
+    pub(crate) message: Message,
     /// Bumped each time a newer status replaces this row's.
     pub(crate) version: i64,
     /// Failed attempts so far for this version.
@@ -96,38 +155,77 @@ pub(crate) enum Outcome {
     Rejected(Option<u16>),
 }
 
-/// Apply [`MIGRATIONS`] (idempotent).
+/// Apply [`MIGRATIONS`] (idempotent: a column an earlier run added is not added again).
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     for statement in MIGRATIONS {
+        if let Some((table, column)) = added_column(statement) {
+            let exists: bool = conn
+                .query_row(
+                    "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+                    params![table, column],
+                    |_| Ok(true),
+                )
+                .optional()?
+                .unwrap_or(false);
+            if exists {
+                continue;
+            }
+        }
         conn.execute_batch(statement)?;
     }
     Ok(())
 }
 
-fn same_status(
-    status: &CommitStatus,
+/// `(table, column)` of an `ALTER TABLE <table> ADD COLUMN <column> …` statement.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let rest = statement.strip_prefix("ALTER TABLE ")?;
+    let (table, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix("ADD COLUMN ")?;
+    Some((table, rest.split(' ').next()?))
+}
+
+fn same_message(
+    message: &Message,
     state: &str,
     warnings: i64,
     description: &str,
     target_url: &Option<String>,
 ) -> bool {
-    status.state.as_str() == state
-        && i64::from(status.warnings) == warnings
-        && status.description == description
-        && &status.target_url == target_url
+    message.state() == state
+        && message.warnings() == warnings
+        && message.description() == description
+        && message.target_url() == target_url.as_deref()
 }
 
-/// Record `status` for delivery unless the reporter already shows it. A different status
-/// waiting for the same slot is replaced (new version, attempts reset, due now); the same
-/// status waiting keeps its schedule.
+/// Record `message` for delivery unless the reporter already shows it. A different
+/// message waiting for the same slot is replaced (new version, attempts reset, due now);
+/// the same message waiting keeps its schedule. A notice is never due before the
+/// receiver's older notices still waiting.
 pub(crate) fn enqueue(
     conn: &Connection,
     key: &OutboxKey,
-    status: &CommitStatus,
+    message: &Message,
     now_ms: i64,
 ) -> rusqlite::Result<Enqueued> {
+    if !conn.is_autocommit() {
+        // Part of the caller's transaction (the notify room records a notice together
+        // with the condition it announces).
+        return enqueue_in(conn, key, message, now_ms);
+    }
     let tx = conn.unchecked_transaction()?;
-    let delivered: Option<(String, i64, String, Option<String>)> = tx
+    let enqueued = enqueue_in(&tx, key, message, now_ms)?;
+    tx.commit()?;
+    Ok(enqueued)
+}
+
+/// [`enqueue`]'s statements, in a transaction the caller holds.
+fn enqueue_in(
+    conn: &Connection,
+    key: &OutboxKey,
+    message: &Message,
+    now_ms: i64,
+) -> rusqlite::Result<Enqueued> {
+    let delivered: Option<(String, i64, String, Option<String>)> = conn
         .query_row(
             "SELECT state, warnings, description, target_url FROM report_delivered
              WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
@@ -136,17 +234,16 @@ pub(crate) fn enqueue(
         )
         .optional()?;
     if let Some((state, warnings, description, target_url)) = &delivered
-        && same_status(status, state, *warnings, description, target_url)
+        && same_message(message, state, *warnings, description, target_url)
     {
         // Whatever older status still waits is superseded by one the reporter shows.
-        tx.execute(
+        conn.execute(
             "DELETE FROM report_outbox WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
             params![key.reporter, key.sha, key.context],
         )?;
-        tx.commit()?;
         return Ok(Enqueued::Unchanged);
     }
-    let waiting: Option<(String, i64, String, Option<String>, i64)> = tx
+    let waiting: Option<(String, i64, String, Option<String>, i64)> = conn
         .query_row(
             "SELECT state, warnings, description, target_url, due_at_ms FROM report_outbox
              WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
@@ -154,78 +251,104 @@ pub(crate) fn enqueue(
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
+    // A notice queues behind the receiver's older notices (the row it replaces aside).
+    let due_now = if message.is_notice() {
+        let behind: Option<i64> = conn.query_row(
+            "SELECT MAX(due_at_ms) FROM report_outbox
+             WHERE reporter = ?1 AND payload IS NOT NULL AND NOT (sha = ?2 AND context = ?3)",
+            params![key.reporter, key.sha, key.context],
+            |r| r.get(0),
+        )?;
+        behind.map_or(now_ms, |b| b.max(now_ms))
+    } else {
+        now_ms
+    };
     let due_at_ms = match waiting {
         Some((state, warnings, description, target_url, due))
-            if same_status(status, &state, warnings, &description, &target_url) =>
+            if same_message(message, &state, warnings, &description, &target_url) =>
         {
             due
         }
         Some(_) => {
-            tx.execute(
+            conn.execute(
                 "UPDATE report_outbox SET state = ?4, warnings = ?5, description = ?6,
-                     target_url = ?7, version = version + 1, attempts = 0, due_at_ms = ?8,
-                     created_at_ms = ?8, last_error = NULL
+                     target_url = ?7, payload = ?9, version = version + 1, attempts = 0,
+                     due_at_ms = ?10, created_at_ms = ?8, last_error = NULL
                  WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
                 params![
                     key.reporter,
                     key.sha,
                     key.context,
-                    status.state.as_str(),
-                    status.warnings,
-                    status.description,
-                    status.target_url,
-                    now_ms
+                    message.state(),
+                    message.warnings(),
+                    message.description(),
+                    message.target_url(),
+                    now_ms,
+                    message.payload(),
+                    due_now
                 ],
             )?;
-            now_ms
+            due_now
         }
         None => {
-            tx.execute(
+            conn.execute(
                 "INSERT INTO report_outbox (reporter, sha, context, state, warnings, description,
-                     target_url, version, attempts, due_at_ms, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 0, ?8, ?8)",
+                     target_url, payload, version, attempts, due_at_ms, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, 1, 0, ?10, ?8)",
                 params![
                     key.reporter,
                     key.sha,
                     key.context,
-                    status.state.as_str(),
-                    status.warnings,
-                    status.description,
-                    status.target_url,
-                    now_ms
+                    message.state(),
+                    message.warnings(),
+                    message.description(),
+                    message.target_url(),
+                    now_ms,
+                    message.payload(),
+                    due_now
                 ],
             )?;
-            now_ms
+            due_now
         }
     };
-    tx.commit()?;
     Ok(Enqueued::Queued { due_at_ms })
 }
 
-const ITEM_COLUMNS: &str = "reporter, sha, context, state, warnings, description, target_url, version, attempts, due_at_ms";
+const ITEM_COLUMNS: &str = "reporter, sha, context, state, warnings, description, target_url, version, attempts, due_at_ms, payload";
 
 fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     let state: String = r.get(3)?;
-    let state = StatusState::parse(&state).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            3,
-            rusqlite::types::Type::Text,
-            format!("unknown state {state:?}").into(),
-        )
-    })?;
+    let message = match (state.as_str(), r.get::<_, Option<String>>(10)?) {
+        (NOTICE_STATE | HEARTBEAT_STATE, Some(body)) => Message::Notice(Notice {
+            key: r.get(2)?,
+            summary: r.get(5)?,
+            body,
+            heartbeat: state == HEARTBEAT_STATE,
+        }),
+        (other, _) => {
+            let state = StatusState::parse(other).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    rusqlite::types::Type::Text,
+                    format!("unknown state {state:?}").into(),
+                )
+            })?;
+            Message::Status(CommitStatus {
+                context: r.get(2)?,
+                state,
+                warnings: r.get(4)?,
+                description: r.get(5)?,
+                target_url: r.get(6)?,
+            })
+        }
+    };
     Ok(OutboxItem {
         key: OutboxKey {
             reporter: r.get(0)?,
             sha: r.get(1)?,
             context: r.get(2)?,
         },
-        status: CommitStatus {
-            context: r.get(2)?,
-            state,
-            warnings: r.get(4)?,
-            description: r.get(5)?,
-            target_url: r.get(6)?,
-        },
+        message,
         version: r.get(7)?,
         attempts: r.get(8)?,
         due_at_ms: r.get(9)?,
@@ -250,7 +373,7 @@ pub(crate) fn due(
 ) -> rusqlite::Result<Vec<OutboxItem>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM report_outbox WHERE due_at_ms <= ?1
-         ORDER BY due_at_ms, created_at_ms LIMIT ?2"
+         ORDER BY due_at_ms, created_at_ms, rowid LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![now_ms, limit as i64], item_from_row)?;
     rows.collect()
@@ -277,10 +400,10 @@ pub(crate) fn finish(
             item.key.reporter,
             item.key.sha,
             item.key.context,
-            item.status.state.as_str(),
-            item.status.warnings,
-            item.status.description,
-            item.status.target_url,
+            item.message.state(),
+            item.message.warnings(),
+            item.message.description(),
+            item.message.target_url(),
             outcome,
             http_status,
             now_ms
@@ -293,7 +416,9 @@ pub(crate) fn finish(
     tx.commit()
 }
 
-/// Schedule the next attempt of `item` (unless a newer version replaced it meanwhile).
+/// Schedule the next attempt of `item` (unless a newer version replaced it meanwhile). A
+/// notice put off takes the receiver's other waiting notices with it, so they keep their
+/// order.
 pub(crate) fn reschedule(
     conn: &Connection,
     item: &OutboxItem,
@@ -301,6 +426,13 @@ pub(crate) fn reschedule(
     due_at_ms: i64,
     error: &str,
 ) -> rusqlite::Result<()> {
+    if item.message.is_notice() {
+        conn.execute(
+            "UPDATE report_outbox SET due_at_ms = ?2
+             WHERE reporter = ?1 AND payload IS NOT NULL AND due_at_ms < ?2",
+            params![item.key.reporter, due_at_ms],
+        )?;
+    }
     conn.execute(
         "UPDATE report_outbox SET attempts = ?5, due_at_ms = ?6, last_error = ?7
          WHERE reporter = ?1 AND sha = ?2 AND context = ?3 AND version = ?4",
@@ -323,6 +455,16 @@ pub(crate) fn remove_reporter(conn: &Connection, reporter: &str) -> rusqlite::Re
         "DELETE FROM report_outbox WHERE reporter = ?1",
         params![reporter],
     )
+}
+
+/// How many messages wait for `reporter`.
+pub(crate) fn waiting_for(conn: &Connection, reporter: &str) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM report_outbox WHERE reporter = ?1",
+        params![reporter],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as u64)
 }
 
 /// How many statuses wait.
@@ -427,6 +569,10 @@ mod tests {
         conn
     }
 
+    fn status(s: CommitStatus) -> Message {
+        Message::Status(s)
+    }
+
     fn key() -> OutboxKey {
         OutboxKey {
             reporter: "github https://api.github.com acme/c".into(),
@@ -438,7 +584,7 @@ mod tests {
     #[test]
     fn newer_status_supersedes_the_waiting_one() {
         let conn = db();
-        let first = CommitStatus::applying("prod", 3);
+        let first = status(CommitStatus::applying("prod", 3));
         assert_eq!(
             enqueue(&conn, &key(), &first, 10).unwrap(),
             Enqueued::Queued { due_at_ms: 10 }
@@ -451,14 +597,14 @@ mod tests {
             Enqueued::Queued { due_at_ms: 5_000 }
         );
         // A newer one replaces it and is due now.
-        let second = CommitStatus::in_sync("prod", 14, 0);
+        let second = status(CommitStatus::in_sync("prod", 14, 0));
         assert_eq!(
             enqueue(&conn, &key(), &second, 30).unwrap(),
             Enqueued::Queued { due_at_ms: 30 }
         );
         assert_eq!(count(&conn).unwrap(), 1);
         let item = get(&conn, &key()).unwrap().unwrap();
-        assert_eq!(item.status, second);
+        assert_eq!(item.message, second);
         assert_eq!(item.version, 2);
         assert_eq!(item.attempts, 0);
         // Finishing the stale version does not remove the newer one.
@@ -481,8 +627,8 @@ mod tests {
         let conn = db();
         let mut k2 = key();
         k2.context = "ferry/sandbox".into();
-        enqueue(&conn, &k2, &CommitStatus::applying("sandbox", 1), 5).unwrap();
-        enqueue(&conn, &key(), &CommitStatus::applying("prod", 1), 1).unwrap();
+        enqueue(&conn, &k2, &status(CommitStatus::applying("sandbox", 1)), 5).unwrap();
+        enqueue(&conn, &key(), &status(CommitStatus::applying("prod", 1)), 1).unwrap();
         let items = due(&conn, 5, 10).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].key, key());
@@ -491,14 +637,96 @@ mod tests {
 
         finish(&conn, &items[0], Outcome::Rejected(Some(401)), 6).unwrap();
         assert_eq!(
-            enqueue(&conn, &key(), &items[0].status, 7).unwrap(),
+            enqueue(&conn, &key(), &items[0].message, 7).unwrap(),
             Enqueued::Unchanged
         );
         assert_eq!(forget_rejected(&conn).unwrap(), 1);
         assert!(matches!(
-            enqueue(&conn, &key(), &items[0].status, 8).unwrap(),
+            enqueue(&conn, &key(), &items[0].message, 8).unwrap(),
             Enqueued::Queued { .. }
         ));
         assert_eq!(prune_delivered(&conn, 100).unwrap(), 0);
+    }
+
+    fn notice(key: &str) -> Message {
+        Message::Notice(Notice {
+            key: key.to_owned(),
+            summary: format!("summary of {key}"),
+            body: format!("{{\"key\":\"{key}\"}}"),
+            heartbeat: false,
+        })
+    }
+
+    fn notice_key(context: &str) -> OutboxKey {
+        OutboxKey {
+            reporter: "notify:oncall".into(),
+            sha: "b".repeat(40),
+            context: context.into(),
+        }
+    }
+
+    #[test]
+    fn a_receivers_notices_keep_their_order_through_retries() {
+        let conn = db();
+        migrate(&conn).unwrap(); // the added column is not added twice
+        enqueue(&conn, &notice_key("one"), &notice("one"), 10).unwrap();
+        // A status of another reporter is not held back by notices.
+        enqueue(
+            &conn,
+            &key(),
+            &status(CommitStatus::applying("prod", 1)),
+            11,
+        )
+        .unwrap();
+        let first = get(&conn, &notice_key("one")).unwrap().unwrap();
+        assert_eq!(first.message, notice("one"));
+        // The first one failed: it is put off to 5 s.
+        reschedule(&conn, &first, 1, 5_000, "503").unwrap();
+        // A newer one waits behind it, though made later and due "now".
+        assert_eq!(
+            enqueue(&conn, &notice_key("two"), &notice("two"), 20).unwrap(),
+            Enqueued::Queued { due_at_ms: 5_000 }
+        );
+        assert_eq!(due(&conn, 4_999, 10).unwrap().len(), 1, "only the status");
+        let ready = due(&conn, 5_000, 10).unwrap();
+        let order: Vec<&str> = ready.iter().map(|i| i.key.context.as_str()).collect();
+        assert_eq!(order, ["ferry/prod", "one", "two"]);
+        // Put off again, the first takes the second with it.
+        reschedule(&conn, &first, 2, 9_000, "503").unwrap();
+        assert_eq!(
+            get(&conn, &notice_key("two")).unwrap().unwrap().due_at_ms,
+            9_000
+        );
+        // Delivered, a key is not sent again.
+        let first = get(&conn, &notice_key("one")).unwrap().unwrap();
+        finish(&conn, &first, Outcome::Delivered, 9_100).unwrap();
+        assert_eq!(
+            enqueue(&conn, &notice_key("one"), &notice("one"), 9_200).unwrap(),
+            Enqueued::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_newer_heartbeat_replaces_the_waiting_one() {
+        let conn = db();
+        let beat = |n: u32| {
+            Message::Notice(Notice {
+                key: "heartbeat".into(),
+                summary: format!("still firing ({n})"),
+                body: format!("[{n}]"),
+                heartbeat: true,
+            })
+        };
+        enqueue(&conn, &notice_key("heartbeat"), &beat(1), 10).unwrap();
+        enqueue(&conn, &notice_key("heartbeat"), &beat(2), 20).unwrap();
+        assert_eq!(count(&conn).unwrap(), 1);
+        let item = get(&conn, &notice_key("heartbeat")).unwrap().unwrap();
+        assert_eq!(item.message, beat(2));
+        finish(&conn, &item, Outcome::Delivered, 30).unwrap();
+        // The next one is sent although the key was delivered: it says something new.
+        assert!(matches!(
+            enqueue(&conn, &notice_key("heartbeat"), &beat(3), 40).unwrap(),
+            Enqueued::Queued { .. }
+        ));
     }
 }
