@@ -282,14 +282,17 @@ pub(crate) fn issue(
     link
 }
 
-/// The wizard's name-conflict choice.
+/// The wizard's name-conflict choice (modelled; the guide says the wizard makes a person
+/// "resolve any name conflicts").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum OnConflict {
     /// Refuse the install.
-    #[default]
     Fail,
-    /// Install under the first free name `<name> (2)`, `<name> (3)`, …
+    /// Install under the first free name `<name> (2)`, `<name> (3)`, …: the default, as
+    /// "if you import a plugin into the same environment … it will work, but it will
+    /// duplicate the plugin".
+    #[default]
     NewName,
 }
 

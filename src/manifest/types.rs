@@ -232,9 +232,10 @@ pub struct CdeConnectorSpec {
     /// `execution`, `authentication-registrations`, `secret-registrations`
     /// (`[{vault_secret: path}]`, which must exist in the tenant's secret store),
     /// `application`, `vcs` (`authorization`, `url`, `branch`, `username`; never a token:
-    /// VCS credentials are set by a person after the copy), `individuals`.
-    /// Secret-bearing keys (password, token, secret, api-key, private-key) may only hold
-    /// secret references `{{secret:NAME}}`.
+    /// VCS credentials are set by a person after the copy), `individuals`. Only keys the
+    /// vendor's `POST /connectors/copy` reference shows are accepted; an unknown key is an
+    /// error naming the closest documented one. Secret-bearing keys (password, token,
+    /// secret, api-key, private-key) may only hold secret references `{{secret:NAME}}`.
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub config: serde_json::Value,
 }
