@@ -170,7 +170,8 @@ pub enum PluginTrigger {
 }
 
 /// What ferry owns of an Agent Studio plugin. `connectors` are binding names: the platform
-/// drops connectors on export, so each tenant binds them by name on install.
+/// drops connectors on export and its install wizard has a person select them; ferry's
+/// modelled install selects them by these names in each tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginBody {

@@ -198,8 +198,9 @@ pub struct PluginSpec {
     /// How the plugin starts. Webhook-triggered plugins cannot be imported: the plan marks
     /// them as a manual step.
     pub trigger: PluginTrigger,
-    /// Connector bindings by connector name in the target tenant (the platform drops
-    /// connectors on export, so each tenant binds them by name).
+    /// Connector bindings by connector name in the target tenant: the platform drops
+    /// connectors on export and the install wizard has a person select them; ferry's
+    /// (modelled) install selects these names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connectors: Vec<String>,
     /// The plugin's actions: a JSON file relative to this manifest. Auth headers and other
