@@ -444,9 +444,9 @@ async fn cde_copy_the_list_shows_active_is_turned_off_and_reported() {
         .on("POST", "/connectors/copy", 201, copy)
         .on(
             "GET",
-            "/connectors?from=0&limit=500",
+            "/connectors?from=0&limit=1",
             200,
-            json!({"data": [listed], "metadata": {"next": null}}),
+            json!({"data": [listed], "metadata": {"next": null, "total": 1}}),
         )
         .on("PATCH", "/connectors/c-3", 200, json!({"data": {}}));
     let base = platform(&script).await;

@@ -188,9 +188,28 @@ impl CdeClient {
     }
 
     /// A connector as the list shows it (the active toggle is modelled and only listed):
-    /// how ferry reads a copy back.
+    /// how ferry reads a copy back. The modelled list is in creation order, so a new copy is
+    /// its last item: with paging, one item to learn the total and the last item, and the
+    /// whole list only when the last item is another connector (a concurrent create) or the
+    /// list gives no total.
     async fn listed(&self, id: &str) -> Result<LiveSummary> {
         let scope = self.api.scope(Operation::ReadBack, Some(id));
+        if self.api.capabilities.enabled(Capability::Paging) {
+            let item = |from: u64| Request::get(format!("{COLLECTION}?from={from}&limit=1"));
+            let first: Page = self.api.json(&scope, item(0)).await?;
+            let total = first.metadata.as_ref().and_then(|m| m.total);
+            let last = match total {
+                Some(0) | None => None,
+                Some(1) => Some(first),
+                Some(n) => Some(self.api.json::<Page>(&scope, item(n - 1)).await?),
+            };
+            if let Some(last) = last {
+                let items = paging::Page::into_parts(last, &scope)?.items;
+                if let Some(found) = items.into_iter().find(|s| s.id == id) {
+                    return Ok(found);
+                }
+            }
+        }
         let listed = self.api.list_all::<Page>(&scope).await?;
         listed.into_iter().find(|s| s.id == id).ok_or_else(|| {
             Error::decode(
@@ -584,6 +603,9 @@ struct Page {
 struct Metadata {
     #[serde(default)]
     next: Option<u64>,
+    /// Every connector outside the bin.
+    #[serde(default)]
+    total: Option<u64>,
 }
 
 impl paging::Page for Page {
