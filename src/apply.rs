@@ -27,7 +27,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::model::{Body, ContentHash, Kind, LiveSummary, Location, Warning};
-use crate::plan::{Action, CreateVia, Op, Plan};
+use crate::plan::{Action, CreateVia, Op, Plan, ReplaceStrategy};
 use crate::provider::{self, CreateFrom, Provider};
 use crate::store::{self, InventoryRow, Store, clean, inventory, journal, warnings};
 
@@ -145,11 +145,13 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 live_id,
                 source_hash,
                 observed_version,
+                applied_hash,
             } => Some(Seen {
                 connector: action.connector.clone(),
                 live_id: live_id.clone(),
                 source_hash: source_hash.clone(),
                 observed: *observed_version,
+                applied: applied_hash.clone(),
             }),
             _ => None,
         })
@@ -202,8 +204,28 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 hash,
                 source_hash,
                 via,
+                strategy: ReplaceStrategy::RenameAside,
                 ..
             } => replace(ctx, tenant, action, live_id, body, hash, source_hash, via).await,
+            Op::Replace {
+                live_id,
+                body,
+                hash,
+                source_hash,
+                via,
+                strategy,
+                ..
+            } => {
+                let swap = Swap {
+                    live_id,
+                    body,
+                    hash,
+                    source_hash,
+                    via,
+                    strategy: *strategy,
+                };
+                replace_without_rename(ctx, tenant, action, swap).await
+            }
             Op::Rename {
                 live_id,
                 from,
@@ -385,9 +407,23 @@ async fn resolve(ctx: &ApplyContext<'_>, id: i64) {
 /// result by name.
 struct Applying<'a> {
     verb: &'static str,
+    /// The content created, when it comes from git (to hash what the platform holds when
+    /// it names the object otherwise).
+    body: Option<&'a Body>,
     hash: &'a ContentHash,
     source_hash: &'a ContentHash,
     payload: serde_json::Value,
+}
+
+/// The hash of what the tenant holds after creating `body` as `summary`: the planned
+/// `hash`, or, when the platform named the object otherwise (a CDE copy left as
+/// `<name> - Copy` with capability `rename` off), the body under that name, so the next
+/// plan asks for the rename.
+fn held_hash(body: Option<&Body>, summary: &LiveSummary, hash: &ContentHash) -> ContentHash {
+    match body {
+        Some(body) if body.name() != summary.name => body.with_name(&summary.name).content_hash(),
+        _ => hash.clone(),
+    }
 }
 
 /// Journal an operation that creates one object, make the call, and record the result.
@@ -407,12 +443,13 @@ async fn created_by(
     };
     match call.await {
         Ok(created) => {
+            let held = held_hash(op.body, &created.summary, op.hash);
             let recorded = record_created(
                 ctx,
                 tenant,
                 action,
                 &created.summary,
-                op.hash,
+                &held,
                 op.source_hash,
                 &created.warnings,
                 jid,
@@ -453,6 +490,7 @@ async fn create(
 ) -> ActionResult {
     let op = Applying {
         verb: "create",
+        body: Some(body),
         hash,
         source_hash,
         payload: json!({"name": body.name(), "kind": action.kind, "hash": hash, "source_hash": source_hash}),
@@ -473,6 +511,7 @@ async fn duplicate(
 ) -> ActionResult {
     let op = Applying {
         verb: "duplicate",
+        body: None,
         hash,
         source_hash,
         payload: json!({"name": name, "kind": action.kind, "hash": hash, "source_hash": source_hash, "source_id": source_id}),
@@ -533,6 +572,8 @@ struct Seen {
     live_id: String,
     source_hash: ContentHash,
     observed: Option<u64>,
+    /// The tenant holds git's content under this hash, not what ferry recorded.
+    applied: Option<ContentHash>,
 }
 
 /// Record what the no-ops saw, in one transaction: the live version (so the next no-op
@@ -561,6 +602,11 @@ async fn confirm(ctx: &ApplyContext<'_>, tenant: &str, seen: Vec<Seen>) -> store
                 }
                 if row.source_hash != s.source_hash && row.live_id == s.live_id {
                     row.source_hash = s.source_hash.clone();
+                    row.revision = revision.clone();
+                    changed = true;
+                }
+                if let Some(hash) = s.applied.filter(|_| row.live_id == s.live_id) {
+                    row.applied_hash = hash;
                     row.revision = revision.clone();
                     changed = true;
                 }
@@ -718,6 +764,160 @@ async fn replace(
                 Some(message),
             )
         }
+    }
+}
+
+/// A replace that renames nothing: what it swaps and how.
+struct Swap<'a> {
+    live_id: &'a str,
+    body: &'a Body,
+    hash: &'a ContentHash,
+    source_hash: &'a ContentHash,
+    via: &'a CreateVia,
+    strategy: ReplaceStrategy,
+}
+
+/// A replace without moving the old object aside, journaled step by step like the
+/// rename-aside flow (the same journal payload, so [`recover`] finishes either):
+///
+/// - [`ReplaceStrategy::DeleteFirst`]: delete the old object, then create the new one. The
+///   object is absent in between; a failed create leaves it absent, and the next plan
+///   creates it again (the inventory still names the deleted object).
+/// - [`ReplaceStrategy::CopyThenDelete`]: create first (a CDE copy named `<name> - Copy`),
+///   then move the old object to the bin; the copy is recorded under the name it has.
+async fn replace_without_rename(
+    ctx: &ApplyContext<'_>,
+    tenant: &str,
+    action: &Action,
+    swap: Swap<'_>,
+) -> ActionResult {
+    let verb = "replace";
+    let Swap {
+        live_id,
+        body,
+        hash,
+        source_hash,
+        via,
+        strategy,
+    } = swap;
+    let live_name = ctx
+        .live
+        .iter()
+        .find(|s| s.id == live_id)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| body.name().to_owned());
+    let mut payload = json!({
+        "old_id": live_id, "old_name": live_name, "aside": live_name, "name": body.name(),
+        "kind": action.kind, "hash": hash, "source_hash": source_hash,
+        "strategy": strategy.as_str(),
+    });
+    let failed = |message: String, live: Option<&str>| {
+        done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            live.map(str::to_owned),
+            Some(message),
+        )
+    };
+    let delete_first = strategy == ReplaceStrategy::DeleteFirst;
+    let first_step = if delete_first { "delete-old" } else { "create" };
+    let jid = match begin(
+        ctx,
+        tenant,
+        &action.connector,
+        "replace",
+        first_step,
+        payload.clone(),
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(m) => return failed(m, None),
+    };
+    if delete_first {
+        if let Err(e) = ctx.provider.delete(live_id).await {
+            if !e.is_transient() {
+                resolve(ctx, jid).await;
+            }
+            let m = format!(
+                "could not delete the old {} to redeploy it: {}; nothing was created",
+                noun(action.kind),
+                describe(ctx, action, &e)
+            );
+            return failed(m, Some(live_id));
+        }
+        if let Err(m) = step(ctx, jid, "create", payload.clone()).await {
+            return failed(m, None);
+        }
+    }
+    let created = match create_object(ctx, body, via).await {
+        Ok(created) => created,
+        Err(e) => {
+            if !e.is_transient() {
+                resolve(ctx, jid).await;
+            }
+            let cause = describe(ctx, action, &e);
+            let m = if delete_first {
+                format!(
+                    "{cause}\nthe old {} was deleted first (an update deletes and redeploys), so `{}` is absent until the next reconcile creates it",
+                    noun(action.kind),
+                    body.name()
+                )
+            } else {
+                format!("{cause}\nthe old {} was left as it is", noun(action.kind))
+            };
+            return failed(m, (!delete_first).then_some(live_id));
+        }
+    };
+    payload["new_id"] = json!(created.id);
+    let mut message = None;
+    if !delete_first
+        && step(ctx, jid, "delete-old", payload).await.is_ok()
+        && let Err(e) = ctx.provider.delete(live_id).await
+    {
+        message = Some(format!(
+            "the new {} is in place, but deleting the old one ({live_id}, named {live_name:?}) failed: {e}; delete it by hand",
+            noun(action.kind)
+        ));
+    }
+    let held = held_hash(Some(body), &created.summary, hash);
+    let recorded = record_created(
+        ctx,
+        tenant,
+        action,
+        &created.summary,
+        &held,
+        source_hash,
+        &created.warnings,
+        jid,
+    )
+    .await;
+    let message = match recorded {
+        Ok(()) => message,
+        Err(m) => Some(m),
+    };
+    let outcome = if message.is_some() {
+        Outcome::Failed
+    } else {
+        outcome_of(&created.warnings)
+    };
+    done(
+        action,
+        verb,
+        outcome,
+        created.warnings,
+        Some(created.id),
+        message,
+    )
+}
+
+/// What a kind's objects are called in messages.
+fn noun(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Plugin => "plugin",
+        Kind::SmartConnector | Kind::CdeConnector => "connector",
     }
 }
 

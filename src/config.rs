@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::capability::{Capability, CapabilitySet};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Location, Platform};
 use crate::yaml::{self, SourceMap};
@@ -204,6 +205,63 @@ pub struct Tenant {
     /// Sync windows; deny wins over allow.
     #[serde(default)]
     pub windows: Vec<Window>,
+    /// Modelled platform operations this tenant may use (all on by default). Switch one
+    /// off when the platform lacks it: the plan then takes the documented flow or shows a
+    /// manual step.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+}
+
+/// Modelled platform operations a tenant may use: what ferry assumes beyond the vendors'
+/// documents (see `docs/platform-api.md`). Each is on unless set to `false`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capabilities {
+    /// Rename objects through a `PATCH` of their name (every platform). Off: a CDE copy
+    /// keeps its `<name> - Copy` until a person renames it, a rename is a manual step, and
+    /// a Kizen replace deletes the old connector before importing the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rename: Option<bool>,
+    /// Kizen: move an API name aside through a `PATCH` of `api_name` while a connector is
+    /// replaced. Off: a replace deletes the old connector before importing the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_name: Option<bool>,
+    /// Kizen: re-run pre-activation checks (`POST …/checks`). Off: never called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<bool>,
+    /// Agent Studio: create a plugin straight from git through `POST /api/v1/templates`.
+    /// Off: plugins come only by promotion from the `promoteFrom` tenant's exported link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<bool>,
+    /// Productsup CDE: look secrets up (`GET /secrets`) so a plan blocks a copy whose
+    /// secret registrations are missing. Off: the copy's own error reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<bool>,
+    /// Page list calls. Off: one list request without paging parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<bool>,
+}
+
+impl Capabilities {
+    /// The value written for `c`, if any.
+    pub fn get(&self, c: Capability) -> Option<bool> {
+        match c {
+            Capability::Rename => self.rename,
+            Capability::ApiName => self.api_name,
+            Capability::Checks => self.checks,
+            Capability::Templates => self.templates,
+            Capability::Secrets => self.secrets,
+            Capability::Paging => self.paging,
+        }
+    }
+
+    /// The capabilities on: every one not set to `false`.
+    pub fn set(&self) -> CapabilitySet {
+        Capability::ALL
+            .into_iter()
+            .filter(|c| self.get(*c) == Some(false))
+            .fold(CapabilitySet::all(), CapabilitySet::without)
+    }
 }
 
 impl Tenant {
@@ -225,7 +283,13 @@ impl Tenant {
             prune: false,
             drift: None,
             windows: Vec::new(),
+            capabilities: Capabilities::default(),
         }
+    }
+
+    /// The capabilities this tenant may use.
+    pub fn capability_set(&self) -> CapabilitySet {
+        self.capabilities.set()
     }
 }
 

@@ -37,6 +37,38 @@ impl Diagnostic {
     }
 }
 
+/// The known word closest to `word`, when one is close enough to be a likely typo (an edit
+/// distance of at most a third of the word, and at least 1): for "did you mean" hints.
+pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    known
+        .iter()
+        .map(|k| (edit_distance(&word.to_lowercase(), &k.to_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Location { path, line, column } = &self.location;
@@ -139,6 +171,16 @@ impl<'a> IntoIterator for &'a Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggestions_are_close_words_only() {
+        let known = ["health-check", "command", "arguments"];
+        assert_eq!(did_you_mean("helth-check", &known), Some("health-check"));
+        assert_eq!(did_you_mean("comand", &known), Some("command"));
+        assert_eq!(did_you_mean("Arguments", &known), Some("arguments"));
+        assert_eq!(did_you_mean("image", &known), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
 
     fn loc(path: &str, line: u64, column: u64) -> Location {
         Location {

@@ -415,6 +415,7 @@ impl Engine {
             plugin_source_region: source.and_then(|s| s.region.clone()),
             region: cfg.region.clone(),
             catalog: Catalog::default(),
+            capabilities: cfg.capability_set(),
         })
     }
 

@@ -959,10 +959,11 @@ mod tests {
         let config = serde_json::json!({
             "application": {"command": "php", "arguments": tricky.to_vec()},
             "authentication-registrations": [20, 30],
-            "numbers": [1, -2, 3.5, 1e300, 0.1],
-            "flags": [true, false, null],
             "secret-registrations": [{"vault_secret": "amazon/seller"}],
-            "individuals": [{"field-name": "yes", "order": 1}],
+            "individuals": [{"field-name": "yes", "order": 1, "field-config": {
+                "numbers": [1, -2, 3.5, 1e300, 0.1],
+                "flags": [true, false, null],
+            }}],
         });
         let objects = vec![
             kizen("sc_1", "Orders: Sync #1"),

@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod backoff;
+pub mod capability;
 pub mod cli;
 pub mod commands;
 pub mod config;

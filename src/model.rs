@@ -170,7 +170,8 @@ pub enum PluginTrigger {
 }
 
 /// What ferry owns of an Agent Studio plugin. `connectors` are binding names: the platform
-/// drops connectors on export, so each tenant binds them by name on install.
+/// drops connectors on export and its install wizard has a person select them; ferry's
+/// modelled install selects them by these names in each tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginBody {
@@ -245,6 +246,19 @@ impl Body {
         }
     }
 
+    /// This body under another tenant-side name (what a platform holds when it named the
+    /// object otherwise, such as a CDE copy's `<name> - Copy`).
+    #[must_use]
+    pub fn with_name(&self, name: &str) -> Body {
+        let mut body = self.clone();
+        match &mut body {
+            Body::Kizen(p) => p.name = name.to_owned(),
+            Body::AgentStudio(p) => p.name = name.to_owned(),
+            Body::ProductsupCde(c) => c.name = name.to_owned(),
+        }
+        body
+    }
+
     /// The content hash of the fields ferry owns, stable across processes and versions:
     /// SHA-256 over canonical JSON (object keys sorted).
     pub fn content_hash(&self) -> ContentHash {
@@ -270,6 +284,14 @@ impl ContentHash {
     pub fn short(&self) -> &str {
         &self.0[..self.0.len().min(12)]
     }
+}
+
+/// A change marker computed from content, for platforms that send no version counter: the
+/// first 52 bits of the value's [`ContentHash`] (small enough for every JSON reader and for
+/// the state store's signed integers). Equal content, equal marker.
+pub fn change_marker(value: &serde_json::Value) -> u64 {
+    let hash = ContentHash::of_json(value);
+    u64::from_str_radix(&hash.0[..13], 16).unwrap_or_default()
 }
 
 impl fmt::Display for ContentHash {

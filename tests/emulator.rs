@@ -885,6 +885,22 @@ async fn studio_install_into_the_same_tenant_duplicates_per_the_conflict_choice(
         "the original is untouched"
     );
     assert_eq!(original["version"], 1);
+
+    // Without a choice the install works and duplicates, as the guide says of an import
+    // into the same environment.
+    let (s, b) = emu
+        .post("studio-us", "/api/v1/install", json!({"link": link}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["name"], "PTO Balance (3)");
+    let (_, list) = emu.get("studio-us", "/api/v1/plugins").await;
+    let copies = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str().unwrap().starts_with("PTO Balance"))
+        .count();
+    assert_eq!(copies, 3);
 }
 
 #[tokio::test]
@@ -1108,8 +1124,12 @@ async fn cde_copy_answers_the_vendor_shape_with_server_fields_filled_in() {
         ),
         (Value::Null, Value::Null, Value::Null)
     );
-    assert_eq!(d["active"], false);
-    assert_eq!(d["version"], 1);
+    for modelled in ["active", "version", "updated-at"] {
+        assert!(
+            d.get(modelled).is_none(),
+            "the vendor's answer has no top-level {modelled}: {d}"
+        );
+    }
     let v = &d["versions"][0];
     assert_eq!(v["name"], "Test Import - Copy");
     assert_eq!(v["version"], "1.0.0");
@@ -1221,7 +1241,14 @@ async fn cde_lists_with_from_and_limit() {
     );
     assert_eq!(p["message"], "OK");
     let first = &p["data"][0];
-    for k in ["id", "name", "type", "active", "updated-at", "version"] {
+    for k in [
+        "id",
+        "name",
+        "type",
+        "active",
+        "main-version-number",
+        "versions",
+    ] {
         assert!(first.get(k).is_some(), "summary has {k}: {first}");
     }
     let (_, p) = emu.get("cde", "/connectors?from=100&limit=50").await;
@@ -1250,8 +1277,19 @@ async fn cde_rename_bin_and_restore() {
         .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["data"]["name"], "Amazon Seller Import");
-    assert_eq!(r["data"]["version"], 2);
+    assert_eq!(
+        r["data"]["active"], false,
+        "the modelled PATCH shows the toggle"
+    );
     assert_eq!(r["data"]["versions"][0]["name"], "Amazon Seller Import");
+    let counter = |state: &Value| {
+        objects(state, "cde")
+            .iter()
+            .find(|o| o["id"] == id.as_str())
+            .map(|o| o["version"].clone())
+            .unwrap()
+    };
+    assert_eq!(counter(&emu.state().await), 2, "a rename is a write");
 
     let (_, b) = emu
         .post("cde", "/connectors/copy", vendor_copy_body())
@@ -1290,7 +1328,7 @@ async fn cde_rename_bin_and_restore() {
 
     let (s, r) = emu.post("cde", &format!("{path}/restore"), json!({})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    assert_eq!(r["data"]["version"], 4);
+    assert_eq!(counter(&emu.state().await), 4);
     let (s, _) = emu.get("cde", &path).await;
     assert_eq!(s, StatusCode::OK);
     let (s, r) = emu.post("cde", &format!("{path}/restore"), json!({})).await;

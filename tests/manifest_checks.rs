@@ -106,12 +106,14 @@ fn malformed_variables_are_reported_once_at_their_column() {
 
 #[test]
 fn cde_secret_registrations_need_a_vault_path() {
-    let doc = "apiVersion: ferry/v1\nkind: CdeConnector\nmetadata: {name: feed}\nspec:\n  name: Feed\n  type: datasource\n  config:\n    secret-registrations:\n      - vault_secret: amazon/seller\n      - ini_header: x\n    api-key: \"{{secret:FEED_KEY}}\"\n    db-password: hunter2\n";
+    // `export` is a documented key whose contents the vendor never shows: not checked for
+    // keys, still scanned for secrets.
+    let doc = "apiVersion: ferry/v1\nkind: CdeConnector\nmetadata: {name: feed}\nspec:\n  name: Feed\n  type: datasource\n  config:\n    secret-registrations:\n      - vault_secret: amazon/seller\n      - ini_header: x\n    export:\n      api-key: \"{{secret:FEED_KEY}}\"\n      db-password: hunter2\n";
     assert_eq!(
         errors(&[("c/a.yaml", doc)]),
         [
             "c/a.yaml:10:9: each secret registration needs `vault_secret: <path in the tenant's secret store>` (for example `amazon/seller`)",
-            "c/a.yaml:12:18: `spec.config.db-password` holds a literal secret: use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "c/a.yaml:13:20: `spec.config.export.db-password` holds a literal secret: use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
         ]
     );
     let not_a_map = "apiVersion: ferry/v1\nkind: CdeConnector\nmetadata: {name: feed}\nspec: {name: Feed, type: datasource, config: [1]}\n";
@@ -119,6 +121,21 @@ fn cde_secret_registrations_need_a_vault_path() {
         errors(&[("c/a.yaml", not_a_map)]),
         [
             "c/a.yaml:4:46: spec.config must be a mapping: the connector configuration in the platform's shape (`versions[0].config`)"
+        ]
+    );
+}
+
+/// The keys of a CDE `config` are the ones Productsup's `POST /connectors/copy` reference
+/// shows; a typo is an error at its line with the documented key it resembles.
+#[test]
+fn cde_config_keys_are_the_documented_ones() {
+    let doc = "apiVersion: ferry/v1\nkind: CdeConnector\nmetadata: {name: feed}\nspec:\n  name: Feed\n  type: datasource\n  config:\n    application:\n      command: php\n      helth-check: --help\n    vcs: {url: 'https://github.com/acme/feed.git', brnch: main}\n    individuals:\n      - {command-option: host, oder: 1}\n    buckets: [{anything: goes}]\n";
+    assert_eq!(
+        errors(&[("c/a.yaml", doc)]),
+        [
+            "c/a.yaml:10:20: spec.config.application.helth-check: unknown key `helth-check` in a CDE connector's `application`: the vendor documents `command`, `arguments`, `health-check`; did you mean `health-check`?",
+            "c/a.yaml:11:59: spec.config.vcs.brnch: unknown key `brnch` in a CDE connector's `vcs`: the vendor documents `authorization`, `url`, `branch`, `username`, `token`, `deploy-key-public`, `latest-commit`; did you mean `branch`?",
+            "c/a.yaml:13:38: spec.config.individuals[0].oder: unknown key `oder` in a CDE connector's `individuals[]`: the vendor documents `command-option`, `field-type`, `field-name`, `field-required`, `field-placeholder`, `field-description`, `field-default-value`, `field-config`, `order`, `created-at`, `updated-at`; did you mean `order`?",
         ]
     );
 }

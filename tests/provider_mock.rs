@@ -366,3 +366,113 @@ async fn body_of_another_platform_is_unsupported() {
     );
     assert!(script.calls().is_empty(), "nothing sent");
 }
+
+/// A modelled operation the tenant switched off is never called: the provider refuses it
+/// with a message naming the capability, and a list without paging is one plain request.
+#[tokio::test]
+async fn switched_off_capabilities_are_never_called() {
+    let script = Script::default();
+    script.on(
+        "GET",
+        "/api/smart-connectors",
+        200,
+        json!({"count": 1, "next": null, "results": [{"id": "sc_1", "name": "Orders Sync"}]}),
+    );
+    let base = platform(&script).await;
+    let tenant: Tenant = serde_json::from_value(json!({
+        "name": "prod", "platform": "kizen", "url": "emulator", "business": "acme",
+        "capabilities": {"rename": false, "apiName": false, "checks": false, "paging": false}
+    }))
+    .unwrap();
+    let options = ClientOptions {
+        retry: RetryPolicy::none(),
+        ..ClientOptions::default()
+    };
+    let p = connect_with_token(&tenant, &base, Secret::new("t0ken"), &options).unwrap();
+
+    let listed = p.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].active, "absent means off");
+    for err in [
+        p.rename("sc_1", "Orders").await.unwrap_err(),
+        p.rename_aside("sc_1", "Orders (aside)").await.unwrap_err(),
+        p.recheck("sc_1").await.map(drop).unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("the tenant switched off capability `"),
+            "{err}"
+        );
+    }
+    let calls = script.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .map(|(m, p, _)| format!("{m} {p}"))
+            .collect::<Vec<_>>(),
+        ["GET /api/smart-connectors"],
+        "one list request without paging parameters, nothing else"
+    );
+
+    // A list that names a next page cannot be read whole without paging: an error says so.
+    let paged = Script::default();
+    paged.on(
+        "GET",
+        "/api/smart-connectors",
+        200,
+        json!({"count": 2, "next": 2, "results": [{"id": "sc_1", "name": "Orders Sync"}]}),
+    );
+    let base = platform(&paged).await;
+    let p = connect_with_token(&tenant, &base, Secret::new("t0ken"), &options).unwrap();
+    let err = p.list().await.unwrap_err().to_string();
+    assert!(
+        err.contains("names a next page (2) but the tenant switched capability `paging` off"),
+        "{err}"
+    );
+}
+
+/// The CDE documents show no active toggle; the modelled list does. A copy the list shows
+/// active is turned off and reported, like on every platform.
+#[tokio::test]
+async fn cde_copy_the_list_shows_active_is_turned_off_and_reported() {
+    let script = Script::default();
+    let copy = cde_connector("c-3", "Amazon Seller Import");
+    let mut listed = copy["data"].clone();
+    listed["active"] = json!(true);
+    script
+        .on("POST", "/connectors/copy", 201, copy)
+        .on(
+            "GET",
+            "/connectors?from=0&limit=1",
+            200,
+            json!({"data": [listed], "metadata": {"next": null, "total": 1}}),
+        )
+        .on("PATCH", "/connectors/c-3", 200, json!({"data": {}}));
+    let base = platform(&script).await;
+    let body = Body::ProductsupCde(CdeBody {
+        name: "Amazon Seller Import".to_owned(),
+        kind: "datasource".to_owned(),
+        description: None,
+        flow: "default".to_owned(),
+        config: json!({}),
+    });
+    let err = provider("productsup-cde", &base)
+        .create(CreateFrom::Body(&body))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ActivatedByPlatform { .. }), "{err:?}");
+    let calls = script.calls();
+    assert!(
+        calls.iter().any(|(m, p, b)| m == "PATCH"
+            && p == "/connectors/c-3"
+            && *b == json!({"active": false})),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|(_, _, b)| b.get("active") != Some(&json!(true))),
+        "ferry never turns a toggle on"
+    );
+}

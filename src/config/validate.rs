@@ -5,9 +5,9 @@
 //! zones, unique tenant names, tenant URLs, `promoteFrom` (an existing tenant of the same
 //! platform, no cycles), credentials that name an environment variable or a file rather
 //! than holding a value, header literals only for non-secret headers, auth on every
-//! non-emulated tenant, a token source on every forge reporter, server settings, and the
-//! notification receivers (names, events, tenants, secrets by reference only, URLs, rate
-//! limits, Alertmanager labels).
+//! non-emulated tenant, a token source on every forge reporter, server settings,
+//! capabilities only on platforms that have them, and the notification receivers (names,
+//! events, tenants, secrets by reference only, URLs, rate limits, Alertmanager labels).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -21,7 +21,9 @@ use super::{
     AlertmanagerReceiver, Auth, ChatReceiver, LoadedConfig, NotificationReceiver, NotifyEvent,
     SecretSource, StatusTarget, Tenant, WebhookReceiver,
 };
+use crate::capability::Capability;
 use crate::diagnostic::Diagnostics;
+use crate::model::Platform;
 use crate::sensitive::secrets::{is_env_name, is_secret_header, looks_like_token};
 
 static TENANT_NAME: LazyLock<Regex> =
@@ -318,6 +320,32 @@ impl Validator<'_> {
         self.promotion(&seen);
     }
 
+    /// A capability is named only on a platform that has it.
+    fn capabilities(&mut self, at: &str, tenant: &Tenant) {
+        for c in Capability::ALL {
+            if tenant.capabilities.get(c).is_some() && !c.applies_to(tenant.platform) {
+                let on: Vec<&str> = [
+                    Platform::Kizen,
+                    Platform::AgentStudio,
+                    Platform::ProductsupCde,
+                ]
+                .into_iter()
+                .filter(|p| c.applies_to(*p))
+                .map(Platform::as_str)
+                .collect();
+                self.error(
+                    &format!("{at}.capabilities.{c}"),
+                    format!(
+                        "tenant `{}`: capability `{c}` exists only on {} and this tenant is on {}: remove it",
+                        tenant.name,
+                        on.join(", "),
+                        tenant.platform
+                    ),
+                );
+            }
+        }
+    }
+
     fn tenant(&mut self, at: &str, tenant: &Tenant) {
         let emulated = tenant.url == "emulator";
         if !emulated && !is_http_url(&tenant.url) {
@@ -327,6 +355,7 @@ impl Validator<'_> {
             );
         }
         self.auth(at, tenant, &tenant.auth, emulated);
+        self.capabilities(at, tenant);
         for name in tenant.vars.keys() {
             if !VAR_NAME.is_match(name) {
                 self.error(
@@ -927,6 +956,44 @@ mod tests {
     }
 
     const SOURCE: &str = "source: {repo: .}\n";
+
+    #[test]
+    fn capabilities_are_switched_off_only_where_the_platform_has_them() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: feeds\n    platform: productsup-cde\n    url: emulator\n    capabilities: {{rename: false, secrets: false, templates: false}}\n"
+        );
+        assert_eq!(
+            problems(&yaml),
+            [
+                "ferry.yaml:6:62: tenant `feeds`: capability `templates` exists only on agent-studio and this tenant is on productsup-cde: remove it"
+            ]
+        );
+        let loaded = crate::config::parse(std::path::Path::new("ferry.yaml"), yaml.as_bytes())
+            .expect("parses");
+        let set = loaded.config.tenants[0].capability_set();
+        assert!(!set.enabled(Capability::Rename));
+        assert!(!set.enabled(Capability::Secrets));
+        assert!(set.enabled(Capability::Paging));
+
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - name: feeds\n    platform: productsup-cde\n    url: emulator\n    capabilities: {{renam: false}}\n"
+        );
+        let err = crate::config::parse(std::path::Path::new("ferry.yaml"), yaml.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("renam"), "{err}");
+        assert!(err.contains("rename"), "the known keys are listed: {err}");
+    }
+
+    /// Agent Studio: "You can export and import between production and sandbox and vice
+    /// versa": `promoteFrom` takes either direction.
+    #[test]
+    fn promotion_runs_from_prod_to_sandbox_as_well() {
+        let yaml = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: agent-studio, url: emulator}}\n  - {{name: sandbox, platform: agent-studio, url: emulator, promoteFrom: prod}}\n"
+        );
+        assert_eq!(problems(&yaml), Vec::<String>::new());
+    }
 
     #[test]
     fn a_minimal_config_is_valid() {

@@ -1,8 +1,9 @@
 //! Agent Studio plugins: the object, installation links and the vendor rules (only
 //! published plugins export; a link is valid 24 hours and its template drops the
-//! connectors; install binds connectors by name and resolves name conflicts; webhook
-//! plugins cannot be installed; no install across data centers; installing into the same
-//! environment duplicates) and the HTTP handlers of `docs/platform-api.md`.
+//! connectors; install selects connectors (by name, modelled) and resolves name conflicts;
+//! webhook plugins cannot be installed; no install across data centers; installing into
+//! the same environment works and duplicates, the default; an update is delete and
+//! redeploy) and the HTTP handlers of `docs/platform-api.md`.
 //!
 //! Links are shared by every tenant of one emulator, so a link exported from one tenant
 //! installs into another. Auth: `Authorization: Bearer <token>`.
@@ -282,14 +283,17 @@ pub(crate) fn issue(
     link
 }
 
-/// The wizard's name-conflict choice.
+/// The wizard's name-conflict choice (modelled; the guide says the wizard makes a person
+/// "resolve any name conflicts").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum OnConflict {
     /// Refuse the install.
-    #[default]
     Fail,
-    /// Install under the first free name `<name> (2)`, `<name> (3)`, …
+    /// Install under the first free name `<name> (2)`, `<name> (3)`, …: the default, as
+    /// "if you import a plugin into the same environment … it will work, but it will
+    /// duplicate the plugin".
+    #[default]
     NewName,
 }
 

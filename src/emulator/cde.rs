@@ -4,7 +4,15 @@
 //! against the tenant's store), the modelled rename, bin and restore, and the HTTP
 //! handlers of `docs/platform-api.md`.
 //!
-//! Auth: `Authorization: Bearer <token>`; `401` and `403` bodies exactly as documented.
+//! The documented answers (`POST /connectors/copy`, `GET /connectors/{publicId}`) carry
+//! exactly the keys of the vendor's example response: no top-level `updated-at`,
+//! `version` or `active`. A write stamps `versions[*].updated-at`, as the vendor's shape
+//! allows. What the emulator adds lives on modelled endpoints only: the list's summaries
+//! carry the modelled `active` toggle, and so do the answers of the modelled `PATCH` and
+//! restore. The state dump (`/_emulator/state`) shows the emulator's own counters.
+//!
+//! Auth: `Authorization: Bearer <token>`; `401` and `403` bodies exactly as documented
+//! (the status codes are the emulator's choice: the document prints none).
 
 use std::collections::BTreeMap;
 
@@ -50,35 +58,67 @@ impl Entity for CdeConnector {
 }
 
 impl CdeConnector {
-    /// The `data` of `GET /connectors/{publicId}`.
+    /// The `data` of `GET /connectors/{publicId}` and `POST /connectors/copy`: the keys of
+    /// the vendor's example, nothing more.
     fn to_data(&self) -> Value {
-        let mut m = self.data.clone();
+        let mut m = Map::new();
         m.insert("id".into(), json!(self.id));
         m.insert("name".into(), json!(self.name));
-        m.insert("active".into(), json!(self.active));
-        m.insert("version".into(), json!(self.version));
-        m.insert("updated-at".into(), json!(self.updated_at));
+        m.extend(self.data.clone());
         Value::Object(m)
     }
 
+    /// The `data` of the modelled `PATCH` and restore answers: the documented shape plus the
+    /// modelled `active`.
+    fn to_modelled_data(&self) -> Value {
+        let mut v = self.to_data();
+        if let Value::Object(m) = &mut v {
+            m.insert("active".into(), json!(self.active));
+        }
+        v
+    }
+
     fn summary(&self) -> Summary<'_> {
+        let versions = self
+            .data
+            .get("versions")
+            .and_then(Value::as_array)
+            .map(|versions| {
+                versions
+                    .iter()
+                    .map(|v| VersionSummary {
+                        version: v.get("version").unwrap_or(&Value::Null),
+                        updated_at: v.get("updated-at").unwrap_or(&Value::Null),
+                        state: v.get("state").unwrap_or(&Value::Null),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Summary {
             id: &self.id,
             name: &self.name,
             kind: self.data.get("type").unwrap_or(&Value::Null),
             active: self.active,
-            updated_at: &self.updated_at,
-            version: self.version,
+            main_version_number: self.data.get("main-version-number").unwrap_or(&Value::Null),
+            versions,
         }
     }
 
+    /// A write: the emulator's counters, and every version's `updated-at`.
     fn touch(&mut self, ctx: &Ctx<'_>) {
         self.version += 1;
         self.updated_at = rfc3339_offset(ctx.now);
+        if let Some(Value::Array(versions)) = self.data.get_mut("versions") {
+            for v in versions.iter_mut().filter_map(Value::as_object_mut) {
+                v.insert("updated-at".into(), json!(self.updated_at));
+            }
+        }
     }
 }
 
-/// A connector in `GET /connectors`.
+/// A connector in the modelled `GET /connectors`: id, name, type, the modelled `active`,
+/// and the documented fields a client tells changes by (`main-version-number`, and per
+/// version `version`, `updated-at`, `state`).
 #[derive(Serialize)]
 struct Summary<'a> {
     id: &'a str,
@@ -86,9 +126,18 @@ struct Summary<'a> {
     #[serde(rename = "type")]
     kind: &'a Value,
     active: bool,
+    #[serde(rename = "main-version-number")]
+    main_version_number: &'a Value,
+    versions: Vec<VersionSummary<'a>>,
+}
+
+/// One version in a list summary.
+#[derive(Serialize)]
+struct VersionSummary<'a> {
+    version: &'a Value,
     #[serde(rename = "updated-at")]
-    updated_at: &'a str,
-    version: u64,
+    updated_at: &'a Value,
+    state: &'a Value,
 }
 
 /// One page of `GET /connectors`.
@@ -109,10 +158,13 @@ struct Metadata {
     next: Option<usize>,
 }
 
-/// The object in the state dump: the `data` shape plus `binned`.
+/// The object in the state dump: the `data` shape plus the modelled `active`, the
+/// emulator's `version` counter and `updated-at`, and `binned`.
 pub(crate) fn state_view(c: &CdeConnector) -> Value {
-    let mut v = c.to_data();
+    let mut v = c.to_modelled_data();
     if let Value::Object(m) = &mut v {
+        m.insert("version".into(), json!(c.version));
+        m.insert("updated-at".into(), json!(c.updated_at));
         m.insert("binned".into(), json!(c.binned_at.is_some()));
         m.insert("binned-at".into(), json!(c.binned_at));
     }
@@ -216,6 +268,7 @@ pub(crate) fn from_seed(
             data.entry(key).or_insert(default);
         }
         strip_vcs_tokens(&mut data);
+        stamp_versions(&mut data, &updated_at);
         store.insert(CdeConnector {
             id,
             name,
@@ -230,6 +283,19 @@ pub(crate) fn from_seed(
         Ok(store)
     } else {
         Err(errors)
+    }
+}
+
+/// Give every version object a `created-at` and `updated-at` when the seed has none.
+fn stamp_versions(data: &mut Map<String, Value>, at: &str) {
+    if let Some(Value::Array(versions)) = data.get_mut("versions") {
+        for v in versions.iter_mut().filter_map(Value::as_object_mut) {
+            for key in ["created-at", "updated-at"] {
+                if v.get(key).is_none_or(Value::is_null) {
+                    v.insert(key.into(), json!(at));
+                }
+            }
+        }
     }
 }
 
@@ -764,7 +830,7 @@ async fn patch_handler(
     let c = t.write(|store, ctx| patch(store, ctx, &id, req))?;
     Ok(json_response(
         StatusCode::OK,
-        &envelope("Connector updated.", c.to_data()),
+        &envelope("Connector updated.", c.to_modelled_data()),
     ))
 }
 
@@ -777,7 +843,7 @@ async fn restore_handler(t: Tenant<CdeApi>, Path((_, id)): Id) -> Result<Respons
     let c = t.write(|store, ctx| restore(store, ctx, &id))?;
     Ok(json_response(
         StatusCode::OK,
-        &envelope("Connector restored.", c.to_data()),
+        &envelope("Connector restored.", c.to_modelled_data()),
     ))
 }
 

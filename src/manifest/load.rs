@@ -982,7 +982,8 @@ fn files_lexical(base: &str, reference: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Check the secret-bearing parts of a CDE connector's `config`.
+/// Check a CDE connector's `config`: its keys are ones the vendor documents, and its
+/// secret-bearing parts hold references.
 fn check_cde_config(doc: &mut DocContext<'_>, config: &serde_json::Value) {
     use serde_json::Value;
     let Value::Object(map) = config else {
@@ -1012,6 +1013,12 @@ fn check_cde_config(doc: &mut DocContext<'_>, config: &serde_json::Value) {
             "spec.config.secret-registrations",
             "spec.config.secret-registrations must be a list of `{vault_secret: <path>}` entries",
         ),
+    }
+    for unknown in super::cde_keys::unknown_keys(config) {
+        doc.error(
+            &format!("spec.config.{}", unknown.path),
+            format!("spec.config.{}: {}", unknown.path, unknown.message),
+        );
     }
     let mut findings = Vec::new();
     secrets::scan_json(config, "config", &mut findings);

@@ -27,11 +27,15 @@
 //! actions JSON, a secret-bearing field (keys named like `password`, `token`, `secret`,
 //! `api-key`, `private-key`, auth headers such as `Authorization` or `X-API-KEY`) may only
 //! hold a secret reference `{{secret:NAME}}`, optionally after a scheme word
-//! (`Bearer {{secret:WORKDAY_TOKEN}}`). The provider resolves `NAME` for the tenant at
-//! apply time; git only ever holds the name. CDE secret registrations name vault paths
-//! (`vault_secret: amazon/seller`), which are references by definition.
+//! (`Bearer {{secret:WORKDAY_TOKEN}}`). ferry never resolves `NAME`: it sends the reference
+//! as written, and git only ever holds the name. No vendor document defines a reference
+//! syntax (Agent Studio's guide says to "remove them or template them before exporting"),
+//! so `{{secret:NAME}}` is ferry's convention; whether a platform resolves it is modelled.
+//! CDE secret registrations name vault paths (`vault_secret: amazon/seller`), which are
+//! references by definition.
 
 pub(crate) mod body;
+mod cde_keys;
 mod files;
 mod load;
 mod sql_secrets;

@@ -198,8 +198,9 @@ pub struct PluginSpec {
     /// How the plugin starts. Webhook-triggered plugins cannot be imported: the plan marks
     /// them as a manual step.
     pub trigger: PluginTrigger,
-    /// Connector bindings by connector name in the target tenant (the platform drops
-    /// connectors on export, so each tenant binds them by name).
+    /// Connector bindings by connector name in the target tenant: the platform drops
+    /// connectors on export and the install wizard has a person select them; ferry's
+    /// (modelled) install selects these names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connectors: Vec<String>,
     /// The plugin's actions: a JSON file relative to this manifest. Auth headers and other
@@ -232,9 +233,10 @@ pub struct CdeConnectorSpec {
     /// `execution`, `authentication-registrations`, `secret-registrations`
     /// (`[{vault_secret: path}]`, which must exist in the tenant's secret store),
     /// `application`, `vcs` (`authorization`, `url`, `branch`, `username`; never a token:
-    /// VCS credentials are set by a person after the copy), `individuals`.
-    /// Secret-bearing keys (password, token, secret, api-key, private-key) may only hold
-    /// secret references `{{secret:NAME}}`.
+    /// VCS credentials are set by a person after the copy), `individuals`. Only keys the
+    /// vendor's `POST /connectors/copy` reference shows are accepted; an unknown key is an
+    /// error naming the closest documented one. Secret-bearing keys (password, token,
+    /// secret, api-key, private-key) may only hold secret references `{{secret:NAME}}`.
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub config: serde_json::Value,
 }

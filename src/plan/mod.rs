@@ -30,10 +30,20 @@
 //!   adopt ([`Op::Adopt`], followed by a replace when the content differs), replace.
 //! - Prune touches only objects ferry created whose connector left git, and only when the
 //!   tenant prunes.
-//! - Gates, checked in this order, turn a change into [`Op::Blocked`]: what the platform
-//!   cannot take (draft or webhook plugin, cross-region promotion, missing binding or
-//!   secret, sensitive sample data for another business), promotion (content not yet
-//!   applied cleanly in the source tenant), then the sync window. Noops stay noops.
+//! - A tenant that already holds git's content gets a noop that records it, however it got
+//!   there (a person renamed a CDE copy, or made git's change by hand).
+//! - Gates, checked in this order, turn a change into [`Op::Blocked`]: a modelled
+//!   capability the tenant switched off with no documented alternative (a manual step),
+//!   what the platform cannot take (draft or webhook plugin, cross-region promotion,
+//!   missing binding or secret, sensitive sample data for another business), promotion
+//!   (content not yet applied cleanly in the source tenant), then the sync window. Noops
+//!   stay noops.
+//! - Capabilities ([`crate::capability`]): every action lists the modelled capabilities it
+//!   relies on ([`Action::modelled`]). With one switched off the planner takes the
+//!   documented flow where there is one: a Kizen replace deletes before it imports, a CDE
+//!   copy keeps its `<name> - Copy` until a person renames it, a CDE secret check is left
+//!   to the copy's own error. Agent Studio replaces always delete and redeploy, as
+//!   documented.
 //!
 //! # Caveats
 //!
@@ -56,5 +66,5 @@ mod tests;
 pub use planner::{needs_export, plan};
 pub use types::{
     Action, BlockReason, CreateVia, DriftItem, InventoryEntry, LiveView, Op, OpKind, Plan, Policy,
-    Promotion, ReplaceCause, SensitiveFile, Summary,
+    Promotion, ReplaceCause, ReplaceStrategy, SensitiveFile, Summary,
 };

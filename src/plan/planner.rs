@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use crate::capability::Capability;
 use crate::config::OnConflict;
 use crate::model::{
     Body, Desired, Kind, KizenPackage, LiveObject, LiveSummary, PluginState, PluginTrigger,
@@ -14,7 +15,7 @@ use crate::sensitive;
 
 use super::types::{
     Action, BlockReason, CreateVia, DriftItem, InventoryEntry, LiveView, Op, OpKind, Plan, Policy,
-    ReplaceCause, SensitiveFile,
+    ReplaceCause, ReplaceStrategy, SensitiveFile,
 };
 
 /// How many findings per file a plan lists (the total is always given).
@@ -302,7 +303,26 @@ impl Planner<'_> {
             via: self.via(d),
             expected_warnings: self.expected_warnings(d),
         };
-        self.push(d, op, Some(why.to_owned()), Gates::Content);
+        let mut why = why.to_owned();
+        if let Some(note) = self.copy_name_note(d) {
+            why.push_str("; ");
+            why.push_str(&note);
+        }
+        self.push(d, op, Some(why), Gates::Content);
+    }
+
+    /// CDE with capability `rename` off: what the copy will be called, and what a person does.
+    fn copy_name_note(&self, d: &Desired) -> Option<String> {
+        let Body::ProductsupCde(c) = &d.body else {
+            return None;
+        };
+        (!self.policy.capabilities.enabled(Capability::Rename)).then(|| {
+            format!(
+                "the copy keeps the name `{} - Copy` until a person renames it to `{}` \
+                 (capability `rename` is off)",
+                c.name, c.name
+            )
+        })
     }
 
     fn managed(&mut self, d: &Desired, entry: &InventoryEntry, live: &LiveSummary) {
@@ -313,11 +333,23 @@ impl Planner<'_> {
         let live_hash = export
             .filter(|_| version_moved)
             .map(|o| o.body.content_hash());
+        // The tenant holds exactly git's content, whatever ferry recorded: nothing to do
+        // but record it (a person made the change ferry could not, or made git's change).
+        if live_hash.as_ref() == Some(&d.hash) {
+            let op = Op::Noop {
+                live_id: live.id.clone(),
+                source_hash: d.source_hash.clone(),
+                observed_version: Some(live.version),
+                applied_hash: (d.hash != entry.applied_hash).then(|| d.hash.clone()),
+            };
+            self.push(d, op, None, Gates::Window);
+            return;
+        }
         let drifted = live_hash.as_ref().is_some_and(|h| *h != entry.applied_hash);
         let changed = d.hash != entry.applied_hash;
         let rename_only = changed
             && d.body.name() != entry.name
-            && renamed(&d.body, &entry.name).content_hash() == entry.applied_hash;
+            && d.body.with_name(&entry.name).content_hash() == entry.applied_hash;
         let old = export.map(|o| o.body.clone());
 
         let before = self.actions.len();
@@ -370,6 +402,7 @@ impl Planner<'_> {
                 source_hash: d.source_hash.clone(),
                 observed_version: (version_moved && live_hash.is_some() && !drifted)
                     .then_some(live.version),
+                applied_hash: None,
             };
             let why = drifted.then(|| {
                 "drifted: changed in the tenant since ferry applied it; selfHeal is off".to_owned()
@@ -431,6 +464,7 @@ impl Planner<'_> {
         cause: ReplaceCause,
         why: String,
     ) {
+        let strategy = self.replace_strategy(d);
         let op = Op::Replace {
             live_id: live_id.to_owned(),
             old,
@@ -439,9 +473,36 @@ impl Planner<'_> {
             source_hash: d.source_hash.clone(),
             cause,
             via: self.via(d),
+            strategy,
             expected_warnings: self.expected_warnings(d),
         };
+        let mut why = why;
+        if let Some(note) = self.copy_name_note(d) {
+            why.push_str("; ");
+            why.push_str(&note);
+        }
         self.push(d, op, Some(why), Gates::Content);
+    }
+
+    /// How a replace of `d` makes way for the new object on this tenant.
+    fn replace_strategy(&self, d: &Desired) -> ReplaceStrategy {
+        let caps = self.policy.capabilities;
+        match &d.body {
+            // "If you need to apply an update to an existing plugin, you will need to delete
+            // the existing plugin and redeploy it."
+            Body::AgentStudio(_) => ReplaceStrategy::DeleteFirst,
+            Body::Kizen(_)
+                if caps.enabled(Capability::Rename) && caps.enabled(Capability::ApiName) =>
+            {
+                ReplaceStrategy::RenameAside
+            }
+            // "Delete or rename the existing one first if you need to re-import."
+            Body::Kizen(_) => ReplaceStrategy::DeleteFirst,
+            Body::ProductsupCde(_) if caps.enabled(Capability::Rename) => {
+                ReplaceStrategy::RenameAside
+            }
+            Body::ProductsupCde(_) => ReplaceStrategy::CopyThenDelete,
+        }
     }
 
     fn prunes(&mut self, in_git: &HashSet<(&str, Kind)>) {
@@ -468,6 +529,7 @@ impl Planner<'_> {
                 name: live.name.clone(),
                 op,
                 reason: Some("left git; prune is on for this tenant".to_owned()),
+                modelled: Vec::new(),
             };
             self.gate_and_push(action, None, Gates::Window);
         }
@@ -479,6 +541,7 @@ impl Planner<'_> {
             connector: d.connector.clone(),
             kind: d.kind,
             name: d.body.name().to_owned(),
+            modelled: self.modelled(&op, d),
             op,
             reason: why,
         };
@@ -490,9 +553,12 @@ impl Planner<'_> {
             self.actions.push(action);
             return;
         }
-        let reason = d
-            .filter(|_| matches!(gates, Gates::Content))
-            .and_then(|d| self.platform_block(d))
+        let reason = self
+            .capability_block(&action)
+            .or_else(|| {
+                d.filter(|_| matches!(gates, Gates::Content))
+                    .and_then(|d| self.platform_block(d))
+            })
             .or_else(|| {
                 d.filter(|_| matches!(gates, Gates::Content | Gates::Promoted))
                     .and_then(|d| self.promotion_block(d))
@@ -515,7 +581,80 @@ impl Planner<'_> {
             name: d.body.name().to_owned(),
             reason: Some(reason.to_string()),
             op: Op::Blocked { intended, reason },
+            modelled: Vec::new(),
         });
+    }
+
+    /// The modelled capabilities `op` relies on, in [`Capability::ALL`] order.
+    fn modelled(&self, op: &Op, d: &Desired) -> Vec<Capability> {
+        let caps = self.policy.capabilities;
+        let mut used = Vec::new();
+        let (via, strategy) = match op {
+            Op::Create { via, .. } => (Some(via), None),
+            Op::Replace { via, strategy, .. } => (Some(via), Some(*strategy)),
+            Op::Rename { .. } => {
+                used.push(Capability::Rename);
+                (None, None)
+            }
+            _ => (None, None),
+        };
+        if strategy == Some(ReplaceStrategy::RenameAside) {
+            used.push(Capability::Rename);
+            if matches!(d.body, Body::Kizen(_)) {
+                used.push(Capability::ApiName);
+            }
+        }
+        match via {
+            // With a promotion source the plugin comes from its exported link once the
+            // source has it (until then the action waits for promotion).
+            Some(CreateVia::Install) if self.policy.promotion.is_none() => {
+                used.push(Capability::Templates);
+            }
+            Some(CreateVia::Copy) => {
+                if caps.enabled(Capability::Rename) {
+                    used.push(Capability::Rename);
+                }
+                let registers = matches!(&d.body, Body::ProductsupCde(c)
+                    if !secret_registrations(&c.config).is_empty());
+                if registers && caps.enabled(Capability::Secrets) {
+                    used.push(Capability::Secrets);
+                }
+            }
+            _ => {}
+        }
+        used.sort();
+        used.dedup();
+        used
+    }
+
+    /// A change that needs a modelled capability the tenant switched off, with no
+    /// documented alternative: a manual step.
+    fn capability_block(&self, action: &Action) -> Option<BlockReason> {
+        let caps = self.policy.capabilities;
+        let off = action.modelled.iter().find(|c| !caps.enabled(**c))?;
+        let platform = self.policy.platform;
+        let step = match (&action.op, off) {
+            (Op::Rename { from, to, .. }, Capability::Rename) => format!(
+                "rename `{from}` to `{to}` in the tenant by hand; ferry records the new name when \
+                 it next sees it"
+            ),
+            (_, Capability::Templates) => format!(
+                "Agent Studio creates plugins by promotion: publish `{}` in a tenant that has it, \
+                 set this tenant's `promoteFrom` to that tenant, or install it here by hand from \
+                 an exported link",
+                action.name
+            ),
+            (_, other) => format!(
+                "do by hand what ferry would do through `{}` for `{}`",
+                other.call(platform),
+                action.name
+            ),
+        };
+        Some(BlockReason::CapabilityOff {
+            capability: *off,
+            platform,
+            step,
+        })
     }
 
     /// What the platform cannot take from git as it is.
@@ -548,6 +687,8 @@ impl Planner<'_> {
                         location: d.field_locations.get(&format!("connectors[{i}]")).cloned(),
                     })
             }
+            // Without the modelled look-up, the copy's own documented error names the secret.
+            Body::ProductsupCde(_) if !policy.capabilities.enabled(Capability::Secrets) => None,
             Body::ProductsupCde(cde) => secret_registrations(&cde.config)
                 .into_iter()
                 .enumerate()
@@ -670,17 +811,6 @@ fn create_kind(d: &Desired) -> OpKind {
         (Some(_), Body::Kizen(_)) => OpKind::Duplicate,
         _ => OpKind::Create,
     }
-}
-
-/// `body` with another tenant-side name.
-fn renamed(body: &Body, name: &str) -> Body {
-    let mut body = body.clone();
-    match &mut body {
-        Body::Kizen(p) => p.name = name.to_owned(),
-        Body::AgentStudio(p) => p.name = name.to_owned(),
-        Body::ProductsupCde(c) => c.name = name.to_owned(),
-    }
-    body
 }
 
 /// Secret paths registered in a CDE connector config

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::capability::{Capability, CapabilitySet};
 use crate::config::OnConflict;
 use crate::model::{
     Catalog, ContentHash, Desired, Kind, Location, Platform, PluginState, PluginTrigger, Warning,
@@ -288,6 +289,7 @@ fn turning_the_active_toggle_on_is_not_drift() {
             live_id: id,
             source_hash: d.source_hash.clone(),
             observed_version: Some(2),
+            applied_hash: None,
         }
     );
 }
@@ -1107,4 +1109,220 @@ fn duplicate_desired_entries_and_inventory_rows_resolve_deterministically() {
     assert_eq!(only(&plan).op.kind(), OpKind::Noop);
     let kinds: HashSet<Kind> = plan.actions.iter().map(|a| a.kind).collect();
     assert_eq!(kinds, HashSet::from([Kind::SmartConnector]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Capabilities and replace strategies
+
+fn replaced(before: &Desired, after: &Desired, policy: &Policy) -> Action {
+    let (live, inventory) = in_sync(std::slice::from_ref(before));
+    let id = live_id(&before.connector);
+    let live = live.with_export(object(&id, 1, &before.body));
+    let plan = plan(std::slice::from_ref(after), &live, &inventory, policy);
+    only(&plan).clone()
+}
+
+fn strategy(action: &Action) -> ReplaceStrategy {
+    match &action.op {
+        Op::Replace { strategy, .. } => *strategy,
+        other => panic!("expected a replace, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_kizen_replace_moves_aside_through_modelled_calls_or_deletes_first_without_them() {
+    let before = kizen("orders-sync").build();
+    let after = kizen("orders-sync").sql("select 2\n").build();
+    let all = replaced(&before, &after, &kizen_policy());
+    assert_eq!(strategy(&all), ReplaceStrategy::RenameAside);
+    assert_eq!(all.modelled, [Capability::Rename, Capability::ApiName]);
+
+    for off in [Capability::Rename, Capability::ApiName] {
+        let policy = Policy {
+            capabilities: CapabilitySet::all().without(off),
+            ..kizen_policy()
+        };
+        let documented = replaced(&before, &after, &policy);
+        assert_eq!(strategy(&documented), ReplaceStrategy::DeleteFirst, "{off}");
+        assert!(documented.modelled.is_empty(), "{off}: {documented:?}");
+    }
+}
+
+#[test]
+fn a_plugin_update_deletes_and_redeploys_and_creating_from_git_is_modelled() {
+    let policy = Policy::new("assistants", Platform::AgentStudio);
+    let before = plugin("pto").build();
+    let after = plugin("pto").state(PluginState::Published).build();
+    let mut after = after;
+    if let crate::model::Body::AgentStudio(p) = &mut after.body {
+        p.description = Some("new words".into());
+    }
+    after.hash = after.body.content_hash();
+    let update = replaced(&before, &after, &policy);
+    assert_eq!(strategy(&update), ReplaceStrategy::DeleteFirst);
+    assert_eq!(update.modelled, [Capability::Templates]);
+
+    // Without templates a plugin comes only by promotion: from git alone, a manual step.
+    let policy = Policy {
+        capabilities: CapabilitySet::all().without(Capability::Templates),
+        ..policy
+    };
+    let d = plugin("pto").build();
+    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let action = only(&plan);
+    assert!(
+        matches!(
+            block_reason(action),
+            BlockReason::CapabilityOff {
+                capability: Capability::Templates,
+                ..
+            }
+        ),
+        "{action:?}"
+    );
+    assert!(
+        action
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("manual step: Agent Studio creates plugins by promotion"),
+        "{action:?}"
+    );
+    assert!(
+        action
+            .reason
+            .as_deref()
+            .unwrap()
+            .ends_with("ferry would use the modelled POST /api/v1/templates, and this tenant switched capability `templates` off"),
+        "{action:?}"
+    );
+}
+
+#[test]
+fn a_promoted_plugin_relies_on_no_modelled_capability() {
+    let d = plugin("pto").build();
+    let policy = Policy {
+        promotion: Some(Promotion {
+            from: "sandbox".into(),
+            clean_source_hashes: HashSet::from([d.source_hash.clone()]),
+            source_ids: BTreeMap::from([("pto".to_owned(), "pl_1".to_owned())]),
+        }),
+        capabilities: CapabilitySet::all().without(Capability::Templates),
+        ..Policy::new("assistants", Platform::AgentStudio)
+    };
+    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let action = only(&plan);
+    assert_eq!(action.op.kind(), OpKind::Create, "{action:?}");
+    assert!(action.modelled.is_empty());
+}
+
+#[test]
+fn a_cde_copy_without_rename_keeps_its_copy_name_until_a_person_renames_it() {
+    let policy = Policy {
+        catalog: Catalog {
+            secrets: vec!["amazon/seller".into()],
+            ..Catalog::default()
+        },
+        ..Policy::new("feeds", Platform::ProductsupCde)
+    };
+    let d = cde("amazon").secrets(&["amazon/seller"]).build();
+    let first = super::plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    assert_eq!(
+        only(&first).modelled,
+        [Capability::Rename, Capability::Secrets]
+    );
+
+    let off = Policy {
+        capabilities: CapabilitySet::all()
+            .without(Capability::Rename)
+            .without(Capability::Secrets),
+        catalog: Catalog::default(),
+        ..policy
+    };
+    let plan = super::plan(std::slice::from_ref(&d), &LiveView::default(), &[], &off);
+    let create = only(&plan);
+    assert_eq!(
+        create.op.kind(),
+        OpKind::Create,
+        "no secret look-up: {create:?}"
+    );
+    assert!(create.modelled.is_empty());
+    assert!(
+        create
+            .reason
+            .as_deref()
+            .unwrap()
+            .ends_with("the copy keeps the name `Amazon - Copy` until a person renames it to `Amazon` (capability `rename` is off)"),
+        "{create:?}"
+    );
+
+    // Recorded under the copy's name, the connector plans a rename: a manual step.
+    let copy_name = "Amazon - Copy";
+    let held = d.body.with_name(copy_name);
+    let id = live_id("amazon");
+    let mut recorded = entry(&d, &id, 1);
+    recorded.applied_hash = held.content_hash();
+    recorded.name = copy_name.into();
+    let live = LiveView::listed(vec![summary(&id, copy_name, 1)]);
+    let plan = super::plan(
+        std::slice::from_ref(&d),
+        &live,
+        std::slice::from_ref(&recorded),
+        &off,
+    );
+    let rename = only(&plan);
+    assert!(
+        matches!(
+            block_reason(rename),
+            BlockReason::CapabilityOff {
+                capability: Capability::Rename,
+                ..
+            }
+        ),
+        "{rename:?}"
+    );
+    assert!(
+        rename
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("manual step: rename `Amazon - Copy` to `Amazon` in the tenant by hand"),
+        "{rename:?}"
+    );
+
+    // Once a person renamed it, the tenant holds git's content: a noop that records it.
+    let live =
+        LiveView::listed(vec![summary(&id, "Amazon", 2)]).with_export(object(&id, 2, &d.body));
+    let plan = super::plan(
+        std::slice::from_ref(&d),
+        &live,
+        std::slice::from_ref(&recorded),
+        &off,
+    );
+    assert_eq!(
+        only(&plan).op,
+        Op::Noop {
+            live_id: id,
+            source_hash: d.source_hash.clone(),
+            observed_version: Some(2),
+            applied_hash: Some(d.hash.clone()),
+        }
+    );
+    assert!(plan.drift.is_empty(), "{:?}", plan.drift);
+}
+
+#[test]
+fn a_cde_replace_without_rename_copies_before_it_bins() {
+    let before = cde("amazon").build();
+    let after = cde("amazon").arguments("app.php import --all").build();
+    let policy = Policy::new("feeds", Platform::ProductsupCde);
+    let all = replaced(&before, &after, &policy);
+    assert_eq!(strategy(&all), ReplaceStrategy::RenameAside);
+    let off = Policy {
+        capabilities: CapabilitySet::all().without(Capability::Rename),
+        ..policy
+    };
+    let documented = replaced(&before, &after, &off);
+    assert_eq!(strategy(&documented), ReplaceStrategy::CopyThenDelete);
+    assert!(documented.modelled.is_empty(), "{documented:?}");
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::capability::{Capability, CapabilitySet};
 use crate::config::OnConflict;
 use crate::model::{
     Body, Catalog, ContentHash, Kind, LiveObject, LiveSummary, Location, Platform, Warning,
@@ -102,11 +103,13 @@ pub struct Policy {
     pub region: Option<String>,
     /// What references, bindings and secrets resolve to in this tenant.
     pub catalog: Catalog,
+    /// The modelled operations the tenant allows (`capabilities:`).
+    pub capabilities: CapabilitySet,
 }
 
 impl Policy {
     /// The defaults of a tenant with nothing configured: `onConflict: fail`, no prune, no
-    /// self-heal, window open, no promotion, same business, empty catalog.
+    /// self-heal, window open, no promotion, same business, empty catalog, every capability.
     pub fn new(tenant: impl Into<String>, platform: Platform) -> Self {
         Policy {
             tenant: tenant.into(),
@@ -121,6 +124,7 @@ impl Policy {
             plugin_source_region: None,
             region: None,
             catalog: Catalog::default(),
+            capabilities: CapabilitySet::all(),
         }
     }
 }
@@ -249,6 +253,10 @@ pub struct Action {
     pub op: Op,
     /// Why, for people. For a blocked action, the block reason's message.
     pub reason: Option<String>,
+    /// The modelled capabilities the action relies on (empty: only documented operations
+    /// or ones ferry cannot do without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modelled: Vec<Capability>,
 }
 
 impl Action {
@@ -297,10 +305,14 @@ pub enum Op {
         /// The manifest's source hash.
         source_hash: ContentHash,
     },
-    /// Replace the object (the platforms have no in-place update). Kizen: rename the old
-    /// one aside, import the new one under the same name and API name, delete the old one on
-    /// success and rename it back on failure. Agent Studio: delete and redeploy. CDE: copy,
-    /// rename, then move the old one to the bin.
+    /// Replace the object: no platform documents an in-place update. How is the
+    /// [`ReplaceStrategy`]: Kizen renames the old connector (and its API name) aside,
+    /// imports the new one and deletes the old one (or, with capability `rename` or
+    /// `apiName` off, deletes first as the vendor's "Delete or rename the existing one
+    /// first" allows); Agent Studio deletes the plugin and redeploys it, as its vendor
+    /// documents; CDE renames the old connector aside, copies, renames the copy and moves
+    /// the old one to the bin (with capability `rename` off: copies, then bins the old one,
+    /// and a person renames the copy).
     #[serde(rename_all = "camelCase")]
     Replace {
         /// Live id of the object replaced.
@@ -317,6 +329,8 @@ pub enum Op {
         cause: ReplaceCause,
         /// How the platform creates the new object.
         via: CreateVia,
+        /// How the old object makes way for the new one.
+        strategy: ReplaceStrategy,
         /// Warnings the platform's checks will raise.
         expected_warnings: Vec<Warning>,
     },
@@ -362,6 +376,11 @@ pub enum Op {
         /// active toggle on): record it, so the next reconcile needs no export.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         observed_version: Option<u64>,
+        /// The tenant holds git's content although ferry recorded other content (a person
+        /// made the change ferry could not make, such as renaming a CDE copy with capability
+        /// `rename` off): record this hash as applied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        applied_hash: Option<ContentHash>,
     },
     /// A change ferry will not make now.
     #[serde(rename_all = "camelCase")]
@@ -475,6 +494,35 @@ impl fmt::Display for CreateVia {
                 write!(f, "install from a link exported in {from_tenant}")
             }
             CreateVia::Copy => f.write_str("copy"),
+        }
+    }
+}
+
+/// How a replace makes way for the new object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplaceStrategy {
+    /// Rename the old object aside (Kizen: its API name too), create the new one, then
+    /// delete the old one; if the create fails, rename the old one back. The name always
+    /// holds an object.
+    RenameAside,
+    /// Delete the old object, then create the new one. The object is absent between the
+    /// two steps; if the create fails it stays absent until a later reconcile creates it.
+    /// Agent Studio's documented update, and Kizen's with capability `rename` or `apiName`
+    /// off.
+    DeleteFirst,
+    /// CDE with capability `rename` off: copy (named `<name> - Copy`), then move the old
+    /// connector to the bin; a person renames the copy.
+    CopyThenDelete,
+}
+
+impl ReplaceStrategy {
+    /// The name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplaceStrategy::RenameAside => "rename-aside",
+            ReplaceStrategy::DeleteFirst => "delete-first",
+            ReplaceStrategy::CopyThenDelete => "copy-then-delete",
         }
     }
 }
@@ -618,6 +666,17 @@ pub enum BlockReason {
         /// The object.
         live_id: String,
     },
+    /// The change needs a modelled operation the tenant switched off, and the documents
+    /// offer no other way: a person does it.
+    #[serde(rename_all = "camelCase")]
+    CapabilityOff {
+        /// The capability switched off.
+        capability: Capability,
+        /// The platform.
+        platform: Platform,
+        /// What a person must do.
+        step: String,
+    },
 }
 
 impl fmt::Display for BlockReason {
@@ -710,6 +769,16 @@ impl fmt::Display for BlockReason {
                 f,
                 "the content of {live_id} was not exported before planning, so ferry cannot compare \
                  it; plan again"
+            ),
+            BlockReason::CapabilityOff {
+                capability,
+                platform,
+                step,
+            } => write!(
+                f,
+                "manual step: {step}. ferry would use the modelled {}, and this tenant switched \
+                 capability `{capability}` off",
+                capability.call(*platform)
             ),
         }
     }

@@ -11,6 +11,15 @@
 //! Promotion installs a link exported from another tenant. The platform enforces its own
 //! rules (published only, no webhook triggers, no cross-region links, bindings must exist);
 //! this client reports its refusals as [`Error`]s with the platform's message.
+//!
+//! The vendor documents promotion (export a published plugin, install its link within
+//! 24 hours, select connectors in the wizard) as UI steps, so every path and field here is
+//! modelled. Creating a plugin straight from git through `POST /api/v1/templates` is the
+//! capability `templates`, renaming the capability `rename`. Readers are tolerant: unknown
+//! fields are ignored; `id` and `name` (and, to export, `state` and `trigger`) are
+//! required and a missing one is an error naming the field and the request; `active`
+//! absent means off; `updatedAt` absent is empty; `version` absent falls back to a
+//! fingerprint of `name` and `updatedAt`.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -22,10 +31,11 @@ use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request};
 use super::paging;
 use super::{CheckResult, CreateFrom, NameConflict, Provider};
+use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::{
     Body, Catalog, Created, LiveObject, LiveSummary, Platform, PluginBody, PluginState,
-    PluginTrigger,
+    PluginTrigger, change_marker,
 };
 
 /// Page size of list calls (the API's maximum).
@@ -74,6 +84,13 @@ impl AgentStudioClient {
         Ok(AgentStudioClient { api, region })
     }
 
+    /// This client with only `capabilities` of the modelled operations.
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: CapabilitySet) -> Self {
+        self.api.capabilities = capabilities;
+        self
+    }
+
     /// The tenant's data center, if configured.
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
@@ -91,6 +108,7 @@ impl AgentStudioClient {
     /// Turn a plugin from git into an installation link issued by this tenant.
     async fn template(&self, plugin: &PluginBody) -> Result<String> {
         let scope = self.api.scope(Operation::Template, Some(&plugin.name));
+        self.api.require(&scope, Capability::Templates)?;
         let body = json!({
             "name": plugin.name,
             "description": plugin.description,
@@ -276,6 +294,10 @@ impl paging::Page for Page {
         )
     }
 
+    fn unpaged_path() -> String {
+        COLLECTION.to_owned()
+    }
+
     fn describe(cursor: &String) -> String {
         format!("the page at cursor {cursor:?}")
     }
@@ -293,24 +315,32 @@ impl paging::Page for Page {
 struct Summary {
     id: String,
     name: String,
-    state: PluginState,
+    #[serde(default)]
+    state: Option<PluginState>,
     #[serde(default)]
     active: bool,
+    #[serde(default)]
     updated_at: String,
-    version: u64,
+    #[serde(default)]
+    version: Option<u64>,
 }
 
 impl Summary {
     fn into_live(self) -> LiveSummary {
         LiveSummary {
+            version: version_or_marker(self.version, &self.name, &self.updated_at),
             id: self.id,
             name: self.name,
             active: self.active,
             updated_at: self.updated_at,
-            version: self.version,
-            status: Some(state_word(self.state).to_owned()),
+            status: self.state.map(|s| state_word(s).to_owned()),
         }
     }
+}
+
+/// The platform's `version`, or a fingerprint of what list and detail both carry.
+fn version_or_marker(version: Option<u64>, name: &str, updated_at: &str) -> u64 {
+    version.unwrap_or_else(|| change_marker(&json!({ "name": name, "updatedAt": updated_at })))
 }
 
 #[derive(Deserialize)]
@@ -328,8 +358,10 @@ struct Detail {
     actions: serde_json::Value,
     #[serde(default)]
     active: bool,
+    #[serde(default)]
     updated_at: String,
-    version: u64,
+    #[serde(default)]
+    version: Option<u64>,
 }
 
 impl Detail {
@@ -339,7 +371,7 @@ impl Detail {
             name: self.name.clone(),
             active: self.active,
             updated_at: self.updated_at.clone(),
-            version: self.version,
+            version: version_or_marker(self.version, &self.name, &self.updated_at),
             status: Some(state_word(self.state).to_owned()),
         }
     }

@@ -5,6 +5,29 @@
 //! connector into ferry's [`CdeBody`]. It must not decide what to change and must never
 //! set `active: true`.
 //!
+//! # Reading what the vendor documents
+//! The vendor documents `GET /connectors/{publicId}` and prints the request and response
+//! of `POST /connectors/copy`; everything else (the list and its paging, rename, the bin,
+//! the secrets look-up, an active toggle) is modelled. Readers are tolerant: of a
+//! connector only `id` and `name` are required (a missing one is an error naming the field
+//! and the request it answered), unknown fields are ignored, and what the vendor never
+//! shows has a fallback:
+//!
+//! - `active`: absent means off. The documents show no toggle; the modelled list carries
+//!   one, so a copy is read back from the list.
+//! - `updated-at`: the top-level field when present, else `versions[0].updated-at`, else
+//!   empty.
+//! - the change marker (`version` of [`LiveSummary`]): when any version carries an
+//!   `updated-at`, a fingerprint of `name`, `main-version-number` and each version's
+//!   `version`, `updated-at` and `state` (documented fields); else a top-level integer
+//!   `version` when present; else a fingerprint of the whole object (a content hash). The
+//!   list and `GET /connectors/{publicId}` give the same marker for the same connector
+//!   when both carry those fields.
+//!
+//! A copy answers `<name> - Copy`; ferry renames it to the manifest's name through the
+//! modelled `PATCH` (capability `rename`). With that capability off the copy keeps its
+//! name and a person renames it.
+//!
 //! # Normalization
 //! [`normalize_connector`] keeps what a person writes in a manifest and drops what the
 //! server or the environment owns; [`normalize_config`] also drops values equal to what the
@@ -50,9 +73,11 @@ use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request};
 use super::paging;
 use super::{CheckResult, CreateFrom, Provider};
+use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::{
     Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, WarningKind,
+    change_marker,
 };
 
 /// Where the platform keeps its connectors: `{COLLECTION}/{id}`.
@@ -60,6 +85,15 @@ const COLLECTION: &str = "/connectors";
 
 /// Page size of list calls (the API's maximum).
 const PAGE_SIZE: u32 = 500;
+
+/// The documented copy call.
+const COPY: &str = "POST /connectors/copy";
+
+/// The documented read of one connector.
+const GET_ONE: &str = "GET /connectors/{publicId}";
+
+/// The modelled list call.
+const LIST: &str = "GET /connectors";
 
 /// Config fields owned by the server or the environment.
 const SERVER_CONFIG_FIELDS: &[&str] = &[
@@ -141,9 +175,48 @@ impl CdeClient {
         Ok(CdeClient { api, region })
     }
 
+    /// This client with only `capabilities` of the modelled operations.
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: CapabilitySet) -> Self {
+        self.api.capabilities = capabilities;
+        self
+    }
+
     /// The tenant's data center, if configured.
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
+    }
+
+    /// A connector as the list shows it (the active toggle is modelled and only listed):
+    /// how ferry reads a copy back. The modelled list is in creation order, so a new copy is
+    /// its last item: with paging, one item to learn the total and the last item, and the
+    /// whole list only when the last item is another connector (a concurrent create) or the
+    /// list gives no total.
+    async fn listed(&self, id: &str) -> Result<LiveSummary> {
+        let scope = self.api.scope(Operation::ReadBack, Some(id));
+        if self.api.capabilities.enabled(Capability::Paging) {
+            let item = |from: u64| Request::get(format!("{COLLECTION}?from={from}&limit=1"));
+            let first: Page = self.api.json(&scope, item(0)).await?;
+            let total = first.metadata.as_ref().and_then(|m| m.total);
+            let last = match total {
+                Some(0) | None => None,
+                Some(1) => Some(first),
+                Some(n) => Some(self.api.json::<Page>(&scope, item(n - 1)).await?),
+            };
+            if let Some(last) = last {
+                let items = paging::Page::into_parts(last, &scope)?.items;
+                if let Some(found) = items.into_iter().find(|s| s.id == id) {
+                    return Ok(found);
+                }
+            }
+        }
+        let listed = self.api.list_all::<Page>(&scope).await?;
+        listed.into_iter().find(|s| s.id == id).ok_or_else(|| {
+            Error::decode(
+                &scope,
+                format!("the connector {id} that {COPY} answered is not in the answer to {LIST}"),
+            )
+        })
     }
 
     async fn connector(&self, scope: &Scope, id: &str) -> Result<Value> {
@@ -173,9 +246,11 @@ impl CdeClient {
                 Request::post("/connectors/copy", request).not_idempotent(),
             )
             .await?;
-        let copy = summary_of(&scope, &reply.data)?;
+        let copy = summary_of(&scope, COPY, &reply.data)?;
 
-        if copy.name != body.name
+        let rename = self.api.capabilities.enabled(Capability::Rename);
+        if rename
+            && copy.name != body.name
             && let Err(err) = self.rename(&copy.id, &body.name).await
         {
             // Leave no stray "<name> - Copy" behind: move it to the bin (restorable).
@@ -192,13 +267,7 @@ impl CdeClient {
             return Err(err.with_note(&note));
         }
 
-        let read = self
-            .connector(
-                &self.api.scope(Operation::ReadBack, Some(&copy.id)),
-                &copy.id,
-            )
-            .await?;
-        let summary = summary_of(&scope, &read)?;
+        let summary = self.listed(&copy.id).await?;
         ensure_inactive(self, &scope, &summary).await?;
 
         let mut warnings = Vec::new();
@@ -239,7 +308,7 @@ impl Provider for CdeClient {
     async fn export(&self, id: &str) -> Result<LiveObject> {
         let scope = self.api.scope(Operation::Export, Some(id));
         let data = self.connector(&scope, id).await?;
-        let summary = summary_of(&scope, &data)?;
+        let summary = summary_of(&scope, GET_ONE, &data)?;
         let body = normalize_connector(&data).map_err(|reason| Error::decode(&scope, reason))?;
         Ok(LiveObject {
             summary,
@@ -303,6 +372,10 @@ impl Provider for CdeClient {
     }
 
     async fn catalog(&self) -> Result<Catalog> {
+        if !self.api.capabilities.enabled(Capability::Secrets) {
+            // The look-up is modelled; without it the copy's own error names missing secrets.
+            return Ok(Catalog::default());
+        }
         let scope = self.api.scope(Operation::Catalog, None);
         let secrets: Secrets = self.api.json(&scope, Request::get("/secrets")).await?;
         Ok(Catalog {
@@ -312,28 +385,74 @@ impl Provider for CdeClient {
     }
 }
 
-/// The [`LiveSummary`] of a connector or list item (`updated-at`, `version`, `active`).
-fn summary_of(scope: &Scope, data: &Value) -> Result<LiveSummary> {
-    #[derive(Deserialize)]
-    struct Summary {
-        id: String,
-        name: String,
-        #[serde(default)]
-        active: bool,
-        #[serde(rename = "updated-at")]
-        updated_at: String,
-        version: u64,
-    }
-    let s: Summary = Summary::deserialize(data)
-        .map_err(|err| Error::decode(scope, format!("connector: {err}")))?;
+/// The [`LiveSummary`] of a connector, a list item or a copy's answer (`call` names the
+/// request, for messages). Only `id` and `name` are required; see the module documentation
+/// for the fallbacks of `active`, `updated-at` and the change marker.
+fn summary_of(scope: &Scope, call: &str, data: &Value) -> Result<LiveSummary> {
+    let required = |field: &str| {
+        data.get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                Error::decode(
+                    scope,
+                    format!(
+                        "the answer to {call} has no connector `{field}` (a string); ferry cannot track a connector without it"
+                    ),
+                )
+            })
+    };
+    let id = required("id")?;
+    let name = required("name")?;
+    let updated_at = data
+        .get("updated-at")
+        .and_then(Value::as_str)
+        .or_else(|| {
+            data.pointer("/versions/0/updated-at")
+                .and_then(Value::as_str)
+        })
+        .unwrap_or_default()
+        .to_owned();
     Ok(LiveSummary {
-        id: s.id,
-        name: s.name,
-        active: s.active,
-        updated_at: s.updated_at,
-        version: s.version,
+        id,
+        name,
+        active: data.get("active").and_then(Value::as_bool).unwrap_or(false),
+        updated_at,
+        version: marker_of(data),
         status: None,
     })
+}
+
+/// The change marker of a connector: see the module documentation.
+fn marker_of(data: &Value) -> u64 {
+    let versions: &[Value] = data
+        .get("versions")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    let stamped = versions
+        .iter()
+        .any(|v| v.get("updated-at").is_some_and(|u| !u.is_null()));
+    if stamped {
+        let field = |v: &Value, key: &str| v.get(key).cloned().unwrap_or(Value::Null);
+        let versions: Vec<Value> = versions
+            .iter()
+            .map(|v| {
+                json!({
+                    "version": field(v, "version"),
+                    "updated-at": field(v, "updated-at"),
+                    "state": field(v, "state"),
+                })
+            })
+            .collect();
+        return change_marker(&json!({
+            "name": field(data, "name"),
+            "main-version-number": field(data, "main-version-number"),
+            "versions": versions,
+        }));
+    }
+    data.get("version")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| change_marker(data))
 }
 
 /// A connector (`data` of `GET /connectors/{id}`) in ferry's [`CdeBody`] shape. See the
@@ -484,6 +603,9 @@ struct Page {
 struct Metadata {
     #[serde(default)]
     next: Option<u64>,
+    /// Every connector outside the bin.
+    #[serde(default)]
+    total: Option<u64>,
 }
 
 impl paging::Page for Page {
@@ -498,6 +620,10 @@ impl paging::Page for Page {
         format!("{COLLECTION}?from={from}&limit={PAGE_SIZE}")
     }
 
+    fn unpaged_path() -> String {
+        COLLECTION.to_owned()
+    }
+
     fn describe(from: &u64) -> String {
         format!("page from {from}")
     }
@@ -506,7 +632,7 @@ impl paging::Page for Page {
         let items = self
             .data
             .iter()
-            .map(|item| summary_of(scope, item))
+            .map(|item| summary_of(scope, LIST, item))
             .collect::<Result<Vec<_>>>()?;
         Ok(paging::Parts {
             items,
@@ -529,85 +655,44 @@ struct SecretName {
 mod tests {
     use super::*;
 
-    /// The vendor's `POST /connectors/copy` response `data` (abridged only in platform refs).
+    /// The vendor's `POST /connectors/copy` response, verbatim.
+    const VENDOR_COPY_RESPONSE: &str =
+        include_str!("../../tests/fixtures/vendor/cde_copy_response.json");
+
+    /// The vendor's `POST /connectors/copy` request, verbatim.
+    const VENDOR_COPY_REQUEST: &str =
+        include_str!("../../tests/fixtures/vendor/cde_copy_request.json");
+
     fn vendor_copy() -> Value {
-        let config = json!({
-            "update-progress": ["vcs-config", "application-config"],
-            "secret-registrations": [
-                {"ini_header": "amazon::seller", "vault_secret": "amazon/seller", "fields": ["ini_header", "seller"]}
-            ],
-            "authentication-registrations": [20, 30],
-            "authentication-registrations-additional-fields": ["pup-auth-option-1", "pup-auth-option-2"],
-            "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
-            "vcs": {"authorization": "public", "url": "https://github.com/some-repo.git", "branch": "main",
-                    "username": null, "deploy-key-public": null, "latest-commit": null},
-            "docker": {"image-name": null, "image-tag": null, "registry-url": null},
-            "individuals": [vendor_individual(), vendor_auth_select()],
-            "migration": null,
-            "execution": {"execution-mode": "as-env-variables", "container-api-image": "img:1.0.0",
-                          "docker-host": "unix:///var/run/docker.sock",
-                          "container-api": {"image": null, "version-constraint": "^0.25"}},
-            "export": null, "data-service": null,
-            "datasource": {"categories": ["miscellaneous"]},
-            "buckets": [], "feature-flags": [], "container-api-config": null
-        });
-        let version = json!({
-            "name": "Test Import - Copy", "version": "1.0.0", "created-at": "2026-05-11T14:12:28+02:00",
-            "updated-at": "2026-05-11T14:12:29+02:00", "deleted-at": null, "state": "updated",
-            "config": config,
-            "platform_dev_reference": {"account": null}, "platform_prod_reference": {"released": false}
-        });
-        json!({
-            "id": "00d8c347-0dec-480f-8c99-7f7dfcfb06bf", "type": "datasource", "name": "Test Import - Copy",
-            "description": "this is a imported connector", "readme": null, "flow": "default",
-            "main-version-number": null, "owner": "019e16f3", "integrator": "019e16f3",
-            "updated-at": "2026-05-11T14:12:29+02:00", "version": 1, "active": false,
-            "versions": [version],
-            "main": null
-        })
+        let response: Value = serde_json::from_str(VENDOR_COPY_RESPONSE).unwrap();
+        response["data"].clone()
     }
 
-    fn vendor_individual() -> Value {
-        json!({"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
-               "field-placeholder": "Host url", "field-description": "A url to host",
-               "field-default-value": null, "field-config": null, "order": 1,
-               "created-at": "2026-05-11T14:12:28+02:00", "updated-at": "2026-05-11T14:12:28+02:00"})
-    }
-
-    fn vendor_auth_select() -> Value {
-        json!({"command-option": "authentication_select", "field-type": "authentication_select",
-               "field-name": "", "field-required": false, "order": 2,
-               "created-at": "2026-05-11T14:12:28+02:00", "updated-at": "2026-05-11T14:12:28+02:00"})
-    }
-
-    /// What the vendor's copy request sent, as a manifest would hold it.
     fn vendor_request_config() -> Value {
-        json!({
-            "execution": {"execution-mode": "as-env-variables"},
-            "authentication-registrations": [20, 30],
-            "authentication-registrations-additional-fields": ["option-1", "option-2"],
-            "secret-registrations": [{"vault_secret": "amazon/seller"}],
-            "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
-            "vcs": {"authorization": "basic", "url": "https://github.com/some-repo.git", "branch": "main",
-                    "username": "username", "token": "token"},
-            "individuals": [
-                {"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
-                 "field-placeholder": "Host url", "field-description": "A url to host", "order": 1}
-            ]
-        })
+        let request: Value = serde_json::from_str(VENDOR_COPY_REQUEST).unwrap();
+        request["versions"][0]["config"].clone()
+    }
+
+    fn scope() -> Scope {
+        Scope::new("feeds", Platform::ProductsupCde, Operation::Copy, None)
     }
 
     /// The canonical form of both.
     fn canonical_config() -> Value {
         json!({
             "authentication-registrations": [20, 30],
-            "authentication-registrations-additional-fields": ["option-1", "option-2"],
-            "secret-registrations": [{"vault_secret": "amazon/seller"}],
+            "authentication-registrations-additional-fields": ["option-1", "option-2", "option-3"],
+            "secret-registrations": [{"vault_secret": "amazon/seller"}, {"vault_secret": "google/io/shopping"}],
             "application": {"command": "php", "arguments": "app.php import", "health-check": "--help"},
             "vcs": {"url": "https://github.com/some-repo.git", "branch": "main"},
             "individuals": [
                 {"command-option": "host", "field-type": "input", "field-name": "Host", "field-required": false,
-                 "field-placeholder": "Host url", "field-description": "A url to host", "order": 1}
+                 "field-placeholder": "Host url", "field-description": "A url to host", "order": 1},
+                {"command-option": "port-number", "field-type": "input", "field-name": "Port", "field-required": false,
+                 "field-placeholder": "Port number", "field-description": "Port number", "order": 2},
+                {"command-option": "db-name", "field-type": "input", "field-name": "Db-name", "field-required": false,
+                 "field-placeholder": "Database name", "field-description": "Database name",
+                 "field-default-value": "MYSQL", "field-config": "some config", "order": 3}
             ]
         })
     }
@@ -626,6 +711,61 @@ mod tests {
         assert_eq!(
             normalize_config(&vendor_request_config()),
             canonical_config()
+        );
+    }
+
+    #[test]
+    fn the_documented_copy_response_reads_without_the_fields_it_lacks() {
+        let data = vendor_copy();
+        for absent in ["updated-at", "version", "active"] {
+            assert!(data.get(absent).is_none(), "the vendor shows no {absent}");
+        }
+        let summary = summary_of(&scope(), COPY, &data).unwrap();
+        assert_eq!(summary.id, "00d8c347-0dec-480f-8c99-7f7dfcfb06bf");
+        assert_eq!(summary.name, "Test Import - Copy");
+        assert!(!summary.active);
+        assert_eq!(summary.updated_at, "2026-05-11T14:12:29+02:00");
+        assert!(summary.version < 1 << 52, "{}", summary.version);
+
+        // The marker follows the documented per-version fields and the name, and nothing
+        // else: a toggle or a config field the list does not carry leaves it alone.
+        let mut same = data.clone();
+        same["active"] = json!(true);
+        same["versions"][0]["config"] = json!({});
+        assert_eq!(marker_of(&same), summary.version);
+        let mut renamed = data.clone();
+        renamed["name"] = json!("Test Import");
+        assert_ne!(marker_of(&renamed), summary.version);
+        let mut touched = data.clone();
+        touched["versions"][0]["updated-at"] = json!("2026-05-11T14:13:00+02:00");
+        assert_ne!(marker_of(&touched), summary.version);
+    }
+
+    #[test]
+    fn without_timestamps_the_marker_is_a_given_version_or_a_content_hash() {
+        let item = json!({"id": "c-1", "name": "A", "version": 7});
+        assert_eq!(marker_of(&item), 7);
+        let bare = json!({"id": "c-1", "name": "A"});
+        assert_eq!(marker_of(&bare), change_marker(&bare));
+        assert_ne!(
+            marker_of(&bare),
+            marker_of(&json!({"id": "c-1", "name": "B"}))
+        );
+        let summary = summary_of(&scope(), LIST, &bare).unwrap();
+        assert_eq!(summary.updated_at, "");
+        assert!(!summary.active);
+    }
+
+    #[test]
+    fn a_connector_without_an_id_names_the_field_and_the_request() {
+        let mut data = vendor_copy();
+        data.as_object_mut().unwrap().remove("id");
+        let err = summary_of(&scope(), COPY, &data).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "the answer to POST /connectors/copy has no connector `id` (a string); ferry cannot track a connector without it"
+            ),
+            "{err}"
         );
     }
 

@@ -52,7 +52,7 @@ pub fn connect_with_token(
 }
 
 /// A provider from resolved credentials and an existing [`HttpClient`] (to share one
-/// connection pool between tenants).
+/// connection pool between tenants), limited to the tenant's capabilities.
 ///
 /// # Errors
 /// [`Error::InvalidUrl`](super::Error::InvalidUrl), or
@@ -65,17 +65,19 @@ pub fn connect_with(
 ) -> Result<Arc<dyn Provider>> {
     let region = tenant.region.clone();
     let name = tenant.name.as_str();
+    let capabilities = tenant.capability_set();
     Ok(match tenant.platform {
-        Platform::Kizen => Arc::new(KizenClient::new(base_url, name, credentials, region, http)?),
-        Platform::AgentStudio => Arc::new(AgentStudioClient::new(
-            base_url,
-            name,
-            credentials,
-            region,
-            http,
-        )?),
-        Platform::ProductsupCde => {
-            Arc::new(CdeClient::new(base_url, name, credentials, region, http)?)
-        }
+        Platform::Kizen => Arc::new(
+            KizenClient::new(base_url, name, credentials, region, http)?
+                .with_capabilities(capabilities),
+        ),
+        Platform::AgentStudio => Arc::new(
+            AgentStudioClient::new(base_url, name, credentials, region, http)?
+                .with_capabilities(capabilities),
+        ),
+        Platform::ProductsupCde => Arc::new(
+            CdeClient::new(base_url, name, credentials, region, http)?
+                .with_capabilities(capabilities),
+        ),
     })
 }

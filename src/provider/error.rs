@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::capability::Capability;
 use crate::model::Platform;
 
 /// A result whose error is a provider [`Error`].
@@ -415,6 +416,17 @@ impl Error {
         Error::Unsupported {
             scope: Box::new(scope),
             reason: reason.into(),
+        }
+    }
+
+    /// A call whose modelled [`Capability`] the tenant switched off: never made.
+    pub(crate) fn switched_off(scope: Scope, capability: Capability) -> Self {
+        let call = capability.call(scope.platform);
+        Error::Unsupported {
+            scope: Box::new(scope),
+            reason: format!(
+                "the tenant switched off capability `{capability}` (`capabilities.{capability}: false`), so ferry does not call the modelled {call}"
+            ),
         }
     }
 

@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use super::credentials::Secret;
 use super::error::{Error, Operation, Result, Scope};
 use crate::backoff::Backoff;
+use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::Platform;
 
@@ -232,18 +233,24 @@ pub(crate) struct Reply {
     /// HTTP status.
     pub(crate) status: StatusCode,
     body: Vec<u8>,
+    /// The request answered, `POST /connectors/copy`, for messages.
+    call: String,
 }
 
 impl Reply {
-    /// Decode the body as JSON.
+    /// Decode the body as JSON. A body without a field the type requires is an error naming
+    /// the field and the request it answered.
     pub(crate) fn json<T: DeserializeOwned>(&self, scope: &Scope) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|err| Error::decode(scope, format!("{err}")))
+        serde_json::from_slice(&self.body)
+            .map_err(|err| Error::decode(scope, format!("the answer to {}: {err}", self.call)))
     }
 }
 
 /// One tenant's API: base URL, authentication headers and the shared [`HttpClient`].
 pub(crate) struct Endpoint {
     http: HttpClient,
+    /// The modelled operations the tenant allows.
+    pub(crate) capabilities: CapabilitySet,
     base: String,
     tenant: String,
     platform: Platform,
@@ -307,6 +314,7 @@ impl Endpoint {
         }
         Ok(Endpoint {
             http,
+            capabilities: CapabilitySet::all(),
             base: base_url.trim_end_matches('/').to_owned(),
             tenant: tenant.to_owned(),
             platform,
@@ -339,8 +347,18 @@ impl Endpoint {
         self.send(&scope, req).await.map(drop)
     }
 
-    /// `PATCH {collection}/{id}` with `{"name": name}`.
+    /// Fail with [`Error::Unsupported`] when the tenant switched `capability` off.
+    pub(crate) fn require(&self, scope: &Scope, capability: Capability) -> Result<()> {
+        if self.capabilities.enabled(capability) {
+            Ok(())
+        } else {
+            Err(Error::switched_off(scope.clone(), capability))
+        }
+    }
+
+    /// `PATCH {collection}/{id}` with `{"name": name}` (capability `rename`).
     pub(crate) async fn rename_object(&self, collection: &str, id: &str, name: &str) -> Result<()> {
+        self.require(&self.scope(Operation::Rename, Some(id)), Capability::Rename)?;
         self.patch_object(
             Operation::Rename,
             collection,
@@ -489,12 +507,15 @@ impl Endpoint {
                     tenant = %self.tenant, method = %req.method, path = %req.path, attempt, elapsed_ms,
                     status = status.as_u16(), "platform request"
                 );
+                let call = || format!("{} {}", req.method, path_only(&req.path));
                 if status.is_success() {
-                    return (Ok(Reply { status, body }), false);
+                    let call = call();
+                    return (Ok(Reply { status, body, call }), false);
                 }
                 if req.method == Method::DELETE && status == StatusCode::NOT_FOUND && attempt > 1 {
                     // An earlier attempt deleted it and its answer was lost.
-                    return (Ok(Reply { status, body }), false);
+                    let call = call();
+                    return (Ok(Reply { status, body, call }), false);
                 }
                 let safe = matches!(
                     status,
@@ -617,6 +638,11 @@ fn flatten_message(value: &serde_json::Value) -> String {
             .join("; "),
         other => other.to_string(),
     }
+}
+
+/// A request path without its query string (which may carry paging tokens).
+fn path_only(path: &str) -> &str {
+    path.split_once('?').map_or(path, |(p, _)| p)
 }
 
 /// `Retry-After`: delay seconds or an HTTP date.

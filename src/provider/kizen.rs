@@ -8,6 +8,15 @@
 //! the export package (name, API name, type, Live SQL, reference data, sample file,
 //! references) plus the summary fields, in one call. The Draft SQL, owner, status,
 //! warnings and timestamps are server-owned and never part of the [`KizenPackage`].
+//!
+//! Kizen documents export, import and duplication as UI actions and no management API, so
+//! every path and field here is modelled. Readers are tolerant all the same: unknown fields
+//! are ignored; `id` and `name` (and, to export, `api_name`, `type` and `live_sql`) are
+//! required and a missing one is an error naming the field and the request; `active`
+//! absent means off; `updated_at` absent is empty; `version` absent falls back to a
+//! fingerprint of `name` and `updated_at` (see [`crate::model::change_marker`]). The
+//! modelled `PATCH` of a name, the `PATCH` of an API name and the re-check are the
+//! capabilities `rename`, `apiName` and `checks`.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -19,10 +28,11 @@ use super::guard::ensure_inactive;
 use super::http::{Endpoint, HttpClient, Request};
 use super::paging;
 use super::{CheckResult, CreateFrom, Provider};
+use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::{
     Body, Catalog, CheckStatus, ContentHash, Created, KizenPackage, KizenReferences, KizenType,
-    LiveObject, LiveSummary, Platform, Warning,
+    LiveObject, LiveSummary, Platform, Warning, change_marker,
 };
 
 /// Page size of list calls (the API's maximum).
@@ -83,6 +93,13 @@ impl KizenClient {
             http,
         )?;
         Ok(KizenClient { api, region })
+    }
+
+    /// This client with only `capabilities` of the modelled operations.
+    #[must_use]
+    pub fn with_capabilities(mut self, capabilities: CapabilitySet) -> Self {
+        self.api.capabilities = capabilities;
+        self
     }
 
     /// The tenant's data center, if configured.
@@ -226,6 +243,8 @@ impl Provider for KizenClient {
 
     async fn rename_aside(&self, id: &str, aside_name: &str) -> Result<()> {
         let scope = self.api.scope(Operation::Rename, Some(id));
+        self.api.require(&scope, Capability::Rename)?;
+        self.api.require(&scope, Capability::ApiName)?;
         let current = self.detail(&scope, id).await?;
         let api_name = aside_api_name(&current.api_name, aside_name);
         let req = Request::patch(
@@ -237,9 +256,13 @@ impl Provider for KizenClient {
 
     async fn restore_name(&self, id: &str, name: &str) -> Result<()> {
         let scope = self.api.scope(Operation::Rename, Some(id));
+        self.api.require(&scope, Capability::Rename)?;
         let current = self.detail(&scope, id).await?;
         let body = match original_api_name(&current.api_name) {
-            Some(original) => json!({ "name": name, "api_name": original }),
+            Some(original) => {
+                self.api.require(&scope, Capability::ApiName)?;
+                json!({ "name": name, "api_name": original })
+            }
             None => json!({ "name": name }),
         };
         let req = Request::patch(format!("{COLLECTION}/{}", encode::component(id)), body);
@@ -256,6 +279,7 @@ impl Provider for KizenClient {
 
     async fn recheck(&self, id: &str) -> Result<CheckResult> {
         let scope = self.api.scope(Operation::Recheck, Some(id));
+        self.api.require(&scope, Capability::Checks)?;
         let req = Request::post(
             format!("{COLLECTION}/{}/checks", encode::component(id)),
             json!({}),
@@ -323,6 +347,10 @@ impl paging::Page for Page {
         format!("{COLLECTION}?page={page}&page_size={PAGE_SIZE}")
     }
 
+    fn unpaged_path() -> String {
+        COLLECTION.to_owned()
+    }
+
     fn describe(page: &u64) -> String {
         format!("page {page}")
     }
@@ -343,21 +371,28 @@ struct Summary {
     active: bool,
     #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
     updated_at: String,
-    version: u64,
+    #[serde(default)]
+    version: Option<u64>,
 }
 
 impl Summary {
     fn into_live(self) -> LiveSummary {
         LiveSummary {
+            version: version_or_marker(self.version, &self.name, &self.updated_at),
             id: self.id,
             name: self.name,
             active: self.active,
             updated_at: self.updated_at,
-            version: self.version,
             status: self.status,
         }
     }
+}
+
+/// The platform's `version`, or a fingerprint of what list and detail both carry.
+fn version_or_marker(version: Option<u64>, name: &str, updated_at: &str) -> u64 {
+    version.unwrap_or_else(|| change_marker(&json!({ "name": name, "updated_at": updated_at })))
 }
 
 /// `references` as the platform sends it (unknown fields tolerated, unlike manifests).
@@ -391,8 +426,10 @@ struct Detail {
     references: References,
     #[serde(default)]
     warnings: Vec<Warning>,
+    #[serde(default)]
     updated_at: String,
-    version: u64,
+    #[serde(default)]
+    version: Option<u64>,
 }
 
 impl Detail {
@@ -402,7 +439,7 @@ impl Detail {
             name: self.name.clone(),
             active: self.active,
             updated_at: self.updated_at.clone(),
-            version: self.version,
+            version: version_or_marker(self.version, &self.name, &self.updated_at),
             status: self.status.clone(),
         }
     }
@@ -478,6 +515,30 @@ mod tests {
         );
         assert_ne!(aside_api_name("orders_sync", "other"), aside);
         assert_eq!(original_api_name("orders_sync"), None);
+    }
+
+    #[test]
+    fn fields_the_platform_may_not_send_are_optional_and_unknown_ones_ignored() {
+        let detail: Detail = serde_json::from_value(json!({
+            "id": "sc_1", "name": "Orders Sync", "api_name": "orders_sync", "type": "webhook",
+            "live_sql": "SELECT 1", "something_new": {"nested": true}
+        }))
+        .unwrap();
+        let summary: Summary =
+            serde_json::from_value(json!({"id": "sc_1", "name": "Orders Sync"})).unwrap();
+        let (from_detail, from_list) = (detail.summary(), summary.into_live());
+        assert!(!from_detail.active);
+        assert_eq!(from_detail.updated_at, "");
+        assert_eq!(
+            from_detail.version, from_list.version,
+            "list and detail give one marker"
+        );
+        let renamed: Summary =
+            serde_json::from_value(json!({"id": "sc_1", "name": "Orders"})).unwrap();
+        assert_ne!(renamed.into_live().version, from_list.version);
+        let given: Summary =
+            serde_json::from_value(json!({"id": "sc_1", "name": "Orders", "version": 4})).unwrap();
+        assert_eq!(given.into_live().version, 4);
     }
 
     #[test]

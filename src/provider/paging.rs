@@ -5,6 +5,10 @@
 //! and [`Endpoint::list_all`] walks the pages: it follows each page's token until a page
 //! has none, and stops with a decode error when a token points back to a page already
 //! read, so a platform that loops cannot make a list run forever.
+//!
+//! Paging is modelled (no vendor document shows a list call). A tenant that switched
+//! capability `paging` off gets one request without paging parameters, whose answer must
+//! hold the whole list: an answer naming a next page is then an error saying so.
 
 use std::fmt;
 
@@ -12,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{Error, Result, Scope};
 use super::http::{Endpoint, Request};
+use crate::capability::Capability;
 
 /// A page's items and the next page's token (`None` on the last page).
 pub(crate) struct Parts<I, T> {
@@ -32,6 +37,9 @@ pub(crate) trait Page: DeserializeOwned {
     /// The request path of the page `token` names.
     fn path(token: &Self::Token) -> String;
 
+    /// The request path of the whole list without paging parameters.
+    fn unpaged_path() -> String;
+
     /// How a message names the page `token` names (`page 3`, `page from 100`).
     fn describe(token: &Self::Token) -> String;
 
@@ -49,6 +57,19 @@ impl Endpoint {
     /// The first failed request, an unreadable page, or [`Error::Decode`] when a page's
     /// next token names a page already read.
     pub(crate) async fn list_all<P: Page>(&self, scope: &Scope) -> Result<Vec<P::Item>> {
+        if !self.capabilities.enabled(Capability::Paging) {
+            let page: P = self.json(scope, Request::get(P::unpaged_path())).await?;
+            let Parts { items, next } = page.into_parts(scope)?;
+            return match next {
+                None => Ok(items),
+                Some(next) => Err(Error::decode(
+                    scope,
+                    format!(
+                        "the list answer names a next page ({next}) but the tenant switched capability `paging` off (`capabilities.paging: false`); switch it on to read every page"
+                    ),
+                )),
+            };
+        }
         let mut out = Vec::new();
         let mut token = P::first();
         let mut read = vec![token.clone()];

@@ -1,6 +1,7 @@
 //! The machine rendering:
 //! `{"tenants":[{"name","actions":[{"action","kind","connector","name","reason",…}],…}]}`.
-//! The five fields of each action are stable; others may be added.
+//! The five fields of each action are stable; others may be added. `modelled` lists the
+//! modelled capabilities an action relies on (absent when none).
 
 use serde_json::{Map, Value, json};
 
@@ -37,6 +38,9 @@ fn action(action: &Action) -> Value {
     if let Some(id) = action.op.live_id() {
         fields.insert("liveId".into(), json!(id));
     }
+    if !action.modelled.is_empty() {
+        fields.insert("modelled".into(), json!(action.modelled));
+    }
     let extra = match &action.op {
         Op::Create {
             hash,
@@ -60,12 +64,14 @@ fn action(action: &Action) -> Value {
             hash,
             cause,
             via,
+            strategy,
             expected_warnings,
             ..
         } => json!({
             "hash": hash,
             "cause": cause,
             "via": via,
+            "strategy": strategy,
             "expectedWarnings": expected_warnings,
         }),
         Op::Rename { from, to, hash, .. } => json!({ "from": from, "to": to, "hash": hash }),
