@@ -352,7 +352,7 @@ pub(crate) fn copy(
     let connector = CdeConnector {
         id: random_id(),
         name: new_name,
-        active: false,
+        active: ctx.activate_on_create,
         version: 1,
         updated_at: now,
         binned_at: None,
