@@ -1629,6 +1629,49 @@ async fn activate_on_create_leaves_new_objects_on_and_touches_nothing_else() {
     );
 }
 
+#[tokio::test]
+async fn a_person_sets_the_vcs_credentials_of_a_copy() {
+    let emu = Emu::start(seed()).await;
+    let (s, copy) = emu
+        .post(
+            "cde",
+            "/connectors/copy",
+            json!({"name": "Feed", "type": "datasource", "versions": [{"config": {
+                "vcs": {"authorization": "basic", "url": "https://github.com/acme/feed.git", "branch": "main",
+                        "username": "ci", "token": "t0ken"}}}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{copy}");
+    let vcs = &copy["data"]["versions"][0]["config"]["vcs"];
+    assert_eq!(vcs["authorization"], "public");
+    assert_eq!(vcs["username"], Value::Null);
+    let id = copy["data"]["id"].as_str().unwrap().to_owned();
+    let (s, b) = emu
+        .control(
+            "/_emulator/vcs",
+            json!({"tenant": "cde", "id": id, "username": "ci"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, read) = emu.get("cde", &format!("/connectors/{id}")).await;
+    let vcs = &read["data"]["versions"][0]["config"]["vcs"];
+    assert_eq!(vcs["authorization"], "basic");
+    assert_eq!(vcs["username"], "ci");
+    assert!(vcs.get("token").is_none(), "the token is never returned");
+    assert_eq!(read["data"]["version"], 2);
+    let (s, b) = emu
+        .control(
+            "/_emulator/vcs",
+            json!({"tenant": "sandbox", "id": "sc_0001"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _) = emu
+        .control("/_emulator/vcs", json!({"tenant": "cde", "id": "nope"}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
 // ---------------------------------------------------------------------------------------
 // State, clock, errors
 

@@ -336,6 +336,7 @@ pub(crate) fn router(emu: AppState) -> Router {
         .route("/_emulator/faults", post(faults_handler))
         .route("/_emulator/clock", post(clock_handler))
         .route("/_emulator/catalog", post(catalog_handler))
+        .route("/_emulator/vcs", post(vcs_handler))
         .route(
             "/_emulator/requests",
             get(requests_handler).delete(reset_requests_handler),
@@ -452,6 +453,60 @@ async fn catalog_handler(
     Ok(json_response(
         StatusCode::OK,
         &json!({ "tenant": req.tenant, "catalog": catalog }),
+    ))
+}
+
+/// Body of `POST /_emulator/vcs`: a person sets the VCS credentials of a CDE connector.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VcsRequest {
+    tenant: String,
+    id: String,
+    #[serde(default = "basic")]
+    authorization: String,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+fn basic() -> String {
+    "basic".to_owned()
+}
+
+async fn vcs_handler(
+    State(emu): State<AppState>,
+    JsonBody(req): JsonBody<VcsRequest>,
+) -> std::result::Result<Response, ApiError> {
+    let cell = emu
+        .tenant(&req.tenant)
+        .cloned()
+        .ok_or_else(|| unknown_tenant(&emu, &req.tenant))?;
+    let now = emu.now();
+    let updated = {
+        let mut data = cell.data();
+        let Objects::Cde(store) = &mut data.objects else {
+            return Err(ApiError::bad_request(format!(
+                "Tenant '{}' is on platform {}; only productsup-cde connectors have a VCS.",
+                cell.name, cell.platform
+            )));
+        };
+        cde::set_vcs_credentials(
+            store,
+            now,
+            &req.id,
+            &req.authorization,
+            req.username.as_deref(),
+        )
+    };
+    let Some(c) = updated else {
+        return Err(ApiError::not_found(format!(
+            "Connector '{}' not found in tenant '{}'.",
+            req.id, cell.name
+        )));
+    };
+    emu.mark_dirty();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": cell.name, "id": c.id, "version": c.version }),
     ))
 }
 
