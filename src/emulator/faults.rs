@@ -6,7 +6,9 @@
 //! This module decides what happens to one request; the server acts on the decision
 //! (sleeping, answering early, waiting until the client gives up, or dropping the
 //! connection after the work is done). Decisions are reproducible: each tenant draws from
-//! its own RNG seeded from the tenant name, reseeded whenever its faults change.
+//! its own RNG seeded from the tenant name and its faults, reseeded whenever its faults are
+//! set: the same faults on the same tenant draw the same decisions, other faults (another
+//! rate) draw others.
 
 use std::time::Duration;
 
@@ -218,9 +220,9 @@ impl FaultState {
     pub(crate) fn new(tenant: &str, faults: Faults) -> Self {
         let seed = name_seed(tenant);
         FaultState {
+            rng: StdRng::seed_from_u64(seed ^ faults_seed(&faults)),
             faults,
             seed,
-            rng: StdRng::seed_from_u64(seed),
             requests: 0,
         }
     }
@@ -232,8 +234,8 @@ impl FaultState {
 
     /// Replace the faults; counters and RNG start over so runs are reproducible.
     pub(crate) fn set(&mut self, faults: Faults) {
+        self.rng = StdRng::seed_from_u64(self.seed ^ faults_seed(&faults));
         self.faults = faults;
-        self.rng = StdRng::seed_from_u64(self.seed);
         self.requests = 0;
     }
 
@@ -279,6 +281,11 @@ impl FaultState {
         };
         Decision { delay, outcome }
     }
+}
+
+/// A stable 64-bit seed from a set of faults (FNV-1a of their JSON).
+fn faults_seed(faults: &Faults) -> u64 {
+    name_seed(&serde_json::to_string(faults).unwrap_or_default())
 }
 
 /// A stable 64-bit seed from a name (FNV-1a).
@@ -433,6 +440,27 @@ mod tests {
         assert_eq!(s.decide().outcome, Outcome::Pass, "nothing happens before");
         s.set(Faults::default());
         assert!(!s.loses_answer(MutatingOperation::Copy));
+    }
+
+    #[test]
+    fn other_faults_draw_other_decisions() {
+        let draws = |rate: f64| {
+            let mut s = FaultState::new(
+                "sandbox",
+                Faults {
+                    lose_response: Some(LoseResponse {
+                        rate,
+                        operations: Vec::new(),
+                    }),
+                    ..Faults::default()
+                },
+            );
+            (0..64)
+                .map(|_| s.loses_answer(MutatingOperation::Copy))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draws(0.5), draws(0.5));
+        assert_ne!(draws(0.5), draws(0.501));
     }
 
     #[test]
