@@ -195,6 +195,24 @@ pub struct Tenant {
     /// Sync windows; deny wins over allow.
     #[serde(default)]
     pub windows: Vec<Window>,
+    /// Where the open warnings of created connectors come from. Default `predicted`.
+    #[serde(default)]
+    pub warnings: WarningSource,
+}
+
+/// Where a tenant's import warnings come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningSource {
+    /// ferry predicts them from the manifest's references and the tenant's catalog, and
+    /// closes each one when a later catalog read resolves its reference. Kizen reports
+    /// import warnings only in its confirmation e-mail ("There is no in-app warning
+    /// indicator"), so this is the only source that needs nothing beyond the documents.
+    #[default]
+    Predicted,
+    /// The platform's own answer: the warnings of the create call and its re-check
+    /// endpoint, where a platform has them (on Kizen both are modelled, not documented).
+    Platform,
 }
 
 impl Tenant {
@@ -216,6 +234,7 @@ impl Tenant {
             prune: false,
             drift: None,
             windows: Vec::new(),
+            warnings: WarningSource::default(),
         }
     }
 }

@@ -296,6 +296,10 @@ pub enum Op {
         hash: ContentHash,
         /// The manifest's source hash.
         source_hash: ContentHash,
+        /// Warnings the import checks will raise on the duplicate (references of the
+        /// manifest missing from the catalog).
+        #[serde(default)]
+        expected_warnings: Vec<Warning>,
     },
     /// Replace the object (the platforms have no in-place update). Kizen: rename the old
     /// one aside, import the new one under the same name and API name, delete the old one on
