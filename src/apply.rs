@@ -585,14 +585,22 @@ async fn settled(
     }
     match recovery::settle(tenant, ctx.provider, ctx.store, jid).await {
         Ok(r) => {
-            let activated = matches!(err, provider::Error::ActivatedByPlatform { .. });
+            // The platform left the object active (seen now, or by the provider's read-back):
+            // ferry turned it off, and says so as a failure (invariant 1).
+            let activated =
+                r.was_active || matches!(err, provider::Error::ActivatedByPlatform { .. });
             let outcome = if !r.done || activated {
                 Outcome::Failed
             } else {
                 outcome_of(&r.warnings)
             };
-            let message = if activated {
+            let message = if matches!(err, provider::Error::ActivatedByPlatform { .. }) {
                 format!("{cause}\nrecorded: {}", r.note)
+            } else if r.was_active {
+                format!(
+                    "{cause}\nsettled by reading the tenant: {}; activation is a person's decision: find out why the platform activated it",
+                    r.note
+                )
             } else {
                 format!("{cause}\nsettled by reading the tenant: {}", r.note)
             };
@@ -1093,3 +1101,6 @@ async fn prune(
         .await;
     after_recording(action, verb, None, recorded)
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,6 +51,9 @@ pub struct Resolution {
     pub live_id: Option<String>,
     /// The warnings recorded with an adopted object.
     pub warnings: Vec<Warning>,
+    /// Whether the adopted object was active, against the platforms' rule (ferry turned
+    /// it off; the caller reports it).
+    pub was_active: bool,
 }
 
 /// Resolve every open journal entry of a tenant against its live state. Returns one line
@@ -183,6 +186,7 @@ async fn resolve(
                         done: false,
                         live_id: None,
                         warnings: Vec::new(),
+                        was_active: false,
                     })
                 }
             }
@@ -215,6 +219,7 @@ async fn resolve(
                         done: false,
                         live_id: Some(old_id.to_owned()),
                         warnings: Vec::new(),
+                        was_active: false,
                     })
                 }
                 (None, None) => {
@@ -226,6 +231,7 @@ async fn resolve(
                         done: false,
                         live_id: None,
                         warnings: Vec::new(),
+                        was_active: false,
                     })
                 }
             }
@@ -282,6 +288,7 @@ async fn resolve(
                 done,
                 live_id: now.map(|s| s.id),
                 warnings: Vec::new(),
+                was_active: false,
             })
         }
         "prune" => {
@@ -310,6 +317,7 @@ async fn resolve(
                 done: gone,
                 live_id: (!gone).then_some(target),
                 warnings: Vec::new(),
+                was_active: false,
             })
         }
         other => {
@@ -319,6 +327,7 @@ async fn resolve(
                 done: false,
                 live_id: None,
                 warnings: Vec::new(),
+                was_active: false,
             })
         }
     }
@@ -442,6 +451,7 @@ async fn adopt(
                 done: false,
                 live_id: None,
                 warnings: Vec::new(),
+                was_active: false,
             });
         }
         if let Some(x) = live.iter_mut().find(|x| x.id == s.id) {
@@ -494,5 +504,6 @@ async fn adopt(
         done: true,
         live_id: Some(s.id.clone()),
         warnings: j.warnings.clone(),
+        was_active: s.active,
     })
 }

@@ -91,7 +91,9 @@ async fn a_pushed_commit_is_applied_and_its_statuses_land_in_git_notes() {
         &ws,
         release,
         "ferry/staging",
-        &success("in sync · 2 connectors · 2 warnings"),
+        &success(
+            "in sync · 2 connectors · 2 warnings (Kizen e-mails them in the import confirmation)",
+        ),
     )
     .await;
     assert_eq!(emulator.names("staging"), ["Orders", "Returns"]);

@@ -224,8 +224,24 @@ enum TenantUpdate {
 }
 
 /// The sync status of `ferry/<tenant>` for a finished apply (shared by `serve` and
-/// `apply --report`).
+/// `apply --report`). A Kizen tenant's status with open warnings says that Kizen also
+/// e-mails them.
 pub(crate) fn sync_status(
+    tenant: &str,
+    plan: &Plan,
+    report: &ApplyReport,
+    connectors: usize,
+    warnings: u32,
+) -> CommitStatus {
+    let status = status_of(tenant, plan, report, connectors, warnings);
+    if plan.platform == crate::model::Platform::Kizen {
+        status.noting_kizen_email()
+    } else {
+        status
+    }
+}
+
+fn status_of(
     tenant: &str,
     plan: &Plan,
     report: &ApplyReport,
