@@ -280,3 +280,40 @@ fn acknowledging_the_vcs_warning_releases_promotion() {
     );
     assert_eq!(emu.names("feeds-prod"), ["Amazon Seller Import"]);
 }
+
+/// With nothing to apply, `ferry apply` still closes the warnings it sees resolved.
+#[test]
+fn an_apply_with_nothing_to_change_still_closes_resolved_warnings() {
+    let mut sandbox = seed_tenant("sandbox", Platform::Kizen);
+    sandbox.catalog = kizen_catalog(&[], &["EU Leads"], &["contacts.email"]);
+    let emu = Emulator::start(
+        Seed {
+            tenants: vec![sandbox],
+        },
+        &[],
+    );
+    let mut p = Project::new();
+    p.tenants(vec![Tenant::on(&emu, "sandbox", Platform::Kizen)], None);
+    SmartConnector::new("lead-intake", "Lead Intake")
+        .workflows(&["Lead Router"])
+        .filter_groups(&["EU Leads"])
+        .write(&p);
+    p.commit("lead intake");
+    let applied = p.apply_json(0);
+    assert_eq!(
+        json!(warnings_of(&applied, "sandbox", "lead-intake")),
+        json!([{"kind": "agentic-workflow", "reference": "Lead Router"}])
+    );
+    emu.control(
+        "POST",
+        "/_emulator/catalog",
+        Some(json!({"tenant": "sandbox", "agenticWorkflows": ["Lead Router"]})),
+    );
+    let nothing = p.apply_json(0);
+    assert_eq!(nothing["tenants"][0]["actions"], json!([]), "{nothing:#}");
+    assert_eq!(
+        nothing["tenants"][0]["closedWarnings"][0]["warning"]["reference"], "Lead Router",
+        "{nothing:#}"
+    );
+    assert!(open_warnings(&p, "sandbox").is_empty());
+}

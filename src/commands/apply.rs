@@ -90,10 +90,15 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
     if !anything && errors.is_empty() {
         // Nothing to change, but open warnings may have been resolved meanwhile.
         let reviewed = futures_join(p.tenants.iter().map(|t| p.engine.review_warnings(t))).await;
+        let mut closed_by_tenant = BTreeMap::new();
         for (tenant, closed) in p.tenants.iter().zip(reviewed) {
             match closed {
-                Ok(closed) if human => print_closed(tenant, &closed),
-                Ok(_) => {}
+                Ok(closed) => {
+                    if human {
+                        print_closed(tenant, &closed);
+                    }
+                    closed_by_tenant.insert(tenant.clone(), closed);
+                }
                 Err(e) => eprintln!("ferry: {tenant}: reviewing open warnings failed: {e}"),
             }
         }
@@ -103,10 +108,17 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
                 short(&p.revision)
             );
         } else {
-            println!(
-                "{:#}",
-                json!({"tenants": plans.iter().map(|plan| json!({"name": plan.tenant, "actions": []})).collect::<Vec<_>>()})
-            );
+            let tenants: Vec<serde_json::Value> = plans
+                .iter()
+                .map(|plan| {
+                    json!({
+                        "name": plan.tenant,
+                        "actions": [],
+                        "closedWarnings": closed_by_tenant.get(&plan.tenant).cloned().unwrap_or_default(),
+                    })
+                })
+                .collect();
+            println!("{:#}", json!({ "tenants": tenants }));
         }
         if args.report {
             report_all(args, p, &plans, &[]).await;
