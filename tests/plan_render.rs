@@ -335,3 +335,30 @@ fn drift_without_export_is_not_guessed() {
     assert!(plan.drift.is_empty());
     assert!(render::text(&[plan], false).ends_with("dev: no changes\n"));
 }
+
+#[test]
+fn markdown_opens_with_one_line_across_tenants() {
+    let quiet = kizen("quiet").build();
+    let (live, inventory) = in_sync(std::slice::from_ref(&quiet));
+    let synced = |name: &str| {
+        plan(
+            std::slice::from_ref(&quiet),
+            &live,
+            &inventory,
+            &Policy::new(name, Platform::Kizen),
+        )
+    };
+    let changed = plan(
+        &[quiet.clone(), kizen("fresh").build()],
+        &live,
+        &inventory,
+        &Policy::new("dev", Platform::Kizen),
+    );
+    let out = render::markdown(&[synced("a"), synced("b"), changed]);
+    assert!(
+        out.starts_with("**3 tenants: 1 to create** · 2 in sync\n\n### ferry plan: `a` (kizen)"),
+        "{out}"
+    );
+    // One tenant: its own summary line says it all.
+    assert!(render::markdown(&[synced("a")]).starts_with("### ferry plan: `a`"));
+}

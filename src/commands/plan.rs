@@ -233,7 +233,15 @@ pub fn run(args: PlanArgs) -> ExitCode {
                 }
                 format!("{v:#}\n")
             }
-            PlanOutput::Markdown => render::markdown(&plans),
+            PlanOutput::Markdown => {
+                let from = render::PlannedFrom {
+                    uncommitted: match args.selection.rev {
+                        Some(_) => Vec::new(),
+                        None => crate::source::uncommitted(&prepared.read.loaded),
+                    },
+                };
+                render::markdown_from(&plans, &from)
+            }
         };
         print!("{out}");
         for e in &errors {

@@ -5,7 +5,7 @@
 //! cannot be confused: both reject unknown fields), and its `$defs` hold `Config` and
 //! `AnyManifest` for editors that want one of them (`ferry.schema.json#/$defs/Config`).
 //! The checked-in copy is `schema/ferry.schema.json`; regenerate it with
-//! `cargo run -- schema > schema/ferry.schema.json`.
+//! `scripts/schemas.sh` (which also refreshes the chart's values schema).
 
 use std::process::ExitCode;
 
@@ -66,7 +66,7 @@ mod tests {
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             checked_in == render(),
-            "schema/ferry.schema.json is stale: regenerate it with `cargo run -- schema > schema/ferry.schema.json` and commit it"
+            "schema/ferry.schema.json is stale: regenerate it with `scripts/schemas.sh` and commit it"
         );
     }
 

@@ -1,20 +1,91 @@
-//! The pull-request comment: per tenant a heading, a summary, a table of actions, one
-//! collapsible `<details>` block of diffs per replace, and the drift found.
+//! The pull-request comment: a one-line summary across tenants, a note when the plans
+//! were read from a working tree with uncommitted changes, then per tenant a heading, a
+//! summary, a table of actions, one collapsible `<details>` block of diffs per replace,
+//! and the drift found.
 
 use std::fmt::Write as _;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, Summary};
 
 use super::diff::SectionDiff;
 use super::view::view;
 
+/// Where the plans were read from, for the comment's header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlannedFrom {
+    /// Files (repository-relative) that differ from the commit planned, when the plans were
+    /// read from a working tree. Empty: a clean tree, or a commit (`--rev`).
+    pub uncommitted: Vec<String>,
+}
+
 /// Render plans as GitHub-flavoured Markdown. Noops are counted, not listed.
 pub fn markdown(plans: &[Plan]) -> String {
+    markdown_from(plans, &PlannedFrom::default())
+}
+
+/// [`markdown()`], saying so first when the working tree planned has uncommitted changes.
+pub fn markdown_from(plans: &[Plan], source: &PlannedFrom) -> String {
     let mut out = String::new();
+    if plans.len() > 1 {
+        across(&mut out, plans);
+    }
+    if !source.uncommitted.is_empty() {
+        uncommitted(&mut out, &source.uncommitted);
+    }
     for plan in plans {
         tenant(&mut out, plan);
     }
     out
+}
+
+/// `**4 tenants: 2 to create, 1 blocked** · 2 in sync`: the counts of every plan added up.
+fn across(out: &mut String, plans: &[Plan]) {
+    let mut total = Summary::default();
+    let mut in_sync = 0;
+    for plan in plans {
+        let s = plan.summary();
+        total.create += s.create;
+        total.duplicate += s.duplicate;
+        total.replace += s.replace;
+        total.rename += s.rename;
+        total.adopt += s.adopt;
+        total.prune += s.prune;
+        total.blocked += s.blocked;
+        total.unchanged += s.unchanged;
+        total.drift += s.drift;
+        if plan.is_empty() && plan.drift.is_empty() {
+            in_sync += 1;
+        }
+    }
+    let _ = write!(out, "**{} tenants: {total}**", plans.len());
+    if in_sync > 0 {
+        let _ = write!(out, " · {in_sync} in sync");
+    }
+    out.push_str("\n\n");
+}
+
+/// A quoted warning naming the uncommitted files (the first ten).
+fn uncommitted(out: &mut String, files: &[String]) {
+    const SHOWN: usize = 10;
+    let names: Vec<String> = files
+        .iter()
+        .take(SHOWN)
+        .map(|f| format!("`{}`", cell(f)))
+        .collect();
+    let _ = write!(
+        out,
+        "> **Uncommitted changes.** Planned from the working tree, which differs from the commit named below in {}: {}",
+        if files.len() == 1 {
+            "1 file".to_owned()
+        } else {
+            format!("{} files", files.len())
+        },
+        names.join(", ")
+    );
+    if files.len() > SHOWN {
+        let _ = write!(out, " and {} more", files.len() - SHOWN);
+    }
+    out.push_str(". Commit them, or plan a commit with `--rev`.\n\n");
 }
 
 fn tenant(out: &mut String, plan: &Plan) {
@@ -156,6 +227,22 @@ mod tests {
     fn cells_escape_pipes_and_html_but_not_code() {
         assert_eq!(cell("a | b <c> & `<d>`"), "a \\| b &lt;c&gt; &amp; `<d>`");
         assert_eq!(cell("one\ntwo"), "one two");
+    }
+
+    #[test]
+    fn uncommitted_files_are_named_up_to_ten() {
+        let files: Vec<String> = (0..12).map(|i| format!("connectors/c{i}.yaml")).collect();
+        let mut out = String::new();
+        uncommitted(&mut out, &files[..1]);
+        assert_eq!(
+            out,
+            "> **Uncommitted changes.** Planned from the working tree, which differs from the commit named below in 1 file: `connectors/c0.yaml`. Commit them, or plan a commit with `--rev`.\n\n"
+        );
+        let mut out = String::new();
+        uncommitted(&mut out, &files);
+        assert!(out.contains("in 12 files: `connectors/c0.yaml`"), "{out}");
+        assert!(out.contains("`connectors/c9.yaml` and 2 more."), "{out}");
+        assert!(!out.contains("c10"), "{out}");
     }
 
     #[test]

@@ -13,5 +13,5 @@ mod text;
 mod view;
 
 pub use json::json;
-pub use markdown::markdown;
+pub use markdown::{PlannedFrom, markdown, markdown_from};
 pub use text::text;

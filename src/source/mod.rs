@@ -8,7 +8,8 @@
 //! [`remote`] keeps a local bare cache of the configured repository up to date and answers
 //! which commit each followed branch points at; `connection` holds the one credentials
 //! callback every fetch and git-notes push uses, and `watchdog` cuts off network operations
-//! that get no answer.
+//! that get no answer. [`uncommitted`] names the files of a local source that differ from
+//! its commit.
 //!
 //! Apart from `remote` (and the git-notes reporter, through [`remote::RemoteSpec`]), it
 //! must not talk to remotes; it never parses or judges file contents (that is
@@ -29,10 +30,12 @@ pub(crate) mod connection;
 mod error;
 pub mod remote;
 mod snapshot;
+mod uncommitted;
 mod watchdog;
 mod worktree;
 
 pub use commit::{CommitSnapshot, changed_paths};
 pub use error::{Error, Result};
 pub use snapshot::{Entry, EntryKind, Snapshot};
+pub use uncommitted::uncommitted;
 pub use worktree::WorkTree;
