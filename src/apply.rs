@@ -7,11 +7,22 @@
 //! - **Journal first.** Every mutating call is journaled in the state store before it is
 //!   made, and each further step of a multi-call action (a replace is rename aside →
 //!   create → delete old, or → rename back on failure) is recorded before its call.
-//!   [`recover`] resolves what a crash left open against the live tenant: it adopts an
-//!   object a create made, finishes or rolls back a replace, so no connector is
+//!   [`crate::recovery`] resolves what a crash left open against the live tenant: it
+//!   adopts an object a create made, finishes or rolls back a replace, so no connector is
 //!   duplicated or lost.
+//! - **Unknown outcomes are settled by reading.** A call that fails without saying what
+//!   happened (no answer, a timeout, an answer that cannot be read, a 5xx to a create, a
+//!   refused follow-up after the platform created the object) keeps its journal entry
+//!   open, marked unknown, and is settled by listing the tenant
+//!   ([`crate::recovery::settle`]): right away, or after a timeout (the platform may still
+//!   be at work) on the next reconcile. A connector with an open entry is left alone until
+//!   then, so there is never a second create for one entry before the tenant was read.
 //! - **Active stays off.** Providers read every created object back and turn it off if
-//!   the platform left it on; apply reports that as a failure naming the object.
+//!   the platform left it on; apply records the object (it exists) and reports a failure
+//!   naming it.
+//! - **Warnings.** A created connector's open warnings are the planner's predictions
+//!   (`warnings: predicted`, the default) or what the platform reported (`warnings:
+//!   platform`); while any is open its content does not count as applied cleanly.
 //! - **No half-changed tenant.** A replace whose create fails renames the old connector
 //!   back, so the tenant keeps its last good state under its own name.
 //! - **Tenants are isolated.** Apply works on one tenant; callers run tenants in parallel.
@@ -26,9 +37,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::config::WarningSource;
 use crate::model::{Body, ContentHash, Kind, LiveSummary, Location, Warning};
 use crate::plan::{Action, CreateVia, Op, Plan, ReplaceStrategy};
-use crate::provider::{self, CreateFrom, Provider};
+use crate::provider::{self, CreateFrom, Operation, Provider};
+use crate::recovery;
+use crate::review;
 use crate::store::{self, InventoryRow, Store, clean, inventory, journal, warnings};
 
 /// What happened to one action.
@@ -89,6 +103,9 @@ pub struct ApplyReport {
     pub results: Vec<ActionResult>,
     /// Connectors already in sync.
     pub in_sync: usize,
+    /// Warnings closed after the actions (a reference resolved, a VCS authorised).
+    #[serde(default)]
+    pub closed_warnings: Vec<review::Closed>,
 }
 
 impl ApplyReport {
@@ -131,6 +148,8 @@ pub struct ApplyContext<'a> {
     pub locations: &'a HashMap<String, (Location, BTreeMap<String, Location>)>,
     /// What the tenant's list call returned when the plan was made.
     pub live: &'a [LiveSummary],
+    /// Where the warnings recorded for created connectors come from.
+    pub warnings: WarningSource,
 }
 
 /// Execute `plan` in order. Each action's failure is recorded and the next one runs.
@@ -160,7 +179,24 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
     if let Err(e) = confirm(ctx, tenant, seen).await {
         warn!(tenant, error = %e, "could not record the observed state of connectors in sync");
     }
+    let unsettled = unsettled(ctx, tenant).await;
     for action in &plan.actions {
+        if let Some(entry) = unsettled.get(&action.connector)
+            && calls_the_tenant(&action.op)
+        {
+            results.push(done(
+                action,
+                action.op.kind().as_str(),
+                Outcome::Failed,
+                vec![],
+                None,
+                Some(format!(
+                    "not attempted: the outcome of an earlier {entry} of this connector is not settled yet; \
+                     ferry reads the tenant first (the next reconcile resolves it)"
+                )),
+            ));
+            continue;
+        }
         let result = match &action.op {
             Op::Noop { .. } => continue,
             Op::Blocked { intended, reason } => done(
@@ -176,27 +212,57 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 hash,
                 source_hash,
                 via,
-                ..
-            } => create(ctx, tenant, action, body, hash, source_hash, via).await,
+                expected_warnings,
+            } => {
+                let op = Applying {
+                    verb: "create",
+                    body: Some(body),
+                    hash,
+                    source_hash,
+                    expected: expected_warnings,
+                    payload: payload(
+                        ctx,
+                        action,
+                        body.name(),
+                        api_name_of(body),
+                        hash,
+                        source_hash,
+                        expected_warnings,
+                    ),
+                };
+                created_by(ctx, tenant, action, op, create_object(ctx, body, via)).await
+            }
             Op::Duplicate {
                 source_id,
                 name,
                 api_name,
                 hash,
                 source_hash,
+                expected_warnings,
                 ..
             } => {
-                duplicate(
+                let mut payload = payload(
                     ctx,
-                    tenant,
                     action,
-                    source_id,
                     name,
-                    Some(api_name.as_str()),
+                    Some(api_name),
                     hash,
                     source_hash,
-                )
-                .await
+                    expected_warnings,
+                );
+                payload["source_id"] = json!(source_id);
+                let op = Applying {
+                    verb: "duplicate",
+                    body: None,
+                    hash,
+                    source_hash,
+                    expected: expected_warnings,
+                    payload,
+                };
+                let call = ctx
+                    .provider
+                    .duplicate(source_id, name, Some(api_name.as_str()));
+                created_by(ctx, tenant, action, op, call).await
             }
             Op::Replace {
                 live_id,
@@ -204,27 +270,40 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
                 hash,
                 source_hash,
                 via,
-                strategy: ReplaceStrategy::RenameAside,
-                ..
-            } => replace(ctx, tenant, action, live_id, body, hash, source_hash, via).await,
-            Op::Replace {
-                live_id,
-                body,
-                hash,
-                source_hash,
-                via,
+                expected_warnings,
                 strategy,
                 ..
             } => {
-                let swap = Swap {
-                    live_id,
-                    body,
+                let op = Applying {
+                    verb: "replace",
+                    body: Some(body),
                     hash,
                     source_hash,
-                    via,
-                    strategy: *strategy,
+                    expected: expected_warnings,
+                    payload: payload(
+                        ctx,
+                        action,
+                        body.name(),
+                        api_name_of(body),
+                        hash,
+                        source_hash,
+                        expected_warnings,
+                    ),
                 };
-                replace_without_rename(ctx, tenant, action, swap).await
+                match strategy {
+                    ReplaceStrategy::RenameAside => {
+                        replace(ctx, tenant, action, live_id, body, via, op).await
+                    }
+                    strategy => {
+                        let swap = Swap {
+                            live_id,
+                            body,
+                            via,
+                            strategy: *strategy,
+                        };
+                        replace_without_rename(ctx, tenant, action, swap, op).await
+                    }
+                }
             }
             Op::Rename {
                 live_id,
@@ -255,7 +334,62 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
         revision: ctx.revision.to_owned(),
         results,
         in_sync,
+        closed_warnings: Vec::new(),
     }
+}
+
+/// Whether an operation calls the tenant (and so must wait for an unsettled entry).
+fn calls_the_tenant(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Create { .. }
+            | Op::Duplicate { .. }
+            | Op::Replace { .. }
+            | Op::Rename { .. }
+            | Op::Prune { .. }
+    )
+}
+
+/// The connectors of `tenant` with an open journal entry (operation by connector). Recovery
+/// runs before every plan, so this is normally empty; an entry it could not resolve keeps
+/// its connector out of this apply.
+async fn unsettled(ctx: &ApplyContext<'_>, tenant: &str) -> HashMap<String, String> {
+    let t = tenant.to_owned();
+    match ctx.store.call(move |c| journal::open(c, &t)).await {
+        Ok(open) => open
+            .into_iter()
+            .map(|e| (e.connector, e.operation))
+            .collect(),
+        Err(e) => {
+            warn!(tenant, error = %e, "cannot read the apply journal");
+            HashMap::new()
+        }
+    }
+}
+
+/// The API name of a Kizen body (what identifies the object an import made).
+fn api_name_of(body: &Body) -> Option<&str> {
+    match body {
+        Body::Kizen(p) => Some(&p.api_name),
+        _ => None,
+    }
+}
+
+/// The journal payload of a call that creates an object: what recovery needs to find it
+/// and record it.
+fn payload(
+    ctx: &ApplyContext<'_>,
+    action: &Action,
+    name: &str,
+    api_name: Option<&str>,
+    hash: &ContentHash,
+    source_hash: &ContentHash,
+    predicted: &[Warning],
+) -> serde_json::Value {
+    json!({
+        "name": name, "api_name": api_name, "kind": action.kind, "hash": hash,
+        "source_hash": source_hash, "warnings": predicted, "revision": ctx.revision,
+    })
 }
 
 fn done(
@@ -299,6 +433,40 @@ fn describe(ctx: &ApplyContext<'_>, action: &Action, err: &provider::Error) -> S
     message
 }
 
+/// Whether a failed call may have changed the tenant all the same: no answer, a timeout,
+/// a 5xx, an answer that could not be read.
+fn outcome_unknown(e: &provider::Error) -> bool {
+    e.is_transient() || matches!(e, provider::Error::Decode { .. })
+}
+
+/// Whether a failed create (import, copy, install, duplicate) may have made its object:
+/// an unknown outcome, or a failure after the platform made it (its read-back, rename or
+/// deactivation failed, or the platform left it active). Only a refusal of the create
+/// call itself (or of what prepares it: a template, an installation link) says nothing
+/// was made.
+fn create_outcome_unknown(e: &provider::Error) -> bool {
+    outcome_unknown(e)
+        || matches!(e, provider::Error::ActivatedByPlatform { .. })
+        || e.scope().is_some_and(|s| {
+            matches!(
+                s.operation,
+                Operation::ReadBack | Operation::Rename | Operation::Deactivate | Operation::Delete
+            )
+        })
+}
+
+/// What the warnings of a created object are, by the tenant's `warnings` setting.
+fn recorded_warnings(
+    ctx: &ApplyContext<'_>,
+    predicted: &[Warning],
+    reported: &[Warning],
+) -> Vec<Warning> {
+    match ctx.warnings {
+        WarningSource::Predicted => predicted.to_vec(),
+        WarningSource::Platform => reported.to_vec(),
+    }
+}
+
 fn store_err(e: store::Error) -> String {
     format!("the action was carried out but recording it in the state store failed: {e}")
 }
@@ -325,7 +493,8 @@ fn after_recording(
     )
 }
 
-/// Record a created object: inventory, warnings, clean source, journal resolved.
+/// Record a created object: inventory, warnings, clean source; the journal entry resolved
+/// when `resolve_entry` (a replace whose old object is still to go keeps it open).
 #[allow(clippy::too_many_arguments)]
 async fn record_created(
     ctx: &ApplyContext<'_>,
@@ -334,8 +503,9 @@ async fn record_created(
     summary: &LiveSummary,
     hash: &ContentHash,
     source_hash: &ContentHash,
-    found_warnings: &[Warning],
+    recorded: &[Warning],
     journal_id: i64,
+    resolve_entry: bool,
 ) -> Result<(), String> {
     let row = InventoryRow {
         connector: action.connector.clone(),
@@ -350,7 +520,7 @@ async fn record_created(
     };
     let tenant = tenant.to_owned();
     let revision = ctx.revision.to_owned();
-    let warnings_now = found_warnings.to_vec();
+    let warnings_now = recorded.to_vec();
     let source_hash = source_hash.clone();
     let result = ctx
         .store
@@ -362,7 +532,9 @@ async fn record_created(
             if warnings_now.is_empty() {
                 clean::record(&tx, &tenant, &source_hash, &row.connector, &revision)?;
             }
-            journal::resolve(&tx, journal_id)?;
+            if resolve_entry {
+                journal::resolve(&tx, journal_id)?;
+            }
             tx.commit()?;
             Ok(())
         })
@@ -403,8 +575,71 @@ async fn resolve(ctx: &ApplyContext<'_>, id: i64) {
     }
 }
 
-/// The hashes an action applies, and the journal payload that lets recovery find its
-/// result by name.
+/// A call of `action` failed with `err` and its outcome is unknown: mark the journal entry
+/// so, then settle it by reading the tenant (after a timeout the platform may still be at
+/// work, so that waits for the next reconcile). The result says what the tenant holds now.
+async fn settled(
+    ctx: &ApplyContext<'_>,
+    tenant: &str,
+    action: &Action,
+    verb: &str,
+    jid: i64,
+    err: &provider::Error,
+    cause: String,
+) -> ActionResult {
+    let reason = cause.clone();
+    if let Err(e) = ctx
+        .store
+        .call(move |c| journal::mark_unknown(c, jid, &reason))
+        .await
+    {
+        warn!(journal = jid, error = %e, "could not mark a journal entry's outcome unknown; it stays open");
+    }
+    if matches!(err, provider::Error::Timeout { .. }) {
+        let message = format!(
+            "{cause}\nthe outcome is unknown: before changing {} again ferry reads the tenant on the next reconcile and adopts what the call made",
+            action.connector
+        );
+        return done(action, verb, Outcome::Failed, vec![], None, Some(message));
+    }
+    match recovery::settle(tenant, ctx.provider, ctx.store, jid).await {
+        Ok(r) => {
+            // The platform left the object active (seen now, or by the provider's read-back):
+            // ferry turned it off, and says so as a failure (invariant 1).
+            let activated =
+                r.was_active || matches!(err, provider::Error::ActivatedByPlatform { .. });
+            let outcome = if !r.done || activated {
+                Outcome::Failed
+            } else {
+                outcome_of(&r.warnings)
+            };
+            let message = if matches!(err, provider::Error::ActivatedByPlatform { .. }) {
+                format!("{cause}\nrecorded: {}", r.note)
+            } else if r.was_active {
+                format!(
+                    "{cause}\nsettled by reading the tenant: {}; activation is a person's decision: find out why the platform activated it",
+                    r.note
+                )
+            } else {
+                format!("{cause}\nsettled by reading the tenant: {}", r.note)
+            };
+            done(action, verb, outcome, r.warnings, r.live_id, Some(message))
+        }
+        Err(m) => done(
+            action,
+            verb,
+            Outcome::Failed,
+            vec![],
+            None,
+            Some(format!(
+                "{cause}\nthe outcome is unknown and reading the tenant failed ({m}); ferry settles it by reading the tenant on the next reconcile"
+            )),
+        ),
+    }
+}
+
+/// The hashes, predicted warnings and journal payload of an action that creates one
+/// object.
 struct Applying<'a> {
     verb: &'static str,
     /// The content created, when it comes from git (to hash what the platform holds when
@@ -412,6 +647,7 @@ struct Applying<'a> {
     body: Option<&'a Body>,
     hash: &'a ContentHash,
     source_hash: &'a ContentHash,
+    expected: &'a [Warning],
     payload: serde_json::Value,
 }
 
@@ -427,8 +663,7 @@ fn held_hash(body: Option<&Body>, summary: &LiveSummary, hash: &ContentHash) -> 
 }
 
 /// Journal an operation that creates one object, make the call, and record the result.
-/// A failed call whose outcome is unknown (a timeout after the platform may have acted)
-/// leaves the journal entry open for [`recover`], which looks the name up in the tenant.
+/// A call whose outcome is unknown is settled by reading the tenant ([`settled`]).
 async fn created_by(
     ctx: &ApplyContext<'_>,
     tenant: &str,
@@ -444,86 +679,34 @@ async fn created_by(
     match call.await {
         Ok(created) => {
             let held = held_hash(op.body, &created.summary, op.hash);
-            let recorded = record_created(
+            let recorded = recorded_warnings(ctx, op.expected, &created.warnings);
+            let recording = record_created(
                 ctx,
                 tenant,
                 action,
                 &created.summary,
                 &held,
                 op.source_hash,
-                &created.warnings,
+                &recorded,
                 jid,
+                true,
             )
             .await;
-            let (outcome, message) = match recorded {
-                Ok(()) => (outcome_of(&created.warnings), None),
+            let (outcome, message) = match recording {
+                Ok(()) => (outcome_of(&recorded), None),
                 Err(m) => (Outcome::Failed, Some(m)),
             };
-            done(
-                action,
-                verb,
-                outcome,
-                created.warnings,
-                Some(created.id),
-                message,
-            )
+            done(action, verb, outcome, recorded, Some(created.id), message)
         }
         Err(e) => {
-            let message = describe(ctx, action, &e);
-            if !e.is_transient() {
-                resolve(ctx, jid).await;
+            let cause = describe(ctx, action, &e);
+            if create_outcome_unknown(&e) {
+                return settled(ctx, tenant, action, verb, jid, &e, cause).await;
             }
-            done(action, verb, Outcome::Failed, vec![], None, Some(message))
+            resolve(ctx, jid).await;
+            done(action, verb, Outcome::Failed, vec![], None, Some(cause))
         }
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn create(
-    ctx: &ApplyContext<'_>,
-    tenant: &str,
-    action: &Action,
-    body: &Body,
-    hash: &ContentHash,
-    source_hash: &ContentHash,
-    via: &CreateVia,
-) -> ActionResult {
-    let op = Applying {
-        verb: "create",
-        body: Some(body),
-        hash,
-        source_hash,
-        payload: json!({"name": body.name(), "kind": action.kind, "hash": hash, "source_hash": source_hash}),
-    };
-    created_by(ctx, tenant, action, op, create_object(ctx, body, via)).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn duplicate(
-    ctx: &ApplyContext<'_>,
-    tenant: &str,
-    action: &Action,
-    source_id: &str,
-    name: &str,
-    api_name: Option<&str>,
-    hash: &ContentHash,
-    source_hash: &ContentHash,
-) -> ActionResult {
-    let op = Applying {
-        verb: "duplicate",
-        body: None,
-        hash,
-        source_hash,
-        payload: json!({"name": name, "kind": action.kind, "hash": hash, "source_hash": source_hash, "source_id": source_id}),
-    };
-    created_by(
-        ctx,
-        tenant,
-        action,
-        op,
-        ctx.provider.duplicate(source_id, name, api_name),
-    )
-    .await
 }
 
 /// Make the platform call that creates `body`: an import, copy or install from git, or an
@@ -631,29 +814,31 @@ pub fn aside_name(name: &str, hash: &ContentHash) -> String {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Replace `live_id` with `body`: rename the old object aside, create the new one, delete
+/// the old one (or, when the create is refused, rename it back). Each step is journaled
+/// first; an unknown outcome at any step is settled by reading the tenant, which finishes
+/// the replace or rolls it back.
 async fn replace(
     ctx: &ApplyContext<'_>,
     tenant: &str,
     action: &Action,
     live_id: &str,
     body: &Body,
-    hash: &ContentHash,
-    source_hash: &ContentHash,
     via: &CreateVia,
+    op: Applying<'_>,
 ) -> ActionResult {
-    let verb = "replace";
+    let verb = op.verb;
     let live_name = ctx
         .live
         .iter()
         .find(|s| s.id == live_id)
         .map(|s| s.name.clone())
         .unwrap_or_else(|| body.name().to_owned());
-    let aside = aside_name(&live_name, hash);
-    let mut payload = json!({
-        "old_id": live_id, "old_name": live_name, "aside": aside, "name": body.name(),
-        "kind": action.kind, "hash": hash, "source_hash": source_hash,
-    });
+    let aside = aside_name(&live_name, op.hash);
+    let mut payload = op.payload;
+    payload["old_id"] = json!(live_id);
+    payload["old_name"] = json!(live_name);
+    payload["aside"] = json!(aside);
     let jid = match begin(
         ctx,
         tenant,
@@ -668,18 +853,21 @@ async fn replace(
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     if let Err(e) = ctx.provider.rename_aside(live_id, &aside).await {
-        resolve(ctx, jid).await;
-        let m = format!(
-            "could not move the old connector aside: {}; nothing was changed",
+        let cause = format!(
+            "could not move the old connector aside: {}",
             describe(ctx, action, &e)
         );
+        if outcome_unknown(&e) {
+            return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+        }
+        resolve(ctx, jid).await;
         return done(
             action,
             verb,
             Outcome::Failed,
             vec![],
             Some(live_id.to_owned()),
-            Some(m),
+            Some(format!("{cause}; nothing was changed")),
         );
     }
     if let Err(m) = step(ctx, jid, "create", payload.clone()).await {
@@ -695,56 +883,84 @@ async fn replace(
     match create_object(ctx, body, via).await {
         Ok(created) => {
             payload["new_id"] = json!(created.id);
-            let mut created_warnings = created.warnings.clone();
-            let mut message = None;
-            if step(ctx, jid, "delete-old", payload).await.is_ok()
-                && let Err(e) = ctx.provider.delete(live_id).await
-            {
-                {
-                    message = Some(format!(
-                        "the new connector is in place, but deleting the old one ({live_id}, now named {aside:?}) failed: {e}; delete it by hand"
-                    ));
+            let recorded = recorded_warnings(ctx, op.expected, &created.warnings);
+            let stepped = step(ctx, jid, "delete-old", payload).await;
+            let deleted = match stepped {
+                Ok(()) => ctx.provider.delete(live_id).await,
+                Err(m) => {
+                    // Not journaled: leave the old connector (aside) for the next
+                    // recovery rather than delete without a record.
+                    return done(
+                        action,
+                        verb,
+                        Outcome::Failed,
+                        recorded,
+                        Some(created.id),
+                        Some(format!(
+                            "the new connector is in place, but {m}; the old one ({live_id}) stays aside until ferry can record the step"
+                        )),
+                    );
                 }
-            }
-            match record_created(
+            };
+            let gone_anyway =
+                matches!(&deleted, Err(e) if e.status() == Some(404) && !outcome_unknown(e));
+            let finished = deleted.is_ok() || gone_anyway;
+            let recording = record_created(
                 ctx,
                 tenant,
                 action,
                 &created.summary,
-                hash,
-                source_hash,
-                &created.warnings,
+                op.hash,
+                op.source_hash,
+                &recorded,
                 jid,
+                finished,
             )
-            .await
-            {
-                Ok(()) => {
-                    let outcome = if message.is_some() {
-                        Outcome::Failed
-                    } else {
-                        outcome_of(&created_warnings)
-                    };
-                    done(
-                        action,
-                        verb,
-                        outcome,
-                        std::mem::take(&mut created_warnings),
-                        Some(created.id),
-                        message,
-                    )
-                }
-                Err(m) => done(
+            .await;
+            if let Err(m) = recording {
+                return done(
                     action,
                     verb,
                     Outcome::Failed,
-                    created_warnings,
+                    recorded,
                     Some(created.id),
                     Some(m),
+                );
+            }
+            match deleted {
+                Err(e) if !finished => {
+                    let cause = format!(
+                        "the new connector is in place, but deleting the old one ({live_id}, now named {aside:?}) failed: {}",
+                        describe(ctx, action, &e)
+                    );
+                    if outcome_unknown(&e) {
+                        return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+                    }
+                    resolve(ctx, jid).await;
+                    done(
+                        action,
+                        verb,
+                        Outcome::Failed,
+                        recorded,
+                        Some(created.id),
+                        Some(format!("{cause}; delete it by hand")),
+                    )
+                }
+                _ => done(
+                    action,
+                    verb,
+                    outcome_of(&recorded),
+                    recorded,
+                    Some(created.id),
+                    None,
                 ),
             }
         }
         Err(e) => {
             let cause = describe(ctx, action, &e);
+            if create_outcome_unknown(&e) {
+                return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+            }
             let _ = step(ctx, jid, "rollback", payload).await;
             let message = match ctx.provider.restore_name(live_id, &live_name).await {
                 Ok(()) => {
@@ -771,32 +987,31 @@ async fn replace(
 struct Swap<'a> {
     live_id: &'a str,
     body: &'a Body,
-    hash: &'a ContentHash,
-    source_hash: &'a ContentHash,
     via: &'a CreateVia,
     strategy: ReplaceStrategy,
 }
 
 /// A replace without moving the old object aside, journaled step by step like the
-/// rename-aside flow (the same journal payload, so [`recover`] finishes either):
+/// rename-aside flow (the same journal payload, so recovery finishes either):
 ///
 /// - [`ReplaceStrategy::DeleteFirst`]: delete the old object, then create the new one. The
 ///   object is absent in between; a failed create leaves it absent, and the next plan
 ///   creates it again (the inventory still names the deleted object).
 /// - [`ReplaceStrategy::CopyThenDelete`]: create first (a CDE copy named `<name> - Copy`),
 ///   then move the old object to the bin; the copy is recorded under the name it has.
+///
+/// A step whose outcome is unknown is settled by reading the tenant, as in [`replace`].
 async fn replace_without_rename(
     ctx: &ApplyContext<'_>,
     tenant: &str,
     action: &Action,
     swap: Swap<'_>,
+    op: Applying<'_>,
 ) -> ActionResult {
-    let verb = "replace";
+    let verb = op.verb;
     let Swap {
         live_id,
         body,
-        hash,
-        source_hash,
         via,
         strategy,
     } = swap;
@@ -806,11 +1021,11 @@ async fn replace_without_rename(
         .find(|s| s.id == live_id)
         .map(|s| s.name.clone())
         .unwrap_or_else(|| body.name().to_owned());
-    let mut payload = json!({
-        "old_id": live_id, "old_name": live_name, "aside": live_name, "name": body.name(),
-        "kind": action.kind, "hash": hash, "source_hash": source_hash,
-        "strategy": strategy.as_str(),
-    });
+    let mut payload = op.payload;
+    payload["old_id"] = json!(live_id);
+    payload["old_name"] = json!(live_name);
+    payload["aside"] = json!(live_name);
+    payload["strategy"] = json!(strategy.as_str());
     let failed = |message: String, live: Option<&str>| {
         done(
             action,
@@ -821,6 +1036,7 @@ async fn replace_without_rename(
             Some(message),
         )
     };
+    let noun = noun(action.kind);
     let delete_first = strategy == ReplaceStrategy::DeleteFirst;
     let first_step = if delete_first { "delete-old" } else { "create" };
     let jid = match begin(
@@ -838,15 +1054,15 @@ async fn replace_without_rename(
     };
     if delete_first {
         if let Err(e) = ctx.provider.delete(live_id).await {
-            if !e.is_transient() {
-                resolve(ctx, jid).await;
-            }
-            let m = format!(
-                "could not delete the old {} to redeploy it: {}; nothing was created",
-                noun(action.kind),
+            let cause = format!(
+                "could not delete the old {noun} to redeploy it: {}",
                 describe(ctx, action, &e)
             );
-            return failed(m, Some(live_id));
+            if outcome_unknown(&e) {
+                return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+            }
+            resolve(ctx, jid).await;
+            return failed(format!("{cause}; nothing was created"), Some(live_id));
         }
         if let Err(m) = step(ctx, jid, "create", payload.clone()).await {
             return failed(m, None);
@@ -855,62 +1071,97 @@ async fn replace_without_rename(
     let created = match create_object(ctx, body, via).await {
         Ok(created) => created,
         Err(e) => {
-            if !e.is_transient() {
-                resolve(ctx, jid).await;
-            }
             let cause = describe(ctx, action, &e);
+            if create_outcome_unknown(&e) {
+                return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+            }
+            resolve(ctx, jid).await;
             let m = if delete_first {
                 format!(
-                    "{cause}\nthe old {} was deleted first (an update deletes and redeploys), so `{}` is absent until the next reconcile creates it",
-                    noun(action.kind),
+                    "{cause}\nthe old {noun} was deleted first (an update deletes and redeploys), so `{}` is absent until the next reconcile creates it",
                     body.name()
                 )
             } else {
-                format!("{cause}\nthe old {} was left as it is", noun(action.kind))
+                format!("{cause}\nthe old {noun} was left as it is")
             };
             return failed(m, (!delete_first).then_some(live_id));
         }
     };
     payload["new_id"] = json!(created.id);
-    let mut message = None;
-    if !delete_first
-        && step(ctx, jid, "delete-old", payload).await.is_ok()
-        && let Err(e) = ctx.provider.delete(live_id).await
-    {
-        message = Some(format!(
-            "the new {} is in place, but deleting the old one ({live_id}, named {live_name:?}) failed: {e}; delete it by hand",
-            noun(action.kind)
-        ));
-    }
-    let held = held_hash(Some(body), &created.summary, hash);
-    let recorded = record_created(
+    let recorded = recorded_warnings(ctx, op.expected, &created.warnings);
+    // Copy first: the old object goes after the new one is in place.
+    let deleted = if delete_first {
+        Ok(())
+    } else {
+        match step(ctx, jid, "delete-old", payload).await {
+            Ok(()) => ctx.provider.delete(live_id).await,
+            Err(m) => {
+                return done(
+                    action,
+                    verb,
+                    Outcome::Failed,
+                    recorded,
+                    Some(created.id),
+                    Some(format!(
+                        "the new {noun} is in place, but {m}; the old one ({live_id}) stays until ferry can record the step"
+                    )),
+                );
+            }
+        }
+    };
+    let gone_anyway = matches!(&deleted, Err(e) if e.status() == Some(404) && !outcome_unknown(e));
+    let finished = deleted.is_ok() || gone_anyway;
+    let held = held_hash(Some(body), &created.summary, op.hash);
+    let recording = record_created(
         ctx,
         tenant,
         action,
         &created.summary,
         &held,
-        source_hash,
-        &created.warnings,
+        op.source_hash,
+        &recorded,
         jid,
+        finished,
     )
     .await;
-    let message = match recorded {
-        Ok(()) => message,
-        Err(m) => Some(m),
-    };
-    let outcome = if message.is_some() {
-        Outcome::Failed
-    } else {
-        outcome_of(&created.warnings)
-    };
-    done(
-        action,
-        verb,
-        outcome,
-        created.warnings,
-        Some(created.id),
-        message,
-    )
+    if let Err(m) = recording {
+        return done(
+            action,
+            verb,
+            Outcome::Failed,
+            recorded,
+            Some(created.id),
+            Some(m),
+        );
+    }
+    match deleted {
+        Err(e) if !finished => {
+            let cause = format!(
+                "the new {noun} is in place, but deleting the old one ({live_id}, named {live_name:?}) failed: {}",
+                describe(ctx, action, &e)
+            );
+            if outcome_unknown(&e) {
+                return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+            }
+            resolve(ctx, jid).await;
+            done(
+                action,
+                verb,
+                Outcome::Failed,
+                recorded,
+                Some(created.id),
+                Some(format!("{cause}; delete it by hand")),
+            )
+        }
+        _ => done(
+            action,
+            verb,
+            outcome_of(&recorded),
+            recorded,
+            Some(created.id),
+            None,
+        ),
+    }
 }
 
 /// What a kind's objects are called in messages.
@@ -933,13 +1184,19 @@ async fn rename(
     source_hash: &ContentHash,
 ) -> ActionResult {
     let verb = "rename";
-    let payload =
-        json!({"id": live_id, "from": from, "to": to, "hash": hash, "source_hash": source_hash});
+    let payload = json!({
+        "id": live_id, "from": from, "to": to, "hash": hash, "source_hash": source_hash,
+        "revision": ctx.revision,
+    });
     let jid = match begin(ctx, tenant, &action.connector, "rename", "rename", payload).await {
         Ok(id) => id,
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     if let Err(e) = ctx.provider.rename(live_id, to).await {
+        let cause = describe(ctx, action, &e);
+        if outcome_unknown(&e) {
+            return settled(ctx, tenant, action, verb, jid, &e, cause).await;
+        }
         resolve(ctx, jid).await;
         return done(
             action,
@@ -947,7 +1204,7 @@ async fn rename(
             Outcome::Failed,
             vec![],
             Some(live_id.to_owned()),
-            Some(describe(ctx, action, &e)),
+            Some(cause),
         );
     }
     // Read the renamed object back (one request, not a list of the whole tenant) so the
@@ -987,7 +1244,9 @@ async fn rename(
                 row.live_version = v;
             }
             inventory::upsert(&tx, &tenant_s, &row)?;
-            clean::record(&tx, &tenant_s, &source_hash, &connector, &revision)?;
+            if warnings::for_connector(&tx, &tenant_s, &connector)?.is_empty() {
+                clean::record(&tx, &tenant_s, &source_hash, &connector, &revision)?;
+            }
             journal::resolve(&tx, jid)?;
             tx.commit()?;
             Ok(())
@@ -1044,16 +1303,18 @@ async fn prune(
         Err(m) => return done(action, verb, Outcome::Failed, vec![], None, Some(m)),
     };
     if let Err(e) = ctx.provider.delete(live_id).await {
-        if !e.is_transient() {
-            resolve(ctx, jid).await;
+        let cause = describe(ctx, action, &e);
+        if outcome_unknown(&e) {
+            return settled(ctx, tenant, action, verb, jid, &e, cause).await;
         }
+        resolve(ctx, jid).await;
         return done(
             action,
             verb,
             Outcome::Failed,
             vec![],
             Some(live_id.to_owned()),
-            Some(describe(ctx, action, &e)),
+            Some(cause),
         );
     }
     let (tenant, connector) = (tenant.to_owned(), action.connector.clone());
@@ -1071,225 +1332,5 @@ async fn prune(
     after_recording(action, verb, None, recorded)
 }
 
-/// Resolve every open journal entry of a tenant against its live state. Returns one line
-/// per entry saying what was done. Entries whose resolution fails stay open.
-pub async fn recover(
-    tenant: &str,
-    provider: &dyn Provider,
-    store: &Store,
-) -> Result<Vec<String>, String> {
-    let t = tenant.to_owned();
-    let open = store
-        .call(move |c| journal::open(c, &t))
-        .await
-        .map_err(|e| e.to_string())?;
-    if open.is_empty() {
-        return Ok(Vec::new());
-    }
-    let live = provider.list().await.map_err(|e| e.to_string())?;
-    let mut notes = Vec::new();
-    for entry in open {
-        let note = recover_one(tenant, provider, store, &live, &entry).await?;
-        info!(tenant, connector = %entry.connector, operation = %entry.operation, step = %entry.step, "{note}");
-        notes.push(format!("{}: {note}", entry.connector));
-    }
-    Ok(notes)
-}
-
-fn field<'a>(p: &'a serde_json::Value, key: &str) -> &'a str {
-    p.get(key).and_then(|v| v.as_str()).unwrap_or_default()
-}
-
-async fn recover_one(
-    tenant: &str,
-    provider: &dyn Provider,
-    store: &Store,
-    live: &[LiveSummary],
-    entry: &journal::Entry,
-) -> Result<String, String> {
-    let p = &entry.payload;
-    let kind: Kind = serde_json::from_value(p.get("kind").cloned().unwrap_or_default())
-        .unwrap_or(Kind::SmartConnector);
-    let hash = ContentHash(field(p, "hash").to_owned());
-    let source_hash = ContentHash(field(p, "source_hash").to_owned());
-    let adopt_row = |s: &LiveSummary| InventoryRow {
-        connector: entry.connector.clone(),
-        kind,
-        live_id: s.id.clone(),
-        name: s.name.clone(),
-        applied_hash: hash.clone(),
-        source_hash: source_hash.clone(),
-        live_version: s.version,
-        revision: String::new(),
-        created_by_ferry: true,
-    };
-    let by_id = |id: &str| live.iter().find(|s| s.id == id);
-    let by_name = |name: &str, not: &str| live.iter().find(|s| s.name == name && s.id != not);
-    let id = entry.id;
-    let t = tenant.to_owned();
-    let note = match entry.operation.as_str() {
-        "create" | "duplicate" => {
-            let name = field(p, "name");
-            // A CDE copy that crashed before its rename is still named "<name> - Copy".
-            let found = by_name(name, "").or_else(|| by_name(&format!("{name} - Copy"), ""));
-            match found {
-                Some(s) => {
-                    if s.name != name {
-                        provider
-                            .rename(&s.id, name)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    if s.active {
-                        provider
-                            .deactivate(&s.id)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    let mut row = adopt_row(s);
-                    row.name = name.to_owned();
-                    store
-                        .call(move |c| {
-                            let tx = c.transaction()?;
-                            inventory::upsert(&tx, &t, &row)?;
-                            journal::resolve(&tx, id)?;
-                            tx.commit()?;
-                            Ok(())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    format!("adopted {} created before the interruption", s.id)
-                }
-                None => {
-                    store
-                        .call(move |c| journal::resolve(c, id))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    "the interrupted create had not happened; the next plan creates it".to_owned()
-                }
-            }
-        }
-        "replace" => {
-            let (old_id, old_name, name) =
-                (field(p, "old_id"), field(p, "old_name"), field(p, "name"));
-            let new = by_name(name, old_id).or_else(|| by_name(&format!("{name} - Copy"), old_id));
-            let old = by_id(old_id);
-            match (new, old) {
-                (Some(n), old) => {
-                    if n.name != name {
-                        provider
-                            .rename(&n.id, name)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    if n.active {
-                        provider
-                            .deactivate(&n.id)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    if old.is_some() {
-                        provider.delete(old_id).await.map_err(|e| e.to_string())?;
-                    }
-                    let mut row = adopt_row(n);
-                    row.name = name.to_owned();
-                    store
-                        .call(move |c| {
-                            let tx = c.transaction()?;
-                            inventory::upsert(&tx, &t, &row)?;
-                            journal::resolve(&tx, id)?;
-                            tx.commit()?;
-                            Ok(())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    format!(
-                        "finished the interrupted replace: kept {} and removed {old_id}",
-                        n.id
-                    )
-                }
-                (None, Some(o)) => {
-                    if o.name != old_name {
-                        provider
-                            .restore_name(old_id, old_name)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    store
-                        .call(move |c| journal::resolve(c, id))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    "rolled back the interrupted replace: the old connector is in place under its own name".to_owned()
-                }
-                (None, None) => {
-                    store
-                        .call(move |c| journal::resolve(c, id))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    "neither the old nor a new connector exists; the next plan creates it"
-                        .to_owned()
-                }
-            }
-        }
-        "rename" => {
-            let target = field(p, "id");
-            if let Some(s) = by_id(target) {
-                let (s, connector) = (s.clone(), entry.connector.clone());
-                store
-                    .call(move |c| {
-                        let tx = c.transaction()?;
-                        if let Some(mut row) = inventory::list(&tx, &t)?
-                            .into_iter()
-                            .find(|r| r.connector == connector)
-                        {
-                            row.name = s.name.clone();
-                            row.live_version = s.version;
-                            inventory::upsert(&tx, &t, &row)?;
-                        }
-                        journal::resolve(&tx, id)?;
-                        tx.commit()?;
-                        Ok(())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-            } else {
-                store
-                    .call(move |c| journal::resolve(c, id))
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            "recorded the name the connector has now".to_owned()
-        }
-        "prune" => {
-            let target = field(p, "id").to_owned();
-            let gone = by_id(&target).is_none();
-            let connector = entry.connector.clone();
-            store
-                .call(move |c| {
-                    let tx = c.transaction()?;
-                    if gone {
-                        inventory::remove(&tx, &t, &connector)?;
-                    }
-                    journal::resolve(&tx, id)?;
-                    tx.commit()?;
-                    Ok(())
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            if gone {
-                "the pruned connector is gone"
-            } else {
-                "the prune had not happened; the next plan prunes again"
-            }
-            .to_owned()
-        }
-        other => {
-            store
-                .call(move |c| journal::resolve(c, id))
-                .await
-                .map_err(|e| e.to_string())?;
-            format!("unknown journaled operation {other:?} closed")
-        }
-    };
-    Ok(note)
-}
+#[cfg(test)]
+mod tests;

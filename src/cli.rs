@@ -51,6 +51,8 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Apply a revision to the tenants (asks first; connectors always stay inactive).
     Apply(crate::commands::apply::ApplyArgs),
+    /// Close an open warning a person has dealt with (releases promotion when it was the last).
+    Ack(crate::commands::ack::AckArgs),
     /// Write what a tenant holds as manifests and files, and record it as in sync.
     Export(crate::commands::export::ExportArgs),
     /// Run the controller: watch the source, reconcile tenants, serve the status page, /api/v1, /metrics, /livez, /readyz, /hooks.
@@ -69,6 +71,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Plan(args) => crate::commands::plan::run(args),
         Command::Apply(args) => crate::commands::apply::run(args),
+        Command::Ack(args) => crate::commands::ack::run(&args),
         Command::Export(args) => crate::commands::export::run(args),
         Command::Serve(args) => {
             init_logging(cli.log_format);

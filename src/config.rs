@@ -210,6 +210,9 @@ pub struct Tenant {
     /// manual step.
     #[serde(default)]
     pub capabilities: Capabilities,
+    /// Where the open warnings of created connectors come from. Default `predicted`.
+    #[serde(default)]
+    pub warnings: WarningSource,
 }
 
 /// Modelled platform operations a tenant may use: what ferry assumes beyond the vendors'
@@ -264,6 +267,21 @@ impl Capabilities {
     }
 }
 
+/// Where a tenant's import warnings come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningSource {
+    /// ferry predicts them from the manifest's references and the tenant's catalog, and
+    /// closes each one when a later catalog read resolves its reference. Kizen reports
+    /// import warnings only in its confirmation e-mail ("There is no in-app warning
+    /// indicator"), so this is the only source that needs nothing beyond the documents.
+    #[default]
+    Predicted,
+    /// The platform's own answer: the warnings of the create call and its re-check
+    /// endpoint, where a platform has them (on Kizen both are modelled, not documented).
+    Platform,
+}
+
 impl Tenant {
     /// A tenant with a name, platform and URL, and every other setting at the default a
     /// minimal `tenants:` entry gets.
@@ -284,6 +302,7 @@ impl Tenant {
             drift: None,
             windows: Vec::new(),
             capabilities: Capabilities::default(),
+            warnings: WarningSource::default(),
         }
     }
 

@@ -1,10 +1,11 @@
 //! The reconcile engine: the one place that turns a revision's manifests into plans and
 //! applied changes, shared by `ferry plan`, `ferry apply` and `ferry serve`.
 //!
-//! For one tenant it: resolves the apply journal (after a crash), lists the live tenant
-//! (one paginated list), exports only the objects the planner asks for, builds the policy
-//! (window, promotion, conflict, prune, drift, catalog), calls the pure planner, and on
-//! apply executes the plan and records the outcome. It owns the connections to tenants,
+//! For one tenant it: resolves the apply journal (after a crash or a lost answer), lists
+//! the live tenant (one paginated list), exports only the objects the planner asks for,
+//! builds the policy (window, promotion, conflict, prune, drift, catalog), calls the pure
+//! planner, and on apply executes the plan, records the outcome and reviews the open
+//! warnings (closing those ferry now sees resolved). It owns the connections to tenants,
 //! including the in-process emulator for tenants whose `url` is `emulator`.
 //!
 //! It must not decide what to change itself: that is [`crate::plan`].
@@ -23,6 +24,8 @@ use crate::model::{Body, Catalog, Desired, LiveObject, Location};
 use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
+use crate::recovery;
+use crate::review;
 use crate::store::{self, InventoryRow, Store, clean, inventory};
 
 /// Errors of the engine.
@@ -94,6 +97,8 @@ pub struct Planned {
     pub live: LiveView,
     /// Where each connector's fields are written (to point platform errors at lines).
     pub locations: HashMap<String, (Location, BTreeMap<String, Location>)>,
+    /// The tenant's catalog, when planning read it (reused to close warnings).
+    pub catalog: Option<Catalog>,
 }
 
 struct TenantHandle {
@@ -290,7 +295,7 @@ impl Engine {
     /// Resolve open journal entries of a tenant against its live state.
     pub async fn recover(&self, tenant: &str) -> Result<Vec<String>> {
         let h = self.handle(tenant)?;
-        apply::recover(tenant, h.provider.as_ref(), &self.store)
+        recovery::recover(tenant, h.provider.as_ref(), &self.store)
             .await
             .map_err(|message| Error::Recovery {
                 tenant: tenant.to_owned(),
@@ -323,10 +328,12 @@ impl Engine {
             let object = provider.export(&id).await?;
             exported.insert(id, object);
         }
+        let mut catalog = None;
         if needs_catalog(desired, &inventory, &summaries)
             || (policy.heal_drift && drifted(&exported, &inventory))
         {
             policy.catalog = provider.catalog().await?;
+            catalog = Some(policy.catalog.clone());
         }
         let live = LiveView {
             summaries,
@@ -347,10 +354,13 @@ impl Engine {
             plan,
             live,
             locations,
+            catalog,
         })
     }
 
-    /// Execute a plan made by [`Engine::plan`] and record the outcome.
+    /// Execute a plan made by [`Engine::plan`], record the outcome, and close the open
+    /// warnings ferry now sees resolved ([`review::review`], reusing the catalog planning
+    /// read).
     pub async fn apply(&self, planned: &Planned) -> Result<ApplyReport> {
         let tenant = planned.plan.tenant.as_str();
         let h = self.handle(tenant)?;
@@ -362,8 +372,34 @@ impl Engine {
             peers: &self.providers,
             locations: &planned.locations,
             live: &planned.live.summaries,
+            warnings: h.cfg.warnings,
         };
-        Ok(apply::apply(&ctx, &planned.plan).await)
+        let mut report = apply::apply(&ctx, &planned.plan).await;
+        report.closed_warnings = self.review_with(tenant, planned.catalog.as_ref()).await?;
+        Ok(report)
+    }
+
+    /// Close the open warnings of `tenant` that ferry now sees resolved (a reference the
+    /// catalog holds, a VCS authorised): what `apply` does after its actions, for callers
+    /// with nothing to apply. No open warning, no call.
+    pub async fn review_warnings(&self, tenant: &str) -> Result<Vec<review::Closed>> {
+        self.review_with(tenant, None).await
+    }
+
+    async fn review_with(
+        &self,
+        tenant: &str,
+        catalog: Option<&Catalog>,
+    ) -> Result<Vec<review::Closed>> {
+        let h = self.handle(tenant)?;
+        Ok(review::review(
+            tenant,
+            h.cfg.warnings,
+            h.provider.as_ref(),
+            &self.store,
+            catalog,
+        )
+        .await?)
     }
 
     async fn policy(

@@ -458,6 +458,25 @@ pub struct Warning {
     pub reference: String,
 }
 
+impl Warning {
+    /// The `vcs-credentials` warning a Productsup CDE connector with a VCS repository gets
+    /// after every copy: the platform never returns the VCS token, and the copy comes back
+    /// with `authorization: public` and no username ("VCS will need to be updated with the
+    /// proper authentication"), so a person must set the credentials. `None` when `config`
+    /// has no `vcs.url`. The one rule both the planner and apply follow.
+    pub fn vcs_credentials(config: &serde_json::Value) -> Option<Warning> {
+        let url = config
+            .pointer("/vcs/url")
+            .and_then(|u| u.as_str())
+            .map(str::trim)
+            .filter(|u| !u.is_empty())?;
+        Some(Warning {
+            kind: WarningKind::VcsCredentials,
+            reference: format!("set VCS credentials for {url}"),
+        })
+    }
+}
+
 /// The status a pre-activation check leaves a connector in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CheckStatus {

@@ -702,7 +702,7 @@ pub mod journal {
         pub tenant: String,
         /// `metadata.name`.
         pub connector: String,
-        /// `create`, `duplicate`, `replace`, `rename`, `prune`, `deactivate`.
+        /// `create`, `duplicate`, `replace`, `rename`, `prune`.
         pub operation: String,
         /// How far the operation got (set before each call).
         pub step: String,
@@ -731,6 +731,17 @@ pub mod journal {
         conn.execute(
             "UPDATE journal SET step = ?2, payload = ?3 WHERE id = ?1",
             params![id, step, payload.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Record that the call of an entry failed with an unknown outcome (no answer, a
+    /// timeout, an unreadable answer, a 5xx to a create): `payload.unknown` holds why. The
+    /// entry stays open until the tenant has been read.
+    pub fn mark_unknown(conn: &Connection, id: i64, reason: &str) -> Result<()> {
+        conn.execute(
+            "UPDATE journal SET payload = json_set(payload, '$.unknown', ?2) WHERE id = ?1",
+            params![id, reason],
         )?;
         Ok(())
     }
@@ -904,6 +915,24 @@ mod tests {
                 .call_blocking(|c| journal::open(c, "sandbox"))
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_unknown_outcome_keeps_the_entry_open_with_its_payload() {
+        let store = Store::in_memory(&[]).unwrap();
+        let payload = serde_json::json!({"name": "Orders Sync", "hash": "h"});
+        let id = store
+            .call_blocking(|c| journal::begin(c, "prod", "orders", "create", "create", &payload))
+            .unwrap();
+        store
+            .call_blocking(|c| journal::mark_unknown(c, id, "no answer"))
+            .unwrap();
+        let open = store.call_blocking(|c| journal::open(c, "prod")).unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            open[0].payload,
+            serde_json::json!({"name": "Orders Sync", "hash": "h", "unknown": "no answer"})
         );
     }
 

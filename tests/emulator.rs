@@ -1512,6 +1512,204 @@ async fn seed_faults_apply_from_the_start_and_are_validated_at_run_time() {
     );
 }
 
+#[tokio::test]
+async fn a_lost_answer_comes_after_the_work_is_done() {
+    let emu = Emu::start(seed()).await;
+    let (s, b) = emu
+        .control(
+            "/_emulator/faults",
+            json!({"tenant": "cde", "loseResponse": {"operations": ["copy"]}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        b["tenants"]["cde"]["loseResponse"],
+        json!({"rate": 1.0, "operations": ["copy"]})
+    );
+    let body = json!({
+        "name": "Test Import", "type": "datasource",
+        "versions": [{"config": {"secret-registrations": [{"vault_secret": "amazon/seller"}]}}]
+    });
+    let lost = emu
+        .request(Method::POST, "cde", "/connectors/copy")
+        .json(&body)
+        .send()
+        .await;
+    let err = lost.expect_err("the connection closes without an answer");
+    assert!(!err.is_connect() && !err.is_timeout(), "{err:?}");
+    // The platform did the work all the same.
+    let state = emu.state().await;
+    let names: Vec<&str> = objects(&state, "cde")
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Test Import - Copy"]);
+    // Reads and other operations are answered.
+    let (s, list) = emu.get("cde", "/connectors").await;
+    assert_eq!(s, StatusCode::OK);
+    let id = list["data"][0]["id"].as_str().unwrap().to_owned();
+    let (s, renamed) = emu
+        .call(
+            Method::PATCH,
+            "cde",
+            &format!("/connectors/{id}"),
+            Some(json!({"name": "Test Import"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{renamed}");
+    // A refused request is answered: only work done loses its answer.
+    let (s, refused) = emu
+        .post(
+            "cde",
+            "/connectors/copy",
+            json!({"name": "", "type": "datasource"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{refused}");
+    let counts = send(
+        emu.http
+            .get(format!("{}/_emulator/requests", emu.handle.url())),
+    )
+    .await
+    .1;
+    assert_eq!(counts["tenants"]["cde"]["lost"], json!({"copy": 1}));
+    assert!(counts["tenants"]["cde2"].get("lost").is_none());
+}
+
+#[tokio::test]
+async fn lost_answers_follow_their_rate_and_every_mutating_operation_by_default() {
+    let emu = Emu::start(seed()).await;
+    emu.control(
+        "/_emulator/faults",
+        json!({"tenant": "prod", "loseResponse": {"rate": 0.5}}),
+    )
+    .await;
+    let mut lost = 0;
+    for i in 0..60 {
+        let sent = emu
+            .request(Method::POST, "prod", "/api/smart-connectors/import")
+            .json(&package(&format!("Lost {i}"), &format!("lost_{i}")))
+            .send()
+            .await;
+        match sent {
+            Ok(r) => assert_eq!(r.status(), StatusCode::CREATED),
+            Err(_) => lost += 1,
+        }
+    }
+    assert!((15..=45).contains(&lost), "{lost} of 60 lost");
+    let state = emu.state().await;
+    assert_eq!(
+        objects(&state, "prod").len(),
+        60,
+        "every import was carried out"
+    );
+    assert_eq!(
+        emu.get("prod", "/api/smart-connectors?page_size=500")
+            .await
+            .0,
+        StatusCode::OK,
+        "reads never lose their answer"
+    );
+}
+
+#[tokio::test]
+async fn activate_on_create_leaves_new_objects_on_and_touches_nothing_else() {
+    let mut s = seed();
+    for t in &mut s.tenants {
+        t.faults.activate_on_create = true;
+    }
+    let emu = Emu::start(s).await;
+    let (st, created) = emu
+        .post(
+            "prod",
+            "/api/smart-connectors/import",
+            package("Fresh", "fresh"),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    assert_eq!(created["connector"]["active"], true);
+    let id = created["connector"]["id"].as_str().unwrap().to_owned();
+    let (st, dup) = emu
+        .post(
+            "prod",
+            &format!("/api/smart-connectors/{id}/duplicate"),
+            json!({"name": "Fresh Copy"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{dup}");
+    assert_eq!(dup["active"], true);
+    let (st, copy) = emu
+        .post(
+            "cde",
+            "/connectors/copy",
+            json!({"name": "Feed", "type": "datasource", "versions": [{"config": {}}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{copy}");
+    assert_eq!(copy["data"]["active"], true);
+    // The toggle still turns off, and seeded objects keep theirs.
+    let (st, off) = emu
+        .call(
+            Method::PATCH,
+            "prod",
+            &format!("/api/smart-connectors/{id}"),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{off}");
+    assert_eq!(off["active"], false);
+    let state = emu.state().await;
+    assert_eq!(state["tenants"]["prod"]["faults"]["activateOnCreate"], true);
+    assert_eq!(
+        objects(&state, "sandbox")[0]["active"],
+        true,
+        "seeded as active"
+    );
+}
+
+#[tokio::test]
+async fn a_person_sets_the_vcs_credentials_of_a_copy() {
+    let emu = Emu::start(seed()).await;
+    let (s, copy) = emu
+        .post(
+            "cde",
+            "/connectors/copy",
+            json!({"name": "Feed", "type": "datasource", "versions": [{"config": {
+                "vcs": {"authorization": "basic", "url": "https://github.com/acme/feed.git", "branch": "main",
+                        "username": "ci", "token": "t0ken"}}}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{copy}");
+    let vcs = &copy["data"]["versions"][0]["config"]["vcs"];
+    assert_eq!(vcs["authorization"], "public");
+    assert_eq!(vcs["username"], Value::Null);
+    let id = copy["data"]["id"].as_str().unwrap().to_owned();
+    let (s, b) = emu
+        .control(
+            "/_emulator/vcs",
+            json!({"tenant": "cde", "id": id, "username": "ci"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, read) = emu.get("cde", &format!("/connectors/{id}")).await;
+    let vcs = &read["data"]["versions"][0]["config"]["vcs"];
+    assert_eq!(vcs["authorization"], "basic");
+    assert_eq!(vcs["username"], "ci");
+    assert!(vcs.get("token").is_none(), "the token is never returned");
+    assert_eq!(read["data"]["version"], 2);
+    let (s, b) = emu
+        .control(
+            "/_emulator/vcs",
+            json!({"tenant": "sandbox", "id": "sc_0001"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    let (s, _) = emu
+        .control("/_emulator/vcs", json!({"tenant": "cde", "id": "nope"}))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
 // ---------------------------------------------------------------------------------------
 // State, clock, errors
 

@@ -1,12 +1,12 @@
 //! The operator's endpoints of `ferry serve`, driving the real binary: `/api/v1` (fields,
-//! 404, the token on the reconcile POST), `/metrics` parsed as Prometheus text, the HTML
-//! status page, `/livez` and `/readyz`.
+//! 404, the token on the reconcile and acknowledgement POSTs), `/metrics` parsed as
+//! Prometheus text, the HTML status page, `/livez` and `/readyz`.
 
 mod ops_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ops_support::{Ferry, config, eventually, get, get_json, get_with_type, post, repo};
+use ops_support::{Ferry, config, eventually, get, get_json, get_with_type, post, post_json, repo};
 use serde_json::Value;
 
 /// A daemon with `sandbox` and `prod` reconciled once against a repository with two
@@ -177,6 +177,59 @@ fn the_reconcile_post_needs_the_token_and_marks_the_tenant() {
         !ferry.log().contains("s3cret"),
         "the token never reaches the log"
     );
+}
+
+#[test]
+fn a_person_acknowledges_a_warning_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ferry, _) = daemon(dir.path());
+    let url = ferry.url("/api/v1/tenants/sandbox/warnings/ack");
+    let open = || -> u64 {
+        get_json(&ferry.url("/api/v1/tenants/sandbox")).1["openWarnings"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(open(), 1, "Lead Router is missing from the catalog");
+    let body = r#"{"connector": "orders-sync", "kind": "agentic-workflow"}"#;
+
+    let (status, _) = post_json(&url, None, body);
+    assert_eq!(status, 401);
+    let (status, reply) = post_json(&url, Some("s3cret"), r#"{"connector": "orders-sync"}"#);
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `kind`"),
+        "{reply}"
+    );
+    let (status, reply) = post_json(
+        &url,
+        Some("s3cret"),
+        r#"{"connector": "orders-sync", "kind": "vcs-credentials"}"#,
+    );
+    assert_eq!(status, 404, "{reply}");
+    assert_eq!(
+        reply["error"],
+        "tenant sandbox: connector orders-sync has no open vcs-credentials warning; its open warnings: agentic-workflow \"Lead Router\""
+    );
+    assert_eq!(open(), 1, "a refused call closes nothing");
+
+    let (status, reply) = post_json(&url, Some("s3cret"), body);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["closed"],
+        serde_json::json!([{"kind": "agentic-workflow", "reference": "Lead Router"}])
+    );
+    assert_eq!(reply["released"], true);
+    assert_eq!(reply["reconcile"], "queued");
+    assert_eq!(open(), 0);
+    let (status, _) = post_json(
+        &ferry.url("/api/v1/tenants/staging/warnings/ack"),
+        Some("s3cret"),
+        body,
+    );
+    assert_eq!(status, 404);
 }
 
 #[test]

@@ -91,7 +91,9 @@ async fn a_pushed_commit_is_applied_and_its_statuses_land_in_git_notes() {
         &ws,
         release,
         "ferry/staging",
-        &success("in sync · 2 connectors · 2 warnings"),
+        &success(
+            "in sync · 2 connectors · 2 warnings (Kizen e-mails them in the import confirmation)",
+        ),
     )
     .await;
     assert_eq!(emulator.names("staging"), ["Orders", "Returns"]);
@@ -377,18 +379,21 @@ async fn a_hand_edit_shows_up_as_drift_and_self_heal_restores_it() {
         status(&ws.origin_path, head, "ferry/healed/drift"),
         Some(no_drift)
     );
-    let history: Vec<String> = ws
-        .state_db()
-        .prepare("SELECT outcome FROM history WHERE tenant = 'healed' ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(
-        history.iter().filter(|o| *o == "applied").count() >= 2,
-        "the first apply and the heal: {history:?}"
-    );
+    // The reconcile records its history entry right after posting its statuses.
+    let history = || -> Vec<String> {
+        ws.state_db()
+            .prepare("SELECT outcome FROM history WHERE tenant = 'healed' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    ferry
+        .until("the heal recorded in the history", WAIT, || {
+            (history().iter().filter(|o| *o == "applied").count() >= 2).then_some(())
+        })
+        .await;
     ferry.signal("TERM");
     assert_eq!(ferry.exit(WAIT).await.code(), Some(0), "{}", ferry.log());
 }

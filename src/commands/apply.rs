@@ -90,16 +90,37 @@ async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
     }
     let anything = plans.iter().any(|plan| plan.changes() > 0) || has_dependents(p);
     if !anything && errors.is_empty() {
+        // Nothing to change, but open warnings may have been resolved meanwhile.
+        let reviewed = futures_join(p.tenants.iter().map(|t| p.engine.review_warnings(t))).await;
+        let mut closed_by_tenant = BTreeMap::new();
+        for (tenant, closed) in p.tenants.iter().zip(reviewed) {
+            match closed {
+                Ok(closed) => {
+                    if human {
+                        print_closed(tenant, &closed);
+                    }
+                    closed_by_tenant.insert(tenant.clone(), closed);
+                }
+                Err(e) => eprintln!("ferry: {tenant}: reviewing open warnings failed: {e}"),
+            }
+        }
         if human {
             println!(
                 "Nothing to apply: every tenant is in sync with {}.",
                 short(&p.revision)
             );
         } else {
-            println!(
-                "{:#}",
-                json!({"tenants": plans.iter().map(|plan| json!({"name": plan.tenant, "actions": []})).collect::<Vec<_>>()})
-            );
+            let tenants: Vec<serde_json::Value> = plans
+                .iter()
+                .map(|plan| {
+                    json!({
+                        "name": plan.tenant,
+                        "actions": [],
+                        "closedWarnings": closed_by_tenant.get(&plan.tenant).cloned().unwrap_or_default(),
+                    })
+                })
+                .collect();
+            println!("{:#}", json!({ "tenants": tenants }));
         }
         if args.report {
             report_all(args, p, &plans, &[]).await;
@@ -255,6 +276,7 @@ fn print_report(report: &ApplyReport) {
             }
         }
     }
+    print_closed(&report.tenant, &report.closed_warnings);
     let warnings = report.warning_count();
     println!(
         "  {} in sync, {} changed, {} warning(s){}",
@@ -273,6 +295,16 @@ fn print_report(report: &ApplyReport) {
     );
 }
 
+/// One line per warning closed after an apply.
+fn print_closed(tenant: &str, closed: &[crate::review::Closed]) {
+    for c in closed {
+        println!(
+            "  {tenant}: warning closed on {}: {} {} ({})",
+            c.connector, c.warning.kind, c.warning.reference, c.why
+        );
+    }
+}
+
 fn report_json(report: &ApplyReport) -> serde_json::Value {
     json!({
         "name": report.tenant,
@@ -288,6 +320,7 @@ fn report_json(report: &ApplyReport) -> serde_json::Value {
             "warnings": r.warnings,
             "liveId": r.live_id,
         })).collect::<Vec<_>>(),
+        "closedWarnings": report.closed_warnings,
     })
 }
 
@@ -365,6 +398,7 @@ async fn report_all(
                     revision: p.revision.clone(),
                     results: Vec::new(),
                     in_sync: plan.summary().unchanged,
+                    closed_warnings: Vec::new(),
                 };
                 let desired = p
                     .engine

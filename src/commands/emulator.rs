@@ -11,7 +11,37 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
-use crate::emulator::{self, RateLimit, Seed};
+use crate::emulator::{self, LoseResponse, MutatingOperation, RateLimit, Seed};
+
+/// An operation whose answers `--lose-response` drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LostOperationArg {
+    /// Kizen import, Agent Studio install.
+    Create,
+    /// Productsup CDE copy.
+    Copy,
+    /// Kizen duplicate.
+    Duplicate,
+    /// Any PATCH (rename, API name, toggle).
+    Rename,
+    /// Any DELETE (CDE: to the bin).
+    Delete,
+    /// Any other POST.
+    Other,
+}
+
+impl From<LostOperationArg> for MutatingOperation {
+    fn from(op: LostOperationArg) -> Self {
+        match op {
+            LostOperationArg::Create => MutatingOperation::Create,
+            LostOperationArg::Copy => MutatingOperation::Copy,
+            LostOperationArg::Duplicate => MutatingOperation::Duplicate,
+            LostOperationArg::Rename => MutatingOperation::Rename,
+            LostOperationArg::Delete => MutatingOperation::Delete,
+            LostOperationArg::Other => MutatingOperation::Other,
+        }
+    }
+}
 
 /// Arguments of `ferry emulator`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +70,17 @@ pub struct EmulatorArgs {
     /// Never answer requests (until the client gives up).
     #[arg(long)]
     pub hang: bool,
+    /// Lose this share (0.0 to 1.0) of the answers to mutating requests: the platform does
+    /// the work, then the connection closes without a response.
+    #[arg(long, value_name = "RATE")]
+    pub lose_response: Option<f64>,
+    /// Lose answers of this operation only (repeatable): create, copy, duplicate, rename,
+    /// delete, other. Default: every mutating operation.
+    #[arg(long = "lose-response-operation", value_name = "OPERATION", value_enum)]
+    pub lose_operations: Vec<LostOperationArg>,
+    /// Leave every object the platform creates active (ferry must turn it off).
+    #[arg(long)]
+    pub activate_on_create: bool,
     /// Apply the fault flags to this tenant only (repeatable). Default: every tenant.
     #[arg(long = "tenant", value_name = "NAME")]
     pub tenants: Vec<String>,
@@ -119,6 +160,15 @@ fn prepare(args: &EmulatorArgs) -> anyhow::Result<Seed> {
         }
         if args.hang {
             t.faults.hang = true;
+        }
+        if args.lose_response.is_some() || !args.lose_operations.is_empty() {
+            t.faults.lose_response = Some(LoseResponse {
+                rate: args.lose_response.unwrap_or(1.0),
+                operations: args.lose_operations.iter().map(|&o| o.into()).collect(),
+            });
+        }
+        if args.activate_on_create {
+            t.faults.activate_on_create = true;
         }
     }
     seed.validate()?;

@@ -1,6 +1,7 @@
 //! The CLI commands' implementations: each turns parsed arguments into work on the library
 //! and an exit code. Glue only: parsing, validation and planning live in their modules.
 
+pub mod ack;
 pub mod apply;
 pub mod emulator;
 pub mod export;

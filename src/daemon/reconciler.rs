@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tracing::{Span, info, warn};
 
 use crate::apply::ApplyReport;
-use crate::daemon::scheduler::{Reason, Reasons, ReconcileOutcome, Reconciler};
+use crate::daemon::scheduler::{Reasons, ReconcileOutcome, Reconciler};
 use crate::engine::{DriftMode, Engine};
 use crate::manifest::{self, Diagnostics, ManifestSet};
 use crate::notify::{Notifier, Observation};
@@ -209,69 +209,6 @@ impl EngineReconciler {
         }
     }
 
-    /// Re-run pre-activation checks for a tenant's open warnings; a connector whose check
-    /// passes has its warnings closed (the platform's status cannot tell).
-    async fn recheck_warnings(&self, tenant: &str) {
-        let Ok(provider) = self.engine.provider(tenant) else {
-            return;
-        };
-        let t = tenant.to_owned();
-        let open = match self
-            .engine
-            .store()
-            .call(move |c| warnings::for_tenant(c, &t))
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                warn!(tenant, error = %e, "cannot read open warnings");
-                return;
-            }
-        };
-        let mut by_connector: BTreeMap<String, String> = BTreeMap::new();
-        for w in open {
-            by_connector.insert(w.connector, w.live_id);
-        }
-        for (connector, live_id) in by_connector {
-            match provider.recheck(&live_id).await {
-                Ok(result) => {
-                    let (t, c, id) = (tenant.to_owned(), connector.clone(), live_id.clone());
-                    let now_open = result.warnings.clone();
-                    let closed = now_open.is_empty();
-                    let r = self
-                        .engine
-                        .store()
-                        .call(move |conn| {
-                            let tx = conn.transaction()?;
-                            warnings::set(&tx, &t, &c, &id, &now_open)?;
-                            if now_open.is_empty()
-                                && let Some(row) = store::inventory::list(&tx, &t)?
-                                    .into_iter()
-                                    .find(|r| r.connector == c)
-                            {
-                                store::clean::record(&tx, &t, &row.source_hash, &c, &row.revision)?;
-                            }
-                            tx.commit()?;
-                            Ok(())
-                        })
-                        .await;
-                    if let Err(e) = r {
-                        warn!(tenant, connector, error = %e, "cannot record re-checked warnings");
-                    } else if closed {
-                        info!(
-                            tenant,
-                            connector, "pre-activation checks pass now; warnings closed"
-                        );
-                    }
-                }
-                Err(crate::provider::Error::Unsupported { .. }) => return,
-                Err(e) => {
-                    warn!(tenant, connector, error = %e, "re-checking warnings failed; they stay open")
-                }
-            }
-        }
-    }
-
     async fn open_warning_count(&self, tenant: &str) -> u32 {
         let t = tenant.to_owned();
         self.engine
@@ -313,8 +250,24 @@ enum TenantUpdate {
 }
 
 /// The sync status of `ferry/<tenant>` for a finished apply (shared by `serve` and
-/// `apply --report`).
+/// `apply --report`). A Kizen tenant's status with open warnings says that Kizen also
+/// e-mails them.
 pub(crate) fn sync_status(
+    tenant: &str,
+    plan: &Plan,
+    report: &ApplyReport,
+    connectors: usize,
+    warnings: u32,
+) -> CommitStatus {
+    let status = status_of(tenant, plan, report, connectors, warnings);
+    if plan.platform == crate::model::Platform::Kizen {
+        status.noting_kizen_email()
+    } else {
+        status
+    }
+}
+
+fn status_of(
     tenant: &str,
     plan: &Plan,
     report: &ApplyReport,
@@ -385,7 +338,7 @@ pub(crate) fn sync_status(
 
 #[async_trait]
 impl Reconciler for EngineReconciler {
-    async fn reconcile(&self, tenant: &str, reasons: &Reasons) -> ReconcileOutcome {
+    async fn reconcile(&self, tenant: &str, _reasons: &Reasons) -> ReconcileOutcome {
         let started = store::now();
         let Some(branch) = self.branches.get(tenant) else {
             return ReconcileOutcome::Permanent(format!(
@@ -475,9 +428,6 @@ impl Reconciler for EngineReconciler {
             Ok(r) => r,
             Err(e) => return self.unreachable(tenant, &sha, started, e).await,
         };
-        if reasons.contains(Reason::Drift) {
-            self.recheck_warnings(tenant).await;
-        }
         let warnings = self.open_warning_count(tenant).await;
         let drifted: Vec<String> = planned
             .plan

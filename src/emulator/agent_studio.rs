@@ -401,7 +401,7 @@ pub(crate) fn install(
         trigger: template.trigger,
         connectors,
         actions: template.actions,
-        active: false,
+        active: ctx.activate_on_create,
         created_at: now.clone(),
         updated_at: now,
         version: 1,

@@ -418,7 +418,7 @@ pub(crate) fn copy(
     let connector = CdeConnector {
         id: random_id(),
         name: new_name,
-        active: false,
+        active: ctx.activate_on_create,
         version: 1,
         updated_at: now,
         binned_at: None,
@@ -708,6 +708,32 @@ pub(crate) fn restore(
             c.clone()
         })
         .ok_or_else(|| CdeApi::not_found(ctx, id))
+}
+
+/// What a person does in the CDE UI after a copy ("VCS will need to be updated with the
+/// proper authentication"): set the VCS `authorization` and `username` of every version
+/// of connector `id` (the token is kept nowhere: the platform never returns it). A write:
+/// the version and `updated-at` move.
+pub(crate) fn set_vcs_credentials(
+    store: &mut Store<CdeConnector>,
+    now: chrono::DateTime<chrono::Utc>,
+    id: &str,
+    authorization: &str,
+    username: Option<&str>,
+) -> Option<CdeConnector> {
+    store.update(id, |c| {
+        if let Some(Value::Array(versions)) = c.data.get_mut("versions") {
+            for v in versions {
+                if let Some(Value::Object(vcs)) = v.pointer_mut("/config/vcs") {
+                    vcs.insert("authorization".into(), json!(authorization));
+                    vcs.insert("username".into(), json!(username));
+                }
+            }
+        }
+        c.version += 1;
+        c.updated_at = rfc3339_offset(now);
+        c.clone()
+    })
 }
 
 /// The Productsup CDE API marker.

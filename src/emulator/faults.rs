@@ -1,10 +1,14 @@
 //! Fault injection per tenant: added latency, a random error rate (5xx with a JSON body),
-//! rate limiting (429 with `Retry-After`) and hanging requests.
+//! rate limiting (429 with `Retry-After`), hanging requests, lost answers (the platform
+//! does the work, then the connection closes without a response) and a platform that
+//! leaves what it creates active.
 //!
 //! This module decides what happens to one request; the server acts on the decision
-//! (sleeping, answering early, or waiting until the client gives up). Decisions are
-//! reproducible: each tenant draws from its own RNG seeded from the tenant name, reseeded
-//! whenever its faults change.
+//! (sleeping, answering early, waiting until the client gives up, or dropping the
+//! connection after the work is done). Decisions are reproducible: each tenant draws from
+//! its own RNG seeded from the tenant name and its faults, reseeded whenever its faults are
+//! set: the same faults on the same tenant draw the same decisions, other faults (another
+//! rate) draw others.
 
 use std::time::Duration;
 
@@ -29,6 +33,88 @@ pub struct Faults {
     /// Never answer: requests hang until the client gives up (or the emulator stops).
     #[serde(default)]
     pub hang: bool,
+    /// Lose answers: the platform carries out a mutating request, then the connection
+    /// closes without a response (the client cannot tell whether anything happened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lose_response: Option<LoseResponse>,
+    /// The platform leaves every object it creates (import, duplicate, install, copy)
+    /// with its active toggle on, as a faulty platform release might.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub activate_on_create: bool,
+}
+
+/// Which answers are lost: `rate` of the successful requests of `operations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoseResponse {
+    /// Share (0.0 to 1.0) of the matching requests whose answer is lost. Default 1.0.
+    #[serde(default = "all")]
+    pub rate: f64,
+    /// The operations whose answers may be lost. Default (empty): every mutating one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operations: Vec<MutatingOperation>,
+}
+
+impl Default for LoseResponse {
+    fn default() -> Self {
+        LoseResponse {
+            rate: 1.0,
+            operations: Vec::new(),
+        }
+    }
+}
+
+fn all() -> f64 {
+    1.0
+}
+
+/// A mutating request of a platform API, as [`LoseResponse::operations`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MutatingOperation {
+    /// Kizen `POST …/import`, Agent Studio `POST /api/v1/install`.
+    Create,
+    /// Productsup CDE `POST /connectors/copy`.
+    Copy,
+    /// Kizen `POST …/{id}/duplicate`.
+    Duplicate,
+    /// Any `PATCH` of an object: a rename, an API name moved aside, the active toggle.
+    Rename,
+    /// Any `DELETE` of an object (CDE: moving it to the bin).
+    Delete,
+    /// Every other `POST`: checks, runs, templates, exported links, a restore from the bin.
+    Other,
+}
+
+impl MutatingOperation {
+    /// The word used in the seed, the control API and the request counters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MutatingOperation::Create => "create",
+            MutatingOperation::Copy => "copy",
+            MutatingOperation::Duplicate => "duplicate",
+            MutatingOperation::Rename => "rename",
+            MutatingOperation::Delete => "delete",
+            MutatingOperation::Other => "other",
+        }
+    }
+
+    /// The operation of a request with `method` on `route` (the matched route, such as
+    /// `/tenants/{tenant}/connectors/copy`); `None` for reads.
+    pub(crate) fn of(method: &axum::http::Method, route: &str) -> Option<Self> {
+        use axum::http::Method;
+        Some(match *method {
+            Method::GET | Method::HEAD | Method::OPTIONS => return None,
+            Method::PATCH | Method::PUT => MutatingOperation::Rename,
+            Method::DELETE => MutatingOperation::Delete,
+            _ if route.ends_with("/import") || route.ends_with("/install") => {
+                MutatingOperation::Create
+            }
+            _ if route.ends_with("/copy") => MutatingOperation::Copy,
+            _ if route.ends_with("/duplicate") => MutatingOperation::Duplicate,
+            _ => MutatingOperation::Other,
+        })
+    }
 }
 
 /// Rate limiting: every `everyNth` request is refused with `429` and
@@ -72,12 +158,26 @@ impl Faults {
         {
             out.push("rateLimit.everyNth must be at least 1 (1 limits every request)".to_owned());
         }
+        if let Some(lose) = &self.lose_response
+            && !(0.0..=1.0).contains(&lose.rate)
+        {
+            out.push(format!(
+                "loseResponse.rate must be between 0.0 and 1.0 (got {})",
+                lose.rate
+            ));
+        }
         out
     }
 
     /// Whether any fault is configured.
     pub(crate) fn is_none(&self) -> bool {
         *self == Faults::default()
+    }
+
+    /// Whether a fault acts before a request is handled (latency, errors, rate limit,
+    /// hanging).
+    fn delays_or_refuses(&self) -> bool {
+        self.latency_ms > 0 || self.error_rate > 0.0 || self.rate_limit.is_some() || self.hang
     }
 }
 
@@ -120,9 +220,9 @@ impl FaultState {
     pub(crate) fn new(tenant: &str, faults: Faults) -> Self {
         let seed = name_seed(tenant);
         FaultState {
+            rng: StdRng::seed_from_u64(seed ^ faults_seed(&faults)),
             faults,
             seed,
-            rng: StdRng::seed_from_u64(seed),
             requests: 0,
         }
     }
@@ -134,14 +234,29 @@ impl FaultState {
 
     /// Replace the faults; counters and RNG start over so runs are reproducible.
     pub(crate) fn set(&mut self, faults: Faults) {
+        self.rng = StdRng::seed_from_u64(self.seed ^ faults_seed(&faults));
         self.faults = faults;
-        self.rng = StdRng::seed_from_u64(self.seed);
         self.requests = 0;
+    }
+
+    /// Whether the platform leaves what it creates active.
+    pub(crate) fn activates_on_create(&self) -> bool {
+        self.faults.activate_on_create
+    }
+
+    /// Whether the answer to a request of `operation` that the platform carried out is
+    /// lost (the connection closes instead).
+    pub(crate) fn loses_answer(&mut self, operation: MutatingOperation) -> bool {
+        let Some(lose) = &self.faults.lose_response else {
+            return false;
+        };
+        let matches = lose.operations.is_empty() || lose.operations.contains(&operation);
+        matches && lose.rate > 0.0 && self.rng.random::<f64>() < lose.rate
     }
 
     /// Decide the fate of the next request.
     pub(crate) fn decide(&mut self) -> Decision {
-        if self.faults.is_none() {
+        if !self.faults.delays_or_refuses() {
             return Decision {
                 delay: None,
                 outcome: Outcome::Pass,
@@ -166,6 +281,11 @@ impl FaultState {
         };
         Decision { delay, outcome }
     }
+}
+
+/// A stable 64-bit seed from a set of faults (FNV-1a of their JSON).
+fn faults_seed(faults: &Faults) -> u64 {
+    name_seed(&serde_json::to_string(faults).unwrap_or_default())
 }
 
 /// A stable 64-bit seed from a name (FNV-1a).
@@ -260,6 +380,90 @@ mod tests {
     }
 
     #[test]
+    fn mutating_operations_are_named_by_method_and_route() {
+        use axum::http::Method;
+        let of = |m: Method, r: &str| MutatingOperation::of(&m, r);
+        assert_eq!(of(Method::GET, "/tenants/{tenant}/connectors"), None);
+        assert_eq!(
+            of(
+                Method::POST,
+                "/tenants/{tenant}/api/smart-connectors/import"
+            ),
+            Some(MutatingOperation::Create)
+        );
+        assert_eq!(
+            of(Method::POST, "/tenants/{tenant}/api/v1/install"),
+            Some(MutatingOperation::Create)
+        );
+        assert_eq!(
+            of(Method::POST, "/tenants/{tenant}/connectors/copy"),
+            Some(MutatingOperation::Copy)
+        );
+        assert_eq!(
+            of(
+                Method::POST,
+                "/tenants/{tenant}/api/smart-connectors/{id}/duplicate"
+            ),
+            Some(MutatingOperation::Duplicate)
+        );
+        assert_eq!(
+            of(Method::PATCH, "/tenants/{tenant}/connectors/{id}"),
+            Some(MutatingOperation::Rename)
+        );
+        assert_eq!(
+            of(Method::DELETE, "/tenants/{tenant}/api/v1/plugins/{id}"),
+            Some(MutatingOperation::Delete)
+        );
+        assert_eq!(
+            of(
+                Method::POST,
+                "/tenants/{tenant}/api/smart-connectors/{id}/checks"
+            ),
+            Some(MutatingOperation::Other)
+        );
+    }
+
+    #[test]
+    fn answers_are_lost_only_for_the_chosen_operations() {
+        let mut s = FaultState::new(
+            "t",
+            Faults {
+                lose_response: Some(LoseResponse {
+                    rate: 1.0,
+                    operations: vec![MutatingOperation::Copy],
+                }),
+                ..Faults::default()
+            },
+        );
+        assert!(s.loses_answer(MutatingOperation::Copy));
+        assert!(!s.loses_answer(MutatingOperation::Delete));
+        assert_eq!(s.decide().outcome, Outcome::Pass, "nothing happens before");
+        s.set(Faults::default());
+        assert!(!s.loses_answer(MutatingOperation::Copy));
+    }
+
+    #[test]
+    fn other_faults_draw_other_decisions() {
+        let draws = |rate: f64| {
+            let mut s = FaultState::new(
+                "sandbox",
+                Faults {
+                    lose_response: Some(LoseResponse {
+                        rate,
+                        operations: Vec::new(),
+                    }),
+                    ..Faults::default()
+                },
+            );
+            (0..64)
+                .map(|_| s.loses_answer(MutatingOperation::Copy))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draws(0.5), draws(0.5));
+        assert_ne!(draws(0.5), draws(0.501));
+    }
+
+    #[test]
     fn out_of_range_values_are_problems() {
         let f = Faults {
             error_rate: 1.5,
@@ -271,6 +475,17 @@ mod tests {
         };
         let p = f.problems();
         assert_eq!(p.len(), 2);
+        let lose = Faults {
+            lose_response: Some(LoseResponse {
+                rate: -0.5,
+                operations: Vec::new(),
+            }),
+            ..Faults::default()
+        };
+        assert_eq!(
+            lose.problems(),
+            ["loseResponse.rate must be between 0.0 and 1.0 (got -0.5)"]
+        );
         assert!(p[0].contains("errorRate must be between 0.0 and 1.0 (got 1.5)"));
         assert!(p[1].contains("everyNth must be at least 1"));
     }

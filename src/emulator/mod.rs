@@ -5,7 +5,7 @@
 //! It follows the vendor rules for real (import skips an existing name, checks turn
 //! unresolved references into warnings, install links expire after 24 hours, a copy drops
 //! the VCS token, …), injects faults per tenant (latency, error rate, 429 with
-//! `Retry-After`, hanging requests), dumps its whole state as JSON and can keep that state
+//! `Retry-After`, hanging requests, lost answers, objects left active), dumps its whole state as JSON and can keep that state
 //! in a file across restarts. The quickstart, the behaviour tests and the benchmarks run
 //! against it.
 //!
@@ -30,7 +30,7 @@ mod sql;
 mod state;
 
 pub use error::{Error, Result};
-pub use faults::{Faults, RateLimit};
+pub use faults::{Faults, LoseResponse, MutatingOperation, RateLimit};
 pub use seed::{Seed, SeedCatalog, SeedTenant, Token};
 pub use server::{EmulatorHandle, serve, spawn};
 pub use state::{CatalogUpdate, Emulator};

@@ -1,7 +1,8 @@
 //! The HTTP server: routing of the three platform APIs under `/tenants/{tenant}`, the
 //! request admission every platform call goes through (tenant look-up, faults, auth), the
-//! control endpoints under `/_emulator`, the background saver of the state file, and
-//! [`spawn`] with its [`EmulatorHandle`].
+//! lost-answer fault applied after a request is handled, the control endpoints under
+//! `/_emulator`, the background saver of the state file, and [`spawn`] with its
+//! [`EmulatorHandle`].
 //!
 //! Locks are taken only inside the synchronous closures of [`Tenant::read`] and
 //! [`Tenant::write`]; no lock is held across an `.await`. Hanging requests and added
@@ -13,10 +14,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, RawPathParams, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{
+    DefaultBodyLimit, FromRequestParts, MatchedPath, Path, RawPathParams, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
@@ -28,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::rfc3339_z;
 use super::error::{Error, Result};
-use super::faults::{Faults, Outcome, RateLimit};
+use super::faults::{Faults, LoseResponse, MutatingOperation, Outcome, RateLimit};
 use super::http::{ApiError, JsonBody, MAX_BODY_BYTES};
 use super::seed::{Seed, SeedCatalog};
 use super::state::{CatalogUpdate, Emulator, Entity, Objects, Store, TenantCell, TenantData};
@@ -93,6 +101,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tenant: &'a TenantCell,
     /// The tenant's catalog.
     pub(crate) catalog: &'a SeedCatalog,
+    /// Whether what this request creates is left active (the `activateOnCreate` fault);
+    /// the platforms' rule is that it never is.
+    pub(crate) activate_on_create: bool,
 }
 
 /// An admitted request to a tenant of platform `P`: the tenant exists and speaks `P`,
@@ -128,6 +139,7 @@ impl<P: PlatformApi> Tenant<P> {
         f: impl FnOnce(&mut Store<P::Object>, &Ctx<'_>) -> std::result::Result<R, ApiError>,
     ) -> std::result::Result<R, ApiError> {
         let now = self.emu.now();
+        let activate_on_create = self.cell.faults().activates_on_create();
         let mut data = self.cell.data();
         let TenantData { catalog, objects } = &mut *data;
         let store = P::store(objects).ok_or_else(|| {
@@ -144,6 +156,7 @@ impl<P: PlatformApi> Tenant<P> {
             now,
             tenant: &self.cell,
             catalog,
+            activate_on_create,
         };
         f(store, &ctx)
     }
@@ -257,16 +270,73 @@ pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, body: &T)
     }
 }
 
+/// The `loseResponse` fault: once a mutating platform request has been carried out
+/// (a 2xx answer), its answer may be dropped: the connection closes before a status line
+/// is sent, so the client sees the connection end without an answer and cannot know what
+/// happened. Lost answers are counted per tenant and operation.
+async fn lose_answers(State(emu): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let operation = MutatingOperation::of(req.method(), &route);
+    let tenant = req
+        .uri()
+        .path()
+        .strip_prefix("/tenants/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|name| emu.tenant(name))
+        .cloned();
+    let response = next.run(req).await;
+    let (Some(operation), Some(cell)) = (operation, tenant) else {
+        return response;
+    };
+    if !response.status().is_success() || !cell.faults().loses_answer(operation) {
+        return response;
+    }
+    cell.count_lost(operation);
+    tracing::debug!(tenant = %cell.name, operation = operation.as_str(), "answer lost (fault injection)");
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::new(LostAnswer))
+}
+
+/// A response body that fails before its first byte: the server closes the connection
+/// without sending the response.
+struct LostAnswer;
+
+impl axum::body::HttpBody for LostAnswer {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::other(
+            "answer lost (fault injection)",
+        ))))
+    }
+}
+
 /// The whole HTTP API.
 pub(crate) fn router(emu: AppState) -> Router {
-    Router::new()
+    let platforms = Router::new()
         .merge(kizen::routes())
         .merge(agent_studio::routes())
         .merge(cde::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            emu.clone(),
+            lose_answers,
+        ));
+    Router::new()
+        .merge(platforms)
         .route("/_emulator/state", get(state_handler))
         .route("/_emulator/faults", post(faults_handler))
         .route("/_emulator/clock", post(clock_handler))
         .route("/_emulator/catalog", post(catalog_handler))
+        .route("/_emulator/vcs", post(vcs_handler))
         .route(
             "/_emulator/requests",
             get(requests_handler).delete(reset_requests_handler),
@@ -297,6 +367,10 @@ struct FaultsRequest {
     rate_limit: Option<RateLimit>,
     #[serde(default)]
     hang: bool,
+    #[serde(default)]
+    lose_response: Option<LoseResponse>,
+    #[serde(default)]
+    activate_on_create: bool,
 }
 
 async fn faults_handler(
@@ -308,6 +382,8 @@ async fn faults_handler(
         error_rate: req.error_rate,
         rate_limit: req.rate_limit,
         hang: req.hang,
+        lose_response: req.lose_response,
+        activate_on_create: req.activate_on_create,
     };
     emu.set_faults(req.tenant.as_deref(), faults)
         .map_err(|e| match e {
@@ -377,6 +453,60 @@ async fn catalog_handler(
     Ok(json_response(
         StatusCode::OK,
         &json!({ "tenant": req.tenant, "catalog": catalog }),
+    ))
+}
+
+/// Body of `POST /_emulator/vcs`: a person sets the VCS credentials of a CDE connector.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VcsRequest {
+    tenant: String,
+    id: String,
+    #[serde(default = "basic")]
+    authorization: String,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+fn basic() -> String {
+    "basic".to_owned()
+}
+
+async fn vcs_handler(
+    State(emu): State<AppState>,
+    JsonBody(req): JsonBody<VcsRequest>,
+) -> std::result::Result<Response, ApiError> {
+    let cell = emu
+        .tenant(&req.tenant)
+        .cloned()
+        .ok_or_else(|| unknown_tenant(&emu, &req.tenant))?;
+    let now = emu.now();
+    let updated = {
+        let mut data = cell.data();
+        let Objects::Cde(store) = &mut data.objects else {
+            return Err(ApiError::bad_request(format!(
+                "Tenant '{}' is on platform {}; only productsup-cde connectors have a VCS.",
+                cell.name, cell.platform
+            )));
+        };
+        cde::set_vcs_credentials(
+            store,
+            now,
+            &req.id,
+            &req.authorization,
+            req.username.as_deref(),
+        )
+    };
+    let Some(c) = updated else {
+        return Err(ApiError::not_found(format!(
+            "Connector '{}' not found in tenant '{}'.",
+            req.id, cell.name
+        )));
+    };
+    emu.mark_dirty();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "tenant": cell.name, "id": c.id, "version": c.version }),
     ))
 }
 

@@ -20,7 +20,7 @@ use super::agent_studio::{self, Link, Plugin};
 use super::cde::{self, CdeConnector};
 use super::clock::{Clock, rfc3339_z};
 use super::error::{Error, Result};
-use super::faults::{FaultState, Faults};
+use super::faults::{FaultState, Faults, MutatingOperation};
 use super::kizen::{self, SmartConnector};
 use super::seed::{Seed, SeedCatalog, SeedTenant, Token};
 use crate::model::Platform;
@@ -322,6 +322,8 @@ pub(crate) struct TenantCell {
     /// Platform requests admitted for this tenant, by `METHOD /route` (see
     /// [`Emulator::requests_json`]).
     requests: Mutex<BTreeMap<String, u64>>,
+    /// Answers lost by the `loseResponse` fault, by operation.
+    lost: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl TenantCell {
@@ -338,6 +340,11 @@ impl TenantCell {
     /// Count one platform request on `route` (`GET /api/smart-connectors`).
     pub(crate) fn count_request(&self, route: String) {
         *lock(&self.requests).entry(route).or_default() += 1;
+    }
+
+    /// Count one answer the `loseResponse` fault dropped.
+    pub(crate) fn count_lost(&self, operation: MutatingOperation) {
+        *lock(&self.lost).entry(operation.as_str()).or_default() += 1;
     }
 }
 
@@ -461,6 +468,7 @@ impl Emulator {
                 token: t.token,
                 user,
                 requests: Mutex::new(BTreeMap::new()),
+                lost: Mutex::new(BTreeMap::new()),
                 data: Mutex::new(TenantData {
                     catalog: t.catalog,
                     objects,
@@ -655,21 +663,28 @@ impl Emulator {
     /// [`Emulator::reset_requests`] (what `GET /_emulator/requests` answers):
     /// `{"tenants":{NAME:{"total":N,"routes":{"GET /api/smart-connectors":N,…}}}}`.
     /// Every request that reached a tenant's platform API counts, including those answered
-    /// by an injected fault; control endpoints never count.
+    /// by an injected fault; control endpoints never count. A tenant whose answers the
+    /// `loseResponse` fault dropped also has `"lost":{"create":N,…}` by operation.
     pub fn requests_json(&self) -> Value {
         let mut tenants = serde_json::Map::new();
         for t in &self.tenants {
             let routes = lock(&t.requests).clone();
             let total: u64 = routes.values().sum();
-            tenants.insert(t.name.clone(), json!({ "total": total, "routes": routes }));
+            let lost = lock(&t.lost).clone();
+            let mut entry = json!({ "total": total, "routes": routes });
+            if !lost.is_empty() {
+                entry["lost"] = json!(lost);
+            }
+            tenants.insert(t.name.clone(), entry);
         }
         json!({ "tenants": tenants })
     }
 
-    /// Set every tenant's request counters back to zero.
+    /// Set every tenant's request counters (and lost-answer counters) back to zero.
     pub fn reset_requests(&self) {
         for t in &self.tenants {
             lock(&t.requests).clear();
+            lock(&t.lost).clear();
         }
     }
 

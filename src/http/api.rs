@@ -8,15 +8,21 @@
 //!   last applied commit (short SHA, message, author, read from the source cache) and
 //!   recent history.
 //! - `POST /api/v1/tenants/{name}/reconcile`: mark the tenant dirty with
-//!   [`Reason::Manual`] (202). When `server.apiTokenEnv` is set, it needs
-//!   `Authorization: Bearer <token>` (401 otherwise); read-only endpoints are open.
+//!   [`Reason::Manual`] (202).
+//! - `POST /api/v1/tenants/{name}/warnings/ack` with `{"connector": …, "kind": …}`: a
+//!   person closes the connector's open warnings of that kind
+//!   ([`crate::review::acknowledge`]); the tenant is then marked dirty, so promotion reaches
+//!   the tenants downstream once its reconcile finishes (200, 404 when no such warning is
+//!   open, naming those that are).
 //!
-//! An unknown tenant gets 404 with a JSON `error` naming it; a tenant another replica owns
-//! gets 409 on the POST. States are derived here, in one place, from the scheduler, the
+//! When `server.apiTokenEnv` is set, the POSTs need `Authorization: Bearer <token>` (401
+//! otherwise); read-only endpoints are open. An unknown tenant gets 404 with a JSON
+//! `error` naming it; a tenant another replica owns gets 409 on a POST. States are derived here, in one place, from the scheduler, the
 //! state store and the source: see [`SyncState`], [`DriftState`], [`ConnectorState`].
 //!
-//! This module reads; the only thing it changes is marking a tenant dirty through the
-//! scheduler. SQLite and git2 run on the blocking pool.
+//! This module reads; what it changes is a tenant marked dirty through the scheduler and,
+//! on a person's acknowledgement, open warnings closed in the state store. SQLite and git2
+//! run on the blocking pool.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -77,6 +83,17 @@ pub enum Error {
     /// The state store could not be read.
     #[error("cannot read the state store: {0}")]
     Store(#[from] store::Error),
+    /// The request body is not what the endpoint takes.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No open warning matches the acknowledgement.
+    #[error("{0}")]
+    NoOpenWarning(String),
+    /// This server keeps no state store (nothing to acknowledge in).
+    #[error(
+        "this server keeps no state store; acknowledge warnings on the replica that reconciles the tenant"
+    )]
+    NoStore,
 }
 
 impl Error {
@@ -85,8 +102,10 @@ impl Error {
             Error::UnknownTenant { .. } => StatusCode::NOT_FOUND,
             Error::NotOwned { .. } => StatusCode::CONFLICT,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Error::ShuttingDown | Error::NoStore => StatusCode::SERVICE_UNAVAILABLE,
             Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::NoOpenWarning(_) => StatusCode::NOT_FOUND,
         }
     }
 }
@@ -990,6 +1009,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tenants", get(list))
         .route("/api/v1/tenants/{name}", get(one))
         .route("/api/v1/tenants/{name}/reconcile", post(reconcile))
+        .route("/api/v1/tenants/{name}/warnings/ack", post(acknowledge))
 }
 
 async fn list(State(app): State<AppState>) -> Result<Json<TenantList>, Error> {
@@ -1009,27 +1029,39 @@ fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
 }
 
-async fn reconcile(
-    State(app): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Error> {
+/// The checks every state-changing call passes: the bearer token (when configured), a
+/// configured tenant, owned by this replica.
+fn admit<'a>(
+    app: &'a AppState,
+    name: &str,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<&'a ConfiguredTenant, Error> {
     let ctx = app.status();
     if let Some(token) = ctx.api_token()
-        && !bearer(&headers).is_some_and(|given| token.matches(given))
+        && !bearer(headers).is_some_and(|given| token.matches(given))
     {
-        warn!(tenant = %name, "refused a reconcile request without a valid API token");
+        warn!(tenant = %name, "refused a {what} request without a valid API token");
         return Err(Error::Unauthorized);
     }
-    let tenant = configured(ctx, &name)?;
+    let tenant = configured(ctx, name)?;
     if !app.scheduler().tenants().contains(&tenant.name) {
         return Err(Error::NotOwned {
-            name,
+            name: name.to_owned(),
             owner: tenant.shard,
             this: ctx.shard().index,
             count: ctx.shard().count,
         });
     }
+    Ok(tenant)
+}
+
+async fn reconcile(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    admit(&app, &name, &headers, "reconcile")?;
     if app.lifecycle().is_shutting_down() || !app.scheduler().mark_dirty(&name, Reason::Manual) {
         return Err(Error::ShuttingDown);
     }
@@ -1037,6 +1069,56 @@ async fn reconcile(
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"tenant": name, "status": "queued", "reason": Reason::Manual})),
+    )
+        .into_response())
+}
+
+/// Body of `POST /api/v1/tenants/{name}/warnings/ack`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AckRequest {
+    /// `metadata.name`.
+    connector: String,
+    /// `agentic-workflow`, `seeding-filter-group`, `field-reference`, `vcs-credentials`.
+    kind: crate::model::WarningKind,
+}
+
+async fn acknowledge(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    admit(&app, &name, &headers, "warning acknowledgement")?;
+    let req: AckRequest = serde_json::from_slice(&body).map_err(|e| {
+        Error::BadRequest(format!(
+            "send {{\"connector\": \"<metadata.name>\", \"kind\": \"vcs-credentials\"}} (kinds: agentic-workflow, seeding-filter-group, field-reference, vcs-credentials): {e}"
+        ))
+    })?;
+    let store = app.status().store().ok_or(Error::NoStore)?;
+    let (t, connector, kind) = (name.clone(), req.connector.clone(), req.kind);
+    let acked = store
+        .call(move |c| Ok(crate::review::acknowledge(c, &t, &connector, kind)))
+        .await?
+        .map_err(|e| match e {
+            crate::review::Error::Store(e) => Error::Store(e),
+            other => Error::NoOpenWarning(other.to_string()),
+        })?;
+    info!(tenant = %name, connector = %req.connector, kind = %req.kind, closed = acked.closed.len(), "warnings acknowledged through the API");
+    // The tenant's next reconcile finishing marks the tenants promoting from it.
+    let queued =
+        !app.lifecycle().is_shutting_down() && app.scheduler().mark_dirty(&name, Reason::Manual);
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "tenant": name,
+            "connector": req.connector,
+            "kind": req.kind,
+            "closed": acked.closed,
+            "remaining": acked.remaining,
+            "released": acked.released,
+            "reconcile": if queued { "queued" } else { "not queued: shutting down" },
+        })),
     )
         .into_response())
 }

@@ -25,6 +25,7 @@ use crate::http::api::{
     WarningView,
 };
 use crate::http::state::AppState;
+use crate::model::Platform;
 
 /// Seconds between automatic refreshes of a page.
 pub const REFRESH_SECONDS: u32 = 30;
@@ -266,6 +267,22 @@ fn warnings_badge_long(n: usize) -> String {
         1 => r#"<span class="badge s-warn">⚠ 1 open warning</span>"#.to_owned(),
         n => format!(r#"<span class="badge s-warn">⚠ {n} open warnings</span>"#),
     }
+}
+
+/// How open warnings close, under the tenant's warning table.
+fn warnings_note(platform: Option<Platform>) -> String {
+    let how = match platform {
+        Some(Platform::Kizen) => {
+            "Kizen also e-mails these warnings in the import confirmation; it shows no in-app indicator, and its status tracks the last live run, not the warnings. ferry closes one when the tenant's catalog holds its reference."
+        }
+        Some(Platform::ProductsupCde) => {
+            "A copy never carries its VCS credentials: set them in Productsup; ferry closes the warning when it sees the VCS authorised."
+        }
+        _ => "",
+    };
+    format!(
+        r#"<p class="sub">{how} Until then, promotion holds the connector back. A person who has dealt with one closes it with <code>ferry ack TENANT CONNECTOR KIND</code>.</p>"#
+    )
 }
 
 fn warnings_badge(n: usize) -> String {
@@ -616,6 +633,7 @@ pub fn render_tenant(
             );
         }
         body.push_str("</tbody></table>");
+        body.push_str(&warnings_note(t.platform));
     }
 
     body.push_str(r#"<h2 id="drift">Drift</h2>"#);
@@ -849,6 +867,10 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("✕ Failed"));
         assert!(html.contains("import &lt;refused&gt;"));
+        assert!(
+            html.contains("Kizen also e-mails these warnings in the import confirmation"),
+            "{html}"
+        );
         let missing = render_tenant(&d, &source(), &shard(), Some("cccccccc"), Utc::now());
         assert!(missing.contains("has no reconcile in the recent history"));
         assert!(!missing.contains("class=\"highlight\""));

@@ -291,6 +291,7 @@ impl Planner<'_> {
                 api_name: package.api_name.clone(),
                 hash: d.hash.clone(),
                 source_hash: d.source_hash.clone(),
+                expected_warnings: self.expected_warnings(d),
             };
             let why = format!("{why}; duplicated from `{source}`");
             self.push(d, op, Some(why), Gates::Promoted);
@@ -779,24 +780,7 @@ impl Planner<'_> {
                     }
                 }
             }
-            Body::ProductsupCde(cde) => {
-                let vcs = cde.config.get("vcs");
-                let authorization = vcs
-                    .and_then(|v| v.get("authorization"))
-                    .and_then(|a| a.as_str());
-                if vcs.is_some() && authorization != Some("public") {
-                    let url = vcs
-                        .and_then(|v| v.get("url"))
-                        .and_then(|u| u.as_str())
-                        .unwrap_or("the repository");
-                    warnings.push(Warning {
-                        kind: WarningKind::VcsCredentials,
-                        reference: format!(
-                            "set the VCS credentials for {url} after the copy (the platform never returns them)"
-                        ),
-                    });
-                }
-            }
+            Body::ProductsupCde(cde) => warnings.extend(Warning::vcs_credentials(&cde.config)),
             Body::AgentStudio(_) => {}
         }
         warnings.sort();

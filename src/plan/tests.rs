@@ -816,6 +816,42 @@ fn cde_secret_missing_from_the_store_is_blocked_at_its_line() {
 }
 
 #[test]
+fn every_cde_copy_with_a_repository_expects_a_credentials_warning() {
+    // The copy always comes back `authorization: public` with no username: whatever the
+    // manifest says, a person must set or confirm the credentials.
+    for authorization in ["public", "basic"] {
+        let d = cde("amazon").vcs_authorization(authorization).build();
+        let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
+        let Op::Create {
+            expected_warnings, ..
+        } = &only(&plan).op
+        else {
+            panic!("{plan:?}")
+        };
+        assert_eq!(
+            expected_warnings,
+            &[Warning {
+                kind: WarningKind::VcsCredentials,
+                reference: "set VCS credentials for https://git.example.com/import.git".into(),
+            }],
+            "{authorization}"
+        );
+    }
+    let mut d = cde("no-vcs").build();
+    if let crate::model::Body::ProductsupCde(c) = &mut d.body {
+        c.config.as_object_mut().unwrap().remove("vcs");
+    }
+    let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
+    let Op::Create {
+        expected_warnings, ..
+    } = &only(&plan).op
+    else {
+        panic!("{plan:?}")
+    };
+    assert!(expected_warnings.is_empty());
+}
+
+#[test]
 fn cde_copy_with_private_repository_expects_a_credentials_warning() {
     let d = cde("amazon").vcs_authorization("basic").build();
     let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
@@ -969,6 +1005,7 @@ fn duplicate_of_duplicates_the_named_tenant_connector() {
             api_name: "orders_eu".into(),
             hash: d.hash.clone(),
             source_hash: d.source_hash.clone(),
+            expected_warnings: vec![],
         }
     );
 

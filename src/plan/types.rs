@@ -304,6 +304,10 @@ pub enum Op {
         hash: ContentHash,
         /// The manifest's source hash.
         source_hash: ContentHash,
+        /// Warnings the import checks will raise on the duplicate (references of the
+        /// manifest missing from the catalog).
+        #[serde(default)]
+        expected_warnings: Vec<Warning>,
     },
     /// Replace the object: no platform documents an in-place update. How is the
     /// [`ReplaceStrategy`]: Kizen renames the old connector (and its API name) aside,

@@ -76,8 +76,7 @@ use super::{CheckResult, CreateFrom, Provider};
 use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::{
-    Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, WarningKind,
-    change_marker,
+    Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, change_marker,
 };
 
 /// Where the platform keeps its connectors: `{COLLECTION}/{id}`.
@@ -253,7 +252,13 @@ impl CdeClient {
             && copy.name != body.name
             && let Err(err) = self.rename(&copy.id, &body.name).await
         {
-            // Leave no stray "<name> - Copy" behind: move it to the bin (restorable).
+            if err.is_transient() {
+                // The rename may have happened: the caller settles it by reading the
+                // tenant (and finishes the rename there), never by copying again.
+                return Err(err);
+            }
+            // Refused: leave no stray "<name> - Copy" behind; move it to the bin
+            // (restorable).
             let note = match self.delete(&copy.id).await {
                 Ok(()) => format!(
                     "the copy \"{}\" ({}) was moved to the bin",
@@ -270,18 +275,7 @@ impl CdeClient {
         let summary = self.listed(&copy.id).await?;
         ensure_inactive(self, &scope, &summary).await?;
 
-        let mut warnings = Vec::new();
-        let vcs_url = body
-            .config
-            .pointer("/vcs/url")
-            .and_then(Value::as_str)
-            .filter(|url| !url.is_empty());
-        if let Some(url) = vcs_url {
-            warnings.push(Warning {
-                kind: WarningKind::VcsCredentials,
-                reference: format!("set VCS credentials for {url}"),
-            });
-        }
+        let warnings = Warning::vcs_credentials(&body.config).into_iter().collect();
         Ok(Created {
             id: summary.id.clone(),
             summary,
@@ -383,6 +377,29 @@ impl Provider for CdeClient {
             ..Catalog::default()
         })
     }
+
+    async fn vcs_authorised(&self, id: &str) -> Result<bool> {
+        let scope = self.api.scope(Operation::Export, Some(id));
+        let data = self.connector(&scope, id).await?;
+        Ok(vcs_authorised(&data))
+    }
+}
+
+/// Whether the first version's VCS of a connector (`data` of `GET /connectors/{id}`) shows
+/// credentials: an `authorization` other than `public`, or a `username`. A copy comes back
+/// `public` with no username whatever the source had.
+fn vcs_authorised(data: &Value) -> bool {
+    let Some(vcs) = data.pointer("/versions/0/config/vcs") else {
+        return false;
+    };
+    let text = |key: &str| {
+        vcs.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    text("authorization").is_some_and(|a| !a.eq_ignore_ascii_case("public"))
+        || text("username").is_some()
 }
 
 /// The [`LiveSummary`] of a connector, a list item or a copy's answer (`call` names the

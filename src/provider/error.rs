@@ -245,6 +245,8 @@ pub enum Error {
         scope: Box<Scope>,
         /// Why.
         reason: String,
+        /// The modelled capability the tenant switched off, when that is why.
+        switched_off: Option<Capability>,
     },
 
     /// The platform created an object with its active toggle on. ferry turned it off
@@ -416,6 +418,7 @@ impl Error {
         Error::Unsupported {
             scope: Box::new(scope),
             reason: reason.into(),
+            switched_off: None,
         }
     }
 
@@ -427,6 +430,15 @@ impl Error {
             reason: format!(
                 "the tenant switched off capability `{capability}` (`capabilities.{capability}: false`), so ferry does not call the modelled {call}"
             ),
+            switched_off: Some(capability),
+        }
+    }
+
+    /// The capability the tenant switched off, when this call was refused for that.
+    pub fn switched_off_capability(&self) -> Option<Capability> {
+        match self {
+            Error::Unsupported { switched_off, .. } => *switched_off,
+            _ => None,
         }
     }
 

@@ -14,10 +14,12 @@
 //!   [`RetryPolicy::max_attempts`] with full-jitter exponential backoff; a `Retry-After`
 //!   (seconds or HTTP date) on 429 or 503 is honoured instead, capped at
 //!   [`RetryPolicy::max_retry_after`].
-//! - A call that is not safe to repeat (an import, copy or install) is retried only when
-//!   the platform cannot have acted on it: the connection was never made, or it answered
-//!   429 or 503. Otherwise its first transient failure is returned, and the caller's
-//!   journal decides what happened.
+//! - A call that is not safe to repeat (an import, copy, duplicate or install) is retried
+//!   only when the platform cannot have acted on it: the connection was never made, or it
+//!   answered 429 (refused before any work). Any other failure — no answer, a connection
+//!   closed after the request was sent, a timeout, a 5xx (503 included: a gateway may
+//!   answer it after the platform acted) — leaves its outcome unknown: the first such
+//!   failure is returned, and the caller settles it by reading the tenant.
 //! - Sleeps use `tokio::time`, so tests can run with a paused clock.
 
 use std::time::Duration;
@@ -517,10 +519,9 @@ impl Endpoint {
                     let call = call();
                     return (Ok(Reply { status, body, call }), false);
                 }
-                let safe = matches!(
-                    status,
-                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
-                );
+                // Only a rate limit says the platform did nothing; a 5xx may come after
+                // it acted.
+                let safe = status == StatusCode::TOO_MANY_REQUESTS;
                 (
                     Err(self.status_error(scope, status, retry_after, &body, attempt)),
                     safe,

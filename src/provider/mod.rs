@@ -139,4 +139,21 @@ pub trait Provider: Send + Sync {
 
     /// What references, bindings and secrets can resolve to in this tenant.
     async fn catalog(&self) -> Result<Catalog>;
+
+    /// Whether a person has set the credentials of the object's VCS (Productsup CDE: a copy
+    /// comes back with `authorization: public` and no `username`, since the platform never
+    /// returns the token). Other platforms: [`Error::Unsupported`].
+    async fn vcs_authorised(&self, id: &str) -> Result<bool> {
+        let _ = id;
+        Err(Error::Unsupported {
+            scope: Box::new(Scope::new(
+                self.tenant(),
+                self.platform(),
+                Operation::Export,
+                Some(id),
+            )),
+            reason: format!("{} connectors have no VCS", self.platform()),
+            switched_off: None,
+        })
+    }
 }

@@ -53,12 +53,14 @@ fn action(action: &Action) -> Value {
             source_name,
             api_name,
             hash,
+            expected_warnings,
             ..
         } => json!({
             "sourceId": source_id,
             "sourceName": source_name,
             "apiName": api_name,
             "hash": hash,
+            "expectedWarnings": expected_warnings,
         }),
         Op::Replace {
             hash,

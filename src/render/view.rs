@@ -40,7 +40,18 @@ pub(crate) fn view(action: &Action) -> Option<ActionView<'_>> {
             );
             ('+', via.to_string())
         }
-        Op::Duplicate { source_name, .. } => ('+', format!("from `{source_name}`")),
+        Op::Duplicate {
+            source_name,
+            expected_warnings,
+            ..
+        } => {
+            notes.extend(
+                expected_warnings
+                    .iter()
+                    .map(|w| format!("expected warning: {} `{}`", w.kind, w.reference)),
+            );
+            ('+', format!("from `{source_name}`"))
+        }
         Op::Replace {
             old,
             body,

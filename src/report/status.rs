@@ -126,6 +126,9 @@ fn more(n: usize) -> String {
     }
 }
 
+/// What a Kizen tenant's status adds when warnings are open.
+pub const KIZEN_EMAIL_NOTE: &str = " (Kizen e-mails them in the import confirmation)";
+
 /// `in sync · 14 connectors · 2 warnings` (the warnings part only when there are some).
 pub fn in_sync_description(connectors: usize, warnings: u32) -> String {
     let mut s = format!(
@@ -277,6 +280,16 @@ impl CommitStatus {
         self
     }
 
+    /// For a Kizen tenant with open warnings: say that Kizen also lists them in its import
+    /// confirmation e-mail (the platform has no in-app indicator), so people look there
+    /// too. Other statuses are returned as they are.
+    pub fn noting_kizen_email(mut self) -> Self {
+        if self.warnings > 0 {
+            self.description.push_str(KIZEN_EMAIL_NOTE);
+        }
+        self
+    }
+
     /// The target URL to send: the status's own, or else the status page derived from
     /// `external_url`, the tenant of the context and the commit.
     pub fn target_url_for(&self, external_url: Option<&str>, sha: &str) -> Option<String> {
@@ -356,6 +369,21 @@ mod tests {
             invalid_manifests_description("orders.yaml:3:5: bad", 1),
             "invalid manifests: orders.yaml:3:5: bad"
         );
+    }
+
+    #[test]
+    fn a_kizen_status_with_warnings_points_at_the_import_email() {
+        let with = CommitStatus::in_sync("prod", 3, 1).noting_kizen_email();
+        assert_eq!(
+            with.description,
+            "in sync · 3 connectors · 1 warning (Kizen e-mails them in the import confirmation)"
+        );
+        assert!(
+            with.description.chars().count() <= 140,
+            "fits GitHub's limit"
+        );
+        let without = CommitStatus::in_sync("prod", 3, 0).noting_kizen_email();
+        assert_eq!(without.description, "in sync · 3 connectors");
     }
 
     #[test]

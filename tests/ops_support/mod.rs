@@ -277,6 +277,26 @@ pub fn post(url: &str, token: Option<&str>) -> (u16, Value) {
     })
 }
 
+/// `POST url` with a JSON body (and a bearer token when given): status and JSON body.
+pub fn post_json(url: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    runtime().block_on(async {
+        let mut req = reqwest::Client::new()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    })
+}
+
 /// Poll `f` every 100 ms for at most 30 s until it returns `Some`.
 pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);

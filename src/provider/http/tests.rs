@@ -353,13 +353,37 @@ async fn creates_are_not_repeated_after_a_server_error() {
 
 #[tokio::test(start_paused = true)]
 async fn creates_are_repeated_when_the_platform_did_not_act() {
-    let limited = Step::Respond(429, vec![("retry-after", "1".to_owned())], "{}".to_owned());
-    let (mock, addr) = serve(vec![respond(503, "{}"), limited, respond(201, "{}")]).await;
+    let limited = || Step::Respond(429, vec![("retry-after", "1".to_owned())], "{}".to_owned());
+    let (mock, addr) = serve(vec![limited(), limited(), respond(201, "{}")]).await;
     let api = endpoint(addr, options(5));
     let req = Request::post("/connectors/copy", serde_json::json!({"name": "x"})).not_idempotent();
     let reply = api.send(&scope(Operation::Copy), req).await.unwrap();
     assert_eq!(reply.status, StatusCode::CREATED);
     assert_eq!(mock.seen().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_503_to_a_create_leaves_its_outcome_unknown() {
+    let (mock, addr) = serve(vec![respond(503, "{}"), respond(201, "{}")]).await;
+    let api = endpoint(addr, options(5));
+    let req = Request::post("/connectors/copy", serde_json::json!({"name": "x"})).not_idempotent();
+    let err = api.send(&scope(Operation::Copy), req).await.unwrap_err();
+    assert_eq!(
+        mock.seen().len(),
+        1,
+        "a gateway may answer 503 after the platform copied: never copy twice"
+    );
+    assert!(
+        matches!(
+            err,
+            Error::Transient {
+                status: 503,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
