@@ -506,7 +506,9 @@ fn ferry_apply_of_the_documented_copy_ends_with_one_connector_under_the_manifest
     assert_eq!(inventory.len(), 1);
     assert_eq!(inventory[0].name, "Test Import");
 
-    // The second apply posts nothing, renames nothing and reads no connector: one list.
+    // The second apply posts nothing and renames nothing: one list, and one read of the
+    // connector whose VCS-credentials warning is open (it closes when the VCS is seen
+    // authorised).
     let before = stub.with(|s| s.requests.len());
     let second = p.apply_json(0);
     assert!(support::changes(&second, "feeds").is_empty(), "{second:#}");
@@ -518,7 +520,13 @@ fn ferry_apply_of_the_documented_copy_ends_with_one_connector_under_the_manifest
     });
     assert_eq!(
         requests,
-        [("GET".to_owned(), "/connectors?from=0&limit=500".to_owned())]
+        [
+            ("GET".to_owned(), "/connectors?from=0&limit=500".to_owned()),
+            (
+                "GET".to_owned(),
+                "/connectors/00d8c347-0dec-480f-8c99-7f7dfcfb06bf".to_owned()
+            )
+        ]
     );
     assert_eq!(stub.names(), ["Test Import"]);
 }
