@@ -40,6 +40,9 @@ pub enum Error {
     /// The in-process emulator could not start.
     #[error("cannot start the in-process emulator: {0}")]
     Emulator(String),
+    /// The in-process emulator's seed file (`emulator.seed`) cannot be used.
+    #[error("cannot use the in-process emulator's seed: {0}")]
+    EmulatorSeed(String),
     /// A sync window definition could not be evaluated.
     #[error("tenant {tenant}: sync window: {message}")]
     Window {
@@ -61,6 +64,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the configuration is what must change (credentials that cannot be read, a
+    /// tenant URL, the emulator's seed), rather than something that may pass later.
+    pub fn is_config(&self) -> bool {
+        match self {
+            Error::Provider(e) => matches!(
+                e,
+                provider::Error::Credentials { .. } | provider::Error::InvalidUrl { .. }
+            ),
+            Error::EmulatorSeed(_) | Error::UnknownTenant(..) | Error::Window { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether retrying later may succeed (outage, rate limit, timeout).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -545,7 +561,7 @@ fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<
     {
         Some(path) => {
             let path: PathBuf = config.dir.join(path);
-            emulator::Seed::load(&path).map_err(|e| Error::Emulator(e.to_string()))?
+            emulator::Seed::load(&path).map_err(|e| Error::EmulatorSeed(e.to_string()))?
         }
         None => emulator::Seed {
             tenants: Vec::new(),

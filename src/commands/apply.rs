@@ -21,6 +21,7 @@ use crate::daemon::reconciler::sync_status;
 use crate::desired::desired_for;
 use crate::engine::DriftMode;
 use crate::plan::Plan;
+use crate::printable::{printable, printable_lines};
 use crate::render;
 use crate::report::{self, CommitStatus, Deliverer};
 
@@ -237,18 +238,19 @@ fn print_report(report: &ApplyReport) {
             Outcome::Failed => "✗",
             Outcome::Skipped => "-",
         };
+        // Names, warnings and messages come from manifests and platforms: escaped.
         println!(
             "  {mark} {} {} ({}): {}",
             r.action,
-            r.connector,
-            r.name,
+            printable(&r.connector),
+            printable(&r.name),
             r.outcome.as_str()
         );
         for w in &r.warnings {
-            println!("      warning: {} {}", w.kind, w.reference);
+            println!("      warning: {} {}", w.kind, printable(&w.reference));
         }
         if let Some(m) = &r.message {
-            for line in m.lines() {
+            for line in printable_lines(m).lines() {
                 println!("      {line}");
             }
         }

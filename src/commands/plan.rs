@@ -237,7 +237,8 @@ pub fn run(args: PlanArgs) -> ExitCode {
         };
         print!("{out}");
         for e in &errors {
-            eprintln!("ferry: {e}");
+            // Errors quote platform answers: shown with their control characters escaped.
+            eprintln!("ferry: {}", crate::printable::printable(e));
         }
         prepared.engine.shutdown().await;
         if !errors.is_empty() {

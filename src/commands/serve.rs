@@ -234,7 +234,15 @@ async fn build_reconciler(
         &ClientOptions::default(),
     )
     .await
-    .map_err(StartError::other)?;
+    .map_err(|e| {
+        // Credentials that cannot be read, a tenant URL ferry refuses, a seed file that
+        // cannot be used: the configuration must change, like any error `load` finds.
+        if e.is_config() {
+            StartError::config(e)
+        } else {
+            StartError::other(e)
+        }
+    })?;
     let repo = remote
         .local_path()
         .map(Path::to_path_buf)

@@ -1,10 +1,11 @@
 //! `ferry status`: the status page's table in a terminal, read from a running
 //! `ferry serve` (`GET /api/v1/tenants`).
 //!
-//! Text output is a table (colour only when stdout is a terminal and `NO_COLOR` is unset);
-//! `--output json` prints the API's JSON as is. A server that cannot be reached, or that
-//! answers something other than the tenant list, is a clear message and exit code 1.
-//! This command only reads.
+//! Text output is a table (colour only when stdout is a terminal and `NO_COLOR` is unset;
+//! names and messages from manifests and platforms with their control characters shown as
+//! escapes); `--output json` prints the API's JSON as is. A server that cannot be reached,
+//! or that answers something other than the tenant list, is a clear message and exit code
+//! 1. This command only reads.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use clap::ValueEnum;
 use serde_json::Value;
 
 use crate::daemon::lifecycle::EXIT_FAILURE;
+use crate::printable::{printable, printable_lines};
 
 /// Where `ferry status` looks when neither `--server` nor `FERRY_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9400";
@@ -121,10 +123,12 @@ pub async fn fetch(server: &str) -> Result<Value, Error> {
     let base = server.trim_end_matches('/');
     if !(base.starts_with("http://") || base.starts_with("https://")) {
         return Err(Error::InvalidServer {
-            url: server.to_owned(),
+            url: crate::sensitive::redact(server).into_owned(),
         });
     }
-    let url = format!("{base}/api/v1/tenants");
+    let target = format!("{base}/api/v1/tenants");
+    // Messages name the URL with any credentials in it hidden.
+    let url = crate::sensitive::redact(&target).into_owned();
     let client = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(Duration::from_secs(5))
@@ -135,7 +139,7 @@ pub async fn fetch(server: &str) -> Result<Value, Error> {
             reason: e.to_string(),
         })?;
     let response = client
-        .get(&url)
+        .get(&target)
         .send()
         .await
         .map_err(|e| Error::Unreachable {
@@ -205,7 +209,10 @@ fn words(state: &str) -> String {
 
 /// The table `ferry status` prints for a tenant list (`GET /api/v1/tenants`).
 pub fn render(list: &Value, colour: bool) -> String {
-    let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    // Names, commit messages and errors come from git, manifests and platforms: their
+    // control and bidirectional formatting characters are shown as escapes.
+    let str_of =
+        |v: &Value, k: &str| printable(v.get(k).and_then(Value::as_str).unwrap_or("")).into_owned();
     let shard_count = list["shard"]["count"].as_u64().unwrap_or(1);
     let headers = [
         "TENANT", "PLATFORM", "SYNC", "DRIFT", "WARNINGS", "COMMIT", "LAST", "MESSAGE",
@@ -237,8 +244,10 @@ pub fn render(list: &Value, colour: bool) -> String {
         let last = str_of(t, "lastOutcome");
         // The error, else (when not in sync) what the last reconcile said.
         let (message, message_code) = match (t["lastError"].as_str(), t["lastSummary"].as_str()) {
-            (Some(e), _) => (truncate(e, 60), "31"),
-            (None, Some(summary)) if owned && sync != "in_sync" => (truncate(summary, 60), ""),
+            (Some(e), _) => (truncate(&printable_lines(e), 60), "31"),
+            (None, Some(summary)) if owned && sync != "in_sync" => {
+                (truncate(&printable_lines(summary), 60), "")
+            }
             _ => (String::new(), ""),
         };
         let warnings = t["openWarnings"].as_u64().unwrap_or(0);
@@ -312,7 +321,11 @@ pub fn render(list: &Value, colour: bool) -> String {
     if let Some(err) = list["source"]["lastFetchError"].as_str() {
         out.push_str(&format!(
             "\n{}\n",
-            paint(&format!("source fetch failed: {err}"), "31", colour)
+            paint(
+                &format!("source fetch failed: {}", printable_lines(err)),
+                "31",
+                colour
+            )
         ));
     }
     out
@@ -375,6 +388,19 @@ mod tests {
         assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
         assert!(!text.contains('\x1b'), "no colour when asked for none");
         assert!(render(&list(), true).contains("\x1b[32min sync\x1b[0m"));
+    }
+
+    #[test]
+    fn names_and_messages_cannot_drive_the_terminal() {
+        let mut l = list();
+        l["tenants"][0]["lastError"] = "refused: Orders\u{1b}[2J\u{202e}".into();
+        l["tenants"][0]["lastAppliedCommit"]["message"] = "fix\u{1b}]0;pwned\u{7}".into();
+        let text = render(&l, false);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.contains("Orders\\u{1b}[2J\\u{202e}"), "{text}");
     }
 
     #[test]
