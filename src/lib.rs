@@ -23,6 +23,7 @@ pub mod encode;
 pub mod engine;
 pub mod export;
 pub mod http;
+pub mod lock;
 pub mod log;
 pub mod manifest;
 pub mod metrics;

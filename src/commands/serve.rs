@@ -275,6 +275,8 @@ async fn build_reconciler(
 async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     let mut signals = Signals::install()
         .map_err(|e| StartError::other(format!("cannot install signal handlers: {e}")))?;
+    // One writer per state store: a second `serve` or an `apply` on it is refused at once.
+    let _writer = crate::lock::state_store(&settings.state_db).map_err(StartError::other)?;
     let config = &settings.config;
     let cache_root = settings
         .state_db

@@ -15,7 +15,7 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use regex::Regex;
 
-use super::{Auth, LoadedConfig, SecretSource, StatusTarget, Tenant};
+use super::{Auth, LoadedConfig, MAX_TENANT_RETRIES, SecretSource, StatusTarget, Tenant};
 use crate::diagnostic::Diagnostics;
 use crate::sensitive::secrets::{embedded, is_env_name, is_secret_header, looks_like_token};
 
@@ -366,6 +366,17 @@ impl Validator<'_> {
         if let Some(drift) = &tenant.drift {
             self.cron(&format!("{at}.drift.schedule"), &drift.schedule);
             self.time_zone(&format!("{at}.drift.timeZone"), drift.time_zone.as_deref());
+        }
+        if let Some(timeout) = &tenant.timeout {
+            self.duration(&format!("{at}.timeout"), timeout);
+        }
+        if let Some(retries) = tenant.retries
+            && retries > MAX_TENANT_RETRIES
+        {
+            self.error(
+                &format!("{at}.retries"),
+                format!("{at}.retries is {retries}: at most {MAX_TENANT_RETRIES}; a tenant that fails that often is unreachable, and the others must not wait for it"),
+            );
         }
         for (w, window) in tenant.windows.iter().enumerate() {
             let wat = format!("{at}.windows[{w}]");
