@@ -6,6 +6,10 @@
 //! escapes); `--output json` prints the API's JSON as is. A server that cannot be reached,
 //! or that answers something other than the tenant list, is a clear message and exit code
 //! 1. This command only reads.
+//!
+//! Exit codes: 0 every tenant shown is fine (in sync, pending, syncing, or owned by another
+//! replica); 1 any tenant this replica owns is failed, blocked or unreachable (`error`),
+//! or ferry could not be asked. Scripts and probes can act on it.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -95,6 +99,7 @@ pub fn run(args: &StatusArgs) -> ExitCode {
     };
     match runtime.block_on(fetch(&args.server)) {
         Ok(list) => {
+            let troubled = troubled(&list);
             match args.output {
                 Output::Json => println!(
                     "{}",
@@ -104,15 +109,48 @@ pub fn run(args: &StatusArgs) -> ExitCode {
                     let colour = std::io::stdout().is_terminal()
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
                     print!("{}", render(&list, colour));
+                    if !troubled.is_empty() {
+                        let count = match troubled.len() {
+                            1 => "1 tenant needs".to_owned(),
+                            n => format!("{n} tenants need"),
+                        };
+                        eprintln!("ferry: {count} attention: {}", troubled.join(", "));
+                    }
                 }
             }
-            ExitCode::SUCCESS
+            if troubled.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// The tenants of a tenant list (`GET /api/v1/tenants`) that this replica owns and whose
+/// last reconcile failed, left connectors blocked, or could not reach the tenant, as
+/// `name (state)`.
+pub fn troubled(list: &Value) -> Vec<String> {
+    list["tenants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["owned"].as_bool().unwrap_or(true))
+        .filter_map(|t| {
+            let state = t["syncState"].as_str()?;
+            matches!(state, "failed" | "blocked" | "error").then(|| {
+                format!(
+                    "{} ({})",
+                    printable(t["name"].as_str().unwrap_or("?")),
+                    words(state)
+                )
+            })
+        })
+        .collect()
 }
 
 /// `GET {server}/api/v1/tenants` as JSON.
@@ -388,6 +426,18 @@ mod tests {
         assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
         assert!(!text.contains('\x1b'), "no colour when asked for none");
         assert!(render(&list(), true).contains("\x1b[32min sync\x1b[0m"));
+    }
+
+    #[test]
+    fn failed_blocked_and_unreachable_owned_tenants_are_troubled() {
+        assert_eq!(troubled(&list()), ["eu (blocked)"]);
+        let mut all = list();
+        all["tenants"][0]["syncState"] = "failed".into();
+        all["tenants"][1]["syncState"] = "error".into(); // another replica's
+        assert_eq!(troubled(&all), ["prod (failed)", "eu (blocked)"]);
+        all["tenants"][0]["syncState"] = "in_sync".into();
+        all["tenants"][2]["syncState"] = "pending".into();
+        assert!(troubled(&all).is_empty());
     }
 
     #[test]
