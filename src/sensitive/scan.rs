@@ -163,6 +163,8 @@ const DETECTORS: &[Detector] = &[
             r"|\bAIza[0-9A-Za-z_-]{35}",
             r"|\bshpat_[a-fA-F0-9]{32}\b",
             r"|\bpypi-AgE[A-Za-z0-9_-]{50,}",
+            r"|\bya29\.[0-9A-Za-z_-]{20,}",
+            r"|\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b",
             r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})",
         ),
         check: always,
@@ -881,6 +883,8 @@ mod tests {
             "glpat-abcdefghij0123456789",
             "xoxe-1234567890-abcdefghij",
             "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+            "ya29.a0AfH6SMBx3kQ9-abcdefghijklmnopq",
+            "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",
         ] {
             assert!(found(text, FindingKind::ApiToken), "{text}");
         }
