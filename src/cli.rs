@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tracing_subscriber::EnvFilter;
 
 /// `ferry --version`: the version, the commit and the date it was built (see `build.rs`).
 pub const VERSION: &str = concat!(
@@ -86,20 +85,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Install the `tracing` subscriber: text or JSON lines on stderr, filtered by `RUST_LOG`
-/// (default `info`).
+/// (default `info`), with control characters escaped and credentials redacted
+/// ([`crate::log`]).
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    // A subscriber already installed (tests) is kept.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+    let format = match format {
+        LogFormat::Text => crate::log::Format::Text,
+        LogFormat::Json => crate::log::Format::Json,
     };
+    crate::log::init(format, std::io::stderr().is_terminal());
 }

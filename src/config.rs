@@ -14,6 +14,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -213,6 +214,17 @@ pub struct Tenant {
     /// Where the open warnings of created connectors come from. Default `predicted`.
     #[serde(default)]
     pub warnings: WarningSource,
+    /// How long one request to the tenant's API may take: connecting, sending and reading
+    /// the whole answer (`10s`, `1m`). Default `30s`. A tenant that has not been planned
+    /// within `timeout × (retries + 1)` (2m30s by default) is reported as unreachable;
+    /// the other tenants never wait for it.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// How many times a request that failed transiently (no answer in time, a 5xx, a 429)
+    /// is retried, with backoff, before the tenant counts as unreachable. Default 4, at
+    /// most 10. A create the platform may have acted on is never repeated.
+    #[serde(default)]
+    pub retries: Option<u32>,
 }
 
 /// Modelled platform operations a tenant may use: what ferry assumes beyond the vendors'
@@ -282,6 +294,15 @@ pub enum WarningSource {
     Platform,
 }
 
+/// The request timeout of a tenant without `timeout`.
+pub const DEFAULT_TENANT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The retries of a tenant without `retries`.
+pub const DEFAULT_TENANT_RETRIES: u32 = 4;
+
+/// The most retries `retries` may ask for.
+pub const MAX_TENANT_RETRIES: u32 = 10;
+
 impl Tenant {
     /// A tenant with a name, platform and URL, and every other setting at the default a
     /// minimal `tenants:` entry gets.
@@ -303,12 +324,39 @@ impl Tenant {
             windows: Vec::new(),
             capabilities: Capabilities::default(),
             warnings: WarningSource::default(),
+            timeout: None,
+            retries: None,
         }
     }
 
     /// The capabilities this tenant may use.
     pub fn capability_set(&self) -> CapabilitySet {
         self.capabilities.set()
+    }
+
+    /// How long one request may take: `timeout`, else [`DEFAULT_TENANT_TIMEOUT`] (a
+    /// `timeout` the validation pass refuses counts as unset).
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout
+            .as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_TENANT_TIMEOUT)
+    }
+
+    /// Retries of a transient failure: `retries`, else [`DEFAULT_TENANT_RETRIES`], at most
+    /// [`MAX_TENANT_RETRIES`].
+    pub fn request_retries(&self) -> u32 {
+        self.retries
+            .unwrap_or(DEFAULT_TENANT_RETRIES)
+            .min(MAX_TENANT_RETRIES)
+    }
+
+    /// How long planning this tenant may take before it is reported as unreachable:
+    /// `request_timeout × (request_retries + 1)`.
+    pub fn deadline(&self) -> Duration {
+        self.request_timeout()
+            .saturating_mul(self.request_retries() + 1)
     }
 }
 

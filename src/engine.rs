@@ -20,6 +20,7 @@ use tracing::{debug, info};
 use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
+use crate::lock::Lock;
 use crate::model::{Body, Catalog, Desired, LiveObject, Location};
 use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
@@ -43,6 +44,9 @@ pub enum Error {
     /// The in-process emulator could not start.
     #[error("cannot start the in-process emulator: {0}")]
     Emulator(String),
+    /// The in-process emulator's seed file (`emulator.seed`) cannot be used.
+    #[error("cannot use the in-process emulator's seed: {0}")]
+    EmulatorSeed(String),
     /// A sync window definition could not be evaluated.
     #[error("tenant {tenant}: sync window: {message}")]
     Window {
@@ -64,6 +68,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the configuration is what must change (credentials that cannot be read, a
+    /// tenant URL, the emulator's seed), rather than something that may pass later.
+    pub fn is_config(&self) -> bool {
+        match self {
+            Error::Provider(e) => matches!(
+                e,
+                provider::Error::Credentials { .. } | provider::Error::InvalidUrl { .. }
+            ),
+            Error::EmulatorSeed(_) | Error::UnknownTenant(..) | Error::Window { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Whether retrying later may succeed (outage, rate limit, timeout).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -114,66 +131,18 @@ pub struct Engine {
     providers: HashMap<String, Arc<dyn Provider>>,
     emulator: std::sync::Mutex<Option<emulator::EmulatorHandle>>,
     emulator_url: Option<String>,
-    _emulator_lock: Option<StateLock>,
+    _emulator_lock: Option<Lock>,
 }
 
 /// Exclusive use of the in-process emulator's state file: two ferry processes serving the
 /// same emulated tenants would each hold their own copy and overwrite each other's file.
-/// A lock left by a process that no longer runs is taken over.
-#[derive(Debug)]
-struct StateLock {
-    path: PathBuf,
-}
-
-impl StateLock {
-    fn acquire(path: &Path) -> Result<StateLock> {
-        use std::io::Write;
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-            {
-                Ok(mut file) => {
-                    let _ = write!(file, "{}", std::process::id());
-                    return Ok(StateLock {
-                        path: path.to_path_buf(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let holder = std::fs::read_to_string(path).unwrap_or_default();
-                    let pid = holder.trim();
-                    // A pid that is ours is a lock left by an earlier life of this process
-                    // slot (a restarted container's pid 1), not a live holder.
-                    let ours = pid == std::process::id().to_string();
-                    let alive = !pid.is_empty() && !ours && Path::new("/proc").join(pid).exists();
-                    if alive {
-                        return Err(Error::Emulator(format!(
-                            "the emulated tenants are in use by another ferry process (pid {pid}), which holds {}; stop it, or talk to its tenants through it (its log prints their address)",
-                            path.display()
-                        )));
-                    }
-                    let _ = std::fs::remove_file(path);
-                }
-                Err(e) => {
-                    return Err(Error::Emulator(format!(
-                        "cannot lock {}: {e}",
-                        path.display()
-                    )));
-                }
-            }
-        }
-        Err(Error::Emulator(format!(
-            "cannot lock {}: another process keeps taking it",
-            path.display()
-        )))
-    }
-}
-
-impl Drop for StateLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+fn lock_emulator(path: &Path) -> Result<Lock> {
+    Lock::acquire(
+        path,
+        "the emulated tenants",
+        "stop it, or talk to its tenants through it (its log prints their address)",
+    )
+    .map_err(|e| Error::Emulator(e.to_string()))
 }
 
 impl Engine {
@@ -205,7 +174,7 @@ impl Engine {
                 .path()
                 .map(|p| p.with_file_name("emulator-state.json"));
             if let Some(path) = &state_path {
-                lock = Some(StateLock::acquire(&path.with_extension("lock"))?);
+                lock = Some(lock_emulator(&path.with_extension("lock"))?);
             }
             let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let handle = emulator::spawn(seed, state_path, listen)
@@ -582,7 +551,7 @@ fn emulator_seed(config: &LoadedConfig, emulated: &[&config::Tenant]) -> Result<
     {
         Some(path) => {
             let path: PathBuf = config.dir.join(path);
-            emulator::Seed::load(&path).map_err(|e| Error::Emulator(e.to_string()))?
+            emulator::Seed::load(&path).map_err(|e| Error::EmulatorSeed(e.to_string()))?
         }
         None => emulator::Seed {
             tenants: Vec::new(),
@@ -679,30 +648,23 @@ mod tests {
     }
 
     #[test]
-    fn the_emulator_state_lock_refuses_a_live_holder_and_takes_over_a_dead_one() {
+    fn the_emulator_state_lock_refuses_a_live_holder() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("emulator-state.lock");
-        // pid 1 runs on every Linux machine and is never this test.
-        std::fs::write(&path, "1").unwrap();
-        let err = StateLock::acquire(&path).unwrap_err().to_string();
+        let held = lock_emulator(&path).unwrap();
+        let err = lock_emulator(&path).unwrap_err().to_string();
         assert!(
-            err.contains("in use by another ferry process (pid 1)"),
+            err.contains(&format!(
+                "another ferry process (pid {}) is using the emulated tenants",
+                std::process::id()
+            )),
             "{err}"
         );
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "1",
-            "a live holder's lock is kept"
+        drop(held);
+        assert!(
+            lock_emulator(&path).is_ok(),
+            "the lock goes with the engine"
         );
-
-        std::fs::write(&path, "4194303999").unwrap();
-        let lock = StateLock::acquire(&path).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            std::process::id().to_string()
-        );
-        drop(lock);
-        assert!(!path.exists(), "the lock goes with the engine");
     }
 
     #[test]

@@ -210,6 +210,48 @@ async fn config_errors_exit_64_before_binding_the_port() {
     drop(held);
 }
 
+/// Credentials written into a URL and credentials that cannot be read are configuration
+/// errors like any other: 64, before the port is bound, and no secret in the log.
+#[tokio::test]
+async fn credential_errors_exit_64_and_show_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = held.local_addr().unwrap().to_string();
+    /// A configuration, its environment, and what the log must say.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (
+            "source: {repo: origin.git}\ntenants:\n  - {name: prod, platform: kizen, url: \"http://ferry:hunter2-pass@127.0.0.1:9/api\", auth: {tokenEnv: FERRY_TEST_PROD_TOKEN}}\n",
+            &[("FERRY_TEST_PROD_TOKEN", "prod-token-value")],
+            "tenants[0].url holds credentials (`http://***@127.0.0.1:9/api`)",
+        ),
+        (
+            "source: {repo: origin.git}\ntenants:\n  - {name: prod, platform: kizen, url: \"http://127.0.0.1:9/api\", auth: {tokenEnv: FERRY_TEST_UNSET_PROD_TOKEN}}\n",
+            &[],
+            "FERRY_TEST_UNSET_PROD_TOKEN",
+        ),
+    ];
+    for (i, (yaml, env, expected)) in cases.iter().enumerate() {
+        let file = format!("creds{i}.yaml");
+        std::fs::write(dir.path().join(&file), yaml).unwrap();
+        let mut ferry = Ferry::spawn(dir.path(), &["--config", &file, "--listen", &listen], env);
+        let exit = ferry.exit(WAIT).await;
+        let log = ferry.log();
+        assert_eq!(exit.code(), Some(64), "{file}: {log}");
+        assert!(
+            log.contains(expected),
+            "{file}: expected {expected:?} in:\n{log}"
+        );
+        assert!(
+            !log.contains("hunter2"),
+            "{file}: a secret is shown:\n{log}"
+        );
+        assert!(!log.contains("cannot listen"), "{file}: {log}");
+    }
+    drop(held);
+}
+
 #[tokio::test]
 async fn once_applies_every_tenant_reports_statuses_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();

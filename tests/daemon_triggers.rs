@@ -460,3 +460,113 @@ async fn readiness_shows_the_fetch_error_and_the_tenants_retry() {
         );
     }
 }
+
+/// A signed delivery sent again (a replay, or the forge's "redeliver") is answered
+/// `duplicate` and fetches nothing; the same holds for each forge's delivery id header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_delivery_is_answered_duplicate_and_fetches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, origin) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    daemon.controller.refresh(Reason::Startup).await.unwrap();
+    let client = reqwest::Client::new();
+    let remote = daemon.controller.remote().clone();
+
+    let forges: [(&str, &str, &str); 3] = [
+        (
+            "github",
+            "X-GitHub-Delivery",
+            "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        ),
+        (
+            "gitlab",
+            "X-Gitlab-Event-UUID",
+            "13792a34-cac6-4fda-95a8-c58e00a3954e",
+        ),
+        (
+            "gitea",
+            "X-Gitea-Delivery",
+            "f6266f16-1bf3-46a5-9ea4-602e06ead473",
+        ),
+    ];
+    for (i, (forge, id_header, id)) in forges.into_iter().enumerate() {
+        let new = commit(&origin, "main", "orders.yaml", &format!("v{}", i + 2));
+        let body = push_payload("refs/heads/main", new);
+        let send = || {
+            let request = client
+                .post(daemon.url(&format!("/hooks/{forge}")))
+                .header(id_header, id)
+                .body(body.clone());
+            match forge {
+                "github" => request.header("X-GitHub-Event", "push").header(
+                    "X-Hub-Signature-256",
+                    format!("sha256={}", hmac_hex("s3cret", &body)),
+                ),
+                "gitlab" => request
+                    .header("X-Gitlab-Event", "Push Hook")
+                    .header("X-Gitlab-Token", "s3cret"),
+                _ => request
+                    .header("X-Gitea-Event", "push")
+                    .header("X-Gitea-Signature", hmac_hex("s3cret", &body)),
+            }
+            .send()
+        };
+        let before = remote.last_success();
+        let first = send().await.unwrap();
+        assert_eq!(first.status(), 202, "{forge}");
+        let answer: Value = first.json().await.unwrap();
+        assert_eq!(answer["status"], "accepted", "{forge}: {answer}");
+        wait_for(&format!("the {forge} delivery's fetch"), || {
+            remote.last_success() != before
+        })
+        .await;
+        let fetched = remote.last_success();
+        let r = daemon.recorder.clone();
+        wait_for(&format!("the {forge} push to reconcile sandbox"), || {
+            r.saw("sandbox", Reason::Webhook, new)
+        })
+        .await;
+
+        let replay = send().await.unwrap();
+        assert_eq!(replay.status(), 202, "{forge}");
+        let answer: Value = replay.json().await.unwrap();
+        assert_eq!(answer["status"], "duplicate", "{forge}: {answer}");
+        // Longer than a local fetch takes: a replay that fetched would show by now.
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(
+            remote.last_success(),
+            fetched,
+            "{forge}: the replay fetched again"
+        );
+    }
+}
+
+/// GitLab sends its secret as a header: a wrong token is refused before the body is
+/// read, so a client cannot hold the receiver with a body it never finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_tokens_are_checked_before_the_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (origin_path, _) = origin(dir.path());
+    let config = config_yaml(&origin_path.display().to_string(), "1h", "");
+    let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), Some("s3cret")).await;
+    let mut stream = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /hooks/gitlab HTTP/1.1\r\nHost: ferry\r\nX-Gitlab-Event: Push Hook\r\n\
+              X-Gitlab-Token: guessed\r\nContent-Type: application/json\r\n\
+              Content-Length: 900000\r\n\r\n{\"ref\": \"refs/heads/",
+        )
+        .await
+        .unwrap();
+    // The rest of the body never comes.
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut answer))
+        .await
+        .expect("the receiver answered without waiting for the body")
+        .unwrap();
+    let head = String::from_utf8_lossy(&answer[..read]);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(head.contains("X-Gitlab-Token does not match"), "{head}");
+}

@@ -678,3 +678,31 @@ fn the_markdown_plan_sums_up_tenants_and_names_uncommitted_files() {
         "{at_commit}"
     );
 }
+
+/// A platform's answer that quotes a name with an escape sequence and a right-to-left
+/// override (a connector someone made by hand in the tenant) is printed with both shown
+/// as escapes: the apply report cannot clear the screen or reorder itself.
+#[test]
+fn platform_messages_are_printed_escaped() {
+    let mut t = seed_tenant("sandbox", Platform::Kizen);
+    t.catalog = kizen_catalog(&[], &[], &["contacts.email"]);
+    let squatter = SmartConnector::new("squatter", "Evil\u{1b}[2J\u{1b}[1;1H\u{202e}txt.exe");
+    let mut object = squatter.seed_object();
+    object["api_name"] = "orders_sync".into();
+    t.objects = vec![object];
+    let (emu, p) = kizen_on_emulator(Seed { tenants: vec![t] });
+    SmartConnector::new("orders-sync", "Orders Sync").write(&p);
+    p.commit("orders");
+
+    let run = p.ferry(&["apply", "--auto-approve"]).expect(1);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("Evil\\u{1b}[2J\\u{1b}[1;1H\\u{202e}txt.exe"),
+        "the platform's message is shown, escaped:\n{all}"
+    );
+    assert!(
+        !all.contains('\u{1b}') && !all.contains('\u{202e}'),
+        "raw control characters reach the terminal: {all:?}"
+    );
+    assert_eq!(emu.names("sandbox").len(), 1, "nothing was created");
+}

@@ -84,3 +84,36 @@ fn an_unreachable_server_is_a_clear_message_and_exit_1() {
     assert_eq!(code, Some(1));
     assert!(err.contains("is not an http:// or https:// URL"), "{err}");
 }
+
+#[test]
+fn status_exits_1_when_a_tenant_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    repo(dir.path());
+    // An invalid manifest: the commit is applied nowhere, every tenant fails.
+    let bad = dir.path().join("repo/connectors/broken.yaml");
+    std::fs::write(&bad, "apiVersion: ferry/v1\nkind: Nonsense\n").unwrap();
+    ops_support::git(&dir.path().join("repo"), &["add", "."]);
+    ops_support::git(
+        &dir.path().join("repo"),
+        &["commit", "-q", "-m", "Break a manifest"],
+    );
+    config(dir.path(), &["sandbox"], "");
+    let mut ferry = Ferry::start(dir.path(), "state", &[], &[]);
+    ferry.wait_listening();
+    let server = ferry.url("");
+    ops_support::eventually("sandbox to fail", || {
+        let (_, list) = ops_support::get_json(&ferry.url("/api/v1/tenants"));
+        (list["tenants"][0]["syncState"] == "failed").then_some(())
+    });
+
+    let (code, out, err) = ferry_status(&["--server", &server], &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("sandbox") && l.contains("failed")),
+        "{out}"
+    );
+    assert_eq!(err, "ferry: 1 tenant needs attention: sandbox (failed)\n");
+    let (code, _, _) = ferry_status(&["--server", &server, "--output", "json"], &[]);
+    assert_eq!(code, Some(1), "JSON output exits alike");
+}

@@ -362,3 +362,84 @@ fn markdown_opens_with_one_line_across_tenants() {
     // One tenant: its own summary line says it all.
     assert!(render::markdown(&[synced("a")]).starts_with("### ferry plan: `a`"));
 }
+
+/// Names and SQL that come from a platform (a connector renamed and edited by hand in the
+/// tenant) reach the rendered plan with their control characters and bidirectional
+/// overrides shown as escapes: the plan a reviewer reads cannot be made to lie.
+#[test]
+fn text_from_a_platform_is_escaped_in_every_rendering() {
+    let orders = kizen("orders").build();
+    let leads = kizen("leads").build();
+    let (mut live, inventory) = in_sync(&[orders.clone(), leads.clone()]);
+    let hostile = "Orders\u{1b}[2J\u{1b}]0;ok\u{7}\u{202e}exe.cod";
+    let orders_id = live_id("orders");
+    let renamed = live
+        .summaries
+        .iter_mut()
+        .find(|s| s.id == orders_id)
+        .unwrap();
+    renamed.name = hostile.into();
+    renamed.version = 2;
+    let leads_id = live_id("leads");
+    live.summaries
+        .iter_mut()
+        .find(|s| s.id == leads_id)
+        .unwrap()
+        .version = 2;
+    let edited = kizen("leads")
+        .sql("select '\u{1b}[8m' as hidden, id\nfrom leads\n")
+        .build();
+    let renamed_by_hand = kizen("orders").name(hostile).build();
+    let live = live
+        .with_export(object(&orders_id, 2, &renamed_by_hand.body))
+        .with_export(object(&leads_id, 2, &edited.body));
+    let policy = Policy {
+        revision: Some("4f2c9e1".into()),
+        heal_drift: true,
+        ..Policy::new("sandbox", Platform::Kizen)
+    };
+    let plan = plan(&[orders, leads], &live, &inventory, &policy);
+
+    for (format, out) in [
+        ("text", render::text(std::slice::from_ref(&plan), false)),
+        (
+            "coloured text",
+            render::text(std::slice::from_ref(&plan), true),
+        ),
+        ("markdown", render::markdown(std::slice::from_ref(&plan))),
+    ] {
+        // ferry's own colours (`ESC [ digits ; m`) are the only escape sequences allowed.
+        let mut plain = String::new();
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find("\u{1b}[") {
+            plain.push_str(&rest[..at]);
+            let tail = &rest[at + 2..];
+            let digits = tail
+                .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+                .unwrap_or(tail.len());
+            if format == "coloured text" && tail[digits..].starts_with('m') {
+                rest = &tail[digits + 1..];
+            } else {
+                plain.push('\u{1b}');
+                rest = &rest[at + 1..];
+            }
+        }
+        plain.push_str(rest);
+        let raw: Vec<char> = plain
+            .chars()
+            .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
+            .collect();
+        assert!(
+            raw.is_empty(),
+            "{format}: raw control characters {raw:?} in:\n{out}"
+        );
+        assert!(
+            out.contains("Orders\\u{1b}[2J\\u{1b}]0;ok\\u{7}\\u{202e}exe.cod"),
+            "{format}: the renamed connector's name is shown, escaped:\n{out}"
+        );
+        assert!(
+            out.contains("select '\\u{1b}[8m' as hidden, id"),
+            "{format}: the edited SQL is shown, escaped:\n{out}"
+        );
+    }
+}

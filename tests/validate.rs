@@ -618,3 +618,132 @@ fn the_quickstart_example_is_valid() {
         "4 manifests valid for 4 tenants\n"
     );
 }
+
+#[test]
+fn credentials_in_a_url_are_refused_and_never_shown() {
+    let repo = Repo::new();
+    repo.edit(
+        "ferry.yaml",
+        "  - name: assistants\n    platform: agent-studio\n    url: emulator\n",
+        "  - name: assistants\n    platform: agent-studio\n    url: https://ferry:hunter2-pass@studio.example.com/api\n    auth: { tokenEnv: STUDIO_TOKEN }\n",
+    );
+    let (code, _, stderr) = repo.validate(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is shown: {stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "ferry.yaml:16:10: tenants[2].url holds credentials (`https://***@studio.example.com/api`): ferry never takes a user or password from a URL"
+        ),
+        "{stderr}"
+    );
+
+    // A token in a remote source's URL: the configuration's problem is reported (not the
+    // remote URL), and the token never shown.
+    let repo = Repo::new();
+    repo.edit(
+        "ferry.yaml",
+        "repo: .",
+        "repo: https://x-access-token:ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/acme/connectors.git",
+    );
+    let (code, _, stderr) = repo.validate(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("ghp_16C7"), "the token is shown: {stderr}");
+    assert!(
+        stderr.contains(
+            "ferry.yaml:2:9: source.repo holds credentials (`https://***@github.com/acme/connectors.git`)"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn credentials_inside_strings_are_found_with_a_redacted_excerpt() {
+    let repo = Repo::new();
+    repo.edit(
+        "connectors/amazon.yaml",
+        "      url: https://github.com/acme/amazon.git",
+        "      url: https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/acme/amazon.git\n    application:\n      callback: https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204\n      database: postgres://loader:hunter2@db.internal:5432/orders\n      note: \"rotate xoxb-1234567890-abcdefghijkl monthly\"",
+    );
+    repo.edit(
+        "ferry.yaml",
+        "vars: { group: EU Leads }",
+        "vars: { group: EU Leads, deployKey: glpat-abcdefghij0123456789 }",
+    );
+    let errors = repo.errors();
+    assert_eq!(
+        errors,
+        [
+            "connectors/amazon.yaml:13:12: `spec.config.vcs.url` holds an API token (`https://***@github.com/acme/amazon.git`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "connectors/amazon.yaml:15:17: `spec.config.application.callback` holds credentials in a URL (`https://hooks.example.com/in?team=ops&token=***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "connectors/amazon.yaml:16:17: `spec.config.application.database` holds credentials in a URL (`postgres://***@db.internal:5432/orders`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "connectors/amazon.yaml:17:13: `spec.config.application.note` holds an API token (`rotate *** monthly`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "ferry.yaml:13:41: tenants[1].vars.deployKey holds an API token (`***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+        ]
+    );
+    let all = errors.join("\n");
+    for secret in [
+        "16C7e42F",
+        "d41d8cd9",
+        "hunter2",
+        "1234567890-abc",
+        "abcdefghij0123",
+    ] {
+        assert!(!all.contains(secret), "{secret} is shown: {all}");
+    }
+}
+
+#[test]
+fn control_characters_and_bidi_overrides_are_refused_where_people_read() {
+    let repo = Repo::new();
+    repo.edit(
+        "connectors/orders.yaml",
+        "  name: Orders Sync\n",
+        "  name: \"Orders\\e[2K\\u202Eycn\\u202C Sync\"\n",
+    );
+    repo.edit(
+        "connectors/orders.yaml",
+        "  liveSql: sql/orders.sql\n",
+        "  liveSql: sql/orders.sql\n  sampleFile: samples/orders.csv\n",
+    );
+    repo.write(
+        "connectors/sql/orders.sql",
+        "SELECT order_id\nFROM source_rows -- \u{202e} ;DROP\r\n",
+    );
+    repo.write(
+        "connectors/samples/orders.csv",
+        "order_id,\u{1b}[8mstatus\n1,open\n",
+    );
+    let errors = repo.errors();
+    assert_eq!(
+        errors,
+        [
+            "connectors/orders.yaml:7:9: spec.name `Orders\\u{1b}[2K\\u{202e}ycn\\u{202c} Sync` contains U+001B (a control character): a terminal, a commit status or a page would interpret it, so what a reviewer reads is not what ferry applies; remove it",
+            "connectors/samples/orders.csv:1:10: the CSV header contains U+001B (a control character): column names are shown in plans, test reports and on the platform; remove it (`order_id,\\u{1b}[8mstatus`)",
+            "connectors/sql/orders.sql:2:21: the Live SQL contains U+202E (a bidirectional formatting character): it makes the script read differently from how it runs (`FROM source_rows -- \\u{202e} ;DROP`); remove it",
+        ]
+    );
+    let all = errors.join("\n");
+    assert!(
+        !all.contains('\u{1b}') && !all.contains('\u{202e}'),
+        "messages escape what they quote: {all:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_name_that_is_not_utf8_is_named_with_the_reason() {
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::new();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.yaml");
+    std::fs::write(repo.path().join("connectors").join(name), PLUGIN).unwrap();
+    let errors = repo.errors();
+    assert_eq!(
+        errors,
+        [
+            "connectors/caf\u{fffd}.yaml: cannot read `connectors/caf\u{fffd}.yaml`: its name is not valid UTF-8 (the bytes that are not are shown as \u{fffd}), and ferry reads files by UTF-8 names only; rename it"
+        ]
+    );
+}

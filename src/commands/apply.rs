@@ -1,10 +1,16 @@
 //! `ferry apply`: show the plan, ask for confirmation, and carry it out.
 //!
-//! Tenants apply concurrently in waves: a tenant that promotes from another (`promoteFrom`)
-//! is planned again after its source finished, so content the source just applied cleanly
-//! reaches it in the same run. Without a terminal, `apply` refuses unless `--auto-approve`.
-//! With `--report`, commit statuses are posted for the applied revision, and the
-//! configured notification receivers hear of what changed, as from `ferry serve`.
+//! Every tenant goes its own way: one that hangs or fails delays no other. Each is
+//! recovered and planned within its deadline (`tenants[].timeout × (retries + 1)`); one
+//! that has not answered by then is reported as an error. With `--auto-approve`, a tenant
+//! is applied as soon as its own plan is ready. Without it, the plans are shown (the
+//! unreachable tenants as errors once their deadline passed), confirmation is asked on the
+//! terminal, and the plans shown are applied; without a terminal `apply` refuses. A tenant
+//! that promotes from another tenant of the run (`promoteFrom`) is planned again after its
+//! source was applied, so content the source just applied cleanly reaches it in the same
+//! run. With `--report`, commit statuses are posted for the applied revision, and the
+//! configured notification receivers hear of what changed, as from `ferry serve`. One
+//! `apply` (or `serve`) writes to a state store at a time: a second one is refused at once.
 //!
 //! Exit codes: 0 nothing failed (warnings allowed), 1 something failed or was refused,
 //! 64 the configuration cannot be read.
@@ -15,14 +21,16 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use serde_json::json;
+use tokio::sync::watch;
 
-use super::plan::{Prepared, Selection, Stop, futures_join, plan_all, prepare};
+use super::plan::{Access, Prepared, Selection, Stop, futures_join, prepare, within_deadline};
 use crate::apply::{ApplyReport, Outcome};
 use crate::daemon::reconciler::sync_status;
 use crate::desired::desired_for;
-use crate::engine::DriftMode;
+use crate::engine::{DriftMode, Planned};
 use crate::notify::{Notifier, Observation};
 use crate::plan::Plan;
+use crate::printable::{printable, printable_lines};
 use crate::render;
 use crate::report::{self, CommitStatus};
 
@@ -55,132 +63,26 @@ pub struct ApplyArgs {
 /// Run `ferry apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
     super::block_on(async move {
-        let prepared = match prepare(&args.selection).await {
+        let prepared = match prepare(&args.selection, Access::Write).await {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
-        let code = apply(&args, &prepared).await;
+        let code = if args.auto_approve {
+            apply_at_once(&args, &prepared).await
+        } else {
+            apply_after_confirmation(&args, &prepared).await
+        };
         prepared.engine.shutdown().await;
         ExitCode::from(code)
     })
 }
 
-async fn apply(args: &ApplyArgs, p: &Prepared) -> u8 {
-    // Finish or roll back what an interrupted apply left first: the plan shown must be
-    // made from the tenant as it is once that is resolved (and a plan that looks empty
-    // must not leave it unresolved).
-    let recovered = futures_join(p.tenants.iter().map(|name| p.engine.recover(name))).await;
-    for (name, notes) in p.tenants.iter().zip(&recovered) {
-        for note in notes.iter().flatten() {
-            eprintln!("ferry: {name}: resolved an interrupted apply: {note}");
-        }
-    }
-    let (plans, mut errors) = plan_all(p, DriftMode::Heal).await;
-    errors.extend(
-        recovered
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| e.to_string())),
-    );
-    let human = args.output == ApplyOutput::Text;
-    if human {
-        print!("{}", render::text(&plans, std::io::stdout().is_terminal()));
-    }
-    for e in &errors {
-        eprintln!("ferry: {e}");
-    }
-    let anything = plans.iter().any(|plan| plan.changes() > 0) || has_dependents(p);
-    if !anything && errors.is_empty() {
-        // Nothing to change, but open warnings may have been resolved meanwhile.
-        let reviewed = futures_join(p.tenants.iter().map(|t| p.engine.review_warnings(t))).await;
-        let mut closed_by_tenant = BTreeMap::new();
-        for (tenant, closed) in p.tenants.iter().zip(reviewed) {
-            match closed {
-                Ok(closed) => {
-                    if human {
-                        print_closed(tenant, &closed);
-                    }
-                    closed_by_tenant.insert(tenant.clone(), closed);
-                }
-                Err(e) => eprintln!("ferry: {tenant}: reviewing open warnings failed: {e}"),
-            }
-        }
-        if human {
-            println!(
-                "Nothing to apply: every tenant is in sync with {}.",
-                short(&p.revision)
-            );
-        } else {
-            let tenants: Vec<serde_json::Value> = plans
-                .iter()
-                .map(|plan| {
-                    json!({
-                        "name": plan.tenant,
-                        "actions": [],
-                        "closedWarnings": closed_by_tenant.get(&plan.tenant).cloned().unwrap_or_default(),
-                    })
-                })
-                .collect();
-            println!("{:#}", json!({ "tenants": tenants }));
-        }
-        if args.report {
-            report_all(args, p, &plans, &[]).await;
-        }
-        return 0;
-    }
-    if !args.auto_approve {
-        if !std::io::stdin().is_terminal() {
-            eprintln!(
-                "ferry: refusing to apply without a terminal to confirm on; run `ferry plan` to review and pass --auto-approve"
-            );
-            return 1;
-        }
-        eprint!(
-            "Apply these changes to {}? Only 'yes' is accepted: ",
-            p.tenants.join(", ")
-        );
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
-            eprintln!("ferry: apply cancelled; nothing was changed");
-            return 1;
-        }
-    }
-
-    let reports = apply_in_waves(p).await;
-    let mut failed = !errors.is_empty();
-    let mut rows = Vec::new();
-    for (tenant, result) in &reports {
-        match result {
-            Ok(TenantRun { report, .. }) => {
-                failed |= report.failed();
-                rows.push(report_json(report));
-                if human {
-                    print_report(report);
-                }
-            }
-            Err(e) => {
-                failed = true;
-                eprintln!("ferry: tenant {tenant}: {e}");
-                rows.push(json!({"name": tenant, "error": e, "actions": []}));
-            }
-        }
-    }
-    if !human {
-        println!("{:#}", json!({"tenants": rows}));
-    }
-    if args.report {
-        report_all(args, p, &plans, &reports).await;
-    }
-    u8::from(failed)
-}
-
-fn has_dependents(p: &Prepared) -> bool {
-    p.read
-        .loaded
-        .config
-        .tenants
-        .iter()
-        .any(|t| t.promote_from.is_some() && p.tenants.contains(&t.name))
+/// What happened to one tenant in this run.
+enum TenantOutcome {
+    /// It could not be planned or applied: why.
+    Failed(String),
+    /// Applied.
+    Applied(TenantRun),
 }
 
 /// One tenant's apply: the plan carried out, how many connectors git wants there, and
@@ -191,60 +93,310 @@ struct TenantRun {
     report: ApplyReport,
 }
 
-/// Apply the chosen tenants, sources before the tenants promoting from them; each tenant
-/// is planned right before it is applied.
-async fn apply_in_waves(p: &Prepared) -> Vec<(String, Result<TenantRun, String>)> {
-    let mut done: BTreeMap<String, Result<TenantRun, String>> = BTreeMap::new();
-    let mut remaining: Vec<String> = p.tenants.clone();
-    let tenants = &p.read.loaded.config.tenants;
-    while !remaining.is_empty() {
-        let (ready, waiting): (Vec<String>, Vec<String>) =
-            remaining.iter().cloned().partition(|name| {
-                let source = tenants
-                    .iter()
-                    .find(|t| &t.name == name)
-                    .and_then(|t| t.promote_from.clone());
-                source.is_none_or(|s| !remaining.contains(&s))
-            });
-        // promoteFrom cycles are rejected by validation; guard anyway.
-        let ready = if ready.is_empty() {
-            waiting.clone()
-        } else {
-            ready
-        };
-        let wave = futures_join(ready.iter().map(|name| apply_one(p, name))).await;
-        for (name, result) in ready.iter().zip(wave) {
-            done.insert(name.clone(), result);
-        }
-        remaining.retain(|n| !done.contains_key(n));
-    }
-    p.tenants
-        .iter()
-        .filter_map(|t| done.remove(t).map(|r| (t.clone(), r)))
-        .collect()
+/// A tenant's plan with how many connectors git wants there.
+struct TenantPlan {
+    planned: Planned,
+    desired: usize,
 }
 
-async fn apply_one(p: &Prepared, name: &str) -> Result<TenantRun, String> {
-    let engine = &p.engine;
-    let tenant = engine.tenant(name).map_err(|e| e.to_string())?;
-    engine.recover(name).await.map_err(|e| e.to_string())?;
-    let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
-    let planned = engine
-        .plan(
-            name,
-            &desired,
-            &p.revision,
-            DriftMode::Heal,
-            chrono::Utc::now(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let report = engine.apply(&planned).await.map_err(|e| e.to_string())?;
-    Ok(TenantRun {
-        plan: planned.plan,
-        desired: desired.len(),
-        report,
+/// Resolve what an interrupted apply left (when `recover`), then plan tenant `name`, all
+/// within the tenant's deadline. Recovery notes go to stderr.
+async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPlan, String> {
+    within_deadline(p, name, async {
+        let engine = &p.engine;
+        let tenant = engine.tenant(name).map_err(|e| e.to_string())?;
+        if recover {
+            // Finish or roll back what an interrupted apply left first: the plan must be
+            // made from the tenant as it is once that is resolved.
+            // The error names the tenant.
+            let notes = engine.recover(name).await.map_err(|e| e.to_string())?;
+            for note in notes {
+                eprintln!(
+                    "ferry: {name}: resolved an interrupted apply: {}",
+                    printable(&note)
+                );
+            }
+        }
+        let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
+        let planned = engine
+            .plan(
+                name,
+                &desired,
+                &p.revision,
+                DriftMode::Heal,
+                chrono::Utc::now(),
+            )
+            .await
+            .map_err(|e| format!("tenant {name}: {e}"))?;
+        Ok(TenantPlan {
+            planned,
+            desired: desired.len(),
+        })
     })
+    .await
+}
+
+/// Apply a tenant's plan.
+async fn apply_plan(p: &Prepared, plan: TenantPlan) -> TenantOutcome {
+    match p.engine.apply(&plan.planned).await {
+        Ok(report) => TenantOutcome::Applied(TenantRun {
+            plan: plan.planned.plan,
+            desired: plan.desired,
+            report,
+        }),
+        Err(e) => TenantOutcome::Failed(format!("tenant {}: {e}", plan.planned.plan.tenant)),
+    }
+}
+
+/// The `promoteFrom` source of `name` when it is applied in this run too: `name` is
+/// planned and applied after it, so content it just applied cleanly reaches `name`.
+fn source_in_run<'p>(p: &'p Prepared, name: &str) -> Option<&'p str> {
+    let source = p.read.loaded.tenant(name)?.promote_from.as_deref()?;
+    p.tenants.iter().any(|t| t == source).then_some(source)
+}
+
+/// Each tenant's "done" signal, for the tenants promoting from it to wait on.
+struct Done(BTreeMap<String, watch::Sender<bool>>);
+
+impl Done {
+    fn new(p: &Prepared) -> Self {
+        Done(
+            p.tenants
+                .iter()
+                .map(|t| (t.clone(), watch::channel(false).0))
+                .collect(),
+        )
+    }
+
+    fn finish(&self, name: &str) {
+        if let Some(tx) = self.0.get(name) {
+            tx.send_replace(true);
+        }
+    }
+
+    async fn wait(&self, name: &str) {
+        if let Some(tx) = self.0.get(name) {
+            let mut rx = tx.subscribe();
+            let _ = rx.wait_for(|done| *done).await;
+        }
+    }
+}
+
+/// `--auto-approve`: every tenant goes its own way at once: (after its `promoteFrom` source,
+/// when that is in the run) recover, plan, show the plan, apply, show what happened. A
+/// tenant that hangs holds back no other; it is an error after its deadline.
+async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
+    let human = args.output == ApplyOutput::Text;
+    let colour = std::io::stdout().is_terminal();
+    let done = Done::new(p);
+    let runs = p.tenants.iter().map(|name| {
+        let done = &done;
+        async move {
+            if let Some(source) = source_in_run(p, name) {
+                done.wait(source).await;
+            }
+            let outcome = match plan_tenant(p, name, true).await {
+                Err(e) => {
+                    eprintln!("ferry: {}", printable(&e));
+                    TenantOutcome::Failed(e)
+                }
+                Ok(plan) => {
+                    if human {
+                        print!(
+                            "{}",
+                            render::text(std::slice::from_ref(&plan.planned.plan), colour)
+                        );
+                        let _ = std::io::stdout().flush();
+                    }
+                    // Applied even with nothing to change: that records what was seen in
+                    // sync, so the next plan need not export it again. What happened is
+                    // shown when the plan had anything to do or to block.
+                    let shown = !plan.planned.plan.is_empty();
+                    let outcome = apply_plan(p, plan).await;
+                    show_outcome(&outcome, human && shown);
+                    outcome
+                }
+            };
+            done.finish(name);
+            outcome
+        }
+    });
+    let outcomes: Vec<(String, TenantOutcome)> = p
+        .tenants
+        .iter()
+        .cloned()
+        .zip(futures_join(runs).await)
+        .collect();
+    finish(args, p, outcomes).await
+}
+
+/// Without `--auto-approve`: plan every tenant (each within its deadline; one that does
+/// not answer is reported as an error then, not waited for), show the plans, ask, and
+/// apply the plans shown. A tenant promoting from another of the run is planned again
+/// after its source applied.
+async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
+    let human = args.output == ApplyOutput::Text;
+    let planned = futures_join(p.tenants.iter().map(|name| plan_tenant(p, name, true))).await;
+    if human {
+        let shown: Vec<Plan> = planned
+            .iter()
+            .flatten()
+            .map(|t| t.planned.plan.clone())
+            .collect();
+        print!("{}", render::text(&shown, std::io::stdout().is_terminal()));
+    }
+    for e in planned.iter().filter_map(|r| r.as_ref().err()) {
+        eprintln!("ferry: {}", printable(e));
+    }
+    let anything = planned
+        .iter()
+        .flatten()
+        .any(|t| t.planned.plan.changes() > 0)
+        || planned.iter().any(Result::is_err)
+        || has_promotions(p);
+    if !anything {
+        // Nothing to change, so nothing to confirm: the plans are applied all the same, which
+        // records what was seen in sync and closes open warnings ferry now sees resolved.
+        let runs = planned.into_iter().map(|plan| async move {
+            match plan {
+                Ok(plan) => {
+                    let outcome = apply_plan(p, plan).await;
+                    if let TenantOutcome::Applied(run) = &outcome
+                        && human
+                    {
+                        print_closed(&run.report.tenant, &run.report.closed_warnings);
+                    }
+                    outcome
+                }
+                Err(e) => TenantOutcome::Failed(e),
+            }
+        });
+        let outcomes = p
+            .tenants
+            .iter()
+            .cloned()
+            .zip(futures_join(runs).await)
+            .collect();
+        return finish(args, p, outcomes).await;
+    }
+    if !confirmed(p) {
+        return 1;
+    }
+    let done = Done::new(p);
+    let runs = p.tenants.iter().zip(planned).map(|(name, plan)| {
+        let done = &done;
+        async move {
+            let outcome = match (plan, source_in_run(p, name)) {
+                // Reported above; not applied.
+                (Err(e), _) => TenantOutcome::Failed(e),
+                (Ok(_), Some(source)) => {
+                    done.wait(source).await;
+                    match plan_tenant(p, name, false).await {
+                        Ok(plan) => {
+                            let outcome = apply_plan(p, plan).await;
+                            show_outcome(&outcome, human);
+                            outcome
+                        }
+                        Err(e) => {
+                            eprintln!("ferry: {}", printable(&e));
+                            TenantOutcome::Failed(e)
+                        }
+                    }
+                }
+                (Ok(plan), None) => {
+                    let outcome = apply_plan(p, plan).await;
+                    show_outcome(&outcome, human);
+                    outcome
+                }
+            };
+            done.finish(name);
+            outcome
+        }
+    });
+    let outcomes = p
+        .tenants
+        .iter()
+        .cloned()
+        .zip(futures_join(runs).await)
+        .collect();
+    finish(args, p, outcomes).await
+}
+
+/// Whether a tenant of the run promotes from another: its plan may change once the
+/// source was applied, so the run goes on to apply even when no plan shows a change.
+fn has_promotions(p: &Prepared) -> bool {
+    p.tenants.iter().any(|t| {
+        p.read
+            .loaded
+            .tenant(t)
+            .is_some_and(|c| c.promote_from.is_some())
+    })
+}
+
+/// Ask on the terminal; without one, refuse.
+fn confirmed(p: &Prepared) -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "ferry: refusing to apply without a terminal to confirm on; run `ferry plan` to review and pass --auto-approve"
+        );
+        return false;
+    }
+    eprint!(
+        "Apply these changes to {}? Only 'yes' is accepted: ",
+        p.tenants.join(", ")
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() || answer.trim() != "yes" {
+        eprintln!("ferry: apply cancelled; nothing was changed");
+        return false;
+    }
+    true
+}
+
+/// Show what applying a tenant did (text output), or why it failed.
+fn show_outcome(outcome: &TenantOutcome, human: bool) {
+    match outcome {
+        TenantOutcome::Applied(run) if human => print_report(&run.report),
+        TenantOutcome::Failed(e) => eprintln!("ferry: {}", printable(e)),
+        _ => {}
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// The end of a run: "nothing to apply" or the JSON document, the statuses with
+/// `--report`, and the exit code (1 when any tenant failed or an action failed).
+async fn finish(args: &ApplyArgs, p: &Prepared, outcomes: Vec<(String, TenantOutcome)>) -> u8 {
+    let human = args.output == ApplyOutput::Text;
+    let anything = outcomes.iter().any(|(_, o)| match o {
+        TenantOutcome::Applied(run) => !run.plan.is_empty(),
+        TenantOutcome::Failed(_) => false,
+    });
+    let failed = outcomes.iter().any(|(_, o)| match o {
+        TenantOutcome::Applied(run) => run.report.failed(),
+        TenantOutcome::Failed(_) => true,
+    });
+    if human {
+        if !anything && !failed {
+            println!(
+                "Nothing to apply: every tenant is in sync with {}.",
+                short(&p.revision)
+            );
+        }
+    } else {
+        let rows: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|(name, o)| match o {
+                TenantOutcome::Applied(run) => report_json(&run.report),
+                TenantOutcome::Failed(e) => json!({"name": name, "error": e, "actions": []}),
+            })
+            .collect();
+        println!("{:#}", json!({ "tenants": rows }));
+    }
+    if args.report {
+        report_all(args, p, &outcomes).await;
+    }
+    u8::from(failed)
 }
 
 fn short(rev: &str) -> &str {
@@ -260,18 +412,19 @@ fn print_report(report: &ApplyReport) {
             Outcome::Failed => "✗",
             Outcome::Skipped => "-",
         };
+        // Names, warnings and messages come from manifests and platforms: escaped.
         println!(
             "  {mark} {} {} ({}): {}",
             r.action,
-            r.connector,
-            r.name,
+            printable(&r.connector),
+            printable(&r.name),
             r.outcome.as_str()
         );
         for w in &r.warnings {
-            println!("      warning: {} {}", w.kind, w.reference);
+            println!("      warning: {} {}", w.kind, printable(&w.reference));
         }
         if let Some(m) = &r.message {
-            for line in m.lines() {
+            for line in printable_lines(m).lines() {
                 println!("      {line}");
             }
         }
@@ -299,8 +452,12 @@ fn print_report(report: &ApplyReport) {
 fn print_closed(tenant: &str, closed: &[crate::review::Closed]) {
     for c in closed {
         println!(
-            "  {tenant}: warning closed on {}: {} {} ({})",
-            c.connector, c.warning.kind, c.warning.reference, c.why
+            "  {}: warning closed on {}: {} {} ({})",
+            printable(tenant),
+            printable(&c.connector),
+            c.warning.kind,
+            printable(&c.warning.reference),
+            printable(&c.why)
         );
     }
 }
@@ -325,12 +482,7 @@ fn report_json(report: &ApplyReport) -> serde_json::Value {
 }
 
 /// Post a status per tenant for the applied revision, and deliver what the outbox holds.
-async fn report_all(
-    args: &ApplyArgs,
-    p: &Prepared,
-    plans: &[Plan],
-    applied: &[(String, Result<TenantRun, String>)],
-) {
+async fn report_all(args: &ApplyArgs, p: &Prepared, outcomes: &[(String, TenantOutcome)]) {
     let Some(sha) = p.read.commit.clone() else {
         eprintln!("ferry: --report needs a commit: the repository has none yet");
         return;
@@ -379,38 +531,16 @@ async fn report_all(
             .await
             .map_or(0, |w| u32::try_from(w.len()).unwrap_or(u32::MAX));
         // The same mapping `ferry serve` uses, so both report a tenant alike.
-        let (status, observation) = match applied.iter().find(|(t, _)| t == tenant) {
-            Some((_, Ok(run))) => (
+        let (status, observation) = match outcomes.iter().find(|(t, _)| t == tenant) {
+            Some((_, TenantOutcome::Applied(run))) => (
                 sync_status(tenant, &run.plan, &run.report, run.desired, warnings),
                 Observation::finished(tenant, &sha, &run.plan, &run.report),
             ),
-            Some((_, Err(e))) => (
+            Some((_, TenantOutcome::Failed(e))) => (
                 CommitStatus::unreachable(tenant, e),
                 Observation::failed(tenant, &sha, e),
             ),
-            None => {
-                // Nothing was applied: report the plan as it stands.
-                let Some(plan) = plans.iter().find(|pl| &pl.tenant == tenant) else {
-                    continue;
-                };
-                let nothing = ApplyReport {
-                    tenant: tenant.clone(),
-                    revision: p.revision.clone(),
-                    results: Vec::new(),
-                    in_sync: plan.summary().unchanged,
-                    closed_warnings: Vec::new(),
-                };
-                let desired = p
-                    .engine
-                    .tenant(tenant)
-                    .ok()
-                    .and_then(|t| desired_for(&p.read.set, t).ok())
-                    .map_or(0, |d| d.len());
-                (
-                    sync_status(tenant, plan, &nothing, desired, warnings),
-                    Observation::finished(tenant, &sha, plan, &nothing),
-                )
-            }
+            None => continue,
         };
         let status = match status.target_url_for(external.as_deref(), &sha) {
             Some(url) => status.with_target_url(url),

@@ -120,7 +120,11 @@ pub fn run(args: ExportArgs) -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("ferry: export of tenant {}: {e}", args.tenant);
+                eprintln!(
+                    "ferry: export of tenant {}: {}",
+                    args.tenant,
+                    crate::printable::printable(&e.to_string())
+                );
                 ExitCode::from(e.exit_code())
             }
         }

@@ -17,6 +17,7 @@ use clap::ValueEnum;
 use super::validate;
 use crate::desired::desired_for;
 use crate::engine::{DriftMode, Engine};
+use crate::lock::Lock;
 use crate::plan::Plan;
 use crate::provider::ClientOptions;
 use crate::render;
@@ -68,6 +69,17 @@ pub(crate) struct Prepared {
     pub engine: Engine,
     pub tenants: Vec<String>,
     pub revision: String,
+    /// The state store's writer lock, held by `apply` for its whole run.
+    pub _writer: Option<Lock>,
+}
+
+/// Whether the command writes to the state store (and so needs its writer lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads only (`plan`).
+    Read,
+    /// Writes (`apply`): one writer per state store at a time.
+    Write,
 }
 
 /// Why preparing failed, with the exit code to use.
@@ -75,7 +87,7 @@ pub(crate) struct Stop(pub u8);
 
 /// Read and check the revision, open the state store and connect to the tenants.
 /// Prints problems to stderr.
-pub(crate) async fn prepare(selection: &Selection) -> Result<Prepared, Stop> {
+pub(crate) async fn prepare(selection: &Selection, access: Access) -> Result<Prepared, Stop> {
     let Selection {
         config,
         rev,
@@ -130,6 +142,16 @@ pub(crate) async fn prepare(selection: &Selection) -> Result<Prepared, Stop> {
         tenants.to_vec()
     };
     let state_path = crate::engine::state_path(&read.loaded, state);
+    let writer = match access {
+        Access::Read => None,
+        Access::Write => match crate::lock::state_store(&state_path) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                eprintln!("ferry: {e}");
+                return Err(Stop(1));
+            }
+        },
+    };
     let store = match Store::open(&state_path) {
         Ok(s) => s,
         Err(e) => {
@@ -154,21 +176,65 @@ pub(crate) async fn prepare(selection: &Selection) -> Result<Prepared, Stop> {
         engine,
         tenants: chosen,
         revision,
+        _writer: writer,
     })
 }
 
-/// Plan every chosen tenant; tenants are planned concurrently and one failing does not
-/// stop the others. Returns the plans in tenant order and the errors.
+/// Run `work` (recovering and planning tenant `name`) within the tenant's deadline,
+/// `tenants[].timeout × (retries + 1)`: a tenant that does not answer is an error after
+/// that long, and nobody waits for it longer.
+pub(crate) async fn within_deadline<T>(
+    p: &Prepared,
+    name: &str,
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    let Ok(tenant) = p.engine.tenant(name) else {
+        return work.await;
+    };
+    let deadline = tenant.deadline();
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "tenant {name}: no plan within its deadline of {} (timeout {} × {} attempts): the tenant does not answer in time and is left out of this run; the other tenants did not wait for it. Check that it is reachable, or set `timeout` and `retries` for it in the configuration",
+            show_duration(deadline),
+            show_duration(tenant.request_timeout()),
+            tenant.request_retries() + 1,
+        )),
+    }
+}
+
+/// `2m30s`, `4s`, `1h`, `750ms`.
+fn show_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut out = String::new();
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
+    }
+    if out.is_empty() { "0s".to_owned() } else { out }
+}
+
+/// Plan every chosen tenant; tenants are planned concurrently, each within its deadline,
+/// and one failing or hanging does not stop or delay the others. Returns the plans in
+/// tenant order and the errors.
 pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<String>) {
     let now = chrono::Utc::now();
-    let futures = p.tenants.iter().map(|name| async move {
-        let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
-        let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
-        p.engine
-            .plan(name, &desired, &p.revision, drift, now)
-            .await
-            .map(|planned| planned.plan)
-            .map_err(|e| format!("tenant {name}: {e}"))
+    let futures = p.tenants.iter().map(|name| {
+        within_deadline(p, name, async move {
+            let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
+            let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
+            p.engine
+                .plan(name, &desired, &p.revision, drift, now)
+                .await
+                .map(|planned| planned.plan)
+                .map_err(|e| format!("tenant {name}: {e}"))
+        })
     });
     let results = futures_join(futures).await;
     let mut plans = Vec::new();
@@ -219,7 +285,7 @@ pub(crate) fn pending(plan: &Plan) -> bool {
 /// Run `ferry plan`.
 pub fn run(args: PlanArgs) -> ExitCode {
     super::block_on(async move {
-        let prepared = match prepare(&args.selection).await {
+        let prepared = match prepare(&args.selection, Access::Read).await {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
@@ -245,7 +311,8 @@ pub fn run(args: PlanArgs) -> ExitCode {
         };
         print!("{out}");
         for e in &errors {
-            eprintln!("ferry: {e}");
+            // Errors quote platform answers: shown with their control characters escaped.
+            eprintln!("ferry: {}", crate::printable::printable(e));
         }
         prepared.engine.shutdown().await;
         if !errors.is_empty() {

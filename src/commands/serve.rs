@@ -235,7 +235,15 @@ async fn build_reconciler(
         &ClientOptions::default(),
     )
     .await
-    .map_err(StartError::other)?;
+    .map_err(|e| {
+        // Credentials that cannot be read, a tenant URL ferry refuses, a seed file that
+        // cannot be used: the configuration must change, like any error `load` finds.
+        if e.is_config() {
+            StartError::config(e)
+        } else {
+            StartError::other(e)
+        }
+    })?;
     let repo = remote
         .local_path()
         .map(Path::to_path_buf)
@@ -279,6 +287,8 @@ async fn build_reconciler(
 async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     let mut signals = Signals::install()
         .map_err(|e| StartError::other(format!("cannot install signal handlers: {e}")))?;
+    // One writer per state store: a second `serve` or an `apply` on it is refused at once.
+    let _writer = crate::lock::state_store(&settings.state_db).map_err(StartError::other)?;
     let config = &settings.config;
     let cache_root = settings
         .state_db

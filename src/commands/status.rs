@@ -1,10 +1,15 @@
 //! `ferry status`: the status page's table in a terminal, read from a running
 //! `ferry serve` (`GET /api/v1/tenants`).
 //!
-//! Text output is a table (colour only when stdout is a terminal and `NO_COLOR` is unset);
-//! `--output json` prints the API's JSON as is. A server that cannot be reached, or that
-//! answers something other than the tenant list, is a clear message and exit code 1.
-//! This command only reads.
+//! Text output is a table (colour only when stdout is a terminal and `NO_COLOR` is unset;
+//! names and messages from manifests and platforms with their control characters shown as
+//! escapes); `--output json` prints the API's JSON as is. A server that cannot be reached,
+//! or that answers something other than the tenant list, is a clear message and exit code
+//! 1. This command only reads.
+//!
+//! Exit codes: 0 every tenant shown is fine (in sync, pending, syncing, or owned by another
+//! replica); 1 any tenant this replica owns is failed, blocked or unreachable (`error`),
+//! or ferry could not be asked. Scripts and probes can act on it.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -14,6 +19,7 @@ use clap::ValueEnum;
 use serde_json::Value;
 
 use crate::daemon::lifecycle::EXIT_FAILURE;
+use crate::printable::{printable, printable_lines};
 
 /// Where `ferry status` looks when neither `--server` nor `FERRY_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9400";
@@ -93,6 +99,7 @@ pub fn run(args: &StatusArgs) -> ExitCode {
     };
     match runtime.block_on(fetch(&args.server)) {
         Ok(list) => {
+            let troubled = troubled(&list);
             match args.output {
                 Output::Json => println!(
                     "{}",
@@ -102,15 +109,48 @@ pub fn run(args: &StatusArgs) -> ExitCode {
                     let colour = std::io::stdout().is_terminal()
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
                     print!("{}", render(&list, colour));
+                    if !troubled.is_empty() {
+                        let count = match troubled.len() {
+                            1 => "1 tenant needs".to_owned(),
+                            n => format!("{n} tenants need"),
+                        };
+                        eprintln!("ferry: {count} attention: {}", troubled.join(", "));
+                    }
                 }
             }
-            ExitCode::SUCCESS
+            if troubled.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// The tenants of a tenant list (`GET /api/v1/tenants`) that this replica owns and whose
+/// last reconcile failed, left connectors blocked, or could not reach the tenant, as
+/// `name (state)`.
+pub fn troubled(list: &Value) -> Vec<String> {
+    list["tenants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["owned"].as_bool().unwrap_or(true))
+        .filter_map(|t| {
+            let state = t["syncState"].as_str()?;
+            matches!(state, "failed" | "blocked" | "error").then(|| {
+                format!(
+                    "{} ({})",
+                    printable(t["name"].as_str().unwrap_or("?")),
+                    words(state)
+                )
+            })
+        })
+        .collect()
 }
 
 /// `GET {server}/api/v1/tenants` as JSON.
@@ -121,10 +161,12 @@ pub async fn fetch(server: &str) -> Result<Value, Error> {
     let base = server.trim_end_matches('/');
     if !(base.starts_with("http://") || base.starts_with("https://")) {
         return Err(Error::InvalidServer {
-            url: server.to_owned(),
+            url: crate::sensitive::redact(server).into_owned(),
         });
     }
-    let url = format!("{base}/api/v1/tenants");
+    let target = format!("{base}/api/v1/tenants");
+    // Messages name the URL with any credentials in it hidden.
+    let url = crate::sensitive::redact(&target).into_owned();
     let client = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(Duration::from_secs(5))
@@ -135,7 +177,7 @@ pub async fn fetch(server: &str) -> Result<Value, Error> {
             reason: e.to_string(),
         })?;
     let response = client
-        .get(&url)
+        .get(&target)
         .send()
         .await
         .map_err(|e| Error::Unreachable {
@@ -205,7 +247,10 @@ fn words(state: &str) -> String {
 
 /// The table `ferry status` prints for a tenant list (`GET /api/v1/tenants`).
 pub fn render(list: &Value, colour: bool) -> String {
-    let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    // Names, commit messages and errors come from git, manifests and platforms: their
+    // control and bidirectional formatting characters are shown as escapes.
+    let str_of =
+        |v: &Value, k: &str| printable(v.get(k).and_then(Value::as_str).unwrap_or("")).into_owned();
     let shard_count = list["shard"]["count"].as_u64().unwrap_or(1);
     let headers = [
         "TENANT", "PLATFORM", "SYNC", "DRIFT", "WARNINGS", "COMMIT", "LAST", "MESSAGE",
@@ -237,8 +282,10 @@ pub fn render(list: &Value, colour: bool) -> String {
         let last = str_of(t, "lastOutcome");
         // The error, else (when not in sync) what the last reconcile said.
         let (message, message_code) = match (t["lastError"].as_str(), t["lastSummary"].as_str()) {
-            (Some(e), _) => (truncate(e, 60), "31"),
-            (None, Some(summary)) if owned && sync != "in_sync" => (truncate(summary, 60), ""),
+            (Some(e), _) => (truncate(&printable_lines(e), 60), "31"),
+            (None, Some(summary)) if owned && sync != "in_sync" => {
+                (truncate(&printable_lines(summary), 60), "")
+            }
             _ => (String::new(), ""),
         };
         let warnings = t["openWarnings"].as_u64().unwrap_or(0);
@@ -312,7 +359,11 @@ pub fn render(list: &Value, colour: bool) -> String {
     if let Some(err) = list["source"]["lastFetchError"].as_str() {
         out.push_str(&format!(
             "\n{}\n",
-            paint(&format!("source fetch failed: {err}"), "31", colour)
+            paint(
+                &format!("source fetch failed: {}", printable_lines(err)),
+                "31",
+                colour
+            )
         ));
     }
     out
@@ -375,6 +426,31 @@ mod tests {
         assert!(text.lines().all(|l| !l.ends_with(' ')), "{text:?}");
         assert!(!text.contains('\x1b'), "no colour when asked for none");
         assert!(render(&list(), true).contains("\x1b[32min sync\x1b[0m"));
+    }
+
+    #[test]
+    fn failed_blocked_and_unreachable_owned_tenants_are_troubled() {
+        assert_eq!(troubled(&list()), ["eu (blocked)"]);
+        let mut all = list();
+        all["tenants"][0]["syncState"] = "failed".into();
+        all["tenants"][1]["syncState"] = "error".into(); // another replica's
+        assert_eq!(troubled(&all), ["prod (failed)", "eu (blocked)"]);
+        all["tenants"][0]["syncState"] = "in_sync".into();
+        all["tenants"][2]["syncState"] = "pending".into();
+        assert!(troubled(&all).is_empty());
+    }
+
+    #[test]
+    fn names_and_messages_cannot_drive_the_terminal() {
+        let mut l = list();
+        l["tenants"][0]["lastError"] = "refused: Orders\u{1b}[2J\u{202e}".into();
+        l["tenants"][0]["lastAppliedCommit"]["message"] = "fix\u{1b}]0;pwned\u{7}".into();
+        let text = render(&l, false);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.contains("Orders\\u{1b}[2J\\u{202e}"), "{text}");
     }
 
     #[test]

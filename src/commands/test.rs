@@ -174,7 +174,11 @@ pub fn run(args: &TestArgs) -> ExitCode {
         }
     };
     match args.output {
-        TestOutput::Text => print!("{}", sqltest::text(&report)),
+        // Values and engine messages come from CSV files and the engine: escaped.
+        TestOutput::Text => print!(
+            "{}",
+            crate::printable::printable_lines(&sqltest::text(&report))
+        ),
         TestOutput::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).expect("reports always serialize")

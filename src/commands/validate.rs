@@ -43,7 +43,7 @@ pub enum Error {
         "source.repo `{repo}` is a remote URL: `ferry validate` reads a local repository; point source.repo at a local clone (a path relative to {config}), optionally with --rev to read a commit of it"
     )]
     RemoteRepository {
-        /// The URL.
+        /// The URL, credentials redacted.
         repo: String,
         /// The configuration file.
         config: String,
@@ -106,8 +106,12 @@ pub fn read(config_path: &Path, rev: Option<&str>) -> Result<Result<Read, Diagno
     };
     let mut diagnostics = loaded.validate();
     let Some(repo) = loaded.local_repository() else {
+        // The configuration's own problems (a token in source.repo among them) come first.
+        if !diagnostics.is_empty() {
+            return Ok(Err(sorted(diagnostics)));
+        }
         return Err(Error::RemoteRepository {
-            repo: loaded.config.source.repo.clone(),
+            repo: crate::sensitive::redact(&loaded.config.source.repo).into_owned(),
             config: loaded.display_path().to_owned(),
         });
     };

@@ -18,13 +18,13 @@ use croner::parser::{CronParser, Seconds, Year};
 use regex::Regex;
 
 use super::{
-    AlertmanagerReceiver, Auth, ChatReceiver, LoadedConfig, NotificationReceiver, NotifyEvent,
-    SecretSource, StatusTarget, Tenant, WebhookReceiver,
+    AlertmanagerReceiver, Auth, ChatReceiver, LoadedConfig, MAX_TENANT_RETRIES,
+    NotificationReceiver, NotifyEvent, SecretSource, StatusTarget, Tenant, WebhookReceiver,
 };
 use crate::capability::Capability;
 use crate::diagnostic::Diagnostics;
 use crate::model::Platform;
-use crate::sensitive::secrets::{is_env_name, is_secret_header, looks_like_token};
+use crate::sensitive::secrets::{embedded, is_env_name, is_secret_header, looks_like_token};
 
 static TENANT_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$").expect("valid regex"));
@@ -173,6 +173,7 @@ pub(super) fn validate(cfg: &LoadedConfig) -> Diagnostics {
     v.statuses();
     v.server();
     v.notifications();
+    v.urls();
     if cfg.config.state.trim().is_empty() {
         v.error(
             "state",
@@ -187,8 +188,42 @@ pub(super) fn validate(cfg: &LoadedConfig) -> Diagnostics {
             "emulator.seed is empty: name the seed file or remove the key",
         );
     }
+    v.embedded_credentials();
     v.out.sort();
     v.out
+}
+
+/// Call `on(path, text)` for every string in `value`, with paths written as the
+/// configuration's fields are (`tenants[0].vars.region`).
+fn strings(value: &serde_json::Value, path: &str, on: &mut impl FnMut(&str, &str)) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => on(path, s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                strings(item, &format!("{path}[{i}]"), on);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                strings(item, &child, on);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The user info written into a URL (`user:password` of `https://user:password@host`),
+/// `None` without one. SCP-like addresses (`git@host:org/repo`) carry a user name only.
+fn userinfo(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rfind('@').map(|at| &authority[..at])
 }
 
 impl Validator<'_> {
@@ -376,6 +411,17 @@ impl Validator<'_> {
             self.cron(&format!("{at}.drift.schedule"), &drift.schedule);
             self.time_zone(&format!("{at}.drift.timeZone"), drift.time_zone.as_deref());
         }
+        if let Some(timeout) = &tenant.timeout {
+            self.duration(&format!("{at}.timeout"), timeout);
+        }
+        if let Some(retries) = tenant.retries
+            && retries > MAX_TENANT_RETRIES
+        {
+            self.error(
+                &format!("{at}.retries"),
+                format!("{at}.retries is {retries}: at most {MAX_TENANT_RETRIES}; a tenant that fails that often is unreachable, and the others must not wait for it"),
+            );
+        }
         for (w, window) in tenant.windows.iter().enumerate() {
             let wat = format!("{at}.windows[{w}]");
             self.cron(&format!("{wat}.schedule"), &window.schedule);
@@ -547,6 +593,79 @@ impl Validator<'_> {
                     format!("the {kind} reporter needs `tokenEnv` (the environment variable holding its token) or `tokenFile`"),
                 );
             }
+        }
+    }
+
+    /// User info in any URL of the configuration is an error: ferry takes credentials
+    /// only from the places `auth` names, and a URL is shown in messages. An SSH user name
+    /// without a password (`ssh://git@host/…`) is allowed.
+    fn urls(&mut self) {
+        let cfg = &self.cfg.config;
+        let mut urls: Vec<(String, &str, &str)> = vec![(
+            "source.repo".to_owned(),
+            cfg.source.repo.as_str(),
+            "name where the token or key is in `source.auth` (`tokenEnv`, `tokenFile` or `sshKeyFile`)",
+        )];
+        for (i, t) in cfg.tenants.iter().enumerate() {
+            urls.push((
+                format!("tenants[{i}].url"),
+                t.url.as_str(),
+                "put the token in an environment variable and name it in `auth.tokenEnv` (or a file, in `auth.tokenFile`)",
+            ));
+        }
+        for (i, status) in cfg.statuses.iter().enumerate() {
+            if let StatusTarget::Github(f) | StatusTarget::Gitlab(f) | StatusTarget::Gitea(f) =
+                status
+            {
+                urls.push((
+                    format!("statuses[{i}].api"),
+                    f.api.as_str(),
+                    "name the environment variable holding the token in `tokenEnv`",
+                ));
+            }
+        }
+        if let Some(url) = &cfg.server.external_url {
+            urls.push((
+                "server.externalUrl".to_owned(),
+                url.as_str(),
+                "the status page's public address needs none",
+            ));
+        }
+        for (field, url, hint) in urls {
+            let Some(info) = userinfo(url) else { continue };
+            let ssh_user = url.to_ascii_lowercase().starts_with("ssh://") && !info.contains(':');
+            if ssh_user {
+                continue;
+            }
+            self.error(
+                &field,
+                format!(
+                    "{field} holds credentials (`{}`): ferry never takes a user or password from a URL, and URLs are shown in messages; remove them and {hint}",
+                    crate::printable::printable(&crate::sensitive::redact(url))
+                ),
+            );
+        }
+    }
+
+    /// Credentials anywhere inside the configuration's strings (a token in `vars`, a URL
+    /// with a password in a header value): the detectors of the sample-data scan. A place
+    /// another check already reported is not reported twice.
+    fn embedded_credentials(&mut self) {
+        let Ok(value) = serde_json::to_value(&self.cfg.config) else {
+            return;
+        };
+        let mut found = Vec::new();
+        strings(&value, "", &mut |path, text| {
+            if let Some(e) = embedded(text) {
+                found.push((path.to_owned(), e));
+            }
+        });
+        for (path, e) in found {
+            let location = self.cfg.location(&path);
+            if self.out.iter().any(|d| d.location == location) {
+                continue;
+            }
+            self.out.at(location, e.message(&path));
         }
     }
 

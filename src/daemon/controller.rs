@@ -12,7 +12,8 @@
 //! - **drift cron**: a 5-field cron expression per tenant (`drift.schedule`, in
 //!   `drift.timeZone`, default UTC) marks the tenant with [`Reason::Drift`];
 //! - **webhooks**: [`Controller::on_push`], called by the webhook receiver after it has
-//!   checked the signature.
+//!   checked the signature; [`Controller::push_fetch`] coalesces the fetches of pushes
+//!   arriving while one runs into one more fetch.
 //!
 //! It also runs `ferry serve --once` ([`run_once`]). The controller must not reconcile
 //! anything itself: it only marks tenants dirty; the scheduler decides when they run.
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config;
+use crate::daemon::coalesce::Coalescer;
 use crate::daemon::lifecycle::Lifecycle;
 use crate::daemon::scheduler::{
     Backoff, Reason, Reasons, ReconcileOutcome, Reconciler, SchedulerHandle, reconcile_span,
@@ -172,6 +174,8 @@ struct Inner {
     options: ControllerOptions,
     /// Woken when a fetch fails transiently, so the poll retries it with backoff.
     fetch_failed: tokio::sync::Notify,
+    /// The fetches webhooks trigger: one running, at most one more queued.
+    push_fetches: Coalescer,
 }
 
 /// Fetches the source and marks tenants dirty when their branch moves. Cheap to clone.
@@ -243,6 +247,7 @@ impl Controller {
                 drift,
                 options,
                 fetch_failed: tokio::sync::Notify::new(),
+                push_fetches: Coalescer::default(),
             }),
         })
     }
@@ -340,6 +345,28 @@ impl Controller {
         }
         self.refresh(Reason::Webhook).await?;
         Ok(tenants)
+    }
+
+    /// A forge announced a push (the receiver checked that a tenant follows its branch):
+    /// the fetch to run, as a future for the caller to spawn, or `None` when a fetch for
+    /// earlier pushes is running and this push folds into the one more fetch it runs
+    /// after it. Either way, every tenant whose branch moved is marked dirty with
+    /// [`Reason::Webhook`] once the fetch that sees the push is done.
+    pub fn push_fetch(&self) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+        if !self.inner.push_fetches.request() {
+            debug!("a webhook fetch is running; this push is fetched right after it");
+            return None;
+        }
+        let this = self.clone();
+        Some(async move {
+            loop {
+                // A failure is logged by `refresh`; the poll picks the change up later.
+                let _ = this.refresh(Reason::Webhook).await;
+                if !this.inner.push_fetches.finished() {
+                    break;
+                }
+            }
+        })
     }
 
     /// The start-up pass: fetch once (a failure is logged and the cached heads are used),

@@ -9,11 +9,14 @@
 //! - [`lifecycle`]: the root cancellation token, the task tracker, signals and the grace
 //!   period.
 //! - [`shard`]: which tenants this replica owns.
+//! - `coalesce`: requests made while a run is in progress fold into one more run (the
+//!   fetches webhooks trigger).
 //!
 //! What to change is decided by the planner ([`crate::plan`]), sync windows included
 //! ([`crate::plan::window`]); the HTTP surface ([`crate::http`]) reads the daemon's state
 //! and never the other way round.
 
+mod coalesce;
 pub mod controller;
 pub mod lifecycle;
 pub mod reconciler;

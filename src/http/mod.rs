@@ -6,11 +6,13 @@
 //! - [`api`]: the JSON API and the tenant views the status page renders.
 //! - [`page`]: the status page (HTML).
 //! - [`webhook`]: signed pushes from GitHub, GitLab and Gitea.
+//! - `deliveries`: the webhook delivery ids already received (replays trigger nothing).
 //!
 //! The handlers read the daemon ([`crate::daemon`]) and the state store; the only thing
 //! they change is marking a tenant dirty. No module of the daemon imports this one.
 
 pub mod api;
+mod deliveries;
 pub mod page;
 pub mod server;
 pub mod state;

@@ -32,6 +32,9 @@ pub const REFRESH_SECONDS: u32 = 30;
 
 /// Escape `s` for HTML text and attribute values.
 pub fn escape(s: &str) -> String {
+    // Control and bidirectional formatting characters are shown as escapes first: a
+    // right-to-left override would reorder what the page shows.
+    let s = crate::printable::printable(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -756,6 +759,10 @@ mod tests {
         assert_eq!(
             escape(r#"<script>alert('x') & "y"</script>"#),
             "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        );
+        assert_eq!(
+            escape("Feed\u{202e}txt.exe\u{1b}"),
+            "Feed\\u{202e}txt.exe\\u{1b}"
         );
     }
 

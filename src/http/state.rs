@@ -6,11 +6,12 @@
 //! them imports another's state, so the HTTP files do not depend on each other in a
 //! circle. Secrets never show in `Debug` output and are compared in constant time.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::deliveries::Deliveries;
 use crate::config;
 use crate::daemon::controller::Controller;
 use crate::daemon::lifecycle::Lifecycle;
@@ -275,6 +276,7 @@ struct AppInner {
     webhook_secret: Option<WebhookSecret>,
     lifecycle: Lifecycle,
     status: StatusContext,
+    deliveries: Arc<Mutex<Deliveries>>,
 }
 
 /// What the HTTP handlers share. Cheap to clone.
@@ -309,6 +311,7 @@ impl AppState {
                 webhook_secret,
                 lifecycle,
                 status,
+                deliveries: Arc::default(),
             }),
         }
     }
@@ -322,6 +325,7 @@ impl AppState {
                 webhook_secret: self.inner.webhook_secret.clone(),
                 lifecycle: self.inner.lifecycle.clone(),
                 status,
+                deliveries: self.inner.deliveries.clone(),
             }),
         }
     }
@@ -353,6 +357,16 @@ impl AppState {
 
     pub(crate) fn webhook_secret(&self) -> Option<&WebhookSecret> {
         self.inner.webhook_secret.as_ref()
+    }
+
+    /// Record an authenticated webhook delivery id: `true` the first time, `false` for a
+    /// replay within the window ([`super::deliveries`]).
+    pub(crate) fn first_delivery(&self, id: &str) -> bool {
+        self.inner
+            .deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .first_time(id, tokio::time::Instant::now())
     }
 }
 

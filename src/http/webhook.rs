@@ -1,15 +1,28 @@
 //! The webhook receiver: `POST /hooks/github`, `/hooks/gitlab` and `/hooks/gitea`.
 //!
-//! Each request is authenticated before its body is parsed: GitHub's
-//! `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`, Gitea's
-//! `X-Gitea-Signature: <hex HMAC-SHA256>` (Forgejo's `X-Forgejo-Signature` too), GitLab's
-//! `X-Gitlab-Token` equal to the secret. Comparisons run in constant time. Bodies above
-//! [`MAX_BODY`] get 413. A refused request gets 401 with a short JSON message and
-//! triggers nothing. A push to a followed branch gets 202 and starts, in the background,
-//! a fetch followed by marking the tenants whose branch moved
-//! ([`Controller::on_push`](crate::daemon::controller::Controller::on_push)); other refs and events
-//! get 202 with `"status": "ignored"`. Without a secret (`server.webhookSecretEnv`) every
-//! hook answers 404.
+//! What happens to a request, in order:
+//!
+//! 1. Without a webhook secret (`server.webhookSecretEnv`), every hook answers 404; nothing
+//!    is read.
+//! 2. **Authentication, before anything of the body is parsed.** GitLab: the
+//!    `X-Gitlab-Token` header must equal the secret, checked *before the body is read*; a
+//!    missing or wrong token gets 401 at once. GitHub and Gitea sign the body, so the body
+//!    is read first (at most [`MAX_BODY`]; a larger one gets 413 without being read to the
+//!    end), then GitHub's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` or
+//!    Gitea's `X-Gitea-Signature: <hex HMAC-SHA256>` (Forgejo's `X-Forgejo-Signature`
+//!    too) must match; a missing or wrong signature gets 401. Comparisons run in constant
+//!    time. A refused request triggers nothing and records nothing.
+//! 3. **Replays.** The delivery id (`X-GitHub-Delivery`, `X-Gitea-Delivery` or
+//!    `X-Forgejo-Delivery`, `X-Gitlab-Event-UUID`) of an authenticated request is
+//!    remembered for a day; the same id again gets 202 with `"status": "duplicate"` and
+//!    triggers no fetch.
+//! 4. **The event.** GitHub's `ping` gets 200; a push to a followed branch gets 202
+//!    (`"status": "accepted"`) and starts, in the background, a fetch followed by marking
+//!    the tenants whose branch moved
+//!    ([`Controller::push_fetch`](crate::daemon::controller::Controller::push_fetch)).
+//!    Pushes arriving while such a fetch runs are folded into one more fetch after it.
+//!    Other refs, events and branches get 202 with `"status": "ignored"`; a body that is
+//!    not JSON with a `ref` gets 400.
 //!
 //! This module must not fetch or reconcile in the request itself, and never logs the
 //! secret, the signature or the token.
@@ -17,7 +30,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -84,6 +97,9 @@ async fn github(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
             "signature does not match the body; check that the webhook secret on GitHub equals ferry's",
         );
     }
+    if let Some(answer) = replayed(&app, FORGE, header(&headers, "x-github-delivery")) {
+        return answer;
+    }
     match header(&headers, "x-github-event") {
         Some("push") => push(&app, FORGE, &body),
         Some("ping") => reply(StatusCode::OK, json!({"status": "pong"})),
@@ -94,11 +110,14 @@ async fn github(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
     }
 }
 
-async fn gitlab(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn gitlab(State(app): State<AppState>, request: Request) -> Response {
     const FORGE: &str = "gitlab";
     let Some(secret) = app.webhook_secret() else {
         return disabled();
     };
+    // The token is a header: it is checked before a byte of the body is read.
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let Some(token) = header(&headers, "x-gitlab-token") else {
         return refuse(FORGE, "missing X-Gitlab-Token header");
     };
@@ -107,6 +126,18 @@ async fn gitlab(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
             FORGE,
             "X-Gitlab-Token does not match; check that the webhook secret token on GitLab equals ferry's",
         );
+    }
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => {
+            return reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": format!("the body is larger than {MAX_BODY} bytes, or was not sent whole")}),
+            );
+        }
+    };
+    if let Some(answer) = replayed(&app, FORGE, header(&headers, "x-gitlab-event-uuid")) {
+        return answer;
     }
     match header(&headers, "x-gitlab-event") {
         Some("Push Hook") => push(&app, FORGE, &body),
@@ -139,6 +170,11 @@ async fn gitea(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             "signature does not match the body; check that the webhook secret on Gitea or Forgejo equals ferry's",
         );
     }
+    let delivery =
+        header(&headers, "x-forgejo-delivery").or_else(|| header(&headers, "x-gitea-delivery"));
+    if let Some(answer) = replayed(&app, FORGE, delivery) {
+        return answer;
+    }
     let event = header(&headers, "x-forgejo-event").or_else(|| header(&headers, "x-gitea-event"));
     match event {
         Some("push") => push(&app, FORGE, &body),
@@ -147,6 +183,25 @@ async fn gitea(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             format!("event {:?} is not a push", other.unwrap_or("")),
         ),
     }
+}
+
+/// An authenticated delivery's id seen before within the window: the 202 "duplicate"
+/// answer (nothing fetched). `None` for a first delivery, or one without an id.
+fn replayed(app: &AppState, forge: &'static str, delivery: Option<&str>) -> Option<Response> {
+    let id = delivery.map(str::trim).filter(|id| !id.is_empty())?;
+    if app.first_delivery(id) {
+        return None;
+    }
+    let shown = crate::printable::printable(id);
+    info!(forge, delivery = %shown, "webhook delivery already received; nothing to do");
+    Some(reply(
+        StatusCode::ACCEPTED,
+        json!({
+            "status": "duplicate",
+            "delivery": shown,
+            "message": "this delivery was already received; nothing is fetched again",
+        }),
+    ))
 }
 
 /// The part of a push payload ferry reads; GitHub, GitLab and Gitea all send `ref`.
@@ -186,13 +241,19 @@ fn push(app: &AppState, forge: &'static str, body: &[u8]) -> Response {
             json!({"error": "ferry is shutting down; the push is picked up after the restart"}),
         );
     }
-    info!(forge, branch, ?tenants, "push received; fetching");
     let answer = json!({"status": "accepted", "branch": branch, "tenants": tenants});
-    let branch = branch.to_owned();
-    app.lifecycle()
-        .spawn(info_span!("webhook", forge, branch = %branch), async move {
-            // A failure is logged by the controller; the poll picks the change up later.
-            let _ = controller.on_push(&branch).await;
-        });
+    match controller.push_fetch() {
+        Some(fetch) => {
+            info!(forge, branch, ?tenants, "push received; fetching");
+            app.lifecycle()
+                .spawn(info_span!("webhook", forge, branch = %branch), fetch);
+        }
+        None => info!(
+            forge,
+            branch,
+            ?tenants,
+            "push received; fetched right after the fetch running now"
+        ),
+    }
     reply(StatusCode::ACCEPTED, answer)
 }

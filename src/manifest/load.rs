@@ -19,7 +19,7 @@ use super::files;
 use super::types::SqlTest;
 use super::types::{CdeConnectorSpec, Document, Metadata, PluginSpec, SmartConnectorSpec, Spec};
 use super::vars::{self, Site, Substitution};
-use super::{Diagnostic, Diagnostics, sql_secrets};
+use super::{Diagnostic, Diagnostics, sql_secrets, strings};
 use crate::model::{ContentHash, Kind, Location, Platform};
 use crate::sensitive::secrets;
 use crate::source::{EntryKind, Snapshot};
@@ -472,6 +472,9 @@ impl FileLoader<'_> {
                 "spec.name is empty: write the connector's name in the tenant",
             );
         }
+        for (path, message) in strings::fields(&metadata, &spec) {
+            doc.error(&path, message);
+        }
 
         let mut hasher = Sha256::new();
         hash_part(&mut hasher, b"manifest", doc.chunk.text.as_bytes());
@@ -525,6 +528,16 @@ impl FileLoader<'_> {
                     .text(doc, "spec.sampleFile", s.sample_file.as_deref(), false)
                     .unzip();
                 if let (Some(path), Some(sql)) = (&contents.live_sql_path, &contents.live_sql) {
+                    for (line, column, message) in strings::sql(sql) {
+                        doc.errors.push(Diagnostic::new(
+                            Location {
+                                path: path.clone(),
+                                line,
+                                column,
+                            },
+                            message,
+                        ));
+                    }
                     for finding in sql_secrets::literal_credentials(sql) {
                         let (line, column) = yaml::line_column(sql, finding.span.start);
                         doc.errors.push(Diagnostic::new(
@@ -535,6 +548,14 @@ impl FileLoader<'_> {
                             },
                             finding.message,
                         ));
+                    }
+                }
+                for (path, text) in [
+                    (&contents.reference_data_path, &contents.reference_data),
+                    (&contents.sample_file_path, &contents.sample_file),
+                ] {
+                    if let (Some(path), Some(text)) = (path, text) {
+                        csv_header(doc, path, text);
                     }
                 }
                 check_sql_settings(doc, s);
@@ -965,7 +986,22 @@ fn test_file(
     }
     let at = doc.loc(field);
     let (path, bytes) = read.bytes(doc, field, reference)?;
+    csv_header(doc, &path, &String::from_utf8_lossy(&bytes));
     Some(TestFile { path, at, bytes })
+}
+
+/// Report control and bidirectional formatting characters in the header of a CSV file.
+fn csv_header(doc: &mut DocContext<'_>, path: &str, text: &str) {
+    if let Some((column, message)) = strings::csv_header(text) {
+        doc.errors.push(Diagnostic::new(
+            Location {
+                path: path.to_owned(),
+                line: 1,
+                column,
+            },
+            message,
+        ));
+    }
 }
 
 fn files_lexical(base: &str, reference: &str) -> Option<String> {

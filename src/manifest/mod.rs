@@ -32,13 +32,23 @@
 //! syntax (Agent Studio's guide says to "remove them or template them before exporting"),
 //! so `{{secret:NAME}}` is ferry's convention; whether a platform resolves it is modelled.
 //! CDE secret registrations name vault paths (`vault_secret: amazon/seller`), which are
-//! references by definition.
+//! references by definition. Anywhere in a manifest's strings, a credential written
+//! inside the text is an error too (a token in a URL's user info, `?token=…`,
+//! `user:password@`, GitHub, GitLab, Slack and AWS keys, private-key blocks), named with
+//! its place and a redacted excerpt (`strings`).
+//!
+//! # What people read
+//! Names and other fields, the Live SQL and CSV headers must not hold control characters
+//! or bidirectional formatting characters (`strings`): a terminal or a page would
+//! interpret them, and the plan a reviewer approves could say something else than what is
+//! applied. Line breaks are allowed in descriptions, annotations and a CDE `config`.
 
 pub(crate) mod body;
 mod cde_keys;
 mod files;
 mod load;
 mod sql_secrets;
+mod strings;
 mod types;
 mod vars;
 pub(crate) use vars::Substitution;

@@ -1,7 +1,8 @@
 //! Building a provider for a configured tenant.
 //!
 //! This module owns [`connect`] and [`connect_with_token`]: pick the client by
-//! `tenant.platform`, resolve credentials, and hand back an `Arc<dyn Provider>`. It must
+//! `tenant.platform`, resolve credentials, apply the tenant's own request timeout and
+//! retries ([`options_for`]), and hand back an `Arc<dyn Provider>`. It must
 //! not resolve `url: emulator` (the caller starts the in-process emulator and passes its
 //! base URL) and must not talk to the network.
 
@@ -32,7 +33,8 @@ pub fn connect(
     options: &ClientOptions,
 ) -> Result<Arc<dyn Provider>> {
     let credentials = Credentials::resolve(tenant, base_dir)?;
-    connect_with(tenant, base_url, &credentials, HttpClient::new(options)?)
+    let options = options_for(tenant, options);
+    connect_with(tenant, base_url, &credentials, HttpClient::new(&options)?)
 }
 
 /// Like [`connect`], with the token given directly (an in-process emulator, tests) instead
@@ -48,7 +50,21 @@ pub fn connect_with_token(
     options: &ClientOptions,
 ) -> Result<Arc<dyn Provider>> {
     let credentials = Credentials::with_token(tenant, token, Path::new("."))?;
-    connect_with(tenant, base_url, &credentials, HttpClient::new(options)?)
+    let options = options_for(tenant, options);
+    connect_with(tenant, base_url, &credentials, HttpClient::new(&options)?)
+}
+
+/// `options` with the tenant's own request timeout and retries where its configuration
+/// sets them (`tenants[].timeout`, `tenants[].retries`).
+pub fn options_for(tenant: &Tenant, options: &ClientOptions) -> ClientOptions {
+    let mut options = options.clone();
+    if tenant.timeout.is_some() {
+        options.request_timeout = tenant.request_timeout();
+    }
+    if tenant.retries.is_some() {
+        options.retry.max_attempts = tenant.request_retries() + 1;
+    }
+    options
 }
 
 /// A provider from resolved credentials and an existing [`HttpClient`] (to share one

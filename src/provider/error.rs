@@ -286,7 +286,7 @@ pub enum Error {
     InvalidUrl {
         /// Tenant name.
         tenant: String,
-        /// The URL as configured.
+        /// The URL as configured, credentials in it redacted.
         url: String,
         /// What is wrong with it.
         reason: String,

@@ -284,7 +284,7 @@ impl Endpoint {
     ) -> Result<Self> {
         let invalid = |reason: &str| Error::InvalidUrl {
             tenant: tenant.to_owned(),
-            url: base_url.to_owned(),
+            url: crate::sensitive::redact(base_url).into_owned(),
             reason: reason.to_owned(),
         };
         if base_url == "emulator" {

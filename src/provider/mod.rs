@@ -33,7 +33,7 @@ pub use cde::{
     CdeClient, normalize_config as normalize_cde_config,
     normalize_connector as normalize_cde_connector,
 };
-pub use connect::{connect, connect_with, connect_with_token};
+pub use connect::{connect, connect_with, connect_with_token, options_for};
 pub use credentials::{Credentials, Secret};
 pub use error::{Error, Operation, Result, Scope};
 pub use http::{ClientOptions, HttpClient, RetryPolicy};

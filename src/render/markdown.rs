@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::plan::{Plan, Summary};
+use crate::printable::{printable, printable_lines};
 
 use super::diff::SectionDiff;
 use super::view::view;
@@ -89,6 +90,8 @@ fn uncommitted(out: &mut String, files: &[String]) {
 }
 
 fn tenant(out: &mut String, plan: &Plan) {
+    // Names, reasons and diff lines come from manifests and platforms: control and
+    // bidirectional formatting characters are shown as escapes, never passed on.
     let _ = write!(out, "### ferry plan: `{}` ({})", plan.tenant, plan.platform);
     if let Some(revision) = &plan.revision {
         let _ = write!(out, " at `{revision}`");
@@ -142,7 +145,7 @@ fn tenant(out: &mut String, plan: &Plan) {
                     let fence = fence_for(lines);
                     let _ = writeln!(out, "{fence}diff");
                     for line in lines {
-                        let _ = writeln!(out, "{line}");
+                        let _ = writeln!(out, "{}", printable(line));
                     }
                     let _ = writeln!(out, "{fence}");
                     if *omitted > 0 {
@@ -191,8 +194,10 @@ fn fence_for(lines: &[String]) -> String {
     "`".repeat(longest.max(2) + 1)
 }
 
-/// Text safe inside a table cell: pipes escaped, HTML escaped outside code spans, one line.
+/// Text safe inside a table cell: pipes escaped, HTML escaped outside code spans, one line,
+/// control and bidirectional formatting characters shown as escapes.
 fn cell(text: &str) -> String {
+    let text = printable_lines(text);
     let mut out = String::with_capacity(text.len());
     let mut in_code = false;
     for c in text.chars() {
@@ -212,9 +217,10 @@ fn cell(text: &str) -> String {
     out
 }
 
-/// Text safe inside HTML.
+/// Text safe inside HTML, control characters escaped.
 fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
+    printable(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
@@ -227,6 +233,7 @@ mod tests {
     fn cells_escape_pipes_and_html_but_not_code() {
         assert_eq!(cell("a | b <c> & `<d>`"), "a \\| b &lt;c&gt; &amp; `<d>`");
         assert_eq!(cell("one\ntwo"), "one two");
+        assert_eq!(cell("a\u{1b}[31m\u{202e}b"), "a\\u{1b}[31m\\u{202e}b");
     }
 
     #[test]

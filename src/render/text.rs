@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::plan::{OpKind, Plan};
+use crate::printable::{printable, printable_lines};
 
 use super::diff::SectionDiff;
 use super::view::view;
@@ -44,7 +45,10 @@ fn style_of(kind: OpKind) -> &'static str {
 }
 
 /// Render plans for a terminal. Noops are counted, not listed. With `color`, actions and
-/// diff lines carry ANSI colours; without, the output is plain text.
+/// diff lines carry ANSI colours; without, the output is plain text. Text from manifests
+/// and platforms (names, reasons, SQL and data lines) has its control and bidirectional
+/// formatting characters shown as escapes (`\u{1b}`), so it cannot move the cursor,
+/// recolour or reorder what the reviewer reads.
 pub fn text(plans: &[Plan], color: bool) -> String {
     let paint = Paint(color);
     let mut out = String::new();
@@ -79,15 +83,20 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
         let _ = writeln!(
             out,
             "  {head} {:<width$}  {}  ({})",
-            v.action.connector, v.action.name, v.detail
+            printable(&v.action.connector),
+            printable(&v.action.name),
+            printable(&v.detail)
         );
         for note in &v.notes {
-            let _ = writeln!(out, "      {note}");
+            for line in printable_lines(note).lines() {
+                let _ = writeln!(out, "      {line}");
+            }
         }
         for diff in &v.diffs {
             match diff {
                 SectionDiff::Unified { lines, omitted, .. } => {
                     for line in lines {
+                        let line = &*printable(line);
                         let style = if line.starts_with("+++") || line.starts_with("---") {
                             BOLD
                         } else if line.starts_with('+') {
@@ -126,8 +135,8 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
             let _ = writeln!(
                 out,
                 "  {head} {:<width$}  {}",
-                item.connector,
-                item.describe()
+                printable(&item.connector),
+                printable(&item.describe())
             );
         }
     }

@@ -218,7 +218,7 @@ impl Endpoint {
         }
         ReportError::Unreachable {
             forge: self.forge,
-            api: self.api.clone(),
+            api: crate::sensitive::redact(&self.api).into_owned(),
             repo: self.repo.clone(),
             reason: self.token.scrub(&reason),
         }

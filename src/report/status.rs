@@ -10,6 +10,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::encode;
+use crate::printable::printable;
+use crate::sensitive::redact;
 
 /// The prefix of every context ferry posts.
 pub const CONTEXT_PREFIX: &str = "ferry/";
@@ -194,16 +196,20 @@ fn one_line(s: &str) -> String {
 }
 
 impl CommitStatus {
-    /// A status with no target URL and no warnings.
+    /// A status with no target URL and no warnings. The description (which quotes names
+    /// and platform messages) has credentials redacted and control and bidirectional
+    /// formatting characters shown as escapes: forges and terminals show it as is.
     pub fn new(
         context: impl Into<String>,
         state: StatusState,
         description: impl Into<String>,
     ) -> Self {
+        let description = description.into();
+        let description = printable(&redact(&description)).into_owned();
         CommitStatus {
             context: context.into(),
             state,
-            description: description.into(),
+            description,
             target_url: None,
             warnings: 0,
         }
@@ -332,6 +338,19 @@ mod tests {
         assert_eq!(tenant_of("ferry/prod/drift"), Some("prod"));
         assert_eq!(tenant_of("ci/build"), None);
         assert_eq!(tenant_of("ferry/"), None);
+    }
+
+    #[test]
+    fn descriptions_show_escapes_and_hide_credentials() {
+        let status = CommitStatus::failed(
+            "prod",
+            "import of Orders\u{1b}[2J\u{202e} refused by https://u:pw@kizen.example.com/x",
+            0,
+        );
+        assert_eq!(
+            status.description,
+            "failed: import of Orders\\u{1b}[2J\\u{202e} refused by https://***@kizen.example.com/x"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! written without separators, for example, is not reported.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::{Regex, RegexSet};
@@ -33,8 +34,12 @@ use serde::{Deserialize, Serialize};
 pub enum FindingKind {
     /// A private key block (`-----BEGIN … PRIVATE KEY-----`).
     PrivateKey,
-    /// An API token or credential (GitHub, Slack, AWS, Stripe, JWT, `api_key=…`).
+    /// An API token or credential (GitHub, GitLab, Slack, AWS, Stripe, JWT, `api_key=…`).
     ApiToken,
+    /// Credentials written into a URL: a user and password (`https://user:pass@host`), a
+    /// token as the user (`https://ghp_…@github.com`), or a credential-named query
+    /// parameter (`?token=…`, `&sig=…`).
+    UrlCredentials,
     /// An e-mail address.
     Email,
     /// An IBAN with a valid mod-97 checksum.
@@ -51,9 +56,10 @@ pub enum FindingKind {
 
 impl FindingKind {
     /// Every kind, in reporting order.
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 9] = [
         FindingKind::PrivateKey,
         FindingKind::ApiToken,
+        FindingKind::UrlCredentials,
         FindingKind::Email,
         FindingKind::Iban,
         FindingKind::UsSsn,
@@ -67,12 +73,35 @@ impl FindingKind {
         match self {
             FindingKind::PrivateKey => "private key",
             FindingKind::ApiToken => "API token",
+            FindingKind::UrlCredentials => "credentials in a URL",
             FindingKind::Email => "e-mail address",
             FindingKind::Iban => "IBAN",
             FindingKind::UsSsn => "US social security number",
             FindingKind::UkNino => "UK national insurance number",
             FindingKind::PaymentCard => "payment card number",
             FindingKind::Phone => "phone number",
+        }
+    }
+}
+
+impl FindingKind {
+    /// Whether this kind is a credential (a private key, a token, credentials in a URL)
+    /// rather than personal or payment data.
+    pub fn is_credential(self) -> bool {
+        matches!(
+            self,
+            FindingKind::PrivateKey | FindingKind::ApiToken | FindingKind::UrlCredentials
+        )
+    }
+
+    /// The kind with its article, for sentences (`an API token`, `a private key`).
+    pub fn with_article(self) -> String {
+        match self {
+            FindingKind::UrlCredentials => self.describe().to_owned(),
+            FindingKind::ApiToken | FindingKind::Email | FindingKind::Iban => {
+                format!("an {}", self.describe())
+            }
+            _ => format!("a {}", self.describe()),
         }
     }
 }
@@ -105,27 +134,59 @@ struct Detector {
     check: fn(&str, &str, usize, usize) -> bool,
 }
 
+/// The pattern of a URL's user info (`scheme://USERINFO@`), group `s` the user info: up to
+/// the last `@` of the authority.
+pub(crate) const USERINFO: &str = r#"\b[A-Za-z][A-Za-z0-9+.-]*://(?P<s>[^\s/?#"'<>]+)@"#;
+
 /// Detectors in the order of [`FindingKind::ALL`]'s first use. Patterns avoid
-/// look-around (unsupported by the automata); context checks run in `check`.
+/// look-around (unsupported by the automata); context checks run in `check`. A pattern
+/// with a group `s` names the secret part of its match (what redaction hides); otherwise
+/// the whole match is the secret.
 const DETECTORS: &[Detector] = &[
     Detector {
         kind: FindingKind::PrivateKey,
-        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----",
+        pattern: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----)?",
         check: always,
     },
+    // Tokens with a well-known prefix: credentials wherever they appear.
     Detector {
         kind: FindingKind::ApiToken,
         pattern: concat!(
             r"(?:\bgh[pousr]_[A-Za-z0-9]{36}\b",
             r"|\bgithub_pat_[A-Za-z0-9_]{22,}",
-            r"|\bxox[abpr]-[A-Za-z0-9-]{10,}",
+            r"|\bgl(?:pat|dt|rt)-[A-Za-z0-9_-]{20,}",
+            r"|\bxox[a-z]-[A-Za-z0-9-]{10,}",
+            r"|\bxapp-[A-Za-z0-9-]{10,}",
             r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
             r"|\b[sr]k_live_[0-9A-Za-z]{16,}",
-            r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}",
-            r"|(?i:\b(?:api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|secret[_-]?key|client[_-]?secret|password|passwd)\b)",
-            r#"["']?[ \t]*[:=][ \t]*["']?[A-Za-z0-9_\-./+=]{8,})"#,
+            r"|\bnpm_[A-Za-z0-9]{36}\b",
+            r"|\bAIza[0-9A-Za-z_-]{35}",
+            r"|\bshpat_[a-fA-F0-9]{32}\b",
+            r"|\bpypi-AgE[A-Za-z0-9_-]{50,}",
+            r"|\bya29\.[0-9A-Za-z_-]{20,}",
+            r"|\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b",
+            r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})",
         ),
         check: always,
+    },
+    // `api_key = …`, `"password": "…"`: a credential-named key and its value.
+    Detector {
+        kind: FindingKind::ApiToken,
+        pattern: concat!(
+            r"(?i:\b(?:api[_-]?key|api[_-]?token|access[_-]?token|auth[_-]?token|secret[_-]?key|client[_-]?secret|password|passwd)\b)",
+            r#"["']?[ \t]*[:=][ \t]*["']?(?P<s>[A-Za-z0-9_\-./+=]{8,})"#,
+        ),
+        check: always,
+    },
+    Detector {
+        kind: FindingKind::UrlCredentials,
+        pattern: USERINFO,
+        check: userinfo_is_credential,
+    },
+    Detector {
+        kind: FindingKind::UrlCredentials,
+        pattern: r#"[?&;][A-Za-z_][A-Za-z0-9_.-]*=(?P<s>[^&#\s"'<>`()\[\]{},;]+)"#,
+        check: query_is_credential,
     },
     Detector {
         kind: FindingKind::Email,
@@ -170,6 +231,65 @@ fn always(_: &str, _: &str, _: usize, _: usize) -> bool {
     true
 }
 
+/// A value that stands for a secret rather than being one: a secret reference
+/// (`{{secret:NAME}}`), a `${var}`, or an already redacted `***`.
+fn placeholder(value: &str) -> bool {
+    let v = value.trim();
+    v.is_empty()
+        || v.chars().all(|c| c == '*')
+        || (v.starts_with("${") && v.ends_with('}'))
+        || (v.starts_with("{{") && v.ends_with("}}"))
+        || v.starts_with("%7B%7B")
+        || v.starts_with("%7b%7b")
+}
+
+/// The user and password of the user info in a [`USERINFO`] match.
+fn userinfo_parts(m: &str) -> (&str, &str, Option<&str>) {
+    let (scheme, rest) = m.split_once("://").unwrap_or(("", m));
+    let userinfo = rest.strip_suffix('@').unwrap_or(rest);
+    match userinfo.split_once(':') {
+        Some((user, password)) => (scheme, user, Some(password)),
+        None => (scheme, userinfo, None),
+    }
+}
+
+/// User info is a credential when it has a password, or when the user is a token
+/// (`https://ghp_…@github.com`). A plain user name (`ssh://git@host`) is not.
+fn userinfo_is_credential(_: &str, m: &str, _: usize, _: usize) -> bool {
+    let (_, user, password) = userinfo_parts(m);
+    match password {
+        Some(p) => !placeholder(p),
+        None => !placeholder(user) && super::secrets::looks_like_token(user),
+    }
+}
+
+/// Query parameters whose name says they carry a credential (`token`, `access_token`,
+/// `api_key`, `password`, `client_secret`, `sig`, `X-Amz-Signature`, …), not the paging
+/// cursors that end like them (`pageToken`, `next_token`).
+pub(crate) fn is_credential_parameter(name: &str) -> bool {
+    let key: String = name
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let paging = ["page", "next", "continuation", "cursor", "sync"]
+        .iter()
+        .any(|w| key.contains(w));
+    !paging
+        && (super::secrets::is_secret_key(name)
+            || matches!(
+                key.as_str(),
+                "sig" | "signature" | "xamzsignature" | "xamzcredential" | "pwd" | "pass"
+            ))
+}
+
+fn query_is_credential(_: &str, m: &str, _: usize, _: usize) -> bool {
+    let Some((name, value)) = m[1..].split_once('=') else {
+        return false;
+    };
+    is_credential_parameter(name) && !placeholder(value)
+}
+
 /// Word boundaries are ASCII-only: Unicode ones would keep the patterns off the DFA engines.
 fn ascii_boundaries(pattern: &str) -> String {
     pattern.replace(r"\b", r"(?-u:\b)")
@@ -187,25 +307,34 @@ static REGEXES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Scan text for sensitive data. Returns one finding per kind and line, ordered by line
-/// then kind. The matched text is never returned.
-pub fn scan(text: &str) -> Vec<Finding> {
+static USERINFO_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&ascii_boundaries(USERINFO)).expect("user info pattern compiles"));
+
+/// Every accepted match of the detectors whose kind `wanted` selects: the detector, the
+/// bytes of the match and the bytes of its secret part.
+fn each_match(
+    text: &str,
+    wanted: impl Fn(FindingKind) -> bool,
+    mut on: impl FnMut(&Detector, Range<usize>, Range<usize>),
+) {
     let present = SET.matches(text);
     if !present.matched_any() {
-        return Vec::new();
+        return;
     }
-    let line_starts = line_starts(text);
-    let mut findings = Vec::new();
     for index in present.iter() {
         let detector = &DETECTORS[index];
+        if !wanted(detector.kind) {
+            continue;
+        }
         let regex = &REGEXES[index];
         let mut at = 0;
         while let Some(m) = regex.find_at(text, at) {
             if (detector.check)(text, m.as_str(), m.start(), m.end()) {
-                findings.push(Finding {
-                    kind: detector.kind,
-                    line: line_of(&line_starts, m.start()),
-                });
+                let secret = regex
+                    .captures_at(text, m.start())
+                    .and_then(|c| c.name("s"))
+                    .map_or(m.range(), |s| s.range());
+                on(detector, m.range(), secret);
                 at = m.end();
             } else {
                 // A rejected candidate may hide a valid one starting inside it.
@@ -216,9 +345,65 @@ pub fn scan(text: &str) -> Vec<Finding> {
             }
         }
     }
+}
+
+/// Scan text for sensitive data. Returns one finding per kind and line, ordered by line
+/// then kind. The matched text is never returned.
+pub fn scan(text: &str) -> Vec<Finding> {
+    let line_starts = line_starts(text);
+    let mut findings = Vec::new();
+    each_match(
+        text,
+        |_| true,
+        |detector, whole, _| {
+            findings.push(Finding {
+                kind: detector.kind,
+                line: line_of(&line_starts, whole.start),
+            });
+        },
+    );
     findings.sort_unstable_by_key(|f| (f.line, f.kind));
     findings.dedup();
     findings
+}
+
+/// A credential inside a string: its kind and the bytes that are secret (a token, a
+/// password, a query value, a whole private-key block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Credential {
+    /// What it is.
+    pub kind: FindingKind,
+    /// The secret bytes.
+    pub span: Range<usize>,
+}
+
+/// The credentials anywhere inside `text`, by the same detectors the sample scan uses
+/// ([`FindingKind::is_credential`]), ordered by position.
+pub(crate) fn credentials(text: &str) -> Vec<Credential> {
+    let mut out = Vec::new();
+    each_match(text, FindingKind::is_credential, |detector, _, secret| {
+        out.push(Credential {
+            kind: detector.kind,
+            span: secret,
+        });
+    });
+    out.sort_by_key(|c| (c.span.start, c.span.end));
+    out
+}
+
+/// The user info of every URL in `text` that redaction hides: any user info but a plain
+/// SSH user name (`ssh://git@host`), which is no secret.
+pub(crate) fn userinfo_spans(text: &str) -> Vec<Range<usize>> {
+    USERINFO_RE
+        .captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let info = c.name("s")?;
+            let (scheme, _, password) = userinfo_parts(whole.as_str());
+            let ssh_user = scheme.to_ascii_lowercase().contains("ssh") && password.is_none();
+            (!ssh_user).then(|| info.range())
+        })
+        .collect()
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -695,9 +880,43 @@ mod tests {
             "api_key=Zm9vYmFyYmF6cXV4",
             "\"apiKey\": \"Zm9vYmFyYmF6cXV4\"",
             "CLIENT_SECRET = 'a1b2c3d4e5f6'",
+            "glpat-abcdefghij0123456789",
+            "xoxe-1234567890-abcdefghij",
+            "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+            "ya29.a0AfH6SMBx3kQ9-abcdefghijklmnopq",
+            "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",
         ] {
             assert!(found(text, FindingKind::ApiToken), "{text}");
         }
+    }
+
+    #[test]
+    fn credentials_in_urls() {
+        for text in [
+            "https://loader:hunter2@db.example.com/x",
+            "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/a/b",
+            "https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204",
+            "https://bucket.s3.amazonaws.com/f.csv?X-Amz-Signature=abc123&X-Amz-Expires=60",
+        ] {
+            assert!(found(text, FindingKind::UrlCredentials), "{text}");
+        }
+        for text in [
+            "ssh://git@github.com/acme/feed.git",
+            "https://api.example.com/list?pageToken=abc&limit=10",
+            "https://x-access-token:{{secret:GITHUB_TOKEN}}@github.com/a/b",
+            "https://example.com/?q=token",
+        ] {
+            assert!(
+                !found(text, FindingKind::UrlCredentials),
+                "{text}: {:?}",
+                scan(text)
+            );
+        }
+        let spans: Vec<_> = credentials("a https://u:pw@h/x?token=t0k b")
+            .into_iter()
+            .map(|c| c.span)
+            .collect();
+        assert_eq!(spans, [10..14, 25..28]);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! literal, and whether a string looks like a credential. Its messages never repeat the
 //! value they judge.
 
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -206,13 +208,21 @@ fn scan(value: &serde_json::Value, path: &str, in_headers: bool, out: &mut Vec<F
                 match child {
                     Value::String(s) if secret_field && is_literal(s) => {
                         let what = match header {
-                            Some(h) if key == "value" => format!("`{child_path}` (the `{h}` header)"),
+                            Some(h) if key == "value" => {
+                                format!("`{child_path}` (the `{h}` header)")
+                            }
                             _ => format!("`{child_path}`"),
                         };
-                        out.push(Finding { path: child_path, message: literal_message(&what) });
+                        out.push(Finding {
+                            path: child_path,
+                            message: literal_message(&what),
+                        });
                     }
                     Value::Number(_) if secret_field => {
-                        out.push(Finding { message: literal_message(&format!("`{child_path}`")), path: child_path });
+                        out.push(Finding {
+                            message: literal_message(&format!("`{child_path}`")),
+                            path: child_path,
+                        });
                     }
                     _ => scan(child, &child_path, key.eq_ignore_ascii_case("headers"), out),
                 }
@@ -223,26 +233,109 @@ fn scan(value: &serde_json::Value, path: &str, in_headers: bool, out: &mut Vec<F
                 scan(item, &format!("{path}[{i}]"), false, out);
             }
         }
-        Value::String(s) if looks_like_credential_anywhere(s) => out.push(Finding {
-            path: path.to_owned(),
-            message: format!(
-                "`{path}` looks like a credential: use a secret reference `{REFERENCE_FORM}` instead and keep the value out of git"
-            ),
-        }),
+        Value::String(s) => {
+            if let Some(found) = embedded(s) {
+                out.push(Finding {
+                    message: found.message(&format!("`{path}`")),
+                    path: path.to_owned(),
+                });
+            }
+        }
         _ => {}
     }
 }
 
-/// Strings that are credentials wherever they appear: only well-known token prefixes, so
-/// ordinary values (URLs, ids, SQL) never trip it.
-fn looks_like_credential_anywhere(s: &str) -> bool {
-    let t = s.trim();
-    t.len() >= 20
-        && !t.contains(char::is_whitespace)
-        && TOKEN_PREFIXES
-            .iter()
-            .filter(|p| !matches!(**p, "sk-" | "eyJ" | "SG."))
-            .any(|p| t.starts_with(p))
+/// A credential found inside a string by [`embedded`]: what it is and the string around
+/// it with every credential hidden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Embedded {
+    /// What was found (`an API token`, `credentials in a URL`, `a private key`).
+    pub what: String,
+    /// Up to 64 characters of the string around the first credential, every credential
+    /// replaced by `***` and control characters escaped.
+    pub excerpt: String,
+}
+
+impl Embedded {
+    /// `<place> holds <what> (`<excerpt>`): use a secret reference … instead`.
+    pub(crate) fn message(&self, place: &str) -> String {
+        format!(
+            "{place} holds {} (`{}`): use a secret reference `{REFERENCE_FORM}` instead and keep the value out of git",
+            self.what, self.excerpt
+        )
+    }
+}
+
+/// The first credential anywhere inside `value`: a private-key block, a token with a
+/// well-known prefix (GitHub `ghp_`/`github_pat_`, GitLab `glpat-`, Slack `xox?-`, AWS
+/// `AKIA…`, Stripe, npm, Google, JWT), a credential-named assignment (`password=…`), or
+/// credentials in a URL (user info with a password or a token as the user,
+/// credential-named query parameters). The same detectors as the sample-data scan.
+pub(crate) fn embedded(value: &str) -> Option<Embedded> {
+    let first = super::scan::credentials(value).into_iter().next()?;
+    Some(Embedded {
+        what: first.kind.with_article(),
+        excerpt: excerpt(value, first.span.start),
+    })
+}
+
+/// The redacted text around byte `at` of `value`: all of it when it is short, else at most
+/// 64 characters from a little before `at`, `…` where cut.
+fn excerpt(value: &str, at: usize) -> String {
+    const BEFORE: usize = 24;
+    const WIDTH: usize = 64;
+    let whole = redact(value);
+    let shown = if whole.chars().count() <= WIDTH {
+        whole.into_owned()
+    } else {
+        let start = value[..at]
+            .char_indices()
+            .rev()
+            .nth(BEFORE - 1)
+            .map_or(0, |(i, _)| i);
+        // Redact from the cut on, then cut again: a credential is never shown in part.
+        let hidden = redact(&value[start..]);
+        let mut shown: String = hidden.chars().take(WIDTH).collect();
+        if hidden.chars().count() > WIDTH {
+            shown.push('…');
+        }
+        if start > 0 {
+            shown.insert(0, '…');
+        }
+        shown
+    };
+    crate::printable::printable(&shown).into_owned()
+}
+
+/// `text` with every credential replaced by `***`: the user info of URLs (all but a plain
+/// SSH user name), the values of credential-named query parameters and assignments,
+/// tokens with a well-known prefix and private-key blocks. For messages and logs, which
+/// may quote URLs and platform answers. Borrowed when there is nothing to hide.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let mut spans: Vec<Range<usize>> = super::scan::credentials(text)
+        .into_iter()
+        .map(|c| c.span)
+        .collect();
+    spans.extend(super::scan::userinfo_spans(text));
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    spans.sort_by_key(|r| (r.start, r.end));
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for span in spans {
+        if span.end <= at {
+            continue;
+        }
+        let start = span.start.max(at);
+        out.push_str(&text[at..start]);
+        if start == span.start {
+            out.push_str("***");
+        }
+        at = span.end;
+    }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -326,7 +419,11 @@ mod tests {
             {"headers": [{"name": "X-API-KEY", "value": "plain"}, {"name": "Accept", "value": "json"}]},
             {"headers": {"Authorization": "Bearer {{secret:OK}}"}},
             {"vcs": {"token": 42, "url": "https://example.com"}},
-            {"note": "ghp_16C7e42F292c6912E7710c838347Ae178B4a"}
+            {"note": "ghp_16C7e42F292c6912E7710c838347Ae178B4a"},
+            {"vcs": {"url": "https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/acme/feed.git"}},
+            {"hook": "https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204"},
+            {"db": "postgres://loader:hunter2@db.internal:5432/orders"},
+            {"vcs": {"url": "ssh://git@github.com/acme/feed.git", "page": "https://api.example.com/x?pageToken=abc"}}
         ]);
         let mut out = Vec::new();
         scan_json(&value, "", &mut out);
@@ -337,8 +434,86 @@ mod tests {
                 "`[0].headers.Authorization` holds a literal secret: use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
                 "`[1].headers[0].value` (the `X-API-KEY` header) holds a literal secret: use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
                 "`[3].vcs.token` holds a literal secret: use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
-                "`[4].note` looks like a credential: use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+                "`[4].note` holds an API token (`***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+                "`[5].vcs.url` holds an API token (`https://***@github.com/acme/feed.git`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+                "`[6].hook` holds credentials in a URL (`https://hooks.example.com/in?team=ops&token=***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+                "`[7].db` holds credentials in a URL (`postgres://***@db.internal:5432/orders`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
             ]
         );
+    }
+
+    #[test]
+    fn redaction_hides_credentials_and_keeps_the_rest() {
+        for (text, shown) in [
+            ("https://tok@github.com/a/b", "https://***@github.com/a/b"),
+            ("https://u:p@h/a@b", "https://***@h/a@b"),
+            ("ssh://u:p@h/r", "ssh://***@h/r"),
+            ("ssh://git@h/r", "ssh://git@h/r"),
+            ("https://github.com/a/b", "https://github.com/a/b"),
+            ("/srv/repo", "/srv/repo"),
+            (
+                "GET http://127.0.0.1:9/x?a=1&access_token=s3cr3t&b=2 failed",
+                "GET http://127.0.0.1:9/x?a=1&access_token=***&b=2 failed",
+            ),
+            (
+                "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 expired",
+                "token *** expired",
+            ),
+            ("password=hunter2hunter2", "password=***"),
+            (
+                "`http://h/api?access_token=***`): quoted again",
+                "`http://h/api?access_token=***`): quoted again",
+            ),
+            (
+                "url(https://h/x?sig=abc123), next",
+                "url(https://h/x?sig=***), next",
+            ),
+            (
+                "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nrest",
+                "key:\n***\nrest",
+            ),
+            (
+                "https://x.example/list?pageToken=abc",
+                "https://x.example/list?pageToken=abc",
+            ),
+        ] {
+            assert_eq!(redact(text), shown, "{text}");
+        }
+        assert!(matches!(redact("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn embedded_credentials_name_their_kind_and_show_a_redacted_excerpt() {
+        let found = embedded("see glpat-abcdefghij0123456789 for access").unwrap();
+        assert_eq!(found.what, "an API token");
+        assert_eq!(found.excerpt, "see *** for access");
+        let found = embedded("xoxb-1234567890-abcdefghij").unwrap();
+        assert_eq!(found.excerpt, "***");
+        let found = embedded("aws AKIAIOSFODNN7EXAMPLE").unwrap();
+        assert_eq!(found.excerpt, "aws ***");
+        let long = format!("{}https://user:pw@host/{}", "x".repeat(40), "y".repeat(80));
+        let found = embedded(&long).unwrap();
+        assert_eq!(found.what, "credentials in a URL");
+        assert!(
+            found.excerpt.starts_with('…') && found.excerpt.ends_with('…'),
+            "{}",
+            found.excerpt
+        );
+        assert!(
+            found.excerpt.contains("https://***@host/"),
+            "{}",
+            found.excerpt
+        );
+        assert!(!found.excerpt.contains("pw"), "{}", found.excerpt);
+        for clean in [
+            "https://github.com/acme/feed.git",
+            "ssh://git@github.com/acme/feed.git",
+            "https://x-access-token:{{secret:GITHUB_TOKEN}}@github.com/a/b",
+            "https://${user}:${password}@host/x",
+            "Orders Sync",
+            "https://api.example.com/x?pageToken=abc&limit=10",
+        ] {
+            assert_eq!(embedded(clean), None, "{clean}");
+        }
     }
 }

@@ -49,6 +49,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file or folder name on disk is not valid UTF-8, so it cannot be named exactly.
+    #[error(
+        "cannot read `{path}`: its name is not valid UTF-8 (the bytes that are not are shown as \u{fffd}), and ferry reads files by UTF-8 names only; rename it"
+    )]
+    NotUtf8Name {
+        /// The repository-relative path, printed lossily.
+        path: String,
+    },
     /// The path is not a regular file (a directory, symbolic link or submodule).
     #[error("`{path}` is not a regular file")]
     NotAFile {

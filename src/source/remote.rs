@@ -308,23 +308,11 @@ fn is_scp_like(repo: &str) -> bool {
 }
 
 /// Replace the user info of a URL by `***` (`https://***@host/org/repo`), so a token
-/// written into `source.repo` is never shown. An SSH user name without a password
+/// written into `source.repo` is never shown; credential-named query values are hidden
+/// too ([`crate::sensitive::redact`]). An SSH user name without a password
 /// (`ssh://git@host/...`) is not a secret and is kept.
 pub fn redact_url(url: &str) -> String {
-    let Some(idx) = url.find("://") else {
-        return url.to_owned();
-    };
-    let (scheme, rest) = (&url[..idx], &url[idx + 3..]);
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    if scheme == "ssh" && !userinfo.contains(':') {
-        return url.to_owned();
-    }
-    format!("{scheme}://***@{}", &rest[at + 1..])
+    crate::sensitive::redact(url).into_owned()
 }
 
 /// The last failed fetch, for readiness and status pages.

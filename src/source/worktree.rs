@@ -1,4 +1,6 @@
-//! The working tree: files as they are on disk, whether committed or not.
+//! The working tree: files as they are on disk, whether committed or not. Names that are
+//! not UTF-8 are listed lossily (`\u{fffd}` for the bytes that are not) and reading them
+//! says so, naming the path.
 
 use std::fs;
 use std::io;
@@ -38,6 +40,41 @@ impl WorkTree {
             path: path.to_owned(),
             source,
         }
+    }
+
+    /// An error reading `path`; a listed path whose name on disk is not UTF-8 (listed
+    /// lossily, so it cannot be opened by that spelling) says so instead of "not found".
+    fn read_error(&self, path: &str, source: io::Error) -> Error {
+        if source.kind() == io::ErrorKind::NotFound
+            && path.contains('\u{fffd}')
+            && self.names_not_utf8(path)
+        {
+            return Error::NotUtf8Name {
+                path: path.to_owned(),
+            };
+        }
+        Self::io(path, source)
+    }
+
+    /// Whether some component of `path` is, on disk, a name that is not UTF-8 and
+    /// prints (lossily) as that component.
+    fn names_not_utf8(&self, path: &str) -> bool {
+        let mut dir = self.root.clone();
+        for part in path.split('/') {
+            let literal = dir.join(part);
+            if fs::symlink_metadata(&literal).is_ok() {
+                dir = literal;
+                continue;
+            }
+            let Ok(entries) = fs::read_dir(&dir) else {
+                return false;
+            };
+            return entries.flatten().any(|e| {
+                let name = e.file_name();
+                name.to_str().is_none() && name.to_string_lossy() == part
+            });
+        }
+        false
     }
 
     fn kind_of(full: &Path, meta: &fs::Metadata) -> EntryKind {
@@ -115,7 +152,7 @@ impl Snapshot for WorkTree {
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         let full = self.full(path)?;
-        let meta = fs::symlink_metadata(&full).map_err(|e| Self::io(path, e))?;
+        let meta = fs::symlink_metadata(&full).map_err(|e| self.read_error(path, e))?;
         if !meta.file_type().is_file() {
             return Err(Error::NotAFile {
                 path: path.to_owned(),
@@ -128,6 +165,29 @@ impl Snapshot for WorkTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_name_that_is_not_utf8_is_named_and_explained() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("c")).unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9.yaml");
+        fs::write(root.join("c").join(name), "kind: x").unwrap();
+        let snap = WorkTree::new(root);
+        let listed = snap.list("c").unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].path, "c/caf\u{fffd}.yaml");
+        let err = snap.read(&listed[0].path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "cannot read `c/caf\u{fffd}.yaml`: its name is not valid UTF-8 (the bytes that are not are shown as \u{fffd}), and ferry reads files by UTF-8 names only; rename it"
+        );
+        // A missing file is still reported as missing.
+        let missing = snap.read("c/gone\u{fffd}.yaml").unwrap_err().to_string();
+        assert!(missing.contains("No such file"), "{missing}");
+    }
 
     #[test]
     fn lists_recursively_sorted_skipping_dot_entries() {

@@ -563,7 +563,15 @@ fn unusable_base_urls_are_refused_with_a_reason() {
         try_url("ftp://host/x"),
         "tenant prod: invalid url \"ftp://host/x\": only http:// and https:// are supported"
     );
-    assert!(try_url("https://user:pw@host/").contains("credentials in the url are not allowed"));
+    let refused = try_url("https://user:hunter2@host/");
+    assert!(
+        refused.contains("credentials in the url are not allowed"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("\"https://***@host/\"") && !refused.contains("hunter2"),
+        "the password is never shown: {refused}"
+    );
 }
 
 #[test]
