@@ -665,7 +665,7 @@ fn credentials_inside_strings_are_found_with_a_redacted_excerpt() {
     repo.edit(
         "connectors/amazon.yaml",
         "      url: https://github.com/acme/amazon.git",
-        "      url: https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/acme/amazon.git\n    application:\n      callback: https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204\n      database: postgres://loader:hunter2@db.internal:5432/orders\n      note: \"rotate xoxb-1234567890-abcdefghijkl monthly\"",
+        "      url: https://ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com/acme/amazon.git\n    application:\n      command: https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204\n      arguments: postgres://loader:hunter2@db.internal:5432/orders\n      health-check: \"rotate xoxb-1234567890-abcdefghijkl monthly\"",
     );
     repo.edit(
         "ferry.yaml",
@@ -677,9 +677,9 @@ fn credentials_inside_strings_are_found_with_a_redacted_excerpt() {
         errors,
         [
             "connectors/amazon.yaml:13:12: `spec.config.vcs.url` holds an API token (`https://***@github.com/acme/amazon.git`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
-            "connectors/amazon.yaml:15:17: `spec.config.application.callback` holds credentials in a URL (`https://hooks.example.com/in?team=ops&token=***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
-            "connectors/amazon.yaml:16:17: `spec.config.application.database` holds credentials in a URL (`postgres://***@db.internal:5432/orders`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
-            "connectors/amazon.yaml:17:13: `spec.config.application.note` holds an API token (`rotate *** monthly`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "connectors/amazon.yaml:15:16: `spec.config.application.command` holds credentials in a URL (`https://hooks.example.com/in?team=ops&token=***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "connectors/amazon.yaml:16:18: `spec.config.application.arguments` holds credentials in a URL (`postgres://***@db.internal:5432/orders`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
+            "connectors/amazon.yaml:17:21: `spec.config.application.health-check` holds an API token (`rotate *** monthly`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
             "ferry.yaml:13:41: tenants[1].vars.deployKey holds an API token (`***`): use a secret reference `{{secret:NAME}}` instead and keep the value out of git",
         ]
     );
