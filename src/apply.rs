@@ -19,14 +19,14 @@
 //! It must not: plan, read git, or talk to any tenant other than through the provider
 //! it is given (and, for plugin promotion, the source tenant's provider to export a link).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::model::{Body, ContentHash, Kind, LiveSummary, Location, Warning};
+use crate::model::{Body, ContentHash, FieldLocations, Kind, LiveSummary, Location, Warning};
 use crate::plan::{Action, CreateVia, Op, Plan};
 use crate::provider::{self, CreateFrom, Provider};
 use crate::store::{self, InventoryRow, Store, clean, inventory, journal, warnings};
@@ -128,7 +128,7 @@ pub struct ApplyContext<'a> {
     /// Providers of other tenants, for exporting plugin installation links just in time.
     pub peers: &'a HashMap<String, Arc<dyn Provider>>,
     /// Where fields of each connector are written, to map platform errors back to lines.
-    pub locations: &'a HashMap<String, (Location, BTreeMap<String, Location>)>,
+    pub locations: &'a HashMap<String, (Location, FieldLocations)>,
     /// What the tenant's list call returned when the plan was made.
     pub live: &'a [LiveSummary],
 }

@@ -19,7 +19,7 @@ use tracing::{debug, info};
 use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
-use crate::model::{Body, Catalog, Desired, LiveObject, Location};
+use crate::model::{Body, Catalog, Desired, FieldLocations, LiveObject, Location};
 use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
@@ -92,8 +92,9 @@ pub struct Planned {
     pub plan: Plan,
     /// List and exports the plan was made from.
     pub live: LiveView,
-    /// Where each connector's fields are written (to point platform errors at lines).
-    pub locations: HashMap<String, (Location, BTreeMap<String, Location>)>,
+    /// Where each connector's fields are written (to point platform errors at lines),
+    /// shared with the desired state.
+    pub locations: HashMap<String, (Location, FieldLocations)>,
 }
 
 struct TenantHandle {
@@ -441,7 +442,7 @@ impl Engine {
 /// in the tenant (turning the connector on) would read as drift. Other platforms' bodies
 /// are compared as written; the slice is borrowed when nothing changes.
 pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
-    let normalized = |d: &Desired| match &d.body {
+    let normalized = |d: &Desired| match &*d.body {
         Body::ProductsupCde(c) => {
             let config = provider::normalize_cde_config(&c.config);
             (config != c.config).then_some(config)
@@ -456,7 +457,9 @@ pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
             .iter()
             .map(|d| {
                 let mut d = d.clone();
-                if let (Some(config), Body::ProductsupCde(c)) = (normalized(&d), &mut d.body) {
+                if let (Some(config), Body::ProductsupCde(c)) =
+                    (normalized(&d), Arc::make_mut(&mut d.body))
+                {
                     c.config = config;
                     d.hash = d.body.content_hash();
                 }
@@ -487,12 +490,17 @@ fn needs_catalog(
     summaries: &[crate::model::LiveSummary],
 ) -> bool {
     let live: HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
-    desired.iter().any(
-        |d| match inventory.iter().find(|e| e.connector == d.connector) {
+    let mut entries: HashMap<&str, &InventoryEntry> = HashMap::with_capacity(inventory.len());
+    for e in inventory {
+        // The first entry of a connector, as a search from the front would find it.
+        entries.entry(e.connector.as_str()).or_insert(e);
+    }
+    desired
+        .iter()
+        .any(|d| match entries.get(d.connector.as_str()) {
             None => true,
             Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
-        },
-    )
+        })
 }
 
 /// Whether an exported managed object differs from what ferry applied: healing it is a
@@ -628,7 +636,7 @@ mod tests {
         assert!(matches!(canonical(&kizen), Cow::Borrowed(_)));
 
         let written = testing::cde("feed").vcs_authorization("public").build();
-        let Body::ProductsupCde(body) = &written.body else {
+        let Body::ProductsupCde(body) = &*written.body else {
             panic!("a CDE body")
         };
         let mut live = body.clone();

@@ -275,7 +275,7 @@ impl Planner<'_> {
         } else {
             "new in git"
         };
-        if let (Some(source), Body::Kizen(package)) = (&d.duplicate_of, &d.body) {
+        if let (Some(source), Body::Kizen(package)) = (&d.duplicate_of, &*d.body) {
             let Some(found) = self.index.by_name.get(source.as_str()) else {
                 let reason = BlockReason::DuplicateSourceMissing {
                     name: source.clone(),
@@ -521,7 +521,7 @@ impl Planner<'_> {
     /// What the platform cannot take from git as it is.
     fn platform_block(&self, d: &Desired) -> Option<BlockReason> {
         let policy = self.policy;
-        match &d.body {
+        match &*d.body {
             Body::AgentStudio(plugin) => {
                 if plugin.state == PluginState::Draft {
                     return Some(BlockReason::DraftPlugin);
@@ -588,7 +588,7 @@ impl Planner<'_> {
     }
 
     fn via(&self, d: &Desired) -> CreateVia {
-        match &d.body {
+        match &*d.body {
             Body::Kizen(_) => CreateVia::Import,
             Body::ProductsupCde(_) => CreateVia::Copy,
             Body::AgentStudio(_) => match &self.policy.promotion {
@@ -609,7 +609,7 @@ impl Planner<'_> {
     fn expected_warnings(&self, d: &Desired) -> Vec<Warning> {
         let catalog = &self.policy.catalog;
         let mut warnings = Vec::new();
-        match &d.body {
+        match &*d.body {
             Body::Kizen(package) => {
                 let refs = &package.references;
                 let missing = [
@@ -666,7 +666,7 @@ impl Planner<'_> {
 
 /// The operation a create for `d` would be.
 fn create_kind(d: &Desired) -> OpKind {
-    match (&d.duplicate_of, &d.body) {
+    match (&d.duplicate_of, &*d.body) {
         (Some(_), Body::Kizen(_)) => OpKind::Duplicate,
         _ => OpKind::Create,
     }

@@ -132,7 +132,7 @@ fn changed_content_is_exported_and_replaced() {
         panic!("{action:?}")
     };
     assert_eq!(live_id, &id);
-    assert_eq!(old.as_ref(), Some(&before.body));
+    assert_eq!(old.as_ref(), Some(&*before.body));
     assert_eq!(body, &after.body);
     assert_eq!(hash, &after.hash);
     assert_eq!(*cause, ReplaceCause::Changed);
@@ -423,7 +423,7 @@ fn on_conflict_replace_replaces_the_unmanaged_object() {
         (live_id.as_str(), *cause),
         ("hand-1", ReplaceCause::Conflict)
     );
-    assert_eq!(old.as_ref(), Some(&other.body));
+    assert_eq!(old.as_ref(), Some(&*other.body));
     assert_eq!(
         action.reason.as_deref(),
         Some("`Orders Sync` exists and ferry does not manage it; onConflict: replace")

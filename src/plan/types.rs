@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -269,8 +270,8 @@ pub enum Op {
     /// Create the object (Kizen import, Agent Studio install, CDE copy then rename).
     #[serde(rename_all = "camelCase")]
     Create {
-        /// Content to create.
-        body: Body,
+        /// Content to create (shared with the desired state it comes from).
+        body: Arc<Body>,
         /// `body`'s content hash (recorded as applied).
         hash: ContentHash,
         /// The manifest's source hash (recorded for promotion).
@@ -307,8 +308,8 @@ pub enum Op {
         live_id: String,
         /// Its current content, when exported (for diffs).
         old: Option<Body>,
-        /// Content to create.
-        body: Body,
+        /// Content to create (shared with the desired state it comes from).
+        body: Arc<Body>,
         /// `body`'s content hash.
         hash: ContentHash,
         /// The manifest's source hash.
