@@ -315,7 +315,7 @@ impl Engine {
         let desired = &*canonical(desired);
         let t = tenant.to_owned();
         let rows = self.store.call(move |c| inventory::list(c, &t)).await?;
-        let inventory: Vec<InventoryEntry> = rows.iter().map(to_entry).collect();
+        let inventory: Vec<InventoryEntry> = rows.into_iter().map(to_entry).collect();
         let summaries = provider.list().await?;
         let mut policy = self.policy(cfg, revision, drift, now).await?;
         let ids = plan::needs_export(desired, &summaries, &inventory, &policy);
@@ -469,16 +469,16 @@ pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
     )
 }
 
-fn to_entry(r: &InventoryRow) -> InventoryEntry {
+fn to_entry(r: InventoryRow) -> InventoryEntry {
     InventoryEntry {
-        connector: r.connector.clone(),
+        connector: r.connector,
         kind: r.kind,
-        live_id: r.live_id.clone(),
-        name: r.name.clone(),
-        applied_hash: r.applied_hash.clone(),
-        source_hash: r.source_hash.clone(),
+        live_id: r.live_id,
+        name: r.name,
+        applied_hash: r.applied_hash,
+        source_hash: r.source_hash,
         live_version: r.live_version,
-        revision: r.revision.clone(),
+        revision: r.revision,
         created_by_ferry: r.created_by_ferry,
     }
 }
