@@ -1,38 +1,50 @@
 #!/usr/bin/env bash
-# Benchmark plan and apply: COUNT SmartConnectors applied to three Kizen tenants served by a
-# `ferry emulator` process on a loopback port.
+# Benchmark plan and apply: COUNT SmartConnectors applied to TENANTS Kizen tenants served
+# by a `ferry emulator` process on a loopback port.
 #
 #   scripts/bench-reconcile.sh [COUNT]                  # default 1000 connectors per tenant
+#   TENANTS=100 scripts/bench-reconcile.sh 1000         # default 3 tenants
 #   FERRY_BIN=path/to/ferry scripts/bench-reconcile.sh  # skip the build, use this binary
+#   FLOOR_BIN=path/to/floor ...                         # the floor benchmark's binary
 #
-# Builds the release binary, generates a git repository of COUNT manifests (one SQL file,
-# a reference CSV and a sample CSV each), a seed and a ferry.yaml with three tenants, and
-# measures, each with the emulator's request counters (GET /_emulator/requests) reset
+# Builds the release binary and the floor benchmark (`benches/floor.rs`), generates a git
+# repository of COUNT manifests (one SQL file, a reference CSV and a sample CSV each), a
+# seed and a ferry.yaml with TENANTS tenants (sandbox, staging, prod, then client-004…),
+# and measures, each with the emulator's request counters (GET /_emulator/requests) reset
 # first:
 #
-#   1. the first `ferry apply --auto-approve` into the three empty tenants;
-#   2. a no-op `ferry plan` (the aim: one logical list call per tenant, no export);
-#   3. `ferry plan` after one SQL file changed (one export, one catalog look-up);
-#   4. `ferry apply` of that change (one replace);
-#   5. `ferry export` of one tenant (one list call, one export per object).
+#   1. the first `ferry apply --auto-approve` into the empty tenants;
+#   2. a no-op `ferry plan` (the aim: one logical list call per tenant, no export), and the
+#      floor it is compared with: reading and hashing every manifest file plus each
+#      tenant's list call (`benches/floor.rs`), as the ratio of the two CPU figures;
+#   3. a no-op `ferry plan --tenant sandbox` (one tenant's desired state, not every one's);
+#   4. a no-op `ferry serve --once`, first with an empty source cache (it clones the
+#      repository), then again with the cache (a fetch), as a ratio to the no-op plan's CPU;
+#   5. the daemon's start to ready: `ferry serve` until `/readyz` answers 200 (every
+#      tenant reconciled once), with its resident memory then;
+#   6. `ferry plan` after one SQL file changed (one export, one catalog look-up);
+#   7. `ferry apply` of that change (one replace);
+#   8. `ferry export` of one tenant (one list call, one export per object).
 #
 # For each: wall-clock seconds, ferry's own CPU seconds (user + system of the ferry
 # process; the emulator runs in its own process), peak resident memory, and the API
-# requests per tenant by route. A benchmark, not a test: it asserts nothing about time.
-# Needs curl and jq.
+# requests per tenant by route (summed over the tenants beyond three). A benchmark, not a
+# test: it asserts nothing about time. Needs curl, jq and python3.
 set -euo pipefail
 
 count="${1:-1000}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
 emulator_pid=""
+serve_pid=""
 cleanup() {
+  if [[ -n "$serve_pid" ]]; then kill "$serve_pid" 2>/dev/null || true; fi
   if [[ -n "$emulator_pid" ]]; then kill "$emulator_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-for tool in curl jq; do
+for tool in curl jq python3; do
   command -v "$tool" >/dev/null || { echo "bench-reconcile: $tool is required" >&2; exit 64; }
 done
 
@@ -43,8 +55,19 @@ else
   cargo build --release --quiet --manifest-path "$root/Cargo.toml"
   ferry="${CARGO_TARGET_DIR:-$root/target}/release/ferry"
 fi
+if [[ -n "${FLOOR_BIN:-}" ]]; then
+  floor="$FLOOR_BIN"
+else
+  echo "building the floor benchmark..." >&2
+  floor="$(cargo bench --quiet --manifest-path "$root/Cargo.toml" --bench floor --no-run --message-format=json 2>/dev/null |
+    jq -r 'select(.executable != null and .target.name == "floor") | .executable' | tail -n 1)"
+  [[ -x "$floor" ]] || { echo "bench-reconcile: cannot build benches/floor.rs" >&2; exit 1; }
+fi
 
+tenant_count="${TENANTS:-3}"
 tenants=(sandbox staging prod)
+tenants=("${tenants[@]:0:$tenant_count}")
+for i in $(seq 4 "$tenant_count"); do tenants+=("$(printf 'client-%03d' "$i")"); done
 repo="$work/repo"
 mkdir -p "$repo/connectors/sql" "$repo/connectors/ref" "$repo/connectors/samples"
 
@@ -99,14 +122,32 @@ done
 url="$(sed -n 's/^ferry emulator listening on //p' "$work/emulator.out")"
 [[ -n "$url" ]] || { echo "bench-reconcile: the emulator did not start" >&2; cat "$work/emulator.err" >&2; exit 1; }
 
+token_var() { local v="${1^^}"; echo "${v//-/_}"; }
 {
   printf 'source: { repo: ./repo, path: connectors }\nstate: state/state.db\ntenants:\n'
   for t in "${tenants[@]}"; do
     printf '  - { name: %s, platform: kizen, url: %s/tenants/%s, region: us-west, business: acme, auth: { tokenEnv: TOKEN_%s } }\n' \
-      "$t" "$url" "$t" "${t^^}"
+      "$t" "$url" "$t" "$(token_var "$t")"
   done
 } > "$work/ferry.yaml"
-for t in "${tenants[@]}"; do export "TOKEN_${t^^}=$t-token"; done
+for t in "${tenants[@]}"; do export "TOKEN_$(token_var "$t")=$t-token"; done
+
+# timed OUT CMD...: run CMD, then write "wall user system peak-RSS-KiB" to OUT, from the
+# rusage wait4 returns (what /usr/bin/time -v prints, with milliseconds of CPU instead of
+# hundredths: a no-op run of a few hundred milliseconds needs them).
+timed() {
+  local out="$1"
+  shift
+  python3 - "$out" "$@" <<'PY'
+import os, subprocess, sys, time
+start = time.monotonic()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{time.monotonic() - start:.3f} {usage.ru_utime:.4f} {usage.ru_stime:.4f} {usage.ru_maxrss}\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+}
 
 # run LABEL EXPECTED_EXIT ARGS...: one measured ferry run with the request counters reset.
 run() {
@@ -114,7 +155,7 @@ run() {
   shift 2
   curl -fsS -X DELETE "$url/_emulator/requests" >/dev/null
   local code=0
-  /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" \
+  timed "$work/time.txt" \
     "$ferry" "$@" --config "$work/ferry.yaml" > "$work/out.txt" 2> "$work/err.txt" < /dev/null || code=$?
   if [[ "$code" != "$expected" ]]; then
     echo "bench-reconcile: $label exited $code, expected $expected" >&2
@@ -123,18 +164,71 @@ run() {
   fi
   read -r wall user sys rss < <(tail -n 1 "$work/time.txt")
   local cpu
-  cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
+  cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')"
+  last_cpu="$cpu"
   printf '\n%s\n  wall %ss, ferry CPU %ss, peak RSS %d MB, exit %s\n' "$label" "$wall" "$cpu" "$((rss / 1024))" "$code"
-  curl -fsS "$url/_emulator/requests" | jq -r '
-    .tenants | to_entries[] |
-    "  \(.key): \(.value.total) requests (" +
-    ([.value.routes | to_entries[] | "\(.key) \(.value)"] | join(", ")) + ")"'
+  requests
 }
+
+# The emulator's request counts since the last reset: per tenant for the first three, and
+# summed over the others.
+requests() {
+  curl -fsS "$url/_emulator/requests" | jq -r '
+    (.tenants | to_entries) as $all |
+    ($all[:3][] |
+      "  \(.key): \(.value.total) requests (" +
+      ([.value.routes | to_entries[] | "\(.key) \(.value)"] | join(", ")) + ")"),
+    (if ($all | length) > 3 then
+      ($all[3:] | map(.value.total) | add) as $n |
+      "  the other \($all | length - 3) tenants: \($n) requests together"
+    else empty end)'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
 echo "connectors: $count per tenant, tenants: ${#tenants[@]}, emulator at $url"
 run "first apply (${#tenants[@]} x $count creates)" 0 apply --auto-approve
 run "no-op plan" 0 plan
 run "no-op plan (again, warm)" 0 plan
+plan_cpu="$last_cpu"
+timed "$work/time.txt" "$floor" "$work/ferry.yaml" > "$work/floor.txt"
+read -r wall user sys rss < <(tail -n 1 "$work/time.txt")
+floor_cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')"
+printf '\nfloor: read and hash every manifest file, list every tenant (benches/floor.rs)\n  wall %ss, CPU %ss, peak RSS %d MB: %s\n' \
+  "$wall" "$floor_cpu" "$((rss / 1024))" "$(cat "$work/floor.txt")"
+echo "  no-op plan CPU / floor CPU: $(ratio "$plan_cpu" "$floor_cpu")x"
+run "no-op plan --tenant sandbox" 0 plan --tenant sandbox
+run "no-op serve --once, empty source cache (clones the repository)" 0 serve --once --listen 127.0.0.1:0
+run "no-op serve --once, with the source cache" 0 serve --once --listen 127.0.0.1:0
+echo "  serve --once CPU / no-op plan CPU: $(ratio "$last_cpu" "$plan_cpu")x"
+
+# The daemon from start to ready: /readyz answers 200 once every tenant reconciled.
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+curl -fsS -X DELETE "$url/_emulator/requests" >/dev/null
+start_ns="$(date +%s%N)"
+"$ferry" serve --config "$work/ferry.yaml" --listen "127.0.0.1:$port" > "$work/serve.out" 2> "$work/serve.err" &
+serve_pid=$!
+ready=""
+for _ in $(seq 1 6000); do
+  if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then ready=1; break; fi
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.02
+done
+ready_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+hwm_kb="$(awk '/^VmHWM/ {print $2}' "/proc/$serve_pid/status" 2>/dev/null || echo 0)"
+ticks="$(getconf CLK_TCK)"
+serve_cpu="$(awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$serve_pid/stat" 2>/dev/null || echo 0)"
+kill -TERM "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=""
+if [[ -z "$ready" ]]; then
+  echo "bench-reconcile: the daemon did not become ready" >&2
+  tail -20 "$work/serve.err" >&2
+  exit 1
+fi
+printf '\ndaemon start to ready (/readyz 200, every tenant reconciled)\n  %d ms, ferry CPU %ss, peak RSS %d MB\n' \
+  "$ready_ms" "$serve_cpu" "$((hwm_kb / 1024))"
+requests
 sed -i 's/shard = /shard <> /' "$repo/connectors/sql/orders-7.sql"
 (cd "$repo" && git -c user.name=bench -c user.email=bench@example.com commit -q -am "orders-7: other shards")
 run "plan after one SQL file changed" 2 plan

@@ -7,9 +7,13 @@
 #   2. the same through a webhook: the repository is served over git's smart HTTP protocol
 #      (so there is no file watch), the push is announced with a signed GitHub webhook;
 #   3. an idle daemon keeping 1,000 connectors in each of 3 tenants: how long the first
-#      apply takes, then CPU and resident memory over 60 s.
+#      apply takes, then CPU and resident memory over 60 s;
+#   4. a restart of that daemon on its state (a pod rescheduled with its volume): from
+#      start to `/readyz` answering 200 (every tenant reconciled once, nothing to change),
+#      with the daemon's CPU and peak resident memory until then.
 #
 # Usage: scripts/bench-serve.sh [runs per latency series, default 10] [idle seconds, default 60]
+#        FERRY_BIN=path/to/ferry scripts/bench-serve.sh   # skip the build, use this binary
 # Needs: git, python3, curl, openssl. Everything runs on 127.0.0.1; nothing is left behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +23,12 @@ IDLE_SECS="${2:-60}"
 CONNECTORS=1000
 SECRET=bench-secret
 
-cargo build --release --quiet
-FERRY="$PWD/target/release/ferry"
+if [[ -n "${FERRY_BIN:-}" ]]; then
+  FERRY="$FERRY_BIN"
+else
+  cargo build --release --quiet
+  FERRY="$PWD/target/release/ferry"
+fi
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -292,4 +300,15 @@ print(f"idle over {secs:.0f} s: CPU {100 * (c1 - c0) / ticks / secs:.2f}% of one
       f"({(c1 - c0) / ticks:.2f} s), VmRSS {sum(rss) / len(rss) / 1024:.1f} MiB average, "
       f"{max(rss) / 1024:.1f} MiB max")
 PY
+stop_ferry
+
+# --- 4. restart to ready ------------------------------------------------------------------
+t0="$(now_ns)"
+start_ferry "$I"
+until curl -sf -o /dev/null "http://127.0.0.1:$FERRY_PORT/readyz"; do
+  kill -0 "$FERRY_PID" 2>/dev/null || { echo "the daemon exited before it was ready" >&2; exit 1; }
+  sleep 0.01
+done
+ready_ms="$(ms "$t0" "$(now_ns)")"
+echo "restart to ready, $CONNECTORS connectors × 3 tenants in sync: $ready_ms ms, CPU $(awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$FERRY_PID/stat") s, peak RSS $(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$FERRY_PID/status") MiB"
 stop_ferry

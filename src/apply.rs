@@ -30,7 +30,7 @@
 //! It must not: plan, read git, or talk to any tenant other than through the provider
 //! it is given (and, for plugin promotion, the source tenant's provider to export a link).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::config::WarningSource;
-use crate::model::{Body, ContentHash, Kind, LiveSummary, Location, Warning};
+use crate::model::{Body, ContentHash, FieldLocations, Kind, LiveSummary, Location, Warning};
 use crate::plan::{Action, CreateVia, Op, Plan, ReplaceStrategy};
 use crate::provider::{self, CreateFrom, Operation, Provider};
 use crate::recovery;
@@ -145,7 +145,7 @@ pub struct ApplyContext<'a> {
     /// Providers of other tenants, for exporting plugin installation links just in time.
     pub peers: &'a HashMap<String, Arc<dyn Provider>>,
     /// Where fields of each connector are written, to map platform errors back to lines.
-    pub locations: &'a HashMap<String, (Location, BTreeMap<String, Location>)>,
+    pub locations: &'a HashMap<String, (Location, FieldLocations)>,
     /// What the tenant's list call returned when the plan was made.
     pub live: &'a [LiveSummary],
     /// Where the warnings recorded for created connectors come from.

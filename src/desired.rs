@@ -1,5 +1,10 @@
 //! What one tenant should hold: the manifests its selector takes, with its `${vars}`
-//! substituted, turned into platform bodies and hashed ([`desired_for`]).
+//! substituted, turned into platform bodies and hashed ([`desired_for`]), and the check
+//! that every variable resolves for a tenant without building that ([`check_vars`]).
+//!
+//! A manifest is parsed, rendered and hashed once per revision: a body no variable
+//! changes is shared by every tenant (see `manifest::body`), so holding many tenants'
+//! desired state costs the connectors once plus a small record per tenant and connector.
 //!
 //! This is the step between the loaded manifests ([`crate::manifest`]) and the planner
 //! ([`crate::plan`]): it reads the tenant's configuration and a [`ManifestSet`], and does no
@@ -35,7 +40,7 @@ pub fn desired_for(set: &ManifestSet, tenant: &Tenant) -> Result<Vec<Desired>, D
             &manifest.sites,
             &manifest.location,
         );
-        let (body, duplicate_of) = body::build(manifest, &mut subst);
+        let rendered = body::render(manifest, &mut subst);
         if !subst.diagnostics.is_empty() {
             diagnostics.extend(subst.diagnostics);
             continue;
@@ -43,18 +48,43 @@ pub fn desired_for(set: &ManifestSet, tenant: &Tenant) -> Result<Vec<Desired>, D
         out.push(Desired {
             connector: manifest.metadata.name.clone(),
             kind,
-            labels: manifest.metadata.labels.clone(),
-            annotations: manifest.metadata.annotations.clone(),
-            hash: body.content_hash(),
-            body,
+            labels: manifest.shared.labels.clone(),
+            annotations: manifest.shared.annotations.clone(),
+            body: rendered.body,
+            hash: rendered.hash,
             source_hash: manifest.source_hash.clone(),
             location: manifest.location.clone(),
             field_locations: manifest.field_locations.clone(),
-            duplicate_of,
+            duplicate_of: rendered.duplicate_of,
             files: manifest.files.clone(),
         });
     }
     diagnostics.into_result(out)
+}
+
+/// Every undefined `${var}` of the manifests `tenant` selects, as [`desired_for`] reports
+/// them, without building what the tenant should hold: only manifests whose strings use
+/// variables are substituted, the others are the same for every tenant.
+pub fn check_vars(set: &ManifestSet, tenant: &Tenant) -> Diagnostics {
+    let kind = tenant.platform.kind();
+    let mut diagnostics = Diagnostics::new();
+    for manifest in set
+        .iter()
+        .filter(|m| m.kind == kind && selects(&tenant.selector, &m.metadata.labels))
+    {
+        if !manifest.uses_vars {
+            continue;
+        }
+        let mut subst = Substitution::for_tenant(
+            &tenant.name,
+            &tenant.vars,
+            &manifest.sites,
+            &manifest.location,
+        );
+        let _ = body::build(manifest, &mut subst);
+        diagnostics.extend(subst.diagnostics);
+    }
+    diagnostics
 }
 
 /// The `spec.tests` names of a SmartConnector with `tenant`'s vars substituted (an

@@ -21,7 +21,7 @@ use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
 use crate::lock::Lock;
-use crate::model::{Body, Catalog, Desired, LiveObject, Location};
+use crate::model::{Body, Catalog, Desired, FieldLocations, LiveObject, Location};
 use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
@@ -112,8 +112,9 @@ pub struct Planned {
     pub plan: Plan,
     /// List and exports the plan was made from.
     pub live: LiveView,
-    /// Where each connector's fields are written (to point platform errors at lines).
-    pub locations: HashMap<String, (Location, BTreeMap<String, Location>)>,
+    /// Where each connector's fields are written (to point platform errors at lines),
+    /// shared with the desired state.
+    pub locations: HashMap<String, (Location, FieldLocations)>,
     /// The tenant's catalog, when planning read it (reused to close warnings).
     pub catalog: Option<Catalog>,
 }
@@ -288,7 +289,7 @@ impl Engine {
         let desired = &*canonical(desired);
         let t = tenant.to_owned();
         let rows = self.store.call(move |c| inventory::list(c, &t)).await?;
-        let inventory: Vec<InventoryEntry> = rows.iter().map(to_entry).collect();
+        let inventory: Vec<InventoryEntry> = rows.into_iter().map(to_entry).collect();
         let summaries = provider.list().await?;
         let mut policy = self.policy(cfg, revision, drift, now).await?;
         let ids = plan::needs_export(desired, &summaries, &inventory, &policy);
@@ -447,7 +448,7 @@ impl Engine {
 /// in the tenant (turning the connector on) would read as drift. Other platforms' bodies
 /// are compared as written; the slice is borrowed when nothing changes.
 pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
-    let normalized = |d: &Desired| match &d.body {
+    let normalized = |d: &Desired| match &*d.body {
         Body::ProductsupCde(c) => {
             let config = provider::normalize_cde_config(&c.config);
             (config != c.config).then_some(config)
@@ -462,7 +463,9 @@ pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
             .iter()
             .map(|d| {
                 let mut d = d.clone();
-                if let (Some(config), Body::ProductsupCde(c)) = (normalized(&d), &mut d.body) {
+                if let (Some(config), Body::ProductsupCde(c)) =
+                    (normalized(&d), Arc::make_mut(&mut d.body))
+                {
                     c.config = config;
                     d.hash = d.body.content_hash();
                 }
@@ -472,16 +475,16 @@ pub fn canonical(desired: &[Desired]) -> Cow<'_, [Desired]> {
     )
 }
 
-fn to_entry(r: &InventoryRow) -> InventoryEntry {
+fn to_entry(r: InventoryRow) -> InventoryEntry {
     InventoryEntry {
-        connector: r.connector.clone(),
+        connector: r.connector,
         kind: r.kind,
-        live_id: r.live_id.clone(),
-        name: r.name.clone(),
-        applied_hash: r.applied_hash.clone(),
-        source_hash: r.source_hash.clone(),
+        live_id: r.live_id,
+        name: r.name,
+        applied_hash: r.applied_hash,
+        source_hash: r.source_hash,
         live_version: r.live_version,
-        revision: r.revision.clone(),
+        revision: r.revision,
         created_by_ferry: r.created_by_ferry,
     }
 }
@@ -493,12 +496,17 @@ fn needs_catalog(
     summaries: &[crate::model::LiveSummary],
 ) -> bool {
     let live: HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
-    desired.iter().any(
-        |d| match inventory.iter().find(|e| e.connector == d.connector) {
+    let mut entries: HashMap<&str, &InventoryEntry> = HashMap::with_capacity(inventory.len());
+    for e in inventory {
+        // The first entry of a connector, as a search from the front would find it.
+        entries.entry(e.connector.as_str()).or_insert(e);
+    }
+    desired
+        .iter()
+        .any(|d| match entries.get(d.connector.as_str()) {
             None => true,
             Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
-        },
-    )
+        })
 }
 
 /// Whether an exported managed object differs from what ferry applied: healing it is a
@@ -634,7 +642,7 @@ mod tests {
         assert!(matches!(canonical(&kizen), Cow::Borrowed(_)));
 
         let written = testing::cde("feed").vcs_authorization("public").build();
-        let Body::ProductsupCde(body) = &written.body else {
+        let Body::ProductsupCde(body) = &*written.body else {
             panic!("a CDE body")
         };
         let mut live = body.clone();

@@ -1019,7 +1019,7 @@ mod tests {
                 .find(|o| o.summary.id == e.summary.id)
                 .unwrap();
             assert_eq!(
-                d.body,
+                *d.body,
                 live.body,
                 "{}",
                 String::from_utf8_lossy(&e.files[0].bytes)

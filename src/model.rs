@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -347,8 +348,17 @@ impl fmt::Display for Location {
 /// files for sensitive data; its value says who reviewed and when.
 pub const REVIEWED_ANNOTATION: &str = "ferry.dev/sensitive-data-reviewed";
 
+/// Where a manifest's fields are written, keyed by the platform's error path; shared by
+/// every tenant's [`Desired`] of the manifest and by the plans made from them.
+pub type FieldLocations = Arc<BTreeMap<String, Location>>;
+
 /// One connector as one tenant should hold it: a manifest after `${var}` substitution,
 /// with its files read and its content hashed. Built by `manifest`, consumed by `plan`.
+///
+/// Cheap to clone, and cheap to hold for many tenants: what is the same for every tenant
+/// (labels, annotations, where fields are written, the files read, and the body and its
+/// hash when no `${var}` changes them) is shared between the tenants' values of one
+/// revision rather than copied into each.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     /// `metadata.name`: the connector's identity in git.
@@ -356,11 +366,11 @@ pub struct Desired {
     /// Manifest kind.
     pub kind: Kind,
     /// `metadata.labels`.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Arc<BTreeMap<String, String>>,
     /// `metadata.annotations`.
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Arc<BTreeMap<String, String>>,
     /// The content to apply.
-    pub body: Body,
+    pub body: Arc<Body>,
     /// `body.content_hash()`, computed once: what this tenant should hold.
     pub hash: ContentHash,
     /// Hash of the manifest document and the bytes of its files *before* `${var}`
@@ -372,11 +382,11 @@ pub struct Desired {
     /// Where particular fields are written, keyed by the platform's error path
     /// (for example `secretRegistrations[0]`, `connectors[1]`, `liveSql`), so platform
     /// errors can be mapped back to a manifest line.
-    pub field_locations: BTreeMap<String, Location>,
+    pub field_locations: FieldLocations,
     /// Kizen `duplicateOf`: create by duplicating this tenant-side connector name.
     pub duplicate_of: Option<String>,
     /// Paths (repository-relative) of the files this manifest reads, for change tracking.
-    pub files: Vec<String>,
+    pub files: Arc<[String]>,
 }
 
 impl Desired {

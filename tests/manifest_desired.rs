@@ -49,7 +49,7 @@ fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
         ]
     );
 
-    let groups = |d: &Desired| match &d.body {
+    let groups = |d: &Desired| match &*d.body {
         Body::Kizen(p) => p.references.filter_groups.clone(),
         other => panic!("{other:?}"),
     };
@@ -69,7 +69,7 @@ fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
         "no variables: identical for both tenants"
     );
 
-    let Body::Kizen(package) = &sandbox[0].body else {
+    let Body::Kizen(package) = &*sandbox[0].body else {
         unreachable!()
     };
     assert_eq!(package.api_name, "orders_sync");
@@ -99,7 +99,7 @@ fn kizen_tenants_get_their_own_variables_and_share_the_source_hash() {
         at(KIZEN_FILE, 17, 20)
     );
     assert_eq!(
-        d.files,
+        *d.files,
         [
             "examples/quickstart/connectors/sql/orders-sync.sql",
             "examples/quickstart/connectors/ref/order-status.csv",
@@ -119,7 +119,7 @@ fn plugin_and_cde_tenants_get_their_kind_with_platform_error_paths() {
     let (cfg, set) = quickstart();
     let plugins = ferry::desired::desired_for(&set, tenant(&cfg, "assistants")).unwrap();
     assert_eq!(plugins.len(), 1);
-    let Body::AgentStudio(plugin) = &plugins[0].body else {
+    let Body::AgentStudio(plugin) = &*plugins[0].body else {
         panic!("{:?}", plugins[0].body)
     };
     assert_eq!(plugin.connectors, ["Workday"]);
@@ -134,7 +134,7 @@ fn plugin_and_cde_tenants_get_their_kind_with_platform_error_paths() {
 
     let feeds = ferry::desired::desired_for(&set, tenant(&cfg, "feeds")).unwrap();
     assert_eq!(feeds.len(), 1);
-    let Body::ProductsupCde(cde) = &feeds[0].body else {
+    let Body::ProductsupCde(cde) = &*feeds[0].body else {
         panic!("{:?}", feeds[0].body)
     };
     assert_eq!(

@@ -3,10 +3,22 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
+use ferry::config;
+use ferry::daemon::controller::followed_branches;
+use ferry::daemon::reconciler::EngineReconciler;
+use ferry::daemon::scheduler::{Reason, Reasons, ReconcileOutcome, Reconciler};
+use ferry::engine::Engine;
 use ferry::manifest;
+use ferry::provider::ClientOptions;
+use ferry::source::remote::{Remote, RemoteSpec};
 use ferry::source::{CommitSnapshot, changed_paths};
+use ferry::store::Store;
 use git2::{Oid, Repository, Signature};
+
+/// The parse counter is global: tests that read it run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn write(root: &Path, path: &str, contents: &str) {
     let full = root.join(path);
@@ -37,6 +49,7 @@ fn connector(i: usize) -> String {
 
 #[test]
 fn a_one_file_commit_costs_one_manifest_parse() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let repo = Repository::init(root).unwrap();
@@ -115,4 +128,89 @@ fn a_one_file_commit_costs_one_manifest_parse() {
 
     // Whatever was reused, the result is what a full load of the same commit gives.
     assert_eq!(next, load_full(third));
+}
+
+#[test]
+fn tenants_reconciling_one_commit_at_once_parse_it_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(three_tenants_reconcile_one_commit());
+}
+
+async fn three_tenants_reconcile_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = Repository::init(root).unwrap();
+    for i in 0..30 {
+        write(root, &format!("connectors/c{i}.yaml"), &connector(i));
+        write(
+            root,
+            &format!("connectors/sql/c{i}.sql"),
+            &format!("SELECT {i} AS n\n"),
+        );
+    }
+    commit_all(&repo, "thirty connectors");
+    let head = repo.head().unwrap().shorthand().unwrap().to_owned();
+    write(
+        root,
+        "ferry.yaml",
+        &format!(
+            "source: {{ repo: ., branch: {head}, path: connectors }}\n\
+             state: state/state.db\n\
+             tenants:\n\
+             \x20 - {{ name: sandbox, platform: kizen, url: emulator }}\n\
+             \x20 - {{ name: staging, platform: kizen, url: emulator }}\n\
+             \x20 - {{ name: prod, platform: kizen, url: emulator }}\n"
+        ),
+    );
+
+    let loaded = config::load(&root.join("ferry.yaml")).expect("a valid configuration");
+    let branches = followed_branches(&loaded.config);
+    let spec = RemoteSpec::from_config(&loaded.config.source, root).unwrap();
+    let remote = Remote::open(spec, &root.join("state/repos"), [head])
+        .await
+        .unwrap();
+    remote.fetch().await.unwrap();
+    std::fs::create_dir_all(root.join("state")).unwrap();
+    let store = Store::open(&root.join("state/state.db")).unwrap();
+    let engine = Engine::start(Arc::new(loaded), store, &ClientOptions::default())
+        .await
+        .unwrap();
+    let reconciler = EngineReconciler::new(Arc::new(engine), remote, branches, None);
+
+    let before = manifest::parsed_files();
+    let reasons = Reasons::of(Reason::Startup);
+    let outcomes = tokio::join!(
+        reconciler.reconcile("sandbox", &reasons),
+        reconciler.reconcile("staging", &reasons),
+        reconciler.reconcile("prod", &reasons),
+    );
+    assert_eq!(
+        outcomes,
+        (
+            ReconcileOutcome::Ok,
+            ReconcileOutcome::Ok,
+            ReconcileOutcome::Ok
+        )
+    );
+    assert_eq!(
+        manifest::parsed_files() - before,
+        30,
+        "three tenants reconciling one commit share one parse of its 30 manifests"
+    );
+    for tenant in ["sandbox", "staging", "prod"] {
+        let live = reconciler
+            .engine()
+            .provider(tenant)
+            .unwrap()
+            .list()
+            .await
+            .unwrap();
+        assert_eq!(live.len(), 30, "{tenant}");
+    }
+    reconciler.engine().shutdown().await;
 }

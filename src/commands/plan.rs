@@ -315,12 +315,17 @@ pub fn run(args: PlanArgs) -> ExitCode {
             eprintln!("ferry: {}", crate::printable::printable(e));
         }
         prepared.engine.shutdown().await;
-        if !errors.is_empty() {
+        let code = if !errors.is_empty() {
             ExitCode::from(1)
         } else if plans.iter().any(pending) {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS
-        }
+        };
+        // The process exits now: freeing every manifest and action one by one first
+        // would only add to its run time.
+        std::mem::forget(plans);
+        std::mem::forget(prepared.read);
+        code
     })
 }

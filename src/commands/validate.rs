@@ -3,10 +3,11 @@
 //!
 //! Reads manifests from the working tree of `source.repo` (a local path relative to the
 //! configuration), or with `--rev` from a commit of that repository without checking it
-//! out. Besides parsing, it builds each tenant's desired state so undefined `${vars}` are
-//! caught. Exit codes: 0 valid, 1 problems found (each printed as
-//! `path:line:column: message` on stderr), 64 the configuration cannot be read or the
-//! repository cannot be opened.
+//! out. Besides parsing, it substitutes each tenant's `${vars}` so undefined ones are
+//! caught; the commands that plan then build the desired state of the tenants they plan
+//! only. Exit codes: 0 valid, 1 problems found (each printed as `path:line:column:
+//! message` on stderr), 64 the configuration cannot be read or the repository cannot be
+//! opened.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -181,9 +182,7 @@ pub fn read(config_path: &Path, rev: Option<&str>) -> Result<Result<Read, Diagno
     let (set, manifest_diagnostics) = manifest::load_all(snapshot.as_ref(), &folder);
     diagnostics.extend(manifest_diagnostics);
     for tenant in &loaded.config.tenants {
-        if let Err(d) = crate::desired::desired_for(&set, tenant) {
-            diagnostics.extend(d);
-        }
+        diagnostics.extend(crate::desired::check_vars(&set, tenant));
     }
     if let Some(seed) = loaded
         .config
@@ -213,17 +212,20 @@ pub fn read(config_path: &Path, rev: Option<&str>) -> Result<Result<Read, Diagno
 /// [`Error`] when validation cannot start; problems in the files are an
 /// [`Outcome::Invalid`].
 pub fn check(config_path: &Path, rev: Option<&str>) -> Result<Outcome, Error> {
-    let read = match read(config_path, rev)? {
-        Ok(read) => read,
-        Err(diagnostics) => return Ok(Outcome::Invalid(diagnostics)),
-    };
+    Ok(match read(config_path, rev)? {
+        Ok(read) => outcome(&read),
+        Err(diagnostics) => Outcome::Invalid(diagnostics),
+    })
+}
+
+fn outcome(read: &Read) -> Outcome {
     if read.diagnostics.is_empty() {
-        Ok(Outcome::Valid {
+        Outcome::Valid {
             manifests: read.set.len(),
             tenants: read.loaded.config.tenants.len(),
-        })
+        }
     } else {
-        Ok(Outcome::Invalid(read.diagnostics))
+        Outcome::Invalid(read.diagnostics.clone())
     }
 }
 
@@ -234,7 +236,17 @@ fn sorted(mut diagnostics: Diagnostics) -> Diagnostics {
 
 /// Run `ferry validate`: print the summary or every problem, and return the exit code.
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    match check(&args.config, args.rev.as_deref()) {
+    let checked = read(&args.config, args.rev.as_deref()).map(|read| match read {
+        Ok(read) => {
+            let outcome = outcome(&read);
+            // The process exits right after printing: freeing thousands of manifests one
+            // by one first would only add to its run time.
+            std::mem::forget(read);
+            outcome
+        }
+        Err(diagnostics) => Outcome::Invalid(diagnostics),
+    });
+    match checked {
         Ok(Outcome::Valid { manifests, tenants }) => {
             println!(
                 "{} valid for {}",

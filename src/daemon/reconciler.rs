@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use git2::Oid;
 use serde_json::json;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 use tracing::{Span, info, warn};
 
 use crate::apply::ApplyReport;
@@ -44,7 +44,7 @@ pub struct EngineReconciler {
     deliverer: Option<Deliverer>,
     notifier: Option<Notifier>,
     external_url: Option<String>,
-    parsed: Mutex<Vec<(Oid, Parsed)>>,
+    parsed: Mutex<Vec<(Oid, Arc<OnceCell<Parsed>>)>>,
     /// Notified when a status is left in the outbox.
     outbox_queued: Arc<Notify>,
 }
@@ -98,16 +98,39 @@ impl EngineReconciler {
         self.outbox_queued.clone()
     }
 
-    /// Parse the manifests of `commit`, once per commit.
+    /// Parse the manifests of `commit`, once per commit: tenants reconciling the same
+    /// commit at the same time wait for one parse rather than each making its own.
     async fn manifests_at(&self, commit: Oid) -> Result<Parsed, String> {
-        if let Some((_, p)) = self.lock().iter().find(|(c, _)| *c == commit) {
-            return Ok(p.clone());
-        }
+        let cell = {
+            let mut cache = self.lock();
+            match cache.iter().find(|(c, _)| *c == commit) {
+                Some((_, cell)) => cell.clone(),
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    cache.push((commit, cell.clone()));
+                    if cache.len() > PARSED_CACHE {
+                        cache.remove(0);
+                    }
+                    cell
+                }
+            }
+        };
+        cell.get_or_try_init(|| self.parse(commit))
+            .await
+            .map(Arc::clone)
+    }
+
+    /// Read and parse the manifests of `commit`, reusing the newest valid set parsed so
+    /// far: only what changed since it is parsed again.
+    async fn parse(&self, commit: Oid) -> Result<Parsed, String> {
         let cache: PathBuf = self.remote.cache_path().to_path_buf();
         let folder = self.engine.config().manifests_folder().to_owned();
-        // The newest valid set parsed so far: only what changed since it is parsed again.
-        let previous = self.lock().iter().rev().find(|(_, p)| p.is_ok()).cloned();
-        let parsed = tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
+        let previous = self.lock().iter().rev().find_map(|(c, cell)| {
+            cell.get()
+                .filter(|p| p.is_ok())
+                .map(|p| (*c, Arc::clone(p)))
+        });
+        tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
             let repo = git2::Repository::open_bare(&cache)
                 .map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
             let changed = match &previous {
@@ -130,17 +153,10 @@ impl EngineReconciler {
             Ok(Arc::new(result))
         })
         .await
-        .map_err(|e| format!("reading manifests failed: {e}"))??;
-        let mut cache = self.lock();
-        cache.retain(|(c, _)| *c != commit);
-        cache.push((commit, parsed.clone()));
-        if cache.len() > PARSED_CACHE {
-            cache.remove(0);
-        }
-        Ok(parsed)
+        .map_err(|e| format!("reading manifests failed: {e}"))?
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Oid, Parsed)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Oid, Arc<OnceCell<Parsed>>)>> {
         self.parsed.lock().unwrap_or_else(|p| p.into_inner())
     }
 

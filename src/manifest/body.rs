@@ -1,11 +1,90 @@
 //! A manifest's platform body: its `spec` and referenced files, with `${vars}`
 //! substituted, as the platform takes it. [`crate::desired`] builds one per selected
-//! manifest and tenant; the loader builds one to check that variables resolve.
+//! manifest and tenant, except where no variable is written: that body is the same for
+//! every tenant, so it is built and hashed once per revision and shared ([`Shared`]). The
+//! loader builds one to check that variables resolve.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use super::load::Manifest;
-use super::types::Spec;
+use super::types::{Metadata, Spec};
 use super::vars::Substitution;
-use crate::model::{Body, CdeBody, KizenPackage, KizenReferences, PluginBody};
+use crate::model::{Body, CdeBody, ContentHash, KizenPackage, KizenReferences, PluginBody};
+
+/// A body ready for a tenant: shared, hashed, with the Kizen `duplicateOf` name.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rendered {
+    pub body: Arc<Body>,
+    pub hash: ContentHash,
+    pub duplicate_of: Option<String>,
+}
+
+impl Rendered {
+    fn new(body: Body, duplicate_of: Option<String>) -> Self {
+        Rendered {
+            hash: body.content_hash(),
+            body: Arc::new(body),
+            duplicate_of,
+        }
+    }
+}
+
+/// What every tenant's desired value of one manifest shares: its labels and annotations,
+/// and its rendered body when no `${…}` is written in its spec (made by the first tenant
+/// that needs it, then shared by the others and by later revisions that reuse the
+/// manifest).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Shared {
+    pub labels: Arc<BTreeMap<String, String>>,
+    pub annotations: Arc<BTreeMap<String, String>>,
+    rendered: OnceLock<Option<Rendered>>,
+}
+
+impl Shared {
+    pub(crate) fn new(metadata: &Metadata) -> Self {
+        Shared {
+            labels: Arc::new(metadata.labels.clone()),
+            annotations: Arc::new(metadata.annotations.clone()),
+            rendered: OnceLock::new(),
+        }
+    }
+}
+
+/// The cache is not part of a manifest's content: equal manifests stay equal whether or
+/// not a tenant rendered one of them yet.
+impl PartialEq for Shared {
+    fn eq(&self, other: &Self) -> bool {
+        self.labels == other.labels && self.annotations == other.annotations
+    }
+}
+
+/// The body of `manifest` for the tenant `subst` substitutes for. A manifest without
+/// `${…}` is rendered once and shared; one with variables is rendered for this tenant,
+/// and any undefined variable is left in `subst.diagnostics`.
+pub(crate) fn render(manifest: &Manifest, subst: &mut Substitution<'_>) -> Rendered {
+    if let Some(rendered) = shared(manifest) {
+        return rendered.clone();
+    }
+    let (body, duplicate_of) = build(manifest, subst);
+    Rendered::new(body, duplicate_of)
+}
+
+/// The body every tenant shares, when no `${…}` is written in `manifest`'s spec.
+pub(crate) fn shared(manifest: &Manifest) -> Option<&Rendered> {
+    manifest
+        .shared
+        .rendered
+        .get_or_init(|| {
+            if manifest.uses_vars {
+                return None;
+            }
+            let mut check = Substitution::check(&manifest.sites, &manifest.location);
+            let (body, duplicate_of) = build(manifest, &mut check);
+            Some(Rendered::new(body, duplicate_of))
+        })
+        .as_ref()
+}
 
 /// The body of `manifest` with variables substituted by `subst`, and the Kizen
 /// `duplicateOf` name.

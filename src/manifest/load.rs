@@ -7,14 +7,20 @@
 //! malformed, to report why), then the typed document of that kind with unknown fields
 //! rejected. The checks that follow (names, files, secrets, `${…}` syntax) add their
 //! problems at the field they are about.
+//!
+//! The folder is listed once; file references resolve against that listing, a file
+//! several manifests reference is read once, and the manifest files are parsed on every
+//! core (the result is sorted, so it does not depend on how they were split).
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::body::Shared;
 use super::files;
 use super::types::SqlTest;
 use super::types::{CdeConnectorSpec, Document, Metadata, PluginSpec, SmartConnectorSpec, Spec};
@@ -22,7 +28,7 @@ use super::vars::{self, Site, Substitution};
 use super::{Diagnostic, Diagnostics, sql_secrets, strings};
 use crate::model::{ContentHash, Kind, Location, Platform};
 use crate::sensitive::secrets;
-use crate::source::{EntryKind, Snapshot};
+use crate::source::{self, Entry, EntryKind, Listed, Snapshot};
 use crate::yaml::{self, Chunk, NodeKind, SourceMap};
 
 static NAME: LazyLock<Regex> =
@@ -110,13 +116,18 @@ pub struct Manifest {
     pub location: Location,
     /// Where fields are written, keyed by the platform's error paths (see
     /// [`Desired::field_locations`](crate::model::Desired::field_locations)).
-    pub field_locations: BTreeMap<String, Location>,
+    pub field_locations: Arc<BTreeMap<String, Location>>,
     /// SHA-256 over the document text and the bytes of its files, before substitution.
     pub source_hash: ContentHash,
     /// Repository-relative paths of the files it reads (the path as referenced and, when
     /// symbolic links were followed, the file actually read).
-    pub files: Vec<String>,
+    pub files: Arc<[String]>,
     pub(crate) contents: Contents,
+    /// Labels, annotations and the rendered body every tenant's desired state shares.
+    pub(crate) shared: Shared,
+    /// Whether a string of the body holds `${` (a variable or an escape): only then can
+    /// the body differ between tenants.
+    pub(crate) uses_vars: bool,
     pub(crate) sites: HashMap<String, Site>,
     pub(crate) name_at: Location,
     pub(crate) spec_name_at: Location,
@@ -219,31 +230,100 @@ fn load_reusing(
             return (set, diagnostics);
         }
     };
-    for entry in entries {
+    // File references resolve against the listing: no file-system call or tree walk per
+    // path component.
+    let listed = Listed::new(snapshot, &folder, &entries);
+    // The manifests of the previous revision by file, for reuse.
+    let previous: HashMap<&str, Vec<&Manifest>> = match reuse {
+        Some((previous, _)) if previous.folder == folder => {
+            let mut by_file: HashMap<&str, Vec<&Manifest>> = HashMap::new();
+            for m in &previous.manifests {
+                by_file.entry(m.location.path.as_str()).or_default().push(m);
+            }
+            by_file
+        }
+        _ => HashMap::new(),
+    };
+    let mut to_parse = Vec::new();
+    for entry in &entries {
         if !(entry.path.ends_with(".yaml") || entry.path.ends_with(".yml")) {
             continue;
         }
-        if let Some((previous, changed)) = reuse
-            && previous.folder == folder
+        if let Some((_, changed)) = reuse
             && matches!(entry.kind, EntryKind::File)
             && !changed.contains(&entry.path)
-        {
-            let from_file: Vec<&Manifest> = previous
-                .manifests
+            && let Some(from_file) = previous.get(entry.path.as_str())
+            && from_file
                 .iter()
-                .filter(|m| m.location.path == entry.path)
-                .collect();
-            if !from_file.is_empty()
-                && from_file
-                    .iter()
-                    .all(|m| m.files.iter().all(|f| !changed.contains(f)))
-            {
-                set.manifests.extend(from_file.into_iter().cloned());
-                continue;
-            }
+                .all(|m| m.files.iter().all(|f| !changed.contains(f)))
+        {
+            set.manifests.extend(from_file.iter().map(|m| (*m).clone()));
+            continue;
         }
+        to_parse.push(entry);
+    }
+    // Files are parsed on every core; the result is sorted below whatever the split.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(to_parse.len().div_ceil(FILES_PER_WORKER))
+        .max(1);
+    if workers == 1 {
+        parse_files(
+            &listed,
+            &folder,
+            &to_parse,
+            &mut set.manifests,
+            &mut diagnostics,
+        );
+    } else {
+        let chunk = to_parse.len().div_ceil(workers);
+        let parts: Vec<(Vec<Manifest>, Diagnostics)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = to_parse
+                .chunks(chunk)
+                .map(|files| {
+                    let (listed, folder) = (&listed, folder.as_str());
+                    scope.spawn(move || {
+                        let mut manifests = Vec::new();
+                        let mut diagnostics = Diagnostics::new();
+                        parse_files(listed, folder, files, &mut manifests, &mut diagnostics);
+                        (manifests, diagnostics)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for (manifests, found) in parts {
+            set.manifests.extend(manifests);
+            diagnostics.extend(found);
+        }
+    }
+    check_duplicates(&mut set, &mut diagnostics);
+    diagnostics.sort();
+    (set, diagnostics)
+}
+
+/// Below this many manifest files per core, one thread parses them all.
+const FILES_PER_WORKER: usize = 64;
+
+/// Parse and check the manifest files `files` of `snapshot`, adding what they hold and
+/// what is wrong with them.
+fn parse_files(
+    snapshot: &dyn Snapshot,
+    folder: &str,
+    files: &[&Entry],
+    manifests: &mut Vec<Manifest>,
+    diagnostics: &mut Diagnostics,
+) {
+    let reads = SharedReads::default();
+    for entry in files {
         PARSED_DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bytes = match read_manifest_file(snapshot, &folder, &entry.path, &entry.kind) {
+        let bytes = match read_manifest_file(snapshot, folder, &entry.path, &entry.kind) {
             Ok(bytes) => bytes,
             Err(d) => {
                 diagnostics.push(d);
@@ -259,19 +339,17 @@ fn load_reusing(
         };
         let mut loader = FileLoader {
             snapshot,
-            folder: &folder,
+            reads: &reads,
+            folder,
             file: &entry.path,
-            diagnostics: &mut diagnostics,
+            diagnostics,
         };
         for chunk in yaml::split_documents(text) {
             if let Some(manifest) = loader.document(chunk) {
-                set.manifests.push(manifest);
+                manifests.push(manifest);
             }
         }
     }
-    check_duplicates(&mut set, &mut diagnostics);
-    diagnostics.sort();
-    (set, diagnostics)
 }
 
 fn normalize_folder(folder: &str) -> Option<String> {
@@ -317,9 +395,36 @@ struct Header {
     kind: Option<String>,
 }
 
+/// Files several manifests reference, read once per load: a path is remembered the
+/// first time it is read and its bytes kept from the second time on, so files read once
+/// (most of them) are not held twice.
+#[derive(Default)]
+struct SharedReads {
+    seen: RefCell<HashMap<String, Option<Vec<u8>>>>,
+}
+
+impl SharedReads {
+    /// The bytes of the file at `path` (resolved), read from `snapshot` unless kept.
+    fn read(&self, snapshot: &dyn Snapshot, path: &str) -> Result<Vec<u8>, source::Error> {
+        if let Some(Some(bytes)) = self.seen.borrow().get(path) {
+            return Ok(bytes.clone());
+        }
+        let bytes = snapshot.read(path)?;
+        let mut seen = self.seen.borrow_mut();
+        match seen.get_mut(path) {
+            Some(kept) => *kept = Some(bytes.clone()),
+            None => {
+                seen.insert(path.to_owned(), None);
+            }
+        }
+        Ok(bytes)
+    }
+}
+
 /// The loader for one manifest file.
 struct FileLoader<'a> {
     snapshot: &'a dyn Snapshot,
+    reads: &'a SharedReads,
     folder: &'a str,
     file: &'a str,
     diagnostics: &'a mut Diagnostics,
@@ -696,26 +801,28 @@ impl FileLoader<'_> {
             );
         }
 
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             kind,
             name_at: doc.loc("metadata.name"),
             spec_name_at: doc.loc("spec.name"),
             api_name_at,
+            shared: Shared::new(&metadata),
             metadata,
             spec,
             location: doc.start.clone(),
-            field_locations,
+            field_locations: Arc::new(field_locations),
             source_hash,
-            files,
+            files: files.into(),
             contents,
             sites,
+            uses_vars: false,
         };
-        if !manifest.sites.is_empty() {
-            // Check `${…}` syntax once, whatever the tenant.
-            let mut check = Substitution::check(&manifest.sites, &manifest.location);
-            let _ = super::body::build(&manifest, &mut check);
-            doc.errors.extend(check.diagnostics);
-        }
+        // Check `${…}` syntax once, whatever the tenant, and find out whether any string
+        // the platform body takes holds one at all.
+        let mut check = Substitution::check(&manifest.sites, &manifest.location);
+        let _ = super::body::build(&manifest, &mut check);
+        doc.errors.extend(check.diagnostics);
+        manifest.uses_vars = check.touched;
         Some(manifest)
     }
 }
@@ -748,7 +855,19 @@ impl FileReads<'_, '_, '_> {
         reference: &str,
     ) -> Option<(String, Vec<u8>)> {
         let base = self.loader.file.rsplit_once('/').map_or("", |(dir, _)| dir);
-        match files::read(self.loader.snapshot, self.loader.folder, base, reference) {
+        let read = files::resolve(self.loader.snapshot, self.loader.folder, base, reference)
+            .and_then(|path| {
+                let bytes = self
+                    .loader
+                    .reads
+                    .read(self.loader.snapshot, &path)
+                    .map_err(|source| files::FileError::Read {
+                        reference: reference.to_owned(),
+                        source,
+                    })?;
+                Ok((path, bytes))
+            });
+        match read {
             Ok((path, bytes)) => {
                 let lexical = files_lexical(base, reference);
                 if let Some(lexical) = lexical.filter(|l| *l != path) {

@@ -133,6 +133,9 @@ pub(crate) struct Substitution<'a> {
     sites: &'a HashMap<String, Site>,
     fallback: &'a Location,
     pub(crate) diagnostics: Diagnostics,
+    /// Whether any string given held `${` (a variable or the `$${` escape): only then can
+    /// the result differ from the text as written, or between tenants.
+    pub(crate) touched: bool,
 }
 
 impl<'a> Substitution<'a> {
@@ -143,6 +146,7 @@ impl<'a> Substitution<'a> {
             sites,
             fallback,
             diagnostics: Diagnostics::new(),
+            touched: false,
         }
     }
 
@@ -158,6 +162,7 @@ impl<'a> Substitution<'a> {
             sites,
             fallback,
             diagnostics: Diagnostics::new(),
+            touched: false,
         }
     }
 
@@ -174,6 +179,7 @@ impl<'a> Substitution<'a> {
 
     /// The string at spec path `path` with variables substituted.
     pub(crate) fn apply(&mut self, path: &str, text: &str) -> String {
+        self.touched |= text.contains("${");
         let vars = self.vars;
         let (out, errors) = substitute(text, |name| {
             let (tenant, vars) = vars?;

@@ -276,7 +276,7 @@ impl Planner<'_> {
         } else {
             "new in git"
         };
-        if let (Some(source), Body::Kizen(package)) = (&d.duplicate_of, &d.body) {
+        if let (Some(source), Body::Kizen(package)) = (&d.duplicate_of, &*d.body) {
             let Some(found) = self.index.by_name.get(source.as_str()) else {
                 let reason = BlockReason::DuplicateSourceMissing {
                     name: source.clone(),
@@ -314,7 +314,7 @@ impl Planner<'_> {
 
     /// CDE with capability `rename` off: what the copy will be called, and what a person does.
     fn copy_name_note(&self, d: &Desired) -> Option<String> {
-        let Body::ProductsupCde(c) = &d.body else {
+        let Body::ProductsupCde(c) = d.body.as_ref() else {
             return None;
         };
         (!self.policy.capabilities.enabled(Capability::Rename)).then(|| {
@@ -488,7 +488,7 @@ impl Planner<'_> {
     /// How a replace of `d` makes way for the new object on this tenant.
     fn replace_strategy(&self, d: &Desired) -> ReplaceStrategy {
         let caps = self.policy.capabilities;
-        match &d.body {
+        match d.body.as_ref() {
             // "If you need to apply an update to an existing plugin, you will need to delete
             // the existing plugin and redeploy it."
             Body::AgentStudio(_) => ReplaceStrategy::DeleteFirst,
@@ -601,7 +601,7 @@ impl Planner<'_> {
         };
         if strategy == Some(ReplaceStrategy::RenameAside) {
             used.push(Capability::Rename);
-            if matches!(d.body, Body::Kizen(_)) {
+            if matches!(d.body.as_ref(), Body::Kizen(_)) {
                 used.push(Capability::ApiName);
             }
         }
@@ -615,7 +615,7 @@ impl Planner<'_> {
                 if caps.enabled(Capability::Rename) {
                     used.push(Capability::Rename);
                 }
-                let registers = matches!(&d.body, Body::ProductsupCde(c)
+                let registers = matches!(d.body.as_ref(), Body::ProductsupCde(c)
                     if !secret_registrations(&c.config).is_empty());
                 if registers && caps.enabled(Capability::Secrets) {
                     used.push(Capability::Secrets);
@@ -661,7 +661,7 @@ impl Planner<'_> {
     /// What the platform cannot take from git as it is.
     fn platform_block(&self, d: &Desired) -> Option<BlockReason> {
         let policy = self.policy;
-        match &d.body {
+        match &*d.body {
             Body::AgentStudio(plugin) => {
                 if plugin.state == PluginState::Draft {
                     return Some(BlockReason::DraftPlugin);
@@ -730,7 +730,7 @@ impl Planner<'_> {
     }
 
     fn via(&self, d: &Desired) -> CreateVia {
-        match &d.body {
+        match &*d.body {
             Body::Kizen(_) => CreateVia::Import,
             Body::ProductsupCde(_) => CreateVia::Copy,
             Body::AgentStudio(_) => match &self.policy.promotion {
@@ -751,7 +751,7 @@ impl Planner<'_> {
     fn expected_warnings(&self, d: &Desired) -> Vec<Warning> {
         let catalog = &self.policy.catalog;
         let mut warnings = Vec::new();
-        match &d.body {
+        match &*d.body {
             Body::Kizen(package) => {
                 let refs = &package.references;
                 let missing = [
@@ -791,7 +791,7 @@ impl Planner<'_> {
 
 /// The operation a create for `d` would be.
 fn create_kind(d: &Desired) -> OpKind {
-    match (&d.duplicate_of, &d.body) {
+    match (&d.duplicate_of, &*d.body) {
         (Some(_), Body::Kizen(_)) => OpKind::Duplicate,
         _ => OpKind::Create,
     }

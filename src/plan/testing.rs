@@ -3,6 +3,7 @@
 //! the state store would hold them. Not part of ferry's API.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -39,19 +40,19 @@ fn builder(connector: &str, kind: Kind, body: Body) -> DesiredBuilder {
         desired: Desired {
             connector: connector.to_owned(),
             kind,
-            labels: BTreeMap::new(),
-            annotations: BTreeMap::new(),
+            labels: Arc::default(),
+            annotations: Arc::default(),
             hash: body.content_hash(),
-            body,
+            body: Arc::new(body),
             source_hash: ContentHash(String::new()),
             location: Location {
                 path: format!("connectors/{connector}.yaml"),
                 line: 1,
                 column: 1,
             },
-            field_locations: BTreeMap::new(),
+            field_locations: Arc::default(),
             duplicate_of: None,
-            files: Vec::new(),
+            files: Arc::from([]),
         },
         source_hash: None,
     }
@@ -101,21 +102,21 @@ pub fn cde(connector: &str) -> DesiredBuilder {
 
 impl DesiredBuilder {
     fn kizen_mut(&mut self) -> &mut KizenPackage {
-        match &mut self.desired.body {
+        match Arc::make_mut(&mut self.desired.body) {
             Body::Kizen(p) => p,
             other => panic!("a Kizen setter on a {} body", other.platform()),
         }
     }
 
     fn plugin_mut(&mut self) -> &mut PluginBody {
-        match &mut self.desired.body {
+        match Arc::make_mut(&mut self.desired.body) {
             Body::AgentStudio(p) => p,
             other => panic!("a plugin setter on a {} body", other.platform()),
         }
     }
 
     fn cde_mut(&mut self) -> &mut CdeBody {
-        match &mut self.desired.body {
+        match Arc::make_mut(&mut self.desired.body) {
             Body::ProductsupCde(c) => c,
             other => panic!("a CDE setter on a {} body", other.platform()),
         }
@@ -123,7 +124,7 @@ impl DesiredBuilder {
 
     /// Tenant-side name (`spec.name`).
     pub fn name(mut self, name: &str) -> Self {
-        match &mut self.desired.body {
+        match Arc::make_mut(&mut self.desired.body) {
             Body::Kizen(p) => p.name = name.to_owned(),
             Body::AgentStudio(p) => p.name = name.to_owned(),
             Body::ProductsupCde(c) => c.name = name.to_owned(),
@@ -173,7 +174,7 @@ impl DesiredBuilder {
 
     /// Record a sensitive-data review.
     pub fn reviewed(mut self) -> Self {
-        self.desired.annotations.insert(
+        Arc::make_mut(&mut self.desired.annotations).insert(
             REVIEWED_ANNOTATION.to_owned(),
             "jane@platform, 2024-06-01".to_owned(),
         );
@@ -239,7 +240,7 @@ impl DesiredBuilder {
             column,
         };
         let mut fields = BTreeMap::new();
-        match &d.body {
+        match &*d.body {
             Body::Kizen(p) => {
                 fields.insert("liveSql".to_owned(), at(7, 3));
                 if p.reference_data.is_some() {
@@ -265,7 +266,7 @@ impl DesiredBuilder {
                 }
             }
         }
-        d.field_locations = fields;
+        d.field_locations = Arc::new(fields);
         d
     }
 }

@@ -133,7 +133,7 @@ fn changed_content_is_exported_and_replaced() {
         panic!("{action:?}")
     };
     assert_eq!(live_id, &id);
-    assert_eq!(old.as_ref(), Some(&before.body));
+    assert_eq!(old.as_ref(), Some(&*before.body));
     assert_eq!(body, &after.body);
     assert_eq!(hash, &after.hash);
     assert_eq!(*cause, ReplaceCause::Changed);
@@ -425,7 +425,7 @@ fn on_conflict_replace_replaces_the_unmanaged_object() {
         (live_id.as_str(), *cause),
         ("hand-1", ReplaceCause::Conflict)
     );
-    assert_eq!(old.as_ref(), Some(&other.body));
+    assert_eq!(old.as_ref(), Some(&*other.body));
     assert_eq!(
         action.reason.as_deref(),
         Some("`Orders Sync` exists and ferry does not manage it; onConflict: replace")
@@ -838,7 +838,7 @@ fn every_cde_copy_with_a_repository_expects_a_credentials_warning() {
         );
     }
     let mut d = cde("no-vcs").build();
-    if let crate::model::Body::ProductsupCde(c) = &mut d.body {
+    if let crate::model::Body::ProductsupCde(c) = std::sync::Arc::make_mut(&mut d.body) {
         c.config.as_object_mut().unwrap().remove("vcs");
     }
     let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
@@ -1191,7 +1191,7 @@ fn a_plugin_update_deletes_and_redeploys_and_creating_from_git_is_modelled() {
     let before = plugin("pto").build();
     let after = plugin("pto").state(PluginState::Published).build();
     let mut after = after;
-    if let crate::model::Body::AgentStudio(p) = &mut after.body {
+    if let crate::model::Body::AgentStudio(p) = std::sync::Arc::make_mut(&mut after.body) {
         p.description = Some("new words".into());
     }
     after.hash = after.body.content_hash();

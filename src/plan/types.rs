@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -269,16 +270,12 @@ impl Action {
 /// The operation of an action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a plan holds one action per connector; boxing the bodies buys nothing"
-)]
 pub enum Op {
     /// Create the object (Kizen import, Agent Studio install, CDE copy then rename).
     #[serde(rename_all = "camelCase")]
     Create {
-        /// Content to create.
-        body: Body,
+        /// Content to create (shared with the desired state it comes from).
+        body: Arc<Body>,
         /// `body`'s content hash (recorded as applied).
         hash: ContentHash,
         /// The manifest's source hash (recorded for promotion).
@@ -323,8 +320,8 @@ pub enum Op {
         live_id: String,
         /// Its current content, when exported (for diffs).
         old: Option<Body>,
-        /// Content to create.
-        body: Body,
+        /// Content to create (shared with the desired state it comes from).
+        body: Arc<Body>,
         /// `body`'s content hash.
         hash: ContentHash,
         /// The manifest's source hash.

@@ -293,7 +293,7 @@ mod tests {
     fn credential_values_are_never_printed() {
         let mut old = cde("amazon").build().body;
         let new = cde("amazon").arguments("app.php export").build().body;
-        if let Body::ProductsupCde(c) = &mut old {
+        if let Body::ProductsupCde(c) = std::sync::Arc::make_mut(&mut old) {
             c.config["vcs"]["token"] = json!("ghp_live_value");
             c.config["secret-registrations"] = json!([{ "vault_secret": "amazon/seller" }]);
         }

@@ -122,7 +122,7 @@ mod tests {
     fn a_plugin_update_says_the_plugin_is_absent_between_the_steps() {
         let before = plugin("pto").build();
         let mut after = before.clone();
-        if let Body::AgentStudio(p) = &mut after.body {
+        if let Body::AgentStudio(p) = std::sync::Arc::make_mut(&mut after.body) {
             p.description = Some("new words".into());
         }
         after.hash = after.body.content_hash();

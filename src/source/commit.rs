@@ -1,10 +1,17 @@
 //! One commit read from the git object database (no checkout), and tree diffs.
+//!
+//! Every tree object is read and parsed at most once per snapshot: path look-ups walk
+//! cached listings by tree id, so reading every file of a commit costs one parse per
+//! directory plus one read per file, as reading the working tree does. (libgit2 keeps no
+//! tree larger than 4 KiB in its own object cache, so a look-up from the root tree would
+//! inflate and hash a folder of thousands of manifests again for every file read.)
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
+use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use super::snapshot::{check_path, join};
 use super::{Entry, EntryKind, Error, Result, Snapshot};
@@ -15,13 +22,90 @@ const MODE_SUBMODULE: i32 = 0o160000;
 
 /// The tree of one commit, read from the object database without touching the working tree.
 ///
-/// Cheap to keep: it holds the open repository and two object ids. The repository handle
-/// sits behind a mutex so the snapshot is `Sync` and can be shared with blocking tasks.
+/// Cheap to keep: it holds the open repository, two object ids and the trees read so far.
+/// The repository handle sits behind a mutex so the snapshot is `Sync` and can be shared
+/// with blocking tasks.
 pub struct CommitSnapshot {
-    repo: Mutex<Repository>,
+    objects: Mutex<Objects>,
     path: PathBuf,
     commit: Oid,
     tree: Oid,
+}
+
+/// One tree's entries by name: file mode and object id.
+type Listing = HashMap<Box<[u8]>, (i32, Oid)>;
+
+/// The repository and the trees parsed from it so far, by id.
+struct Objects {
+    repo: Repository,
+    trees: HashMap<Oid, Arc<Listing>>,
+    /// How many tree objects were read from the object database.
+    tree_reads: usize,
+}
+
+impl Objects {
+    fn new(repo: Repository) -> Self {
+        Objects {
+            repo,
+            trees: HashMap::new(),
+            tree_reads: 0,
+        }
+    }
+
+    /// The entries of tree `id`, parsed on first use.
+    fn tree(&mut self, id: Oid) -> std::result::Result<Arc<Listing>, git2::Error> {
+        if let Some(listing) = self.trees.get(&id) {
+            return Ok(listing.clone());
+        }
+        self.tree_reads += 1;
+        let tree = self.repo.find_tree(id)?;
+        let listing: Arc<Listing> = Arc::new(
+            tree.iter()
+                .map(|e| (Box::from(e.name_bytes()), (e.filemode(), e.id())))
+                .collect(),
+        );
+        self.trees.insert(id, listing.clone());
+        Ok(listing)
+    }
+
+    /// The mode and id of the entry at `path` (normalized, not empty) under tree `root`;
+    /// `None` when a component is missing or not a directory.
+    fn lookup(
+        &mut self,
+        root: Oid,
+        path: &str,
+    ) -> std::result::Result<Option<(i32, Oid)>, git2::Error> {
+        let mut tree = root;
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            let listing = self.tree(tree)?;
+            let Some(&(mode, id)) = listing.get(part.as_bytes()) else {
+                return Ok(None);
+            };
+            if parts.peek().is_none() {
+                return Ok(Some((mode, id)));
+            }
+            if mode != MODE_DIR {
+                return Ok(None);
+            }
+            tree = id;
+        }
+        Ok(None)
+    }
+
+    fn kind_of(&self, mode: i32, id: Oid) -> std::result::Result<EntryKind, git2::Error> {
+        Ok(match mode {
+            MODE_DIR => EntryKind::Dir,
+            MODE_SYMLINK => {
+                let blob = self.repo.find_blob(id)?;
+                EntryKind::Symlink {
+                    target: String::from_utf8_lossy(blob.content()).into_owned(),
+                }
+            }
+            MODE_SUBMODULE => EntryKind::Other,
+            _ => EntryKind::File,
+        })
+    }
 }
 
 impl fmt::Debug for CommitSnapshot {
@@ -58,7 +142,7 @@ impl CommitSnapshot {
             (commit.id(), commit.tree_id())
         };
         Ok(CommitSnapshot {
-            repo: Mutex::new(repository),
+            objects: Mutex::new(Objects::new(repository)),
             path: repo.to_owned(),
             commit,
             tree,
@@ -81,7 +165,7 @@ impl CommitSnapshot {
         let tree = found.tree_id();
         drop(found);
         Ok(CommitSnapshot {
-            repo: Mutex::new(repo),
+            objects: Mutex::new(Objects::new(repo)),
             path,
             commit,
             tree,
@@ -101,29 +185,16 @@ impl CommitSnapshot {
         }
     }
 
-    fn with_repo<T>(&self, f: impl FnOnce(&Repository) -> T) -> T {
+    fn with_objects<T>(&self, f: impl FnOnce(&mut Objects) -> T) -> T {
         // A panic while holding the lock cannot leave the repository in a bad state: every
-        // call here is a read. Recover the guard rather than propagating the poison.
-        let guard = self
-            .repo
+        // call here is a read, and a tree is cached only once fully parsed. Recover the
+        // guard rather than propagating the poison.
+        let mut guard = self
+            .objects
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&guard)
+        f(&mut guard)
     }
-}
-
-fn kind_of(repo: &Repository, mode: i32, id: Oid) -> std::result::Result<EntryKind, git2::Error> {
-    Ok(match mode {
-        MODE_DIR => EntryKind::Dir,
-        MODE_SYMLINK => {
-            let blob = repo.find_blob(id)?;
-            EntryKind::Symlink {
-                target: String::from_utf8_lossy(blob.content()).into_owned(),
-            }
-        }
-        MODE_SUBMODULE => EntryKind::Other,
-        _ => EntryKind::File,
-    })
 }
 
 impl Snapshot for CommitSnapshot {
@@ -134,52 +205,36 @@ impl Snapshot for CommitSnapshot {
 
     fn list(&self, dir: &str) -> Result<Vec<Entry>> {
         check_path(dir)?;
-        self.with_repo(|repo| {
-            let root = repo.find_tree(self.tree).map_err(|e| self.git(dir, e))?;
-            let tree = if dir.is_empty() {
-                root
+        self.with_objects(|objects| {
+            let start = if dir.is_empty() {
+                self.tree
             } else {
-                let entry = match root.get_path(Path::new(dir)) {
-                    Ok(entry) => entry,
-                    Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
+                match objects.lookup(self.tree, dir) {
+                    Ok(Some((MODE_DIR, id))) => id,
+                    Ok(_) => return Ok(Vec::new()),
                     Err(e) => return Err(self.git(dir, e)),
-                };
-                if entry.kind() != Some(ObjectType::Tree) {
-                    return Ok(Vec::new());
                 }
-                repo.find_tree(entry.id()).map_err(|e| self.git(dir, e))?
             };
             let mut out = Vec::new();
-            let mut failure = None;
-            tree.walk(TreeWalkMode::PreOrder, |parent, entry| {
-                let name = String::from_utf8_lossy(entry.name_bytes());
-                if name.starts_with('.') {
-                    return TreeWalkResult::Skip;
-                }
-                let mode = entry.filemode();
-                if mode == MODE_DIR {
-                    return TreeWalkResult::Ok;
-                }
-                // `parent` is relative to the walked tree and ends with `/` when not empty.
-                let path = join(dir, &format!("{parent}{name}"));
-                match kind_of(repo, mode, entry.id()) {
-                    Ok(kind) => out.push(Entry { path, kind }),
-                    Err(e) => {
-                        failure = Some(self.git(&path, e));
-                        return TreeWalkResult::Abort;
+            // Explicit stack instead of recursion: deep trees cannot exhaust the call stack.
+            let mut pending = vec![(dir.to_owned(), start)];
+            while let Some((rel, id)) = pending.pop() {
+                let listing = objects.tree(id).map_err(|e| self.git(&rel, e))?;
+                for (name, &(mode, id)) in listing.iter() {
+                    let name = String::from_utf8_lossy(name);
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    let path = join(&rel, &name);
+                    if mode == MODE_DIR {
+                        pending.push((path, id));
+                        continue;
+                    }
+                    match objects.kind_of(mode, id) {
+                        Ok(kind) => out.push(Entry { path, kind }),
+                        Err(e) => return Err(self.git(&path, e)),
                     }
                 }
-                TreeWalkResult::Ok
-            })
-            .or_else(|e| {
-                if failure.is_some() {
-                    Ok(())
-                } else {
-                    Err(self.git(dir, e))
-                }
-            })?;
-            if let Some(e) = failure {
-                return Err(e);
             }
             out.sort_by(|a, b| a.path.cmp(&b.path));
             Ok(out)
@@ -191,32 +246,37 @@ impl Snapshot for CommitSnapshot {
         if path.is_empty() {
             return Ok(Some(EntryKind::Dir));
         }
-        self.with_repo(|repo| {
-            let root = repo.find_tree(self.tree).map_err(|e| self.git(path, e))?;
-            match root.get_path(Path::new(path)) {
-                Ok(entry) => kind_of(repo, entry.filemode(), entry.id())
-                    .map(Some)
-                    .map_err(|e| self.git(path, e)),
-                Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
-                Err(e) => Err(self.git(path, e)),
-            }
+        self.with_objects(|objects| match objects.lookup(self.tree, path) {
+            Ok(Some((mode, id))) => objects
+                .kind_of(mode, id)
+                .map(Some)
+                .map_err(|e| self.git(path, e)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.git(path, e)),
         })
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         check_path(path)?;
-        self.with_repo(|repo| {
-            let root = repo.find_tree(self.tree).map_err(|e| self.git(path, e))?;
-            let entry = root
-                .get_path(Path::new(path))
-                .map_err(|e| self.git(path, e))?;
-            let mode = entry.filemode();
-            if entry.kind() != Some(ObjectType::Blob) || mode == MODE_SYMLINK {
+        self.with_objects(|objects| {
+            let (mode, id) = match objects.lookup(self.tree, path) {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    let missing = git2::Error::new(
+                        ErrorCode::NotFound,
+                        ErrorClass::Tree,
+                        format!("the path '{path}' does not exist in the given tree"),
+                    );
+                    return Err(self.git(path, missing));
+                }
+                Err(e) => return Err(self.git(path, e)),
+            };
+            if matches!(mode, MODE_DIR | MODE_SYMLINK | MODE_SUBMODULE) {
                 return Err(Error::NotAFile {
                     path: path.to_owned(),
                 });
             }
-            let blob = repo.find_blob(entry.id()).map_err(|e| self.git(path, e))?;
+            let blob = objects.repo.find_blob(id).map_err(|e| self.git(path, e))?;
             Ok(blob.content().to_vec())
         })
     }
@@ -321,6 +381,35 @@ mod tests {
             err.starts_with("revision `no-such-branch` does not name a commit in "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn each_tree_is_read_once_however_many_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let mut files = Vec::new();
+        for i in 0..300 {
+            files.push((format!("c/m{i}.yaml"), format!("m{i}")));
+            files.push((format!("c/sql/q{i}.sql"), format!("q{i}")));
+            files.push((format!("c/ref/deep/r{i}.csv"), format!("r{i}")));
+        }
+        let borrowed: Vec<(&str, Option<&str>)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+            .collect();
+        commit(&repo, &borrowed);
+
+        let snap = CommitSnapshot::open(dir.path(), "HEAD").unwrap();
+        for (path, contents) in &files {
+            assert_eq!(snap.entry(path).unwrap(), Some(EntryKind::File));
+            assert_eq!(snap.read(path).unwrap(), contents.as_bytes(), "{path}");
+        }
+        assert_eq!(snap.list("c").unwrap().len(), files.len());
+        assert_eq!(snap.entry("c/ref/none.csv").unwrap(), None);
+        assert!(snap.read("c/ref/none.csv").is_err());
+        // The root, `c`, `c/sql`, `c/ref` and `c/ref/deep`: five tree reads for 900 files
+        // read, each looked up twice, and a listing.
+        assert_eq!(snap.with_objects(|o| o.tree_reads), 5);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! manifest loader uses, whichever source is behind it: [`WorkTree`] reads the file system,
 //! [`CommitSnapshot`] reads a commit's tree with git2 without checking anything out.
 //! [`changed_paths`] lists what changed between two commits, for work that follows change.
+//! `Listed` keeps one folder's listing beside a snapshot so that resolving paths inside
+//! it asks the snapshot nothing more.
 //! [`remote`] keeps a local bare cache of the configured repository up to date and answers
 //! which commit each followed branch points at; `connection` holds the one credentials
 //! callback every fetch and git-notes push uses, and `watchdog` cuts off network operations
@@ -28,6 +30,7 @@
 mod commit;
 pub(crate) mod connection;
 mod error;
+mod listed;
 pub mod remote;
 mod snapshot;
 mod uncommitted;
@@ -36,6 +39,7 @@ mod worktree;
 
 pub use commit::{CommitSnapshot, changed_paths};
 pub use error::{Error, Result};
+pub(crate) use listed::Listed;
 pub use snapshot::{Entry, EntryKind, Snapshot};
 pub use uncommitted::uncommitted;
 pub use worktree::WorkTree;

@@ -3,7 +3,7 @@
 //! says so, naming the path.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use super::snapshot::{check_path, join};
@@ -78,7 +78,10 @@ impl WorkTree {
     }
 
     fn kind_of(full: &Path, meta: &fs::Metadata) -> EntryKind {
-        let ft = meta.file_type();
+        Self::kind_of_type(full, meta.file_type())
+    }
+
+    fn kind_of_type(full: &Path, ft: fs::FileType) -> EntryKind {
         if ft.is_symlink() {
             let target = fs::read_link(full)
                 .map(|t| t.to_string_lossy().replace('\\', "/"))
@@ -117,14 +120,17 @@ impl Snapshot for WorkTree {
             };
             for item in read {
                 let item = item.map_err(|e| Self::io(&rel, e))?;
-                let name = item.file_name().to_string_lossy().into_owned();
+                let name = item.file_name();
+                let name = name.to_string_lossy();
                 if name.starts_with('.') {
                     continue;
                 }
                 let path = join(&rel, &name);
                 let full = item.path();
-                let meta = fs::symlink_metadata(&full).map_err(|e| Self::io(&path, e))?;
-                match Self::kind_of(&full, &meta) {
+                // The type comes with the directory entry on most file systems (no
+                // `statx`); std asks the file system only where it does not.
+                let ft = item.file_type().map_err(|e| Self::io(&path, e))?;
+                match Self::kind_of_type(&full, ft) {
                     EntryKind::Dir => pending.push((path, full)),
                     kind => out.push(Entry { path, kind }),
                 }
@@ -152,14 +158,68 @@ impl Snapshot for WorkTree {
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         let full = self.full(path)?;
-        let meta = fs::symlink_metadata(&full).map_err(|e| self.read_error(path, e))?;
+        let not_a_file = || Error::NotAFile {
+            path: path.to_owned(),
+        };
+        let mut file = match open_no_follow(&full) {
+            Ok(file) => file,
+            Err(e) => {
+                // Opening fails on a final symbolic link (by design) and on a few special
+                // files; the entry's type says which error to report.
+                return match fs::symlink_metadata(&full) {
+                    Ok(meta) if !meta.file_type().is_file() => Err(not_a_file()),
+                    _ => Err(self.read_error(path, e)),
+                };
+            }
+        };
+        let meta = file.metadata().map_err(|e| Self::io(path, e))?;
         if !meta.file_type().is_file() {
-            return Err(Error::NotAFile {
-                path: path.to_owned(),
-            });
+            return Err(not_a_file());
         }
-        fs::read(&full).map_err(|e| Self::io(path, e))
+        read_to_end(&mut file, meta.len()).map_err(|e| Self::io(path, e))
     }
+}
+
+/// The rest of `file`, whose size was `len` when asked: two `read` calls for a file that
+/// did not change since (`File::read_to_end` would ask for its size and position again).
+fn read_to_end(file: &mut fs::File, len: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = vec![0; usize::try_from(len).unwrap_or(0).saturating_add(1)];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            // The file grew since: keep reading.
+            bytes.resize(bytes.len() * 2, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+/// Open `full` for reading without following a final symbolic link, and without blocking
+/// on a named pipe: one `openat` where checking the type first would cost a `statx` more.
+#[cfg(unix)]
+fn open_no_follow(full: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(full)
+}
+
+/// Elsewhere: refuse anything but a regular file before opening it.
+#[cfg(not(unix))]
+fn open_no_follow(full: &Path) -> io::Result<fs::File> {
+    let meta = fs::symlink_metadata(full)?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    fs::File::open(full)
 }
 
 #[cfg(test)]
