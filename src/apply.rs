@@ -902,59 +902,19 @@ async fn replace(
                     );
                 }
             };
-            let gone_anyway =
-                matches!(&deleted, Err(e) if e.status() == Some(404) && !outcome_unknown(e));
-            let finished = deleted.is_ok() || gone_anyway;
-            let recording = record_created(
-                ctx,
-                tenant,
-                action,
-                &created.summary,
-                op.hash,
-                op.source_hash,
-                &recorded,
+            let old = format!(
+                "the new connector is in place, but deleting the old one ({live_id}, now named {aside:?})"
+            );
+            let swapped = Swapped {
                 jid,
-                finished,
-            )
-            .await;
-            if let Err(m) = recording {
-                return done(
-                    action,
-                    verb,
-                    Outcome::Failed,
-                    recorded,
-                    Some(created.id),
-                    Some(m),
-                );
-            }
-            match deleted {
-                Err(e) if !finished => {
-                    let cause = format!(
-                        "the new connector is in place, but deleting the old one ({live_id}, now named {aside:?}) failed: {}",
-                        describe(ctx, action, &e)
-                    );
-                    if outcome_unknown(&e) {
-                        return settled(ctx, tenant, action, verb, jid, &e, cause).await;
-                    }
-                    resolve(ctx, jid).await;
-                    done(
-                        action,
-                        verb,
-                        Outcome::Failed,
-                        recorded,
-                        Some(created.id),
-                        Some(format!("{cause}; delete it by hand")),
-                    )
-                }
-                _ => done(
-                    action,
-                    verb,
-                    outcome_of(&recorded),
-                    recorded,
-                    Some(created.id),
-                    None,
-                ),
-            }
+                created,
+                hash: op.hash.clone(),
+                source_hash: op.source_hash,
+                recorded,
+                deleted,
+                old,
+            };
+            finish_replace(ctx, tenant, action, verb, swapped).await
         }
         Err(e) => {
             let cause = describe(ctx, action, &e);
@@ -1109,16 +1069,62 @@ async fn replace_without_rename(
             }
         }
     };
+    let swapped = Swapped {
+        jid,
+        hash: held_hash(Some(body), &created.summary, op.hash),
+        created,
+        source_hash: op.source_hash,
+        recorded,
+        deleted,
+        old: format!(
+            "the new {noun} is in place, but deleting the old one ({live_id}, named {live_name:?})"
+        ),
+    };
+    finish_replace(ctx, tenant, action, verb, swapped).await
+}
+
+/// What a replace made, for [`finish_replace`].
+struct Swapped<'a> {
+    jid: i64,
+    created: crate::model::Created,
+    /// The hash of what the tenant holds now.
+    hash: ContentHash,
+    source_hash: &'a ContentHash,
+    recorded: Vec<Warning>,
+    /// How deleting the old object went (`Ok` when it went first, or never had to).
+    deleted: provider::Result<()>,
+    /// How messages name the old object.
+    old: String,
+}
+
+/// The end of every replace flow once the new object exists: record it (the journal entry
+/// resolved when the old one is gone, also when it was already gone), and report a delete
+/// that failed — settled by reading the tenant when its outcome is unknown.
+async fn finish_replace(
+    ctx: &ApplyContext<'_>,
+    tenant: &str,
+    action: &Action,
+    verb: &str,
+    swapped: Swapped<'_>,
+) -> ActionResult {
+    let Swapped {
+        jid,
+        created,
+        hash,
+        source_hash,
+        recorded,
+        deleted,
+        old,
+    } = swapped;
     let gone_anyway = matches!(&deleted, Err(e) if e.status() == Some(404) && !outcome_unknown(e));
     let finished = deleted.is_ok() || gone_anyway;
-    let held = held_hash(Some(body), &created.summary, op.hash);
     let recording = record_created(
         ctx,
         tenant,
         action,
         &created.summary,
-        &held,
-        op.source_hash,
+        &hash,
+        source_hash,
         &recorded,
         jid,
         finished,
@@ -1136,10 +1142,7 @@ async fn replace_without_rename(
     }
     match deleted {
         Err(e) if !finished => {
-            let cause = format!(
-                "the new {noun} is in place, but deleting the old one ({live_id}, named {live_name:?}) failed: {}",
-                describe(ctx, action, &e)
-            );
+            let cause = format!("{old} failed: {}", describe(ctx, action, &e));
             if outcome_unknown(&e) {
                 return settled(ctx, tenant, action, verb, jid, &e, cause).await;
             }
