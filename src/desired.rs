@@ -105,3 +105,91 @@ pub(crate) fn test_names(manifest: &Manifest, tenant: &Tenant) -> Vec<String> {
         .map(|(i, case)| subst.apply(&format!("tests[{i}].name"), &case.name))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::manifest;
+    use crate::model::{Body, Platform};
+    use crate::source::WorkTree;
+
+    fn tenant(name: &str, group: &str) -> Tenant {
+        let mut t = Tenant::new(name, Platform::Kizen, "emulator");
+        t.vars.insert("group".into(), group.into());
+        t
+    }
+
+    fn write(root: &std::path::Path, path: &str, contents: &str) {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+
+    fn connector(name: &str, group: &str) -> String {
+        format!(
+            "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata: {{ name: {name} }}\nspec:\n  name: {name}\n  apiName: {}\n  type: spreadsheet\n  liveSql: q.sql\n  references: {{ filterGroups: [\"{group}\"] }}\n",
+            name.replace('-', "_")
+        )
+    }
+
+    #[test]
+    fn tenants_share_every_body_no_variable_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "c/q.sql", "SELECT 1\n");
+        write(root, "c/plain.yaml", &connector("plain", "EU Leads"));
+        write(root, "c/varied.yaml", &connector("varied", "${group}"));
+        let set = manifest::load(&WorkTree::new(root), "c").unwrap();
+        let tenants: Vec<Tenant> = (0..50)
+            .map(|i| tenant(&format!("t{i}"), &format!("Group {i}")))
+            .collect();
+        let all: Vec<Vec<Desired>> = tenants
+            .iter()
+            .map(|t| desired_for(&set, t).unwrap())
+            .collect();
+
+        let bodies = |connector: &str| -> HashSet<*const Body> {
+            all.iter()
+                .map(|d| {
+                    let d = d.iter().find(|d| d.connector == connector).unwrap();
+                    Arc::as_ptr(&d.body)
+                })
+                .collect()
+        };
+        // One body for fifty tenants where no variable is written …
+        assert_eq!(bodies("plain").len(), 1);
+        // … and one each where a variable makes them differ, each with its own value.
+        assert_eq!(bodies("varied").len(), 50);
+        let group = |d: &Desired| match &*d.body {
+            Body::Kizen(p) => p.references.filter_groups.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(group(&all[7][1]), ["Group 7"]);
+        assert_eq!(group(&all[7][0]), ["EU Leads"]);
+        // Where fields are written and the files read are shared by every tenant either way.
+        for i in 1..all.len() {
+            for (a, b) in all[0].iter().zip(&all[i]) {
+                assert!(Arc::ptr_eq(&a.field_locations, &b.field_locations));
+                assert!(Arc::ptr_eq(&a.files, &b.files));
+                assert_eq!(a.source_hash, b.source_hash);
+            }
+        }
+        // A shared body is the one a tenant would get on its own.
+        let alone = manifest::load(&WorkTree::new(root), "c").unwrap();
+        assert_eq!(desired_for(&alone, &tenants[3]).unwrap(), all[3]);
+        assert!(check_vars(&set, &tenants[3]).is_empty());
+        let undefined = check_vars(&set, &Tenant::new("bare", Platform::Kizen, "emulator"));
+        assert_eq!(
+            undefined
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "c/varied.yaml:9:33: undefined variable `${group}` for tenant `bare`: add `group` under the tenant's `vars` in ferry.yaml"
+            ]
+        );
+    }
+}

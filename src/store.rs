@@ -368,27 +368,28 @@ pub mod inventory {
 
     /// Insert or replace a row.
     pub fn upsert(conn: &Connection, tenant: &str, row: &InventoryRow) -> Result<()> {
-        conn.execute(
+        // Called once per connector of an apply: prepared once per connection.
+        conn.prepare_cached(
             "INSERT INTO inventory (tenant, connector, kind, live_id, name, applied_hash, source_hash, live_version, revision, created_by_ferry, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (tenant, connector) DO UPDATE SET kind = excluded.kind, live_id = excluded.live_id,
                name = excluded.name, applied_hash = excluded.applied_hash, source_hash = excluded.source_hash,
                live_version = excluded.live_version, revision = excluded.revision,
                created_by_ferry = excluded.created_by_ferry, updated_at = excluded.updated_at",
-            params![
-                tenant,
-                row.connector,
-                row.kind.as_str(),
-                row.live_id,
-                row.name,
-                row.applied_hash.0,
-                row.source_hash.0,
-                i64::try_from(row.live_version).unwrap_or(i64::MAX),
-                row.revision,
-                row.created_by_ferry,
-                now()
-            ],
-        )?;
+        )?
+        .execute(params![
+            tenant,
+            row.connector,
+            row.kind.as_str(),
+            row.live_id,
+            row.name,
+            row.applied_hash.0,
+            row.source_hash.0,
+            i64::try_from(row.live_version).unwrap_or(i64::MAX),
+            row.revision,
+            row.created_by_ferry,
+            now()
+        ])?;
         Ok(())
     }
 
@@ -429,10 +430,11 @@ pub mod clean {
         connector: &str,
         revision: &str,
     ) -> Result<()> {
-        conn.execute(
+        // Called once per connector of an apply: prepared once per connection.
+        conn.prepare_cached(
             "INSERT OR REPLACE INTO clean_sources (tenant, source_hash, connector, revision, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![tenant, source_hash.0, connector, revision, now()],
-        )?;
+        )?
+        .execute(params![tenant, source_hash.0, connector, revision, now()])?;
         Ok(())
     }
 

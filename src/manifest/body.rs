@@ -71,7 +71,7 @@ pub(crate) fn render(manifest: &Manifest, subst: &mut Substitution<'_>) -> Rende
 }
 
 /// The body every tenant shares, when no `${…}` is written in `manifest`'s spec.
-pub(crate) fn shared(manifest: &Manifest) -> Option<&Rendered> {
+fn shared(manifest: &Manifest) -> Option<&Rendered> {
     manifest
         .shared
         .rendered

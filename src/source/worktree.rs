@@ -279,6 +279,37 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn special_files_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let pipe = dir.path().join("c/pipe.sql");
+        fs::create_dir_all(pipe.parent().unwrap()).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let snap = WorkTree::new(dir.path());
+        // Opening a named pipe for reading would wait for a writer; it is refused at once.
+        assert_eq!(
+            snap.read("c/pipe.sql").unwrap_err().to_string(),
+            "`c/pipe.sql` is not a regular file"
+        );
+        assert_eq!(snap.entry("c/pipe.sql").unwrap(), Some(EntryKind::Other));
+        assert_eq!(
+            snap.list("c").unwrap(),
+            [Entry {
+                path: "c/pipe.sql".into(),
+                kind: EntryKind::Other
+            }]
+        );
+        assert!(matches!(
+            snap.read("c/missing.sql").unwrap_err(),
+            Error::Io { .. }
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn reports_symlinks_with_their_targets() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
