@@ -173,6 +173,19 @@ pub fn drift_description<S: AsRef<str>>(drifted: &[S]) -> String {
     }
 }
 
+/// `suspended: 2 changes not applied` when changes wait, `suspended · in sync · 14
+/// connectors` when none do (warnings counted as in [`in_sync_description`]).
+pub fn suspended_description(changes: usize, connectors: usize, warnings: u32) -> String {
+    if changes > 0 {
+        format!(
+            "suspended: {} not applied",
+            plural(changes, "change", "changes")
+        )
+    } else {
+        format!("suspended · {}", in_sync_description(connectors, warnings))
+    }
+}
+
 /// `invalid manifests: <first error> (+N more)`, where `total` counts every error.
 pub fn invalid_manifests_description(first_error: &str, total: usize) -> String {
     format!(
@@ -272,6 +285,39 @@ impl CommitStatus {
             StatusState::Failure
         };
         Self::new(drift_context(tenant), state, drift_description(drifted))
+    }
+
+    /// On `ferry/<tenant>/drift`: failure with the connectors and the fields that changed
+    /// (`drift: orders (name, liveSql)`, within the smallest forge's limit, see
+    /// [`crate::drift::short_form`]), success `no drift` otherwise.
+    pub fn drift_found(tenant: &str, drifted: &[crate::drift::DriftRecord]) -> Self {
+        let state = if drifted.is_empty() {
+            StatusState::Success
+        } else {
+            StatusState::Failure
+        };
+        Self::new(
+            drift_context(tenant),
+            state,
+            crate::drift::short_form(drifted),
+        )
+    }
+
+    /// On `ferry/<tenant>` of a tenant a person suspended: pending `suspended: N changes
+    /// not applied` while changes wait (the commit is not applied), success `suspended ·
+    /// in sync · …` when the tenant already holds it.
+    pub fn suspended(tenant: &str, changes: usize, connectors: usize, warnings: u32) -> Self {
+        let state = if changes > 0 {
+            StatusState::Pending
+        } else {
+            StatusState::Success
+        };
+        Self::new(
+            sync_context(tenant),
+            state,
+            suspended_description(changes, connectors, warnings),
+        )
+        .with_warnings(warnings)
     }
 
     /// The same status with this target URL.
