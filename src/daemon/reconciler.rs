@@ -615,10 +615,6 @@ impl EngineReconciler {
         let changes = planned.plan.changes();
         let warnings = self.open_warning_count(tenant).await;
         let checked = Checked::of(planned);
-        let status = CommitStatus::suspended(tenant, changes, connectors, warnings);
-        self.post(sha, status.clone()).await;
-        self.post(sha, CommitStatus::drift_found(tenant, &checked.drift))
-            .await;
         let report = ApplyReport {
             tenant: tenant.to_owned(),
             revision: sha.to_owned(),
@@ -626,6 +622,11 @@ impl EngineReconciler {
             in_sync: 0,
             closed_warnings: Vec::new(),
         };
+        let otherwise = sync_status(tenant, &planned.plan, &report, connectors, warnings);
+        let status = CommitStatus::suspended(changes, otherwise);
+        self.post(sha, status.clone()).await;
+        self.post(sha, CommitStatus::drift_found(tenant, &checked.drift))
+            .await;
         self.notify(Observation::finished(tenant, sha, &planned.plan, &report))
             .await;
         let drifted: Vec<&str> = checked.drift.iter().map(|d| d.connector.as_str()).collect();

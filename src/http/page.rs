@@ -260,7 +260,7 @@ fn drift_badge(t: &TenantSummary) -> Badge {
 
 fn suspended_badge(t: &TenantSummary, now: DateTime<Utc>) -> Option<Badge> {
     let s = t.suspended.as_ref()?;
-    let mut b = Badge::new("s-pause", "suspended", "⏸ Suspended");
+    let mut b = Badge::new("s-pause", "suspended", "‖ Suspended");
     let since = Moment::parse(&s.since, now).map(|m| format!("since {}", m.exact));
     b.title = Some(
         [since, s.reason.as_deref().map(shown)]
@@ -291,7 +291,7 @@ fn outcome_badge(outcome: &str) -> Badge {
         "ok" => ("s-ok", "✓ ok"),
         "warning" => ("s-warn", "⚠ applied with warnings"),
         "drift" => ("s-warn", "⚠ drift found"),
-        "suspended" => ("s-pause", "⏸ suspended: not applied"),
+        "suspended" => ("s-pause", "‖ suspended: not applied"),
         "blocked" => ("s-block", "■ blocked"),
         "failed" => ("s-bad", "✕ failed"),
         "error" => ("s-bad", "✕ unreachable"),
@@ -1031,7 +1031,7 @@ mod tests {
             r#"<li><code>name</code></li>"#,
             r#"<span class="d-add">+  &#34;name&#34;: &#34;Orders (edited)&#34;,</span>"#,
             "applied as",
-            "⏸ Suspended",
+            "‖ Suspended",
             "quarter close",
             r#"href="https://app.kizen.com""#,
             "Open in Kizen",

@@ -173,16 +173,16 @@ pub fn drift_description<S: AsRef<str>>(drifted: &[S]) -> String {
     }
 }
 
-/// `suspended: 2 changes not applied` when changes wait, `suspended · in sync · 14
-/// connectors` when none do (warnings counted as in [`in_sync_description`]).
-pub fn suspended_description(changes: usize, connectors: usize, warnings: u32) -> String {
+/// `suspended: 2 changes not applied` when changes wait; else `suspended · ` and what the
+/// tenant's status would say (`in sync · 14 connectors`, `1 waiting: …`).
+pub fn suspended_description(changes: usize, otherwise: &str) -> String {
     if changes > 0 {
         format!(
             "suspended: {} not applied",
             plural(changes, "change", "changes")
         )
     } else {
-        format!("suspended · {}", in_sync_description(connectors, warnings))
+        format!("suspended · {otherwise}")
     }
 }
 
@@ -303,21 +303,21 @@ impl CommitStatus {
         )
     }
 
-    /// On `ferry/<tenant>` of a tenant a person suspended: pending `suspended: N changes
-    /// not applied` while changes wait (the commit is not applied), success `suspended ·
-    /// in sync · …` when the tenant already holds it.
-    pub fn suspended(tenant: &str, changes: usize, connectors: usize, warnings: u32) -> Self {
+    /// On `ferry/<tenant>` of a tenant a person suspended, given the status a pass that
+    /// applied nothing would post (`otherwise`): pending `suspended: N changes not applied`
+    /// while changes wait (the commit is not applied); else that status, its description
+    /// starting `suspended · `.
+    pub fn suspended(changes: usize, otherwise: CommitStatus) -> Self {
         let state = if changes > 0 {
             StatusState::Pending
         } else {
-            StatusState::Success
+            otherwise.state
         };
-        Self::new(
-            sync_context(tenant),
+        CommitStatus {
+            description: suspended_description(changes, &otherwise.description),
             state,
-            suspended_description(changes, connectors, warnings),
-        )
-        .with_warnings(warnings)
+            ..otherwise
+        }
     }
 
     /// The same status with this target URL.
@@ -369,6 +369,34 @@ pub fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
             out.push('…');
             Cow::Owned(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod suspended_tests {
+    use super::*;
+
+    #[test]
+    fn a_suspended_tenant_s_status_says_so_and_what_waits() {
+        let waiting = CommitStatus::in_sync("prod", 3, 1);
+        let s = CommitStatus::suspended(2, waiting.clone());
+        assert_eq!(
+            (s.state, s.description.as_str(), s.context.as_str()),
+            (
+                StatusState::Pending,
+                "suspended: 2 changes not applied",
+                "ferry/prod"
+            )
+        );
+        let s = CommitStatus::suspended(0, waiting);
+        assert_eq!(
+            (s.state, s.description.as_str(), s.warnings),
+            (
+                StatusState::Success,
+                "suspended · in sync · 3 connectors · 1 warning",
+                1
+            )
+        );
     }
 }
 
