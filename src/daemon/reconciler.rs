@@ -225,6 +225,16 @@ impl EngineReconciler {
         }
     }
 
+    /// Whether the last check recorded drift in `tenant`.
+    async fn drift_recorded(&self, tenant: &str) -> bool {
+        let t = tenant.to_owned();
+        self.engine
+            .store()
+            .call(move |c| tenant_state::get(c, &t))
+            .await
+            .is_ok_and(|st| !st.drift.is_empty())
+    }
+
     async fn open_warning_count(&self, tenant: &str) -> u32 {
         let t = tenant.to_owned();
         self.engine
@@ -514,7 +524,9 @@ impl Reconciler for EngineReconciler {
             .tenant(tenant)
             .map(|t| t.drift.is_some())
             .unwrap_or(false);
-        if tenant_cfg_has_drift || !drifted.is_empty() {
+        // A tenant without drift checks gets a drift status when drift appears, and the
+        // one saying it cleared.
+        if tenant_cfg_has_drift || !drifted.is_empty() || self.drift_recorded(tenant).await {
             self.post(&sha, CommitStatus::drift_found(tenant, &checked.drift))
                 .await;
         }
@@ -625,8 +637,11 @@ impl EngineReconciler {
         let otherwise = sync_status(tenant, &planned.plan, &report, connectors, warnings);
         let status = CommitStatus::suspended(changes, otherwise);
         self.post(sha, status.clone()).await;
-        self.post(sha, CommitStatus::drift_found(tenant, &checked.drift))
-            .await;
+        let drift_checks = self.engine.tenant(tenant).is_ok_and(|t| t.drift.is_some());
+        if drift_checks || !checked.drift.is_empty() || self.drift_recorded(tenant).await {
+            self.post(sha, CommitStatus::drift_found(tenant, &checked.drift))
+                .await;
+        }
         self.notify(Observation::finished(tenant, sha, &planned.plan, &report))
             .await;
         let drifted: Vec<&str> = checked.drift.iter().map(|d| d.connector.as_str()).collect();
