@@ -274,12 +274,18 @@ struct Checked {
 
 impl Checked {
     fn of(planned: &crate::engine::Planned) -> Self {
+        let by_id: std::collections::HashMap<&str, &crate::model::LiveSummary> = planned
+            .live
+            .summaries
+            .iter()
+            .map(|s| (s.id.as_str(), s))
+            .collect();
         let mut live_seen = BTreeMap::new();
         for action in &planned.plan.actions {
             let Some(id) = action.op.live_id() else {
                 continue;
             };
-            if let Some(s) = planned.live.summaries.iter().find(|s| s.id == id) {
+            if let Some(s) = by_id.get(id) {
                 live_seen.insert(
                     action.connector.clone(),
                     tenant_state::LiveSeen {
