@@ -58,10 +58,14 @@ pub enum Command {
     Serve(crate::commands::serve::ServeArgs),
     /// Serve the three platforms' APIs for the tenants of a seed file (for trying ferry and testing).
     Emulator(crate::commands::emulator::EmulatorArgs),
-    /// Show every tenant's sync and drift state, warnings and commit from a running `ferry serve`.
+    /// Show every tenant's sync and drift state, warnings and commit from a running `ferry serve`; with TENANT, its connectors and drift diffs.
     Status(crate::commands::status::StatusArgs),
     /// Run each SmartConnector's Live SQL and its test cases on chDB; report per connector.
     Test(crate::commands::test::TestArgs),
+    /// Stop a running `ferry serve` applying to a tenant (it still plans and drift-checks it).
+    Suspend(crate::commands::suspend::SuspendArgs),
+    /// Let a running `ferry serve` apply to a suspended tenant again.
+    Resume(crate::commands::suspend::ResumeArgs),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -81,6 +85,8 @@ pub fn main() -> ExitCode {
         Command::Schema(_) => crate::commands::schema::run(),
         Command::Status(args) => crate::commands::status::run(&args),
         Command::Test(args) => crate::commands::test::run(&args),
+        Command::Suspend(args) => crate::commands::suspend::suspend(&args),
+        Command::Resume(args) => crate::commands::suspend::resume(&args),
     }
 }
 

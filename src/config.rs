@@ -172,6 +172,10 @@ pub struct Tenant {
     pub platform: Platform,
     /// Base URL of the tenant's API, or `emulator` for an in-process emulated tenant.
     pub url: String,
+    /// The address of the tenant in the platform's own web app (`https://app.kizen.com`),
+    /// linked from the status page so a person can go and look. Optional.
+    #[serde(default)]
+    pub ui_url: Option<String>,
     /// Data center (for example `us-west`); cross-region plugin promotion is refused.
     #[serde(default)]
     pub region: Option<String>,
@@ -311,6 +315,7 @@ impl Tenant {
             name: name.into(),
             platform,
             url: url.into(),
+            ui_url: None,
             region: None,
             business: None,
             auth: Auth::default(),

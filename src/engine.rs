@@ -21,13 +21,13 @@ use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
 use crate::lock::Lock;
-use crate::model::{Body, Catalog, Desired, FieldLocations, LiveObject, Location};
+use crate::model::{Body, Catalog, ContentHash, Desired, FieldLocations, LiveObject, Location};
 use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
 use crate::provider::{self, ClientOptions, Provider};
 use crate::recovery;
 use crate::review;
-use crate::store::{self, InventoryRow, Store, clean, inventory};
+use crate::store::{self, InventoryRow, Store, applied, clean, inventory};
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
@@ -288,8 +288,23 @@ impl Engine {
         let provider = h.provider.as_ref();
         let desired = &*canonical(desired);
         let t = tenant.to_owned();
-        let rows = self.store.call(move |c| inventory::list(c, &t)).await?;
-        let inventory: Vec<InventoryEntry> = rows.into_iter().map(to_entry).collect();
+        let (rows, mut bodies) = self
+            .store
+            .call(move |c| Ok((inventory::list(c, &t)?, applied::list(c, &t)?)))
+            .await?;
+        let inventory: Vec<InventoryEntry> = rows
+            .into_iter()
+            .map(|r| {
+                let applied_body = bodies
+                    .remove(&r.connector)
+                    .filter(|(hash, _)| *hash == r.applied_hash)
+                    .map(|(_, body)| body);
+                InventoryEntry {
+                    applied_body,
+                    ..to_entry(r)
+                }
+            })
+            .collect();
         let summaries = provider.list().await?;
         let mut policy = self.policy(cfg, revision, drift, now).await?;
         let ids = plan::needs_export(desired, &summaries, &inventory, &policy);
@@ -345,8 +360,49 @@ impl Engine {
             warnings: h.cfg.warnings,
         };
         let mut report = apply::apply(&ctx, &planned.plan).await;
+        self.keep_applied(planned).await?;
         report.closed_warnings = self.review_with(tenant, planned.catalog.as_ref()).await?;
         Ok(report)
+    }
+
+    /// Keep the content ferry now holds as applied to each connector of the plan (what a
+    /// later drift is compared against): the body a create or replace sent, the live body
+    /// an adoption or a recorded no-op took as it was. Only what the inventory confirms
+    /// is kept; the bodies of pruned connectors go.
+    async fn keep_applied(&self, planned: &Planned) -> Result<()> {
+        let exported = &planned.live.exported;
+        let mut bodies: Vec<(String, ContentHash, Body)> = Vec::new();
+        for action in &planned.plan.actions {
+            match &action.op {
+                plan::Op::Create { body, hash, .. } | plan::Op::Replace { body, hash, .. } => {
+                    bodies.push((action.connector.clone(), hash.clone(), (**body).clone()));
+                }
+                plan::Op::Adopt {
+                    live_id, live_hash, ..
+                }
+                | plan::Op::Noop {
+                    live_id,
+                    applied_hash: Some(live_hash),
+                    ..
+                } => {
+                    if let Some(o) = exported.get(live_id) {
+                        bodies.push((action.connector.clone(), live_hash.clone(), o.body.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let tenant = planned.plan.tenant.clone();
+        self.store
+            .call(move |c| {
+                for (connector, hash, body) in &bodies {
+                    applied::record(c, &tenant, connector, hash, body)?;
+                }
+                applied::forget_unmanaged(c, &tenant)?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
     }
 
     /// Close the open warnings of `tenant` that ferry now sees resolved (a reference the
@@ -486,6 +542,7 @@ fn to_entry(r: InventoryRow) -> InventoryEntry {
         live_version: r.live_version,
         revision: r.revision,
         created_by_ferry: r.created_by_ferry,
+        applied_body: None,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod config;
 pub mod daemon;
 pub mod desired;
 pub mod diagnostic;
+pub mod drift;
 pub mod emulator;
 pub mod encode;
 pub mod engine;

@@ -1,22 +1,26 @@
 //! The state store: one SQLite file per ferry replica.
 //!
 //! It owns, per tenant: the inventory (`metadata.name` ↔ live id, applied content hash,
-//! revision), the source hashes applied cleanly (what promotion reads), the history of
-//! reconciles, the open import warnings, the revision bookkeeping, and the journal that
-//! apply writes *before* every mutating call so a crash can be resolved on the next start.
+//! revision), the content ferry applied (what a drift is compared against), the source
+//! hashes applied cleanly (what promotion reads), the history of reconciles, the open
+//! import warnings, the revision and drift bookkeeping (with each drift's fields and diff
+//! and the live names last seen), whether a person suspended the tenant, and the journal
+//! that apply writes *before* every mutating call so a crash can be resolved on the next
+//! start.
 //! Other modules add tables through named migrations (see [`Store::open_with`]).
 //!
 //! All access goes through [`Store::call`], which runs the closure on the blocking pool:
 //! SQLite never runs on an async worker. The store holds no secrets: nothing that reaches
 //! it (names, ids, hashes, messages) is a credential.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ContentHash, Kind, Warning, WarningKind};
+use crate::model::{Body, ContentHash, Kind, Warning, WarningKind};
 
 /// Errors of the state store.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +83,10 @@ pub struct Migration {
 }
 
 /// The store's own migrations.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "store-0001-init",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "store-0001-init",
+        sql: r#"
 CREATE TABLE inventory (
     tenant            TEXT NOT NULL,
     connector         TEXT NOT NULL,
@@ -144,7 +149,27 @@ CREATE TABLE journal (
 );
 CREATE INDEX journal_open ON journal (tenant, resolved);
 "#,
-}];
+    },
+    Migration {
+        name: "store-0002-drift-live-suspension",
+        sql: r#"
+ALTER TABLE tenant_state ADD COLUMN drift_detail TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tenant_state ADD COLUMN live_seen TEXT NOT NULL DEFAULT '{}';
+CREATE TABLE applied_bodies (
+    tenant     TEXT NOT NULL,
+    connector  TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (tenant, connector)
+);
+CREATE TABLE suspensions (
+    tenant  TEXT PRIMARY KEY,
+    since   TEXT NOT NULL,
+    reason  TEXT
+);
+"#,
+    },
+];
 
 /// The SQLite state store. Cheap to clone.
 #[derive(Clone)]
@@ -572,17 +597,38 @@ pub mod tenant {
         pub seen_revision: Option<String>,
         /// Connectors found drifted at the last check.
         pub drift: Vec<String>,
+        /// The same drift with its fields and diffs.
+        pub drift_detail: Vec<crate::drift::DriftRecord>,
+        /// The live id and name of each connector (`metadata.name`) at the last check.
+        pub live_seen: BTreeMap<String, LiveSeen>,
         /// The last error that stopped a reconcile, if the latest one failed.
         pub last_error: Option<String>,
         /// When this row last changed.
         pub updated_at: Option<String>,
     }
 
+    /// A connector as the tenant's list showed it.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct LiveSeen {
+        /// The platform's id.
+        pub live_id: String,
+        /// Its name in the tenant.
+        pub name: String,
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+        serde_json::from_str(text).map_err(|e| Error::Decode {
+            table: "tenant_state",
+            message: e.to_string(),
+        })
+    }
+
     /// Read a tenant's state (default when never reconciled).
     pub fn get(conn: &Connection, tenant: &str) -> Result<TenantState> {
         let row = conn
             .query_row(
-                "SELECT applied_revision, seen_revision, drift, last_error, updated_at FROM tenant_state WHERE tenant = ?1",
+                "SELECT applied_revision, seen_revision, drift, last_error, updated_at, drift_detail, live_seen FROM tenant_state WHERE tenant = ?1",
                 [tenant],
                 |r| {
                     Ok((
@@ -591,21 +637,21 @@ pub mod tenant {
                         r.get::<_, String>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((applied, seen, drift, last_error, updated)) = row else {
+        let Some((applied, seen, drift, last_error, updated, detail, live)) = row else {
             return Ok(TenantState::default());
         };
-        let drift = serde_json::from_str(&drift).map_err(|e| Error::Decode {
-            table: "tenant_state",
-            message: e.to_string(),
-        })?;
         Ok(TenantState {
             applied_revision: applied,
             seen_revision: seen,
-            drift,
+            drift: decode(&drift)?,
+            drift_detail: decode(&detail)?,
+            live_seen: decode(&live)?,
             last_error,
             updated_at: Some(updated),
         })
@@ -614,15 +660,139 @@ pub mod tenant {
     /// Write a tenant's state.
     pub fn put(conn: &Connection, tenant: &str, state: &TenantState) -> Result<()> {
         let drift = serde_json::to_string(&state.drift).unwrap_or_else(|_| "[]".to_owned());
+        let detail = serde_json::to_string(&state.drift_detail).unwrap_or_else(|_| "[]".to_owned());
+        let live = serde_json::to_string(&state.live_seen).unwrap_or_else(|_| "{}".to_owned());
         conn.execute(
-            "INSERT INTO tenant_state (tenant, applied_revision, seen_revision, drift, last_error, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO tenant_state (tenant, applied_revision, seen_revision, drift, last_error, updated_at, drift_detail, live_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (tenant) DO UPDATE SET applied_revision = excluded.applied_revision,
                seen_revision = excluded.seen_revision, drift = excluded.drift,
-               last_error = excluded.last_error, updated_at = excluded.updated_at",
-            params![tenant, state.applied_revision, state.seen_revision, drift, state.last_error, now()],
+               last_error = excluded.last_error, updated_at = excluded.updated_at,
+               drift_detail = excluded.drift_detail, live_seen = excluded.live_seen",
+            params![tenant, state.applied_revision, state.seen_revision, drift, state.last_error, now(), detail, live],
         )?;
         Ok(())
+    }
+}
+
+/// The content ferry applied per connector: what a drift is compared against, so the
+/// diff of a drift shows what a person changed even after git moved on.
+pub mod applied {
+    use super::*;
+
+    /// The body ferry applied to each connector of `tenant`, with its hash.
+    pub fn list(conn: &Connection, tenant: &str) -> Result<BTreeMap<String, (ContentHash, Body)>> {
+        let mut stmt = conn
+            .prepare_cached("SELECT connector, hash, body FROM applied_bodies WHERE tenant = ?1")?;
+        let rows = stmt.query_map([tenant], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (connector, hash, body) = row?;
+            // A body this version cannot read is left out: the drift then shows no diff.
+            if let Ok(body) = serde_json::from_str::<Body>(&body) {
+                out.insert(connector, (ContentHash(hash), body));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record `body` (whose hash is `hash`) as applied to `connector`, when the inventory
+    /// says ferry applied exactly that content there. Returns whether it was recorded.
+    pub fn record(
+        conn: &Connection,
+        tenant: &str,
+        connector: &str,
+        hash: &ContentHash,
+        body: &Body,
+    ) -> Result<bool> {
+        let applied: Option<String> = conn
+            .query_row(
+                "SELECT applied_hash FROM inventory WHERE tenant = ?1 AND connector = ?2",
+                params![tenant, connector],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if applied.as_deref() != Some(hash.0.as_str()) {
+            return Ok(false);
+        }
+        let text = serde_json::to_string(body).map_err(|e| Error::Decode {
+            table: "applied_bodies",
+            message: e.to_string(),
+        })?;
+        conn.execute(
+            "INSERT INTO applied_bodies (tenant, connector, hash, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant, connector) DO UPDATE SET hash = excluded.hash, body = excluded.body",
+            params![tenant, connector, hash.0, text],
+        )?;
+        Ok(true)
+    }
+
+    /// Forget the bodies of connectors the inventory no longer holds (pruned).
+    pub fn forget_unmanaged(conn: &Connection, tenant: &str) -> Result<usize> {
+        Ok(conn.execute(
+            "DELETE FROM applied_bodies WHERE tenant = ?1
+             AND connector NOT IN (SELECT connector FROM inventory WHERE tenant = ?1)",
+            [tenant],
+        )?)
+    }
+}
+
+/// Tenants a person suspended: `ferry serve` plans and drift-checks them but applies
+/// nothing until they are resumed. Kept across restarts.
+pub mod suspension {
+    use super::*;
+
+    /// A suspension.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Suspension {
+        /// When it began (RFC 3339).
+        pub since: String,
+        /// Why, in the words of whoever suspended it.
+        pub reason: Option<String>,
+    }
+
+    /// The tenant's suspension, if any.
+    pub fn get(conn: &Connection, tenant: &str) -> Result<Option<Suspension>> {
+        Ok(conn
+            .query_row(
+                "SELECT since, reason FROM suspensions WHERE tenant = ?1",
+                [tenant],
+                |r| {
+                    Ok(Suspension {
+                        since: r.get(0)?,
+                        reason: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Suspend `tenant` (a tenant already suspended keeps its start, and takes the new
+    /// reason when one is given). Returns the suspension in force.
+    pub fn suspend(conn: &Connection, tenant: &str, reason: Option<&str>) -> Result<Suspension> {
+        conn.execute(
+            "INSERT INTO suspensions (tenant, since, reason) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant) DO UPDATE SET reason = coalesce(excluded.reason, reason)",
+            params![tenant, now(), reason],
+        )?;
+        get(conn, tenant)?.ok_or_else(|| Error::Decode {
+            table: "suspensions",
+            message: format!("{tenant} was not recorded"),
+        })
+    }
+
+    /// Resume `tenant`; the suspension it had, if any.
+    pub fn resume(conn: &Connection, tenant: &str) -> Result<Option<Suspension>> {
+        let was = get(conn, tenant)?;
+        conn.execute("DELETE FROM suspensions WHERE tenant = ?1", [tenant])?;
+        Ok(was)
     }
 }
 
@@ -948,6 +1118,113 @@ mod tests {
         store
             .call_blocking(|c| Ok(c.execute("INSERT INTO extra_table (x) VALUES (1)", [])?))
             .unwrap();
+    }
+
+    #[test]
+    fn suspensions_survive_a_reopen_and_keep_their_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = Store::open(&path).unwrap();
+        let first = store
+            .call_blocking(|c| suspension::suspend(c, "prod", Some("migration")))
+            .unwrap();
+        assert_eq!(first.reason.as_deref(), Some("migration"));
+        let again = store
+            .call_blocking(|c| suspension::suspend(c, "prod", None))
+            .unwrap();
+        assert_eq!(
+            again, first,
+            "suspending again keeps the start and the reason"
+        );
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(
+            store.call_blocking(|c| suspension::get(c, "prod")).unwrap(),
+            Some(first.clone())
+        );
+        assert_eq!(
+            store
+                .call_blocking(|c| suspension::get(c, "sandbox"))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .call_blocking(|c| suspension::resume(c, "prod"))
+                .unwrap(),
+            Some(first)
+        );
+        assert_eq!(
+            store.call_blocking(|c| suspension::get(c, "prod")).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn applied_bodies_are_kept_only_for_what_the_inventory_says_was_applied() {
+        use crate::plan::testing::kizen;
+        let store = Store::in_memory(&[]).unwrap();
+        let d = kizen("orders").sql("select 1\n").build();
+        let other = kizen("orders").sql("select 2\n").build();
+        let mut r = row("orders");
+        r.applied_hash = d.hash.clone();
+        store
+            .call_blocking(|c| inventory::upsert(c, "prod", &r))
+            .unwrap();
+        let recorded = store
+            .call_blocking(|c| {
+                Ok((
+                    applied::record(c, "prod", "orders", &other.hash, &other.body)?,
+                    applied::record(c, "prod", "orders", &d.hash, &d.body)?,
+                    applied::record(c, "prod", "refunds", &d.hash, &d.body)?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(recorded, (false, true, false));
+        let kept = store.call_blocking(|c| applied::list(c, "prod")).unwrap();
+        assert_eq!(kept["orders"], (d.hash.clone(), (*d.body).clone()));
+        store
+            .call_blocking(|c| {
+                inventory::remove(c, "prod", "orders")?;
+                applied::forget_unmanaged(c, "prod")
+            })
+            .unwrap();
+        assert!(
+            store
+                .call_blocking(|c| applied::list(c, "prod"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn drift_detail_and_live_names_round_trip() {
+        let store = Store::in_memory(&[]).unwrap();
+        let state = tenant::TenantState {
+            drift: vec!["orders".into()],
+            drift_detail: vec![crate::drift::DriftRecord {
+                connector: "orders".into(),
+                kind: Kind::SmartConnector,
+                live_name: "Orders (edited)".into(),
+                live_id: "7".into(),
+                fields: vec!["name".into()],
+                diff: Vec::new(),
+            }],
+            live_seen: BTreeMap::from([(
+                "orders".to_owned(),
+                tenant::LiveSeen {
+                    live_id: "7".into(),
+                    name: "Orders (edited)".into(),
+                },
+            )]),
+            ..Default::default()
+        };
+        store
+            .call_blocking(|c| tenant::put(c, "prod", &state))
+            .unwrap();
+        let read = store.call_blocking(|c| tenant::get(c, "prod")).unwrap();
+        assert_eq!(read.drift_detail, state.drift_detail);
+        assert_eq!(read.live_seen, state.live_seen);
     }
 
     #[test]

@@ -295,10 +295,12 @@ async fn alertmanager_hears_firing_alerts_again_and_nobody_else_does() {
     assert_eq!(r.violations(), Vec::<String>::new());
 }
 
-/// The acceptance test: a connector edited by hand in the emulator reaches Slack, Teams,
-/// the webhook and Alertmanager once; a second drift check sends nothing; restoring it
-/// sends one "resolved" each; an edit during a receiver outage and a restart of ferry
-/// arrives once, after both.
+/// The acceptance test: a connector edited by hand in the emulator shows the fields that
+/// changed, and their diff, in the drift status, the API, the status page, `ferry status`
+/// and the webhook's facts; it reaches Slack, Teams, the webhook and Alertmanager once; a
+/// second drift check sends nothing; restoring it sends one "resolved" each and clears the
+/// diff everywhere; an edit during a receiver outage and a restart of ferry arrives once,
+/// after both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hand_edit_is_announced_once_resolved_once_and_survives_an_outage() {
     let r = Receivers::start().await;
@@ -378,6 +380,97 @@ async fn a_hand_edit_is_announced_once_resolved_once_and_survives_an_outage() {
         hook["data"]["conditions"][0]["facts"]["liveName"],
         "Orders (edited)"
     );
+    // The changed fields and their diff, everywhere a person looks.
+    let removed = r#"-  "name": "Orders","#;
+    let added = r#"+  "name": "Orders (edited)","#;
+    let facts = &hook["data"]["conditions"][0]["facts"];
+    assert_eq!(facts["fields"], "name", "{facts}");
+    let diff = facts["diff"].as_str().unwrap();
+    for line in ["--- applied/settings", "+++ live/settings", removed, added] {
+        assert!(
+            diff.lines().any(|l| l == line),
+            "{line:?} in the webhook's diff:\n{diff}"
+        );
+    }
+    assert!(
+        hook["data"]["conditions"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("(changed: name)"),
+        "{hook}"
+    );
+    assert_eq!(
+        status(&origin, head, "ferry/prod/drift"),
+        Some(daemon_support::process::Status {
+            state: "failure".into(),
+            description: "drift: orders (name)".into(),
+        })
+    );
+    let api = format!("http://127.0.0.1:{}", ferry.port);
+    let tenant: Value = reqwest::get(format!("{api}/api/v1/tenants/prod"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tenant["driftState"], "drifted");
+    assert_eq!(
+        tenant["lastOutcome"], "drift",
+        "a drift check is not a no-op"
+    );
+    let detail = &tenant["driftDetail"][0];
+    assert_eq!(detail["connector"], "orders");
+    assert_eq!(detail["liveName"], "Orders (edited)");
+    assert_eq!(detail["fields"], serde_json::json!(["name"]));
+    let lines: Vec<&str> = detail["diff"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines.contains(&removed) && lines.contains(&added),
+        "{lines:?}"
+    );
+    let connector = &tenant["connectorList"][0];
+    assert_eq!(
+        (&connector["name"], &connector["appliedName"]),
+        (&Value::from("Orders (edited)"), &Value::from("Orders")),
+        "the live name, not the one ferry applied"
+    );
+    let page = reqwest::get(format!("{api}/tenants/prod"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for seen in [
+        "<li><code>name</code></li>",
+        r#"<span class="d-del">-  &#34;name&#34;: &#34;Orders&#34;,</span>"#,
+        r#"<span class="d-add">+  &#34;name&#34;: &#34;Orders (edited)&#34;,</span>"#,
+        "⚠ drift found",
+    ] {
+        assert!(page.contains(seen), "{seen} in the page:\n{page}");
+    }
+    let shown = tokio::task::block_in_place(|| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["status", "prod", "--server", &api])
+            .env_remove("FERRY_SERVER")
+            .output()
+            .unwrap()
+    });
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert_eq!(shown.status.code(), Some(0), "{text}");
+    for seen in [
+        "* orders  SmartConnector  now named Orders (edited); changed: name",
+        &format!("      {removed}"),
+        &format!("      {added}"),
+    ] {
+        assert!(
+            text.contains(seen),
+            "{seen:?} in `ferry status prod`:\n{text}"
+        );
+    }
     assert_eq!(
         hook["data"]["statusPage"],
         format!("https://ferry.example.test/tenants/prod?commit={head}")
@@ -404,6 +497,18 @@ async fn a_hand_edit_is_announced_once_resolved_once_and_survives_an_outage() {
     check(&mut ferry, &ws, &passes).await;
     assert_eq!(r.counts(), every(2));
     assert_eq!(last(&r, Kind::Webhook)["type"], "drift.resolved");
+    let tenant: Value = reqwest::get(format!("{api}/api/v1/tenants/prod"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tenant["driftDetail"], serde_json::json!([]), "{tenant}");
+    assert_eq!(tenant["connectorList"][0]["name"], "Orders");
+    assert_eq!(
+        status(&origin, head, "ferry/prod/drift").map(|s| s.description),
+        Some("no drift".to_owned())
+    );
     let ended = alert(&last(&r, Kind::Alertmanager), "orders").clone();
     assert_eq!(ended["labels"], opened["labels"]);
     assert_eq!(ended["startsAt"], opened["startsAt"]);

@@ -417,7 +417,7 @@ fn the_status_page_and_the_probes_answer() {
     assert_eq!(status, 200);
     assert!(page.contains(r#"class="highlight""#), "{page}");
     assert!(
-        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "the connector's name is escaped"
     );
     assert!(

@@ -347,7 +347,7 @@ async fn a_hand_edit_shows_up_as_drift_and_self_heal_restores_it() {
     // At most a minute and a bit: the next drift check finds it.
     let drift = Status {
         state: "failure".to_owned(),
-        description: "drift: orders".to_owned(),
+        description: "drift: orders (name)".to_owned(),
     };
     wait_status_within(
         &mut ferry,

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod schema;
 pub mod serve;
 pub mod status;
+pub mod suspend;
 pub mod test;
 pub mod validate;
 

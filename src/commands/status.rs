@@ -1,5 +1,8 @@
 //! `ferry status`: the status page's table in a terminal, read from a running
-//! `ferry serve` (`GET /api/v1/tenants`).
+//! `ferry serve` (`GET /api/v1/tenants`); `ferry status TENANT` shows one tenant as its
+//! page does (`GET /api/v1/tenants/{name}`): its states, whether it is suspended, its
+//! connectors with their live names, and each drifted connector with the fields that
+//! changed and the unified diff of what ferry applied against what the tenant holds.
 //!
 //! Text output is a table (colour only when stdout is a terminal and `NO_COLOR` is unset;
 //! names and messages from manifests and platforms with their control characters shown as
@@ -9,7 +12,8 @@
 //!
 //! Exit codes: 0 every tenant shown is fine (in sync, pending, syncing, or owned by another
 //! replica); 1 any tenant this replica owns is failed, blocked or unreachable (`error`),
-//! or ferry could not be asked. Scripts and probes can act on it.
+//! or ferry could not be asked (an unknown tenant too). Scripts and probes can act on it.
+//! Drift does not change the exit code: it is reported, and the drift status carries it.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -27,6 +31,8 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9400";
 /// Arguments of `ferry status`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
+    /// Show this tenant in full: connectors, drift with its diffs, warnings.
+    pub tenant: Option<String>,
     /// Base URL of a running `ferry serve`.
     #[arg(long, env = "FERRY_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
@@ -97,6 +103,33 @@ pub fn run(args: &StatusArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    if let Some(tenant) = &args.tenant {
+        return match runtime.block_on(fetch_tenant(&args.server, tenant)) {
+            Ok(detail) => {
+                match args.output {
+                    Output::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&detail).unwrap_or_default()
+                    ),
+                    Output::Text => {
+                        let colour = std::io::stdout().is_terminal()
+                            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+                        print!("{}", render_tenant(&detail, colour));
+                    }
+                }
+                let list = serde_json::json!({"tenants": [detail]});
+                if troubled(&list).is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
     match runtime.block_on(fetch(&args.server)) {
         Ok(list) => {
             let troubled = troubled(&list);
@@ -158,13 +191,56 @@ pub fn troubled(list: &Value) -> Vec<String> {
 /// # Errors
 /// Every [`Error`] variant.
 pub async fn fetch(server: &str) -> Result<Value, Error> {
+    let value = call(server, reqwest::Method::GET, "/api/v1/tenants", None, None).await?;
+    if !value.get("tenants").is_some_and(Value::is_array) {
+        let url =
+            crate::sensitive::redact(&format!("{}/api/v1/tenants", server.trim_end_matches('/')))
+                .into_owned();
+        return Err(Error::NotFerry {
+            url,
+            reason: "no `tenants` list".to_owned(),
+        });
+    }
+    Ok(value)
+}
+
+/// `GET {server}/api/v1/tenants/{tenant}` as JSON.
+///
+/// # Errors
+/// Every [`Error`] variant; an unknown tenant is [`Error::Status`] with the server's
+/// message naming the configured tenants.
+pub async fn fetch_tenant(server: &str, tenant: &str) -> Result<Value, Error> {
+    let path = format!("/api/v1/tenants/{}", crate::encode::component(tenant));
+    let value = call(server, reqwest::Method::GET, &path, None, None).await?;
+    if !value.get("name").is_some_and(Value::is_string) {
+        return Err(Error::NotFerry {
+            url: crate::sensitive::redact(&format!("{}{path}", server.trim_end_matches('/')))
+                .into_owned(),
+            reason: "no tenant `name`".to_owned(),
+        });
+    }
+    Ok(value)
+}
+
+/// One call to a running `ferry serve`'s API: `method` on `path` (from `/api/v1/…`), with
+/// a JSON `body` and a bearer `token` when given; the JSON answer of a 2xx.
+///
+/// # Errors
+/// Every [`Error`] variant: an error status carries the server's `error` message.
+pub async fn call(
+    server: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> Result<Value, Error> {
     let base = server.trim_end_matches('/');
     if !(base.starts_with("http://") || base.starts_with("https://")) {
         return Err(Error::InvalidServer {
             url: crate::sensitive::redact(server).into_owned(),
         });
     }
-    let target = format!("{base}/api/v1/tenants");
+    let target = format!("{base}{path}");
     // Messages name the URL with any credentials in it hidden.
     let url = crate::sensitive::redact(&target).into_owned();
     let client = reqwest::Client::builder()
@@ -176,37 +252,38 @@ pub async fn fetch(server: &str) -> Result<Value, Error> {
             url: url.clone(),
             reason: e.to_string(),
         })?;
-    let response = client
-        .get(&target)
-        .send()
-        .await
-        .map_err(|e| Error::Unreachable {
-            url: url.clone(),
-            reason: cause(&e),
-        })?;
+    let mut request = client.request(method, &target);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| Error::Unreachable {
+        url: url.clone(),
+        reason: cause(&e),
+    })?;
     let status = response.status();
     let text = response.text().await.map_err(|e| Error::Unreachable {
         url: url.clone(),
         reason: cause(&e),
     })?;
     if !status.is_success() {
+        // ferry answers `{"error": "…"}`; show its words rather than the JSON.
+        let said = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or(text);
         return Err(Error::Status {
             url,
             status: status.as_u16(),
-            body: text.chars().take(300).collect(),
+            body: printable_lines(&said).chars().take(300).collect(),
         });
     }
-    let value: Value = serde_json::from_str(&text).map_err(|e| Error::NotFerry {
+    serde_json::from_str(&text).map_err(|e| Error::NotFerry {
         url: url.clone(),
         reason: e.to_string(),
-    })?;
-    if !value.get("tenants").is_some_and(Value::is_array) {
-        return Err(Error::NotFerry {
-            url,
-            reason: "no `tenants` list".to_owned(),
-        });
-    }
-    Ok(value)
+    })
 }
 
 /// The innermost cause of a request error ("Connection refused (os error 111)").
@@ -369,6 +446,147 @@ pub fn render(list: &Value, colour: bool) -> String {
     out
 }
 
+/// One tenant (`GET /api/v1/tenants/{name}`) for a terminal: its states, its connectors
+/// with the names the tenant shows, and each drifted connector with the fields that
+/// changed and its diff, coloured like `plan`'s.
+pub fn render_tenant(t: &Value, colour: bool) -> String {
+    let str_of =
+        |v: &Value, k: &str| printable(v.get(k).and_then(Value::as_str).unwrap_or("")).into_owned();
+    let mut out = String::new();
+    let name = str_of(t, "name");
+    let sync = str_of(t, "syncState");
+    let drift = str_of(t, "driftState");
+    out.push_str(&format!(
+        "{} ({}, branch {})\n",
+        paint(&name, "1", colour),
+        str_of(t, "platform"),
+        str_of(t, "branch")
+    ));
+    out.push_str(&format!(
+        "  sync: {}  drift: {}  open warnings: {}\n",
+        paint(&words(&sync), state_colour(&sync), colour),
+        paint(&words(&drift), state_colour(&drift), colour),
+        t["openWarnings"].as_u64().unwrap_or(0)
+    ));
+    if t["suspended"].is_object() {
+        let s = &t["suspended"];
+        let reason = str_of(s, "reason");
+        out.push_str(&format!(
+            "  {} since {}{}: planned and drift-checked, nothing applied; `ferry resume {name}` resumes it\n",
+            paint("suspended", "35", colour),
+            str_of(s, "since"),
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            }
+        ));
+    }
+    let commit = &t["lastAppliedCommit"];
+    if commit.is_object() {
+        out.push_str(&format!(
+            "  applied: {} {}\n",
+            str_of(commit, "shortSha"),
+            truncate(&str_of(commit, "message"), 60)
+        ));
+    }
+    let last = str_of(t, "lastOutcome");
+    if !last.is_empty() {
+        out.push_str(&format!(
+            "  last reconcile: {} at {}\n",
+            paint(&last, state_colour(&last), colour),
+            str_of(t, "lastReconcileAt")
+        ));
+    }
+    if let Some(e) = t["lastError"].as_str() {
+        out.push_str(&format!(
+            "  {}\n",
+            paint(&truncate(&printable_lines(e), 200), "31", colour)
+        ));
+    }
+    let connectors = t["connectorList"].as_array().cloned().unwrap_or_default();
+    if !connectors.is_empty() {
+        out.push_str("\nconnectors:\n");
+        for c in &connectors {
+            let state = str_of(c, "syncState");
+            let applied = str_of(c, "appliedName");
+            out.push_str(&format!(
+                "  {}  {}  {}{}\n",
+                str_of(c, "connector"),
+                paint(&words(&state), state_colour(&state), colour),
+                str_of(c, "name"),
+                if applied.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (applied as {applied})")
+                }
+            ));
+        }
+    }
+    let detail = t["driftDetail"].as_array().cloned().unwrap_or_default();
+    if !detail.is_empty() {
+        out.push_str("\ndrift (what ferry applied --- against what the tenant holds +++):\n");
+        for d in &detail {
+            let fields: Vec<String> = d["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|f| printable(f).into_owned())
+                .collect();
+            out.push_str(&format!(
+                "  {} {}  {}  now named {}{}\n",
+                paint("*", "33", colour),
+                str_of(d, "connector"),
+                str_of(d, "kind"),
+                str_of(d, "liveName"),
+                if fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; changed: {}", fields.join(", "))
+                }
+            ));
+            for section in d["diff"].as_array().into_iter().flatten() {
+                for line in section["lines"].as_array().into_iter().flatten() {
+                    let line = printable(line.as_str().unwrap_or("")).into_owned();
+                    let code = if line.starts_with("+++") || line.starts_with("---") {
+                        "1"
+                    } else if line.starts_with('+') {
+                        "32"
+                    } else if line.starts_with('-') {
+                        "31"
+                    } else if line.starts_with("@@") {
+                        "36"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!("      {}\n", paint(&line, code, colour)));
+                }
+                if let Some(n) = section["omitted"].as_u64().filter(|n| *n > 0) {
+                    out.push_str(&format!("      … {n} more diff lines\n"));
+                }
+                if let Some(note) = section["note"].as_str() {
+                    out.push_str(&format!("      {}\n", printable(note)));
+                }
+            }
+        }
+    }
+    let warnings = t["warnings"].as_array().cloned().unwrap_or_default();
+    if !warnings.is_empty() {
+        out.push_str("\nopen warnings:\n");
+        for w in &warnings {
+            out.push_str(&format!(
+                "  {}  {}  {}  (open since {})\n",
+                str_of(w, "connector"),
+                str_of(w, "kind"),
+                str_of(w, "reference"),
+                str_of(w, "openedAt")
+            ));
+        }
+    }
+    out
+}
+
 fn truncate(s: &str, max: usize) -> String {
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
@@ -451,6 +669,38 @@ mod tests {
             "{text:?}"
         );
         assert!(text.contains("Orders\\u{1b}[2J\\u{202e}"), "{text}");
+    }
+
+    #[test]
+    fn one_tenant_shows_its_drift_with_the_fields_and_the_diff() {
+        let t = json!({
+            "name": "prod", "platform": "kizen", "branch": "main",
+            "syncState": "in_sync", "driftState": "drifted", "openWarnings": 0,
+            "suspended": {"since": "2026-01-01T00:00:00.000Z", "reason": "quarter close"},
+            "lastOutcome": "drift", "lastReconcileAt": "2026-01-01T00:01:00Z",
+            "connectorList": [{"connector": "orders", "syncState": "drifted",
+                               "name": "Orders (edited)", "appliedName": "Orders"}],
+            "driftDetail": [{"connector": "orders", "kind": "SmartConnector",
+                             "liveName": "Orders (edited)", "liveId": "7", "fields": ["name"],
+                             "diff": [{"section": "settings", "lines": [
+                                 "--- applied/settings", "+++ live/settings", "@@ -1 +1 @@",
+                                 "-  \"name\": \"Orders\",", "+  \"name\": \"Orders (edited)\","]}]}],
+            "warnings": []
+        });
+        let text = render_tenant(&t, false);
+        for seen in [
+            "prod (kizen, branch main)",
+            "drift: drifted",
+            "suspended since 2026-01-01T00:00:00.000Z (quarter close)",
+            "orders  drifted  Orders (edited) (applied as Orders)",
+            "* orders  SmartConnector  now named Orders (edited); changed: name",
+            "      --- applied/settings",
+            "      +  \"name\": \"Orders (edited)\",",
+        ] {
+            assert!(text.contains(seen), "{seen:?} in\n{text}");
+        }
+        assert!(!text.contains('\x1b'));
+        assert!(render_tenant(&t, true).contains("\x1b[32m+  \"name\""));
     }
 
     #[test]

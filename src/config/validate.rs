@@ -389,6 +389,14 @@ impl Validator<'_> {
                 format!("tenant `{}`: url must be an http(s) URL of the tenant's API, or `emulator` for an in-process emulated tenant", tenant.name),
             );
         }
+        if let Some(ui) = &tenant.ui_url
+            && !is_http_url(ui)
+        {
+            self.error(
+                &format!("{at}.uiUrl"),
+                format!("tenant `{}`: uiUrl must be an http(s) URL of the tenant in the platform's web app, for example `https://app.kizen.com`, or be removed", tenant.name),
+            );
+        }
         self.auth(at, tenant, &tenant.auth, emulated);
         self.capabilities(at, tenant);
         for name in tenant.vars.keys() {
@@ -612,6 +620,13 @@ impl Validator<'_> {
                 t.url.as_str(),
                 "put the token in an environment variable and name it in `auth.tokenEnv` (or a file, in `auth.tokenFile`)",
             ));
+            if let Some(ui) = &t.ui_url {
+                urls.push((
+                    format!("tenants[{i}].uiUrl"),
+                    ui.as_str(),
+                    "the link to the platform's web app needs none: people sign in there",
+                ));
+            }
         }
         for (i, status) in cfg.statuses.iter().enumerate() {
             if let StatusTarget::Github(f) | StatusTarget::Gitlab(f) | StatusTarget::Gitea(f) =
@@ -1119,6 +1134,33 @@ mod tests {
         let yaml =
             format!("{SOURCE}tenants:\n  - {{name: sandbox, platform: kizen, url: emulator}}\n");
         assert_eq!(problems(&yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_tenant_s_web_app_link_is_an_http_url_without_credentials() {
+        let ok = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: emulator, uiUrl: 'https://app.kizen.com'}}\n"
+        );
+        assert_eq!(problems(&ok), Vec::<String>::new());
+        let bad = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: emulator, uiUrl: app.kizen.com}}\n"
+        );
+        assert_eq!(
+            problems(&bad),
+            [
+                "ferry.yaml:3:57: tenant `prod`: uiUrl must be an http(s) URL of the tenant in the platform's web app, for example `https://app.kizen.com`, or be removed"
+            ]
+        );
+        let secret = format!(
+            "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: emulator, uiUrl: 'https://ada:hunter2@app.kizen.com'}}\n"
+        );
+        let found = problems(&secret);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("tenants[0].uiUrl holds credentials")
+                && !found[0].contains("hunter2"),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //! revision with any invalid manifest is applied nowhere: each tenant reports a failure
 //! status listing the first error, and keeps its last good state (invariant 2). An
 //! unreachable tenant reports `error` and is retried with backoff by the scheduler; the
-//! other tenants are not affected (invariant 5). Every pass ends by telling the notifier
-//! what it found ([`crate::notify`]), which alerts the receivers of what changed.
+//! other tenants are not affected (invariant 5). A tenant a person suspended is planned and
+//! drift-checked but nothing is applied to it until it is resumed; its status says so.
+//! Each drifted connector is recorded with its changed fields and diff
+//! ([`crate::drift`]), so the API and the status page show them without calling the
+//! tenant. Every pass ends by telling the notifier what it found ([`crate::notify`]),
+//! which alerts the receivers of what changed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +25,7 @@ use tracing::{Span, info, warn};
 
 use crate::apply::ApplyReport;
 use crate::daemon::scheduler::{Reasons, ReconcileOutcome, Reconciler};
+use crate::drift::DriftRecord;
 use crate::engine::{DriftMode, Engine};
 use crate::manifest::{self, Diagnostics, ManifestSet};
 use crate::notify::{Notifier, Observation};
@@ -28,7 +33,7 @@ use crate::plan::{BlockReason, Op, Plan};
 use crate::report::{CommitStatus, Deliverer, StatusState};
 use crate::source::CommitSnapshot;
 use crate::source::remote::Remote;
-use crate::store::{self, history, tenant as tenant_state, warnings};
+use crate::store::{self, history, suspension, tenant as tenant_state, warnings};
 
 type Parsed = Arc<Result<ManifestSet, Diagnostics>>;
 
@@ -201,18 +206,29 @@ impl EngineReconciler {
             .store()
             .call(move |c| {
                 let mut st = tenant_state::get(c, &t)?;
-                st.seen_revision = Some(sha_s.clone());
+                let set_drift = |st: &mut tenant_state::TenantState, checked: Checked| {
+                    st.drift = checked.drift.iter().map(|d| d.connector.clone()).collect();
+                    st.drift_detail = checked.drift;
+                    st.live_seen = checked.live_seen;
+                };
                 match state {
-                    TenantUpdate::Applied { drift } => {
+                    TenantUpdate::Applied { checked } => {
+                        st.seen_revision = Some(sha_s.clone());
                         st.applied_revision = Some(sha_s.clone());
-                        st.drift = drift;
+                        set_drift(&mut st, checked);
                         st.last_error = None;
                     }
-                    TenantUpdate::Failed { error, drift } => {
-                        if let Some(d) = drift {
-                            st.drift = d;
+                    TenantUpdate::Failed { error, checked } => {
+                        st.seen_revision = Some(sha_s.clone());
+                        if let Some(checked) = checked {
+                            set_drift(&mut st, checked);
                         }
                         st.last_error = Some(error);
+                    }
+                    TenantUpdate::Suspended { checked } => {
+                        // Nothing was applied: the tenant stays at the revision it had.
+                        set_drift(&mut st, checked);
+                        st.last_error = None;
                     }
                 }
                 tenant_state::put(c, &t, &st)?;
@@ -223,6 +239,16 @@ impl EngineReconciler {
         if let Err(e) = result {
             warn!(tenant, error = %e, "could not record the reconcile in the state store");
         }
+    }
+
+    /// Whether the last check recorded drift in `tenant`.
+    async fn drift_recorded(&self, tenant: &str) -> bool {
+        let t = tenant.to_owned();
+        self.engine
+            .store()
+            .call(move |c| tenant_state::get(c, &t))
+            .await
+            .is_ok_and(|st| !st.drift.is_empty())
     }
 
     async fn open_warning_count(&self, tenant: &str) -> u32 {
@@ -255,13 +281,54 @@ fn entry(
     }
 }
 
+/// What a pass that planned found in the tenant: the drift it did not restore, and each
+/// connector's live id and name.
+struct Checked {
+    drift: Vec<DriftRecord>,
+    live_seen: BTreeMap<String, tenant_state::LiveSeen>,
+}
+
+impl Checked {
+    fn of(planned: &crate::engine::Planned) -> Self {
+        let by_id: std::collections::HashMap<&str, &crate::model::LiveSummary> = planned
+            .live
+            .summaries
+            .iter()
+            .map(|s| (s.id.as_str(), s))
+            .collect();
+        let mut live_seen = BTreeMap::new();
+        for action in &planned.plan.actions {
+            let Some(id) = action.op.live_id() else {
+                continue;
+            };
+            if let Some(s) = by_id.get(id) {
+                live_seen.insert(
+                    action.connector.clone(),
+                    tenant_state::LiveSeen {
+                        live_id: s.id.clone(),
+                        name: s.name.clone(),
+                    },
+                );
+            }
+        }
+        Checked {
+            drift: crate::drift::unhealed(&planned.plan.drift),
+            live_seen,
+        }
+    }
+}
+
 enum TenantUpdate {
     Applied {
-        drift: Vec<String>,
+        checked: Checked,
     },
     Failed {
         error: String,
-        drift: Option<Vec<String>>,
+        checked: Option<Checked>,
+    },
+    /// A suspended tenant was planned and drift-checked, and nothing applied.
+    Suspended {
+        checked: Checked,
     },
 }
 
@@ -410,7 +477,7 @@ impl Reconciler for EngineReconciler {
                     ),
                     TenantUpdate::Failed {
                         error: first.clone(),
-                        drift: None,
+                        checked: None,
                     },
                 )
                 .await;
@@ -421,20 +488,26 @@ impl Reconciler for EngineReconciler {
         if let Err(e) = self.engine.recover(tenant).await {
             return self.unreachable(tenant, &sha, started, e).await;
         }
+        let suspended = self.suspension(tenant).await;
+        // A suspended tenant is planned and drift-checked, never healed nor applied.
+        let drift_mode = if suspended.is_some() {
+            DriftMode::Report
+        } else {
+            DriftMode::FromConfig
+        };
         let planned = match self
             .engine
-            .plan(
-                tenant,
-                &desired,
-                &sha,
-                DriftMode::FromConfig,
-                chrono::Utc::now(),
-            )
+            .plan(tenant, &desired, &sha, drift_mode, chrono::Utc::now())
             .await
         {
             Ok(p) => p,
             Err(e) => return self.unreachable(tenant, &sha, started, e).await,
         };
+        if let Some(suspension) = suspended {
+            return self
+                .suspended_pass(tenant, &sha, started, &planned, desired.len(), &suspension)
+                .await;
+        }
         let changes = planned.plan.changes();
         if changes > 0 {
             self.post(&sha, CommitStatus::applying(tenant, changes))
@@ -445,13 +518,8 @@ impl Reconciler for EngineReconciler {
             Err(e) => return self.unreachable(tenant, &sha, started, e).await,
         };
         let warnings = self.open_warning_count(tenant).await;
-        let drifted: Vec<String> = planned
-            .plan
-            .drift
-            .iter()
-            .filter(|d| !d.healed)
-            .map(|d| d.connector.clone())
-            .collect();
+        let checked = Checked::of(&planned);
+        let drifted: Vec<String> = checked.drift.iter().map(|d| d.connector.clone()).collect();
         let mut status = sync_status(tenant, &planned.plan, &report, desired.len(), warnings);
         if let Some(failure) = self
             .remote
@@ -478,14 +546,20 @@ impl Reconciler for EngineReconciler {
             .tenant(tenant)
             .map(|t| t.drift.is_some())
             .unwrap_or(false);
-        if tenant_cfg_has_drift || !drifted.is_empty() {
-            self.post(&sha, CommitStatus::drift(tenant, &drifted)).await;
+        // A tenant without drift checks gets a drift status when drift appears, and the
+        // one saying it cleared.
+        if tenant_cfg_has_drift || !drifted.is_empty() || self.drift_recorded(tenant).await {
+            self.post(&sha, CommitStatus::drift_found(tenant, &checked.drift))
+                .await;
         }
         if !drifted.is_empty() {
             warn!(tenant, drifted = ?drifted, "drift: live connectors differ from what ferry applied");
         }
         let outcome = if failed {
             "failed"
+        } else if report.results.is_empty() && !drifted.is_empty() {
+            // Nothing to apply, and connectors changed in the tenant: the pass found drift.
+            "drift"
         } else if report.results.is_empty() {
             "noop"
         } else if report
@@ -502,19 +576,26 @@ impl Reconciler for EngineReconciler {
         self.notify(Observation::finished(tenant, &sha, &planned.plan, &report))
             .await;
         let detail = json!({"plan": crate::render::json(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted});
+        let summary = if outcome == "drift" {
+            format!(
+                "{} · {}",
+                status.description,
+                crate::drift::short_form(&checked.drift)
+            )
+        } else {
+            status.description.clone()
+        };
         let update = if failed {
             TenantUpdate::Failed {
                 error: status.description.clone(),
-                drift: Some(drifted.clone()),
+                checked: Some(checked),
             }
         } else {
-            TenantUpdate::Applied {
-                drift: drifted.clone(),
-            }
+            TenantUpdate::Applied { checked }
         };
         self.record(
             tenant,
-            entry(&sha, started, outcome, status.description.clone(), detail),
+            entry(&sha, started, outcome, summary, detail),
             update,
         )
         .await;
@@ -535,6 +616,82 @@ impl Reconciler for EngineReconciler {
 }
 
 impl EngineReconciler {
+    /// The tenant's suspension, if a person suspended it. A store that cannot be read
+    /// counts as not suspended (and is logged): the tenant then reconciles as configured.
+    async fn suspension(&self, tenant: &str) -> Option<suspension::Suspension> {
+        let t = tenant.to_owned();
+        match self
+            .engine
+            .store()
+            .call(move |c| suspension::get(c, &t))
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(tenant, error = %e, "cannot read whether the tenant is suspended");
+                None
+            }
+        }
+    }
+
+    /// The end of a pass over a suspended tenant: nothing applied; the sync status says
+    /// the tenant is suspended and how many changes wait, the drift status and the
+    /// notifications report what the check found.
+    async fn suspended_pass(
+        &self,
+        tenant: &str,
+        sha: &str,
+        started: String,
+        planned: &crate::engine::Planned,
+        connectors: usize,
+        suspension: &suspension::Suspension,
+    ) -> ReconcileOutcome {
+        let changes = planned.plan.changes();
+        let warnings = self.open_warning_count(tenant).await;
+        let checked = Checked::of(planned);
+        let report = ApplyReport {
+            tenant: tenant.to_owned(),
+            revision: sha.to_owned(),
+            results: Vec::new(),
+            in_sync: 0,
+            closed_warnings: Vec::new(),
+        };
+        let otherwise = sync_status(tenant, &planned.plan, &report, connectors, warnings);
+        let status = CommitStatus::suspended(changes, otherwise);
+        self.post(sha, status.clone()).await;
+        let drift_checks = self.engine.tenant(tenant).is_ok_and(|t| t.drift.is_some());
+        if drift_checks || !checked.drift.is_empty() || self.drift_recorded(tenant).await {
+            self.post(sha, CommitStatus::drift_found(tenant, &checked.drift))
+                .await;
+        }
+        self.notify(Observation::finished(tenant, sha, &planned.plan, &report))
+            .await;
+        let drifted: Vec<&str> = checked.drift.iter().map(|d| d.connector.as_str()).collect();
+        let detail = json!({
+            "plan": crate::render::json(std::slice::from_ref(&planned.plan)),
+            "results": [],
+            "drift": drifted,
+            "suspended": suspension,
+        });
+        let mut summary = status.description.clone();
+        if !checked.drift.is_empty() {
+            summary = format!("{summary} · {}", crate::drift::short_form(&checked.drift));
+        }
+        info!(
+            tenant,
+            changes,
+            drifted = drifted.len(),
+            "suspended: planned and drift-checked, nothing applied"
+        );
+        self.record(
+            tenant,
+            entry(sha, started, "suspended", summary, detail),
+            TenantUpdate::Suspended { checked },
+        )
+        .await;
+        ReconcileOutcome::Ok
+    }
+
     async fn unreachable(
         &self,
         tenant: &str,
@@ -564,7 +721,7 @@ impl EngineReconciler {
             ),
             TenantUpdate::Failed {
                 error: message.clone(),
-                drift: None,
+                checked: None,
             },
         )
         .await;

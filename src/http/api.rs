@@ -3,10 +3,12 @@
 //!
 //! - `GET /api/v1/tenants`: every configured tenant, whether this replica owns it, its sync
 //!   and drift state, open warning count, last applied commit, last outcome and error.
-//! - `GET /api/v1/tenants/{name}`: the same plus its connectors (from the inventory) with
-//!   their sync state, open warnings (connector, kind, reference), drifted connectors, the
-//!   last applied commit (short SHA, message, author, read from the source cache) and
-//!   recent history.
+//! - `GET /api/v1/tenants/{name}`: the same plus its connectors (from the inventory, with
+//!   the name the tenant shows now) with their sync state, open warnings (connector, kind,
+//!   reference), drifted connectors with the fields that changed and their diff
+//!   (`driftDetail`, kept by the last check: no call to the tenant), the last applied
+//!   commit (short SHA, message, author, read from the source cache; its page on the forge
+//!   when known) and recent history.
 //! - `POST /api/v1/tenants/{name}/reconcile`: mark the tenant dirty with
 //!   [`Reason::Manual`] (202).
 //! - `POST /api/v1/tenants/{name}/warnings/ack` with `{"connector": …, "kind": …}`: a
@@ -14,8 +16,12 @@
 //!   ([`crate::review::acknowledge`]); the tenant is then marked dirty, so promotion reaches
 //!   the tenants downstream once its reconcile finishes (200, 404 when no such warning is
 //!   open, naming those that are).
+//! - `POST /api/v1/tenants/{name}/suspend` with an optional `{"reason": …}`: stop applying
+//!   to the tenant (it is still planned and drift-checked) until
+//!   `POST /api/v1/tenants/{name}/resume`, which queues a reconcile. Kept in the state
+//!   store, so a restart keeps it (200).
 //!
-//! When `server.apiTokenEnv` is set, the POSTs need `Authorization: Bearer <token>` (401
+//! When `server.apiTokenEnv` is set, every POST needs `Authorization: Bearer <token>` (401
 //! otherwise); read-only endpoints are open. An unknown tenant gets 404 with a JSON
 //! `error` naming it; a tenant another replica owns gets 409 on a POST. States are derived here, in one place, from the scheduler, the
 //! state store and the source: see [`SyncState`], [`DriftState`], [`ConnectorState`].
@@ -40,9 +46,10 @@ use tracing::{info, warn};
 
 use crate::daemon::scheduler::{LastReconcile, OutcomeKind, Reason, Reasons, TenantStatus};
 use crate::daemon::shard;
+use crate::drift::DriftRecord;
 use crate::http::state::{AppState, ConfiguredTenant, StatusContext};
 use crate::model::Platform;
-use crate::store::{self, InventoryRow, Store, history, inventory, tenant, warnings};
+use crate::store::{self, InventoryRow, Store, history, inventory, suspension, tenant, warnings};
 
 /// How many history entries a tenant view holds.
 pub const HISTORY_LIMIT: u32 = 25;
@@ -271,6 +278,9 @@ pub struct CommitInfo {
     pub author: Option<String>,
     /// The commit time.
     pub time: Option<DateTime<Utc>>,
+    /// Its page on the forge, when the configuration tells where that is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl CommitInfo {
@@ -281,6 +291,7 @@ impl CommitInfo {
             message: None,
             author: None,
             time: None,
+            url: None,
         }
     }
 }
@@ -331,6 +342,11 @@ pub struct TenantSummary {
     pub last_summary: Option<String>,
     /// When the last reconcile finished.
     pub last_reconcile_at: Option<DateTime<Utc>>,
+    /// When and why a person suspended the tenant: it is planned and drift-checked, and
+    /// nothing is applied until it is resumed. `null` when it is not suspended.
+    pub suspended: Option<suspension::Suspension>,
+    /// The tenant in the platform's web app (`uiUrl`), when configured.
+    pub ui_url: Option<String>,
 }
 
 /// An open import warning.
@@ -357,8 +373,12 @@ pub struct ConnectorView {
     pub connector: String,
     /// Manifest kind.
     pub kind: String,
-    /// The tenant-side name.
+    /// The tenant-side name: as the tenant's list showed it at the last check, else as
+    /// ferry applied it.
     pub name: String,
+    /// The name ferry applied, when the tenant shows another one now (renamed by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_name: Option<String>,
     /// The platform's id (none when it was never created).
     pub live_id: Option<String>,
     /// Sync state.
@@ -418,6 +438,10 @@ pub struct TenantDetail {
     pub warnings: Vec<WarningView>,
     /// Drifted connectors.
     pub drift: Vec<String>,
+    /// Each drifted connector with its live name and id, the fields that changed and the
+    /// unified diff of what ferry applied (`---`) against what the tenant holds (`+++`),
+    /// as found by the last check.
+    pub drift_detail: Vec<DriftRecord>,
     /// Recent reconciles, newest first.
     pub history: Vec<HistoryView>,
     /// Scheduling.
@@ -478,6 +502,7 @@ struct Stored {
     warnings: Vec<warnings::OpenWarning>,
     inventory: Vec<InventoryRow>,
     history: Vec<history::Entry>,
+    suspension: Option<suspension::Suspension>,
 }
 
 async fn read_store(
@@ -497,6 +522,7 @@ async fn read_store(
                     warnings: warnings::for_tenant(c, &t)?,
                     inventory: inventory::list(c, &t)?,
                     history: history::recent(c, &t, history_limit)?,
+                    suspension: suspension::get(c, &t)?,
                 };
                 out.insert(t, stored);
             }
@@ -534,6 +560,7 @@ async fn read_commits(cache: PathBuf, shas: BTreeSet<String>) -> HashMap<String,
                 message: commit.summary().map(str::to_owned),
                 author: author.name().map(str::to_owned),
                 time: DateTime::from_timestamp(commit.time().seconds(), 0),
+                url: None,
                 sha,
             };
             out.insert(info.sha.clone(), info);
@@ -547,6 +574,40 @@ async fn read_commits(cache: PathBuf, shas: BTreeSet<String>) -> HashMap<String,
             warn!(error = %e, "reading commits from the source cache failed");
             fallback
         }
+    }
+}
+
+/// The source as people should read it: a local repository as its absolute, clean path
+/// (not `examples/quickstart/../..`), a remote one as its URL without credentials.
+fn source_display(remote: &crate::source::remote::Remote) -> String {
+    match remote.local_path() {
+        Some(path) => std::fs::canonicalize(path)
+            .unwrap_or_else(|_| clean_path(path))
+            .to_string_lossy()
+            .into_owned(),
+        None => remote.display_url().to_owned(),
+    }
+}
+
+/// `path` with `.` and `name/..` taken out, without asking the file system.
+fn clean_path(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
@@ -713,10 +774,21 @@ fn connectors(stored: &Stored, tenant_state: SyncState) -> Vec<ConnectorView> {
         .iter()
         .map(|row| {
             let (sync_state, message) = state_of(&row.connector, result_of(&row.connector));
+            // The name the tenant showed at the last check, when it was of this object.
+            let live_name = stored
+                .state
+                .live_seen
+                .get(&row.connector)
+                .filter(|seen| seen.live_id == row.live_id)
+                .map(|seen| seen.name.clone());
             ConnectorView {
                 connector: row.connector.clone(),
                 kind: row.kind.as_str().to_owned(),
-                name: row.name.clone(),
+                applied_name: live_name
+                    .as_ref()
+                    .filter(|live| **live != row.name)
+                    .map(|_| row.name.clone()),
+                name: live_name.unwrap_or_else(|| row.name.clone()),
                 live_id: Some(row.live_id.clone()),
                 sync_state,
                 revision: Some(short_sha(&row.revision).to_owned()),
@@ -742,6 +814,7 @@ fn connectors(stored: &Stored, tenant_state: SyncState) -> Vec<ConnectorView> {
             connector: connector.to_owned(),
             kind: str_field(r, &["kind"]).unwrap_or_default().to_owned(),
             name: str_field(r, &["name"]).unwrap_or(connector).to_owned(),
+            applied_name: None,
             live_id: str_field(r, &["liveId", "live_id"]).map(str::to_owned),
             sync_state,
             revision: None,
@@ -859,6 +932,8 @@ async fn gather(
             last_error: newest.as_ref().and_then(|l| l.error.clone()),
             last_summary: s.history.first().map(|h| h.summary.clone()),
             last_reconcile_at: newest.as_ref().and_then(|l| l.at),
+            suspended: s.suspension.clone(),
+            ui_url: t.ui_url.clone(),
         };
         rows.push((summary, s, status));
     }
@@ -866,7 +941,10 @@ async fn gather(
     if !with_commits {
         shas.clear();
     }
-    let commits = read_commits(remote.cache_path().to_path_buf(), shas).await;
+    let mut commits = read_commits(remote.cache_path().to_path_buf(), shas).await;
+    for c in commits.values_mut() {
+        c.url = ctx.commit_url(&c.sha);
+    }
     let fill = |c: &mut Option<CommitInfo>| {
         if let Some(info) = c.as_mut().and_then(|c| commits.get(&c.sha)) {
             *c = Some(info.clone());
@@ -877,7 +955,7 @@ async fn gather(
         fill(&mut summary.last_applied_commit);
     }
     let source = SourceView {
-        url: remote.display_url().to_owned(),
+        url: source_display(remote),
         last_fetch_at: remote.last_success(),
         last_fetch_error: remote.last_fetch_error().map(|f| f.message),
     };
@@ -950,10 +1028,11 @@ pub async fn tenant_page(
         .iter()
         .map(|h| HistoryView {
             id: h.id,
-            commit: commits
-                .get(&h.revision)
-                .cloned()
-                .unwrap_or_else(|| CommitInfo::bare(&h.revision)),
+            commit: commits.get(&h.revision).cloned().unwrap_or_else(|| {
+                let mut bare = CommitInfo::bare(&h.revision);
+                bare.url = app.status().commit_url(&h.revision);
+                bare
+            }),
             started_at: h.started_at.clone(),
             finished_at: h.finished_at.clone(),
             outcome: h.outcome.clone(),
@@ -964,6 +1043,7 @@ pub async fn tenant_page(
     let detail = TenantDetail {
         warnings: warning_views(&stored),
         drift: stored.state.drift.clone(),
+        drift_detail: stored.state.drift_detail.clone(),
         schedule: status.map(|s| ScheduleView {
             next_run_at: s.next_run_at,
             reconciles: s.reconciles,
@@ -1010,6 +1090,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tenants/{name}", get(one))
         .route("/api/v1/tenants/{name}/reconcile", post(reconcile))
         .route("/api/v1/tenants/{name}/warnings/ack", post(acknowledge))
+        .route("/api/v1/tenants/{name}/suspend", post(suspend))
+        .route("/api/v1/tenants/{name}/resume", post(resume))
 }
 
 async fn list(State(app): State<AppState>) -> Result<Json<TenantList>, Error> {
@@ -1123,6 +1205,73 @@ async fn acknowledge(
         .into_response())
 }
 
+/// Body of `POST /api/v1/tenants/{name}/suspend` (optional).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspendRequest {
+    /// Why, for the people who see the badge.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn suspend(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    admit(&app, &name, &headers, "suspend")?;
+    let req: SuspendRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SuspendRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::BadRequest(format!(
+                "send no body, or {{\"reason\": \"<why, for the people who see the badge>\"}}: {e}"
+            ))
+        })?
+    };
+    let reason = req
+        .reason
+        .map(|r| crate::printable::printable(&crate::sensitive::redact(r.trim())).into_owned())
+        .filter(|r| !r.is_empty());
+    let store = app.status().store().ok_or(Error::NoStore)?;
+    let t = name.clone();
+    let suspended = store
+        .call(move |c| suspension::suspend(c, &t, reason.as_deref()))
+        .await?;
+    info!(tenant = %name, reason = suspended.reason.as_deref().unwrap_or(""), "tenant suspended through the API: planned and drift-checked, nothing applied");
+    Ok((
+        StatusCode::OK,
+        Json(json!({"tenant": name, "suspended": suspended})),
+    )
+        .into_response())
+}
+
+async fn resume(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    admit(&app, &name, &headers, "resume")?;
+    let store = app.status().store().ok_or(Error::NoStore)?;
+    let t = name.clone();
+    let was = store.call(move |c| suspension::resume(c, &t)).await?;
+    // What waited while it was suspended is applied now.
+    let queued =
+        !app.lifecycle().is_shutting_down() && app.scheduler().mark_dirty(&name, Reason::Manual);
+    info!(tenant = %name, was_suspended = was.is_some(), "tenant resumed through the API");
+    Ok((
+        StatusCode::OK,
+        Json(json!({
+            "tenant": name,
+            "suspended": null,
+            "wasSuspended": was,
+            "reconcile": if queued { "queued" } else { "not queued: shutting down" },
+        })),
+    )
+        .into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1187,6 +1336,20 @@ mod tests {
             e.to_string(),
             "server.apiTokenEnv names FERRY_TEST_SURELY_UNSET_TOKEN, which is not set; export it with the API token, or remove server.apiTokenEnv to leave the reconcile endpoint open"
         );
+    }
+
+    #[test]
+    fn a_local_source_is_shown_as_a_clean_path() {
+        use std::path::Path;
+        assert_eq!(
+            clean_path(Path::new("examples/quickstart/../..")),
+            PathBuf::from(".")
+        );
+        assert_eq!(
+            clean_path(Path::new("/srv/ferry/examples/quickstart/../../repo/.")),
+            PathBuf::from("/srv/ferry/repo")
+        );
+        assert_eq!(clean_path(Path::new("../up")), PathBuf::from("../up"));
     }
 
     #[test]
@@ -1327,6 +1490,23 @@ mod tests {
         let stored = Stored {
             state: tenant::TenantState {
                 drift: vec!["edited".into()],
+                live_seen: BTreeMap::from([
+                    (
+                        "edited".to_owned(),
+                        tenant::LiveSeen {
+                            live_id: "live-edited".into(),
+                            name: "Edited by hand".into(),
+                        },
+                    ),
+                    (
+                        // Seen before a replace gave it another id: not its name now.
+                        "orders".to_owned(),
+                        tenant::LiveSeen {
+                            live_id: "an-older-id".into(),
+                            name: "Old orders".into(),
+                        },
+                    ),
+                ]),
                 updated_at: Some("now".into()),
                 ..Default::default()
             },
@@ -1349,8 +1529,20 @@ mod tests {
                     {"connector": "orders", "outcome": "warning"}
                 ]}),
             )],
+            suspension: None,
         };
         let list = connectors(&stored, SyncState::Failed);
+        let edited = list.iter().find(|c| c.connector == "edited").unwrap();
+        assert_eq!(
+            (edited.name.as_str(), edited.applied_name.as_deref()),
+            ("Edited by hand", Some("EDITED")),
+            "the live name, and the one ferry applied"
+        );
+        let orders = list.iter().find(|c| c.connector == "orders").unwrap();
+        assert_eq!(
+            (orders.name.as_str(), orders.applied_name.as_deref()),
+            ("ORDERS", None)
+        );
         let states: Vec<(&str, ConnectorState, Option<&str>)> = list
             .iter()
             .map(|c| (c.connector.as_str(), c.sync_state, c.message.as_deref()))

@@ -1,16 +1,24 @@
 //! The status page of `ferry serve`: server-rendered HTML at `/` (every tenant) and
-//! `/tenants/{name}` (one tenant: connectors, warnings, drift, history), for a person
-//! looking at a browser when something is amber.
+//! `/tenants/{name}` (one tenant: connectors with their live names, drift with the fields
+//! that changed and their diff, warnings, history), for a person watching a control room
+//! or checking a phone when something is amber.
 //!
-//! No JavaScript: a small inline stylesheet, states in colour **and** words (never colour
-//! alone), and a refresh every 30 seconds. `?commit=<sha>` on a tenant page highlights
-//! that commit's history entries; commit statuses link there (`target_url`).
+//! The HTML comes from askama templates (`templates/page/`), compiled with the crate and
+//! escaped automatically: everything a template prints is HTML-escaped unless it is marked
+//! safe, and nothing here is. askama rather than maud: the templates stay HTML files a
+//! reviewer reads as HTML, checked at compile time. Text that comes from manifests,
+//! platforms or git also has its control and bidirectional formatting characters shown as
+//! escapes first ([`crate::printable`]): the page shows `\u{1b}` where a name holds one,
+//! and a right-to-left override cannot reorder what it shows.
 //!
-//! Everything that comes from git, the configuration, the platforms or the request is
-//! HTML-escaped by [`escape`]. This module renders what [`crate::http::api`] gathers; it must
-//! not derive states of its own.
-
-use std::fmt::Write as _;
+//! The page works without JavaScript (states in colour **and** words, never colour alone;
+//! a refresh every 30 seconds). With it, `/assets/page.js` lets a person pause the
+//! refresh, and keeps every relative time ("3 min ago") current; the exact time is in
+//! each one's tooltip. Tables turn into cards on narrow screens. `?commit=<sha>` on a
+//! tenant page highlights that commit's history entries; commit statuses link there.
+//!
+//! This module renders what [`crate::http::api`] gathers; it must not derive states of
+//! its own.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -20,40 +28,32 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use askama::Template;
+
+use crate::drift::DriftRecord;
 use crate::http::api::{
     self, CommitInfo, ConnectorState, DriftState, Overview, SyncState, TenantDetail, TenantSummary,
     WarningView,
 };
 use crate::http::state::AppState;
 use crate::model::Platform;
+use crate::printable::printable;
 
 /// Seconds between automatic refreshes of a page.
 pub const REFRESH_SECONDS: u32 = 30;
 
-/// Escape `s` for HTML text and attribute values.
-pub fn escape(s: &str) -> String {
-    // Control and bidirectional formatting characters are shown as escapes first: a
-    // right-to-left override would reorder what the page shows.
-    let s = crate::printable::printable(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// How many open warnings a tenant's row on the overview lists.
+const WARNINGS_LISTED: usize = 4;
+
+/// The script of the page: the pausable refresh and the relative times.
+const SCRIPT: &str = include_str!("../../templates/page/page.js");
 
 /// The status page routes, waiting for a state.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/tenants/{name}", get(tenant))
+        .route("/assets/page.js", get(script))
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -64,6 +64,17 @@ fn html(status: StatusCode, body: String) -> Response {
             (header::CACHE_CONTROL, "no-store"),
         ],
         body,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        SCRIPT,
     )
         .into_response()
 }
@@ -110,135 +121,158 @@ async fn tenant(
     }
 }
 
-const STYLE: &str = r#"
-:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--card:#fff;--link:#0969da}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 -apple-system,"Segoe UI","DejaVu Sans",Helvetica,Arial,sans-serif;color:var(--fg);background:var(--bg)}
-header.top{display:flex;align-items:baseline;gap:18px;flex-wrap:wrap;padding:12px 28px;background:#24292f;color:#f0f3f6}
-header.top .brand{font-size:20px;font-weight:700;color:#fff;text-decoration:none;letter-spacing:.5px}
-header.top .meta{color:#c9d1d9;font-size:13px}
-header.top .meta b{color:#fff;font-weight:600}
-main{max-width:1280px;margin:0 auto;padding:20px 28px 40px}
-h1{font-size:22px;margin:4px 0 12px}
-h2{font-size:16px;margin:28px 0 10px}
-a{color:var(--link);text-decoration:none}
-a:hover{text-decoration:underline}
-.crumbs{color:var(--muted);font-size:13px}
-.summary{display:flex;gap:10px;flex-wrap:wrap;margin:4px 0 16px}
-.summary .chip{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:8px 14px;min-width:110px}
-.summary .chip b{display:block;font-size:20px}
-.summary .chip span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.4px}
-table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}
-th,td{text-align:left;vertical-align:top;padding:9px 12px;border-bottom:1px solid var(--line)}
-th{background:#eef1f4;font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted)}
-tr:last-child td{border-bottom:0}
-td.name{white-space:nowrap}
-td.name a{font-weight:600;font-size:15px}
-.sub{color:var(--muted);font-size:12px}
-code,.sha{font-family:"DejaVu Sans Mono",ui-monospace,Menlo,monospace;font-size:12.5px}
-.sha{background:#eef1f4;border-radius:4px;padding:1px 5px}
-.badge{display:inline-block;white-space:nowrap;border-radius:999px;padding:2px 10px;font-size:12.5px;font-weight:600;border:1px solid}
-.s-ok{color:#116329;background:#dafbe1;border-color:#8ddb8c}
-.s-info{color:#0550ae;background:#ddf4ff;border-color:#80ccff}
-.s-warn{color:#7d4e00;background:#fff8c5;border-color:#e5c157}
-.s-bad{color:#a40e26;background:#ffebe9;border-color:#ff8182}
-.s-block{color:#953800;background:#fff1e5;border-color:#ffb77c}
-.s-none{color:#59636e;background:#eef1f4;border-color:#d1d9e0}
-ul.warns{margin:6px 0 0;padding:0;list-style:none}
-ul.warns li{margin:2px 0;font-size:12.5px}
-.kind{font-weight:600;color:#7d4e00}
-.why{color:var(--muted);font-size:12.5px;margin-top:3px;max-width:360px;overflow-wrap:anywhere}
-.n-ok{color:#116329}.n-bad{color:#a40e26}.n-warn{color:#9a6700}
-.err{color:#a40e26;font-size:12.5px;margin-top:3px;max-width:360px;overflow-wrap:anywhere}
-.note{background:#ddf4ff;border:1px solid #80ccff;border-radius:8px;padding:10px 14px;margin:12px 0}
-.note.warn{background:#fff8c5;border-color:#e5c157}
-.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:12px 16px;margin:8px 0}
-.states{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-bottom:6px}
-tr.highlight td{background:#fff8c5}
-tr.highlight td:first-child{box-shadow:inset 4px 0 0 #bf8700}
-.empty{color:var(--muted);font-style:italic}
-footer{color:var(--muted);font-size:12px;margin-top:28px}
-"#;
+// ---- what the templates print -------------------------------------------------------
 
-fn page(title: &str, header_meta: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="{REFRESH_SECONDS}">
-<title>{title}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<header class="top"><a class="brand" href="/">ferry</a>{header_meta}</header>
-<main>
-{body}
-<footer>ferry {version} · this page refreshes every {REFRESH_SECONDS} s · JSON at <a href="/api/v1/tenants">/api/v1/tenants</a> · metrics at <a href="/metrics">/metrics</a></footer>
-</main>
-</body>
-</html>
-"#,
-        title = escape(title),
-        version = env!("CARGO_PKG_VERSION"),
-    )
+/// Text from git, manifests or platforms, its control characters shown as escapes.
+fn shown(text: &str) -> String {
+    printable(text).into_owned()
 }
 
-fn render_error(title: &str, message: &str) -> String {
-    page(
-        title,
-        "",
-        &format!(
-            r#"<p class="crumbs"><a href="/">All tenants</a></p><h1>{}</h1><div class="note warn">{}</div>"#,
-            escape(title),
-            escape(message)
-        ),
-    )
+/// A piece of a message: plain text, or a name the message quotes in backticks (shown as
+/// code, without the backticks).
+pub(crate) struct Span {
+    pub(crate) code: bool,
+    pub(crate) text: String,
 }
 
-/// Colour class and symbol of a sync state.
-fn sync_look(s: SyncState) -> (&'static str, &'static str) {
+/// A message whose `` `quoted` `` names are shown as code. An unmatched backtick stays.
+pub(crate) fn spans(text: &str) -> Vec<Span> {
+    let text = shown(text);
+    let parts: Vec<&str> = text.split('`').collect();
+    let mut out = Vec::new();
+    let paired = parts.len() % 2 == 1;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        if i % 2 == 1 && (paired || !last) {
+            out.push(Span {
+                code: true,
+                text: (*part).to_owned(),
+            });
+        } else {
+            let text = if i % 2 == 1 {
+                format!("`{part}")
+            } else {
+                (*part).to_owned()
+            };
+            if !text.is_empty() {
+                out.push(Span { code: false, text });
+            }
+        }
+    }
+    out
+}
+
+/// A moment: relative text, the exact time for the tooltip, RFC 3339 for the script.
+pub(crate) struct Moment {
+    pub(crate) iso: String,
+    pub(crate) exact: String,
+    pub(crate) ago: String,
+}
+
+impl Moment {
+    fn at(t: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Moment {
+            iso: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            exact: t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            ago: ago(t, now),
+        }
+    }
+
+    fn parse(s: &str, now: DateTime<Utc>) -> Option<Self> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Moment::at(t.with_timezone(&Utc), now))
+    }
+}
+
+/// `3 min ago`, `2 h ago`, `5 d ago`, `in 4 min`, or `just now` (what `page.js` writes too).
+fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds();
+    let span = |s: i64| match s {
+        ..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    };
     match s {
+        ..=-10 => format!("in {}", span(-s)),
+        -9..=9 => "just now".to_owned(),
+        _ => format!("{} ago", span(s)),
+    }
+}
+
+/// A state in words and colour.
+pub(crate) struct Badge {
+    pub(crate) class: &'static str,
+    /// The machine state, for `data-state` (tests and scripts read it).
+    pub(crate) state: String,
+    pub(crate) text: String,
+    pub(crate) title: Option<String>,
+}
+
+impl Badge {
+    fn new(class: &'static str, state: &str, text: impl Into<String>) -> Self {
+        Badge {
+            class,
+            state: state.to_owned(),
+            text: text.into(),
+            title: None,
+        }
+    }
+}
+
+fn sync_badge(t: &TenantSummary, shards: u32) -> Badge {
+    if !t.owned {
+        let mut b = Badge::new(
+            "s-none",
+            "elsewhere",
+            format!("· On replica {} of {shards}", t.shard),
+        );
+        b.title = Some("this replica does not reconcile it".to_owned());
+        return b;
+    }
+    let (class, symbol) = match t.sync_state {
         SyncState::InSync => ("s-ok", "✓"),
         SyncState::Pending => ("s-info", "○"),
         SyncState::Syncing => ("s-info", "↻"),
         SyncState::Blocked => ("s-block", "■"),
-        SyncState::Failed => ("s-bad", "✕"),
-        SyncState::Error => ("s-bad", "✕"),
+        SyncState::Failed | SyncState::Error => ("s-bad", "✕"),
         SyncState::Unknown => ("s-none", "·"),
-    }
-}
-
-fn sync_badge(t: &TenantSummary, shards: u32) -> String {
-    if !t.owned {
-        return format!(
-            r#"<span class="badge s-none" title="this replica does not reconcile it">· On replica {} of {}</span>"#,
-            t.shard, shards
-        );
-    }
-    let (class, symbol) = sync_look(t.sync_state);
-    format!(
-        r#"<span class="badge {class}" data-state="{}">{symbol} {}</span>"#,
-        t.sync_state.as_str(),
-        t.sync_state.label()
-    )
-}
-
-fn drift_badge(t: &TenantSummary) -> String {
-    let (class, symbol, text) = match t.drift_state {
-        DriftState::None => ("s-ok", "✓", DriftState::None.label().to_owned()),
-        DriftState::Drifted => ("s-warn", "⚠", format!("Drifted: {}", t.drifted)),
-        DriftState::Unknown => ("s-none", "·", DriftState::Unknown.label().to_owned()),
     };
-    format!(
-        r#"<span class="badge {class}" data-drift="{}">{symbol} {}</span>"#,
-        t.drift_state.as_str(),
-        escape(&text)
+    Badge::new(
+        class,
+        t.sync_state.as_str(),
+        format!("{symbol} {}", t.sync_state.label()),
     )
 }
 
-fn connector_badge(s: ConnectorState) -> String {
+fn drift_badge(t: &TenantSummary) -> Badge {
+    match t.drift_state {
+        DriftState::None => Badge::new("s-ok", "none", format!("✓ {}", DriftState::None.label())),
+        DriftState::Drifted => Badge::new("s-warn", "drifted", format!("⚠ Drifted: {}", t.drifted)),
+        DriftState::Unknown => Badge::new(
+            "s-none",
+            "unknown",
+            format!("· {}", DriftState::Unknown.label()),
+        ),
+    }
+}
+
+fn suspended_badge(t: &TenantSummary, now: DateTime<Utc>) -> Option<Badge> {
+    let s = t.suspended.as_ref()?;
+    let mut b = Badge::new("s-pause", "suspended", "‖ Suspended");
+    let since = Moment::parse(&s.since, now).map(|m| format!("since {}", m.exact));
+    b.title = Some(
+        [since, s.reason.as_deref().map(shown)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · "),
+    );
+    Some(b)
+}
+
+fn connector_badge(s: ConnectorState) -> Badge {
     let (class, symbol) = match s {
         ConnectorState::InSync => ("s-ok", "✓"),
         ConnectorState::Pending => ("s-info", "○"),
@@ -246,141 +280,153 @@ fn connector_badge(s: ConnectorState) -> String {
         ConnectorState::Failed => ("s-bad", "✕"),
         ConnectorState::Drifted => ("s-warn", "⚠"),
     };
-    format!(
-        r#"<span class="badge {class}" data-state="{}">{symbol} {}</span>"#,
-        s.as_str(),
-        s.label()
-    )
+    Badge::new(class, s.as_str(), format!("{symbol} {}", s.label()))
 }
 
-fn outcome_badge(outcome: &str) -> String {
-    let class = match outcome {
-        "applied" | "noop" | "ok" => "s-ok",
-        "warning" => "s-warn",
-        "blocked" => "s-block",
-        "failed" | "error" => "s-bad",
-        _ => "s-none",
+/// How a reconcile ended, in words: a pass that found drift is not a green no-op.
+fn outcome_badge(outcome: &str) -> Badge {
+    let (class, text) = match outcome {
+        "applied" => ("s-ok", "✓ applied"),
+        "noop" => ("s-ok", "✓ no changes"),
+        "ok" => ("s-ok", "✓ ok"),
+        "warning" => ("s-warn", "⚠ applied with warnings"),
+        "drift" => ("s-warn", "⚠ drift found"),
+        "suspended" => ("s-pause", "‖ suspended: not applied"),
+        "blocked" => ("s-block", "■ blocked"),
+        "failed" => ("s-bad", "✕ failed"),
+        "error" => ("s-bad", "✕ unreachable"),
+        other => return Badge::new("s-none", other, shown(other)),
     };
-    format!(r#"<span class="badge {class}">{}</span>"#, escape(outcome))
+    Badge::new(class, outcome, text)
 }
 
-fn warnings_badge_long(n: usize) -> String {
-    match n {
-        0 => r#"<span class="badge s-ok">✓ No open warnings</span>"#.to_owned(),
-        1 => r#"<span class="badge s-warn">⚠ 1 open warning</span>"#.to_owned(),
-        n => format!(r#"<span class="badge s-warn">⚠ {n} open warnings</span>"#),
+fn warnings_badge(n: usize, long: bool) -> Badge {
+    match (n, long) {
+        (0, true) => Badge::new("s-ok", "none", "✓ No open warnings"),
+        (0, false) => Badge::new("s-ok", "none", "✓ None"),
+        (1, true) => Badge::new("s-warn", "open", "⚠ 1 open warning"),
+        (n, true) => Badge::new("s-warn", "open", format!("⚠ {n} open warnings")),
+        (n, false) => Badge::new("s-warn", "open", format!("⚠ {n} open")),
     }
 }
 
-/// How open warnings close, under the tenant's warning table.
-fn warnings_note(platform: Option<Platform>) -> String {
-    let how = match platform {
-        Some(Platform::Kizen) => {
-            "Kizen also e-mails these warnings in the import confirmation; it shows no in-app indicator, and its status tracks the last live run, not the warnings. ferry closes one when the tenant's catalog holds its reference."
+/// A commit as the page shows it.
+pub(crate) struct Commit {
+    pub(crate) sha: String,
+    pub(crate) short: String,
+    pub(crate) message: String,
+    pub(crate) author: Option<String>,
+    pub(crate) url: Option<String>,
+}
+
+impl Commit {
+    fn of(c: &CommitInfo) -> Self {
+        Commit {
+            sha: c.sha.clone(),
+            short: c.short_sha.clone(),
+            message: shown(c.message.as_deref().unwrap_or("")),
+            author: c.author.as_deref().map(shown),
+            url: c.url.clone(),
         }
-        Some(Platform::ProductsupCde) => {
-            "A copy never carries its VCS credentials: set them in Productsup; ferry closes the warning when it sees the VCS authorised."
+    }
+}
+
+/// An open warning.
+pub(crate) struct Warn {
+    pub(crate) connector: String,
+    pub(crate) kind: String,
+    pub(crate) reference: String,
+    pub(crate) opened: Option<Moment>,
+    pub(crate) opened_raw: String,
+}
+
+impl Warn {
+    fn of(w: &WarningView, now: DateTime<Utc>) -> Self {
+        Warn {
+            connector: shown(&w.connector),
+            kind: shown(&w.kind),
+            reference: shown(&w.reference),
+            opened: Moment::parse(&w.opened_at, now),
+            opened_raw: shown(&w.opened_at),
         }
-        _ => "",
-    };
-    format!(
-        r#"<p class="sub">{how} Until then, promotion holds the connector back. A person who has dealt with one closes it with <code>ferry ack TENANT CONNECTOR KIND</code>.</p>"#
-    )
-}
-
-fn warnings_badge(n: usize) -> String {
-    if n == 0 {
-        r#"<span class="badge s-ok">✓ None</span>"#.to_owned()
-    } else {
-        format!(r#"<span class="badge s-warn">⚠ {n} open</span>"#)
     }
 }
 
-/// `3 min ago`, `2 h ago`, `5 d ago`, or `just now`.
-fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let s = (now - t).num_seconds();
-    match s {
-        ..=9 => "just now".to_owned(),
-        10..=59 => format!("{s} s ago"),
-        60..=3599 => format!("{} min ago", s / 60),
-        3600..=86_399 => format!("{} h ago", s / 3600),
-        _ => format!("{} d ago", s / 86_400),
+/// The page around the content.
+pub(crate) struct Layout {
+    pub(crate) title: String,
+    pub(crate) source: String,
+    pub(crate) fetched: Option<Moment>,
+    pub(crate) replica: Option<String>,
+    pub(crate) refresh: u32,
+    pub(crate) version: &'static str,
+}
+
+impl Layout {
+    fn new(
+        title: &str,
+        source: Option<&api::SourceView>,
+        shard: Option<&api::ShardView>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Layout {
+            title: shown(title),
+            source: source.map(|s| shown(&s.url)).unwrap_or_default(),
+            fetched: source
+                .and_then(|s| s.last_fetch_at)
+                .map(|t| Moment::at(t, now)),
+            replica: shard.filter(|s| s.count > 1).map(|s| {
+                format!(
+                    "replica {} of {} · owns {} tenant{}",
+                    s.index,
+                    s.count,
+                    s.owned.len(),
+                    if s.owned.len() == 1 { "" } else { "s" }
+                )
+            }),
+            refresh: REFRESH_SECONDS,
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 }
 
-fn when(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    match t {
-        Some(t) => format!(
-            r#"<span title="{}">{}</span>"#,
-            t.format("%Y-%m-%d %H:%M:%S UTC"),
-            ago(t, now)
-        ),
-        None => r#"<span class="empty">never</span>"#.to_owned(),
-    }
+// ---- the overview -------------------------------------------------------------------
+
+/// One tenant's row (a card on a phone).
+pub(crate) struct TenantRow {
+    pub(crate) name: String,
+    pub(crate) link: String,
+    pub(crate) platform: String,
+    pub(crate) branch: String,
+    pub(crate) owned: bool,
+    pub(crate) sync: Badge,
+    pub(crate) suspended: Option<Badge>,
+    pub(crate) drift: Badge,
+    pub(crate) warnings: Badge,
+    pub(crate) warning_items: Vec<Warn>,
+    pub(crate) more_warnings: usize,
+    pub(crate) commit: Option<Commit>,
+    pub(crate) last: Option<Badge>,
+    pub(crate) last_at: Option<Moment>,
+    pub(crate) error: Option<Vec<Span>>,
+    pub(crate) summary: Option<Vec<Span>>,
+    pub(crate) ui_url: Option<String>,
 }
 
-fn commit_cell(c: Option<&CommitInfo>) -> String {
-    let Some(c) = c else {
-        return r#"<span class="empty">nothing applied yet</span>"#.to_owned();
-    };
-    let mut out = format!(
-        r#"<span class="sha" title="{}">{}</span> {}"#,
-        escape(&c.sha),
-        escape(&c.short_sha),
-        escape(c.message.as_deref().unwrap_or(""))
-    );
-    if let Some(author) = &c.author {
-        let _ = write!(out, r#"<div class="sub">by {}</div>"#, escape(author));
-    }
-    out
+/// A count at the top of the overview.
+pub(crate) struct Chip {
+    pub(crate) value: usize,
+    pub(crate) label: &'static str,
+    pub(crate) class: &'static str,
 }
 
-fn warning_items(warnings: &[WarningView], limit: usize) -> String {
-    if warnings.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from(r#"<ul class="warns">"#);
-    for w in warnings.iter().take(limit) {
-        let _ = write!(
-            out,
-            r#"<li><code>{}</code> · <span class="kind">{}</span> · {}</li>"#,
-            escape(&w.connector),
-            escape(&w.kind),
-            escape(&w.reference)
-        );
-    }
-    if warnings.len() > limit {
-        let _ = write!(
-            out,
-            r#"<li class="sub">and {} more</li>"#,
-            warnings.len() - limit
-        );
-    }
-    out.push_str("</ul>");
-    out
-}
-
-fn header_meta(
-    overview_source: &api::SourceView,
-    shard: &api::ShardView,
-    now: DateTime<Utc>,
-) -> String {
-    let mut out = format!(
-        r#"<span class="meta">source <b>{}</b> · fetched {}</span>"#,
-        escape(&overview_source.url),
-        when(overview_source.last_fetch_at, now)
-    );
-    if shard.count > 1 {
-        let _ = write!(
-            out,
-            r#"<span class="meta">replica <b>{}</b> of {} · owns {} tenant{}</span>"#,
-            shard.index,
-            shard.count,
-            shard.owned.len(),
-            if shard.owned.len() == 1 { "" } else { "s" }
-        );
-    }
-    out
+#[derive(Template)]
+#[template(path = "page/overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    fetch_error: Option<String>,
+    chips: Vec<Chip>,
+    tenants: Vec<TenantRow>,
 }
 
 /// The overview page.
@@ -396,96 +442,226 @@ pub fn render_overview(o: &Overview, now: DateTime<Utc>) -> String {
         )
     });
     let drifted = count(&|t| t.drift_state == DriftState::Drifted);
+    let suspended = count(&|t| t.suspended.is_some());
     let warnings: usize = owned.iter().map(|t| t.open_warnings).sum();
-    let mut body = String::new();
-    body.push_str("<h1>Tenants</h1>");
-    if let Some(err) = &o.list.source.last_fetch_error {
-        let _ = write!(
-            body,
-            r#"<div class="note warn"><b>⚠ The last fetch of the source failed:</b> {}</div>"#,
-            escape(err)
-        );
+    let flag = |on: bool, class: &'static str| if on { class } else { "" };
+    let mut chips = vec![
+        Chip {
+            value: owned.len(),
+            label: "tenants",
+            class: "",
+        },
+        Chip {
+            value: in_sync,
+            label: "in sync",
+            class: flag(in_sync == owned.len(), "n-ok"),
+        },
+        Chip {
+            value: failing,
+            label: "failed or blocked",
+            class: flag(failing > 0, "n-bad"),
+        },
+        Chip {
+            value: drifted,
+            label: "drifted",
+            class: flag(drifted > 0, "n-warn"),
+        },
+        Chip {
+            value: warnings,
+            label: "open warnings",
+            class: flag(warnings > 0, "n-warn"),
+        },
+    ];
+    if suspended > 0 {
+        chips.push(Chip {
+            value: suspended,
+            label: "suspended",
+            class: "n-pause",
+        });
     }
-    let _ = write!(
-        body,
-        r#"<section class="summary">
-<div class="chip"><b>{}</b><span>tenants</span></div>
-<div class="chip"><b class="{ok_class}">{in_sync}</b><span>in sync</span></div>
-<div class="chip"><b class="{bad_class}">{failing}</b><span>failed or blocked</span></div>
-<div class="chip"><b class="{drift_class}">{drifted}</b><span>drifted</span></div>
-<div class="chip"><b class="{warn_class}">{warnings}</b><span>open warnings</span></div>
-</section>"#,
-        owned.len(),
-        ok_class = if in_sync == owned.len() { "n-ok" } else { "" },
-        bad_class = if failing > 0 { "n-bad" } else { "" },
-        drift_class = if drifted > 0 { "n-warn" } else { "" },
-        warn_class = if warnings > 0 { "n-warn" } else { "" },
-    );
-    body.push_str(
-        "<table class=\"tenants\"><thead><tr><th>Tenant</th><th>Sync</th><th>Drift</th><th>Open warnings</th><th>Applied commit</th><th>Last reconcile</th></tr></thead><tbody>",
-    );
-    for t in tenants {
-        let link = format!("/tenants/{}", crate::encode::component(&t.name));
-        let platform = t.platform.map(|p| p.as_str()).unwrap_or("");
-        let branch = t.branch.as_deref().unwrap_or("");
-        let warnings = o.warnings.get(&t.name).map(Vec::as_slice).unwrap_or(&[]);
-        let mut last = match &t.last_outcome {
-            Some(outcome) => format!(
-                "{} {}",
-                outcome_badge(outcome),
-                when(t.last_reconcile_at, now)
-            ),
-            None if t.owned => r#"<span class="empty">not yet</span>"#.to_owned(),
-            None => String::new(),
-        };
-        match (&t.last_error, &t.last_summary) {
-            (Some(err), _) => {
-                let _ = write!(last, r#"<div class="err">{}</div>"#, escape(err));
+    let rows = tenants
+        .iter()
+        .map(|t| {
+            let open = o.warnings.get(&t.name).map(Vec::as_slice).unwrap_or(&[]);
+            TenantRow {
+                name: shown(&t.name),
+                link: format!("/tenants/{}", crate::encode::component(&t.name)),
+                platform: t.platform.map(|p| p.as_str()).unwrap_or("").to_owned(),
+                branch: shown(t.branch.as_deref().unwrap_or("")),
+                owned: t.owned,
+                sync: sync_badge(t, o.list.shard.count),
+                suspended: suspended_badge(t, now),
+                drift: drift_badge(t),
+                warnings: warnings_badge(t.open_warnings, false),
+                warning_items: open
+                    .iter()
+                    .take(WARNINGS_LISTED)
+                    .map(|w| Warn::of(w, now))
+                    .collect(),
+                more_warnings: open.len().saturating_sub(WARNINGS_LISTED),
+                commit: t.last_applied_commit.as_ref().map(Commit::of),
+                last: t.last_outcome.as_deref().map(outcome_badge),
+                last_at: t.last_reconcile_at.map(|at| Moment::at(at, now)),
+                error: t.last_error.as_deref().map(spans),
+                summary: t.last_summary.as_deref().map(spans),
+                ui_url: t.ui_url.clone(),
             }
-            (None, Some(summary)) => {
-                let _ = write!(last, r#"<div class="why">{}</div>"#, escape(summary));
-            }
-            (None, None) => {}
+        })
+        .collect();
+    let page = OverviewPage {
+        layout: Layout::new(
+            "ferry · tenants",
+            Some(&o.list.source),
+            Some(&o.list.shard),
+            now,
+        ),
+        fetch_error: o.list.source.last_fetch_error.as_deref().map(shown),
+        chips,
+        tenants: rows,
+    };
+    page.render().unwrap_or_else(|e| render_failure(&e))
+}
+
+// ---- a tenant -----------------------------------------------------------------------
+
+/// A connector's row.
+pub(crate) struct ConnectorRow {
+    pub(crate) connector: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) applied_name: Option<String>,
+    pub(crate) live_id: String,
+    pub(crate) state: Badge,
+    pub(crate) message: Option<Vec<Span>>,
+    pub(crate) failed: bool,
+    pub(crate) warnings: usize,
+}
+
+/// One line of a diff, with how it is coloured.
+pub(crate) struct DiffLine {
+    pub(crate) class: &'static str,
+    pub(crate) text: String,
+}
+
+/// A drifted connector.
+pub(crate) struct DriftCard {
+    pub(crate) connector: String,
+    pub(crate) kind: String,
+    pub(crate) live_name: String,
+    pub(crate) live_id: String,
+    pub(crate) fields: Vec<String>,
+    pub(crate) sections: Vec<(String, Vec<DiffLine>)>,
+}
+
+impl DriftCard {
+    fn of(d: &DriftRecord) -> Self {
+        let sections = d
+            .diff
+            .iter()
+            .map(|s| {
+                let lines = s
+                    .text_lines()
+                    .iter()
+                    .map(|l| DiffLine {
+                        class: if s.lines.is_empty() || !s.lines.contains(l) {
+                            "d-note"
+                        } else if l.starts_with("+++") || l.starts_with("---") {
+                            "d-head"
+                        } else if l.starts_with('+') {
+                            "d-add"
+                        } else if l.starts_with('-') {
+                            "d-del"
+                        } else if l.starts_with("@@") {
+                            "d-hunk"
+                        } else {
+                            ""
+                        },
+                        text: shown(l),
+                    })
+                    .collect();
+                (shown(&s.section), lines)
+            })
+            .collect();
+        DriftCard {
+            connector: shown(&d.connector),
+            kind: d.kind.to_string(),
+            live_name: shown(&d.live_name),
+            live_id: shown(&d.live_id),
+            fields: d.fields.iter().map(|f| shown(f)).collect(),
+            sections,
         }
-        let warn_cell = if t.owned {
-            format!(
-                "{}{}",
-                warnings_badge(t.open_warnings),
-                warning_items(warnings, 4)
-            )
-        } else {
-            String::new()
-        };
-        let _ = write!(
-            body,
-            r#"<tr data-tenant="{name_attr}"><td class="name"><a href="{link}">{name}</a><div class="sub">{platform} · {branch}</div></td><td>{sync}</td><td>{drift}</td><td>{warn_cell}</td><td>{commit}</td><td>{last}</td></tr>"#,
-            name_attr = escape(&t.name),
-            name = escape(&t.name),
-            link = escape(&link),
-            platform = escape(platform),
-            branch = escape(branch),
-            sync = sync_badge(t, o.list.shard.count),
-            drift = if t.owned {
-                drift_badge(t)
-            } else {
-                String::new()
-            },
-            commit = if t.owned {
-                commit_cell(t.last_applied_commit.as_ref())
-            } else {
-                String::new()
-            },
-        );
     }
-    if tenants.is_empty() {
-        body.push_str(r#"<tr><td colspan="6" class="empty">No tenants are configured.</td></tr>"#);
+}
+
+/// A past reconcile.
+pub(crate) struct HistoryRow {
+    pub(crate) id: i64,
+    pub(crate) highlighted: bool,
+    pub(crate) finished: Option<Moment>,
+    pub(crate) commit: Commit,
+    pub(crate) outcome: Badge,
+    pub(crate) summary: Vec<Span>,
+}
+
+/// What the tenant's header card says.
+pub(crate) struct Facts {
+    pub(crate) applied: Option<Commit>,
+    pub(crate) head: Option<Option<Commit>>,
+    pub(crate) last: Option<Badge>,
+    pub(crate) last_at: Option<Moment>,
+    pub(crate) error: Option<Vec<Span>>,
+    pub(crate) next: Option<String>,
+    pub(crate) next_at: Option<Moment>,
+}
+
+#[derive(Template)]
+#[template(path = "page/tenant.html")]
+struct TenantPage {
+    layout: Layout,
+    name: String,
+    platform: String,
+    branch: String,
+    owned: bool,
+    elsewhere: String,
+    sync: Badge,
+    drift: Badge,
+    warnings_badge: Badge,
+    suspended: Option<Badge>,
+    suspended_since: Option<Moment>,
+    suspended_reason: Option<String>,
+    ui_url: Option<String>,
+    platform_name: &'static str,
+    commit_note: Option<(bool, String)>,
+    facts: Facts,
+    connectors: Vec<ConnectorRow>,
+    drift_cards: Vec<DriftCard>,
+    drift_names: Vec<String>,
+    drift_empty: &'static str,
+    warnings: Vec<Warn>,
+    warnings_note: &'static str,
+    history: Vec<HistoryRow>,
+}
+
+/// How open warnings close, under the tenant's warning table.
+fn warnings_note(platform: Option<Platform>) -> &'static str {
+    match platform {
+        Some(Platform::Kizen) => {
+            "Kizen also e-mails these warnings in the import confirmation; it shows no in-app indicator, and its status tracks the last live run, not the warnings. ferry closes one when the tenant's catalog holds its reference."
+        }
+        Some(Platform::ProductsupCde) => {
+            "A copy never carries its VCS credentials: set them in Productsup; ferry closes the warning when it sees the VCS authorised."
+        }
+        _ => "",
     }
-    body.push_str("</tbody></table>");
-    page(
-        "ferry · tenants",
-        &header_meta(&o.list.source, &o.list.shard, now),
-        &body,
-    )
+}
+
+fn platform_name(platform: Option<Platform>) -> &'static str {
+    match platform {
+        Some(Platform::Kizen) => "Kizen",
+        Some(Platform::AgentStudio) => "Agent Studio",
+        Some(Platform::ProductsupCde) => "Productsup",
+        None => "the platform",
+    }
 }
 
 /// A tenant's page; `commit` (a hex prefix) highlights that commit's history entries.
@@ -497,199 +673,134 @@ pub fn render_tenant(
     now: DateTime<Utc>,
 ) -> String {
     let t = &d.summary;
-    let shards = shard.count;
-    let meta = header_meta(source, shard, now);
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        r#"<p class="crumbs"><a href="/">All tenants</a> / {name}</p><h1>{name}</h1><div class="states">{sync} {drift} {warn}<span class="sub">{platform} · branch {branch}</span></div>"#,
-        name = escape(&t.name),
-        sync = sync_badge(t, shards),
-        drift = if t.owned {
-            drift_badge(t)
-        } else {
-            String::new()
-        },
-        warn = if t.owned {
-            warnings_badge_long(t.open_warnings)
-        } else {
-            String::new()
-        },
-        platform = escape(t.platform.map(|p| p.as_str()).unwrap_or("")),
-        branch = escape(t.branch.as_deref().unwrap_or("")),
-    );
-    if !t.owned {
-        let _ = write!(
-            body,
-            r#"<div class="note">This tenant is reconciled by replica {} of {}; its connectors, warnings and history live in that replica's state. Open that replica's status page to see them.</div>"#,
-            t.shard, shards
-        );
-        return page(&format!("ferry · {}", t.name), &meta, &body);
-    }
-    if let Some(sha) = commit {
+    let commit_note = commit.map(|sha| {
         let found = d.history.iter().any(|h| h.commit.sha.starts_with(sha));
-        if found {
-            let _ = write!(
-                body,
-                r##"<div class="note">Showing commit <span class="sha">{}</span>: its reconciles are highlighted in the <a href="#history">history</a> below.</div>"##,
-                escape(api::short_sha(sha))
-            );
-        } else {
-            let _ = write!(
-                body,
-                r#"<div class="note warn">Commit <span class="sha">{}</span> has no reconcile in the recent history of this tenant.</div>"#,
-                escape(api::short_sha(sha))
-            );
-        }
-    }
-    let mut facts = format!(
-        "<div><b>Applied commit:</b> {}</div>",
-        commit_cell(t.last_applied_commit.as_ref())
-    );
-    if t.head_commit.as_ref().map(|c| &c.sha) != t.last_applied_commit.as_ref().map(|c| &c.sha) {
-        let _ = write!(
-            facts,
-            "<div><b>Branch head:</b> {}</div>",
-            match &t.head_commit {
-                Some(c) => commit_cell(Some(c)),
-                None => r#"<span class="empty">not fetched yet</span>"#.to_owned(),
-            }
-        );
-    }
-    if let Some(outcome) = &t.last_outcome {
-        let _ = write!(
-            facts,
-            "<div><b>Last reconcile:</b> {} {}</div>",
-            outcome_badge(outcome),
-            when(t.last_reconcile_at, now)
-        );
-    }
-    if let Some(err) = &t.last_error {
-        let _ = write!(facts, r#"<div class="err">{}</div>"#, escape(err));
-    }
-    if let Some(reasons) = &t.pending_reasons {
-        let next = d.schedule.as_ref().and_then(|s| s.next_run_at);
-        let _ = write!(
-            facts,
-            r#"<div class="sub">Next reconcile ({}) {}</div>"#,
-            escape(&reasons.to_string()),
-            next.map(|n| format!("due {}", n.format("%H:%M:%S UTC")))
-                .unwrap_or_default()
-        );
-    }
-    let _ = write!(body, r#"<div class="card">{facts}</div>"#);
-
-    let _ = write!(
-        body,
-        r#"<h2 id="connectors">Connectors ({})</h2>"#,
-        d.connector_list.len()
-    );
-    if d.connector_list.is_empty() {
-        body.push_str(r#"<p class="empty">ferry manages no connector in this tenant yet.</p>"#);
-    } else {
-        body.push_str("<table><thead><tr><th>Connector</th><th>Kind</th><th>Name in the tenant</th><th>Live id</th><th>State</th><th>Warnings</th></tr></thead><tbody>");
-        for c in &d.connector_list {
-            let mut state = connector_badge(c.sync_state);
-            if let Some(m) = &c.message {
-                let class = if c.sync_state == ConnectorState::Failed {
-                    "err"
-                } else {
-                    "why"
-                };
-                let _ = write!(state, r#"<div class="{class}">{}</div>"#, escape(m));
-            }
-            let _ = write!(
-                body,
-                r#"<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>"#,
-                escape(&c.connector),
-                escape(&c.kind),
-                escape(&c.name),
-                escape(c.live_id.as_deref().unwrap_or("—")),
-                state,
-                if c.open_warnings == 0 {
-                    "—".to_owned()
-                } else {
-                    format!("⚠ {}", c.open_warnings)
-                },
-            );
-        }
-        body.push_str("</tbody></table>");
-    }
-
-    let _ = write!(
-        body,
-        r#"<h2 id="warnings">Open warnings ({})</h2>"#,
-        d.warnings.len()
-    );
-    if d.warnings.is_empty() {
-        body.push_str(r#"<p class="empty">No open warnings.</p>"#);
-    } else {
-        body.push_str("<table><thead><tr><th>Connector</th><th>Kind</th><th>Reference</th><th>Open since</th></tr></thead><tbody>");
-        for w in &d.warnings {
-            let _ = write!(
-                body,
-                r#"<tr><td><code>{}</code></td><td><span class="kind">{}</span></td><td>{}</td><td class="sub">{}</td></tr>"#,
-                escape(&w.connector),
-                escape(&w.kind),
-                escape(&w.reference),
-                escape(&w.opened_at)
-            );
-        }
-        body.push_str("</tbody></table>");
-        body.push_str(&warnings_note(t.platform));
-    }
-
-    body.push_str(r#"<h2 id="drift">Drift</h2>"#);
-    if d.drift.is_empty() {
-        let text = match t.drift_state {
+        (found, api::short_sha(sha).to_owned())
+    });
+    let head_differs =
+        t.head_commit.as_ref().map(|c| &c.sha) != t.last_applied_commit.as_ref().map(|c| &c.sha);
+    let next = t.pending_reasons.as_ref().map(|r| r.to_string());
+    let facts = Facts {
+        applied: t.last_applied_commit.as_ref().map(Commit::of),
+        head: head_differs.then(|| t.head_commit.as_ref().map(Commit::of)),
+        last: t.last_outcome.as_deref().map(outcome_badge),
+        last_at: t.last_reconcile_at.map(|at| Moment::at(at, now)),
+        error: t.last_error.as_deref().map(spans),
+        next_at: next
+            .as_ref()
+            .and_then(|_| d.schedule.as_ref().and_then(|s| s.next_run_at))
+            .map(|at| Moment::at(at, now)),
+        next,
+    };
+    let connectors = d
+        .connector_list
+        .iter()
+        .map(|c| ConnectorRow {
+            connector: shown(&c.connector),
+            kind: shown(&c.kind),
+            name: shown(&c.name),
+            applied_name: c.applied_name.as_deref().map(shown),
+            live_id: shown(c.live_id.as_deref().unwrap_or("—")),
+            state: connector_badge(c.sync_state),
+            message: c.message.as_deref().map(spans),
+            failed: c.sync_state == ConnectorState::Failed,
+            warnings: c.open_warnings,
+        })
+        .collect();
+    // Drift the last check recorded without detail (before ferry kept it) is named only.
+    let detailed: Vec<&str> = d
+        .drift_detail
+        .iter()
+        .map(|r| r.connector.as_str())
+        .collect();
+    let drift_names = d
+        .drift
+        .iter()
+        .filter(|n| !detailed.contains(&n.as_str()))
+        .map(|n| shown(n))
+        .collect();
+    let history = d
+        .history
+        .iter()
+        .map(|h| HistoryRow {
+            id: h.id,
+            highlighted: commit.is_some_and(|c| h.commit.sha.starts_with(c)),
+            finished: Moment::parse(&h.finished_at, now),
+            commit: Commit::of(&h.commit),
+            outcome: outcome_badge(&h.outcome),
+            summary: spans(&h.summary),
+        })
+        .collect();
+    let page = TenantPage {
+        layout: Layout::new(
+            &format!("ferry · {}", t.name),
+            Some(source),
+            Some(shard),
+            now,
+        ),
+        name: shown(&t.name),
+        platform: t.platform.map(|p| p.as_str()).unwrap_or("").to_owned(),
+        branch: shown(t.branch.as_deref().unwrap_or("")),
+        owned: t.owned,
+        elsewhere: format!(
+            "This tenant is reconciled by replica {} of {}; its connectors, warnings and history live in that replica's state. Open that replica's status page to see them.",
+            t.shard, shard.count
+        ),
+        sync: sync_badge(t, shard.count),
+        drift: drift_badge(t),
+        warnings_badge: warnings_badge(t.open_warnings, true),
+        suspended: suspended_badge(t, now),
+        suspended_since: t
+            .suspended
+            .as_ref()
+            .and_then(|s| Moment::parse(&s.since, now)),
+        suspended_reason: t
+            .suspended
+            .as_ref()
+            .and_then(|s| s.reason.as_deref().map(shown)),
+        ui_url: t.ui_url.clone(),
+        platform_name: platform_name(t.platform),
+        commit_note,
+        facts,
+        connectors,
+        drift_cards: d.drift_detail.iter().map(DriftCard::of).collect(),
+        drift_names,
+        drift_empty: match t.drift_state {
             DriftState::Unknown => "Not checked yet.",
             _ => "Every connector holds what ferry applied.",
-        };
-        let _ = write!(body, r#"<p class="empty">{text}</p>"#);
-    } else {
-        body.push_str(r#"<div class="card">⚠ Changed in the tenant since ferry applied them: "#);
-        let names: Vec<String> = d
-            .drift
-            .iter()
-            .map(|n| format!("<code>{}</code>", escape(n)))
-            .collect();
-        body.push_str(&names.join(", "));
-        body.push_str("</div>");
-    }
+        },
+        warnings: d.warnings.iter().map(|w| Warn::of(w, now)).collect(),
+        warnings_note: warnings_note(t.platform),
+        history,
+    };
+    page.render().unwrap_or_else(|e| render_failure(&e))
+}
 
-    let _ = write!(body, r#"<h2 id="history">History</h2>"#);
-    if d.history.is_empty() {
-        body.push_str(r#"<p class="empty">No reconcile recorded yet.</p>"#);
-    } else {
-        body.push_str("<table><thead><tr><th>Finished</th><th>Commit</th><th>Outcome</th><th>Summary</th></tr></thead><tbody>");
-        for h in &d.history {
-            let highlighted = commit.is_some_and(|c| h.commit.sha.starts_with(c));
-            let finished = chrono::DateTime::parse_from_rfc3339(&h.finished_at)
-                .ok()
-                .map(|t| t.with_timezone(&Utc));
-            let _ = write!(
-                body,
-                r#"<tr id="h{id}"{class}><td>{when}{marker}</td><td>{commit}</td><td>{outcome}</td><td>{summary}</td></tr>"#,
-                id = h.id,
-                class = if highlighted {
-                    r#" class="highlight""#
-                } else {
-                    ""
-                },
-                when = when(finished, now),
-                marker = if highlighted {
-                    r#"<div class="sub">◀ this commit</div>"#
-                } else {
-                    ""
-                },
-                commit = commit_cell(Some(&h.commit)),
-                outcome = outcome_badge(&h.outcome),
-                summary = escape(&h.summary),
-            );
-        }
-        body.push_str("</tbody></table>");
+// ---- errors -------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "page/error.html")]
+struct ErrorPage {
+    layout: Layout,
+    heading: String,
+    message: String,
+}
+
+fn render_error(title: &str, message: &str) -> String {
+    ErrorPage {
+        layout: Layout::new(title, None, None, Utc::now()),
+        heading: shown(title),
+        message: shown(message),
     }
-    page(&format!("ferry · {}", t.name), &meta, &body)
+    .render()
+    .unwrap_or_else(|e| render_failure(&e))
+}
+
+/// What a page that could not be rendered shows (a template's formatting failed).
+fn render_failure(e: &askama::Error) -> String {
+    tracing::warn!(error = %e, "the status page could not be rendered");
+    "<!doctype html><title>ferry</title><p>ferry could not render this page; see its log.</p>"
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -719,11 +830,17 @@ mod tests {
                 message: Some("Add <b>orders</b>".into()),
                 author: Some("Ada & Co".into()),
                 time: None,
+                url: Some(
+                    "https://github.com/acme/c/commit/0123456789abcdef0123456789abcdef01234567"
+                        .into(),
+                ),
             }),
             last_outcome: Some("warning".into()),
             last_error: None,
             last_summary: Some("in sync · 1 connector · 1 warning".into()),
             last_reconcile_at: None,
+            suspended: None,
+            ui_url: None,
         }
     }
 
@@ -754,16 +871,48 @@ mod tests {
         }
     }
 
+    fn detail(summary: TenantSummary) -> TenantDetail {
+        TenantDetail {
+            summary,
+            connector_list: vec![],
+            warnings: vec![],
+            drift: vec![],
+            drift_detail: vec![],
+            history: vec![],
+            schedule: None,
+        }
+    }
+
+    fn text(spans: &[Span]) -> Vec<(bool, &str)> {
+        spans.iter().map(|s| (s.code, s.text.as_str())).collect()
+    }
+
     #[test]
-    fn escape_covers_the_five_characters() {
+    fn backticks_become_code_and_an_unmatched_one_stays() {
         assert_eq!(
-            escape(r#"<script>alert('x') & "y"</script>"#),
-            "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+            text(&spans("SmartConnector `Orders` was changed")),
+            [
+                (false, "SmartConnector "),
+                (true, "Orders"),
+                (false, " was changed")
+            ]
         );
         assert_eq!(
-            escape("Feed\u{202e}txt.exe\u{1b}"),
-            "Feed\\u{202e}txt.exe\\u{1b}"
+            text(&spans("a `b` c `d")),
+            [(false, "a "), (true, "b"), (false, " c "), (false, "`d")]
         );
+        assert_eq!(text(&spans("`\u{1b}[2J`")), [(true, "\\u{1b}[2J")]);
+    }
+
+    #[test]
+    fn times_are_relative_both_ways() {
+        let now = Utc::now();
+        assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now - chrono::Duration::seconds(42), now), "42 s ago");
+        assert_eq!(ago(now - chrono::Duration::minutes(3), now), "3 min ago");
+        assert_eq!(ago(now - chrono::Duration::hours(5), now), "5 h ago");
+        assert_eq!(ago(now - chrono::Duration::days(2), now), "2 d ago");
+        assert_eq!(ago(now + chrono::Duration::minutes(4), now), "in 4 min");
     }
 
     #[test]
@@ -789,12 +938,30 @@ mod tests {
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<b>orders"), "{html}");
-        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("&#60;script&#62;"), "{html}");
         assert!(html.contains(r#"href="/tenants/%3Ct%3E""#), "{html}");
         assert!(html.contains("✓ In sync"));
         assert!(html.contains("agentic-workflow"));
         assert!(html.contains("0123456"));
-        assert!(html.contains("Ada &amp; Co"));
+        assert!(
+            html.contains("Ada &#38; Co") || html.contains("Ada &amp; Co"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"href="https://github.com/acme/c/commit/0123456789abcdef0123456789abcdef01234567""#),
+            "the commit links to the forge: {html}"
+        );
+        assert!(html.contains(r#"<script src="/assets/page.js" defer></script>"#));
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_interpreted() {
+        let mut t = summary("prod");
+        t.last_error = Some("refused: Orders\u{1b}[2J\u{202e}txt".into());
+        t.sync_state = SyncState::Failed;
+        let html = render_tenant(&detail(t), &source(), &shard(), None, Utc::now());
+        assert!(!html.contains('\u{1b}') && !html.contains('\u{202e}'));
+        assert!(html.contains("Orders\\u{1b}[2J\\u{202e}txt"), "{html}");
     }
 
     #[test]
@@ -803,23 +970,75 @@ mod tests {
         t.owned = false;
         t.shard = 2;
         t.sync_state = SyncState::Unknown;
-        let d = TenantDetail {
-            summary: t,
-            connector_list: vec![],
-            warnings: vec![],
-            drift: vec![],
-            history: vec![],
-            schedule: None,
-        };
         let mut three = shard();
         three.count = 3;
-        let html = render_tenant(&d, &source(), &three, None, Utc::now());
+        let html = render_tenant(&detail(t), &source(), &three, None, Utc::now());
         assert!(html.contains("· On replica 2 of 3"), "{html}");
         assert!(html.contains("This tenant is reconciled by replica 2 of 3"));
         assert!(
             !html.contains("Connectors ("),
             "no local state is shown as if it were the tenant's"
         );
+    }
+
+    #[test]
+    fn drift_shows_the_fields_the_diff_and_the_live_name() {
+        let mut t = summary("prod");
+        t.drift_state = DriftState::Drifted;
+        t.drifted = 1;
+        t.last_outcome = Some("drift".into());
+        t.suspended = Some(crate::store::suspension::Suspension {
+            since: "2026-01-01T00:00:00.000Z".into(),
+            reason: Some("quarter close".into()),
+        });
+        t.ui_url = Some("https://app.kizen.com".into());
+        let mut d = detail(t);
+        d.drift = vec!["orders".into()];
+        d.drift_detail = vec![DriftRecord {
+            connector: "orders".into(),
+            kind: crate::model::Kind::SmartConnector,
+            live_name: "Orders (edited)".into(),
+            live_id: "7".into(),
+            fields: vec!["name".into()],
+            diff: vec![crate::render::DiffSection {
+                section: "settings".into(),
+                lines: vec![
+                    "--- applied/settings".into(),
+                    "+++ live/settings".into(),
+                    "@@ -1 +1 @@".into(),
+                    "-  \"name\": \"Orders\",".into(),
+                    "+  \"name\": \"Orders (edited)\",".into(),
+                ],
+                omitted: 0,
+                note: None,
+            }],
+        }];
+        d.connector_list = vec![ConnectorView {
+            connector: "orders".into(),
+            kind: "SmartConnector".into(),
+            name: "Orders (edited)".into(),
+            applied_name: Some("Orders".into()),
+            live_id: Some("7".into()),
+            sync_state: ConnectorState::Drifted,
+            revision: None,
+            created_by_ferry: true,
+            open_warnings: 0,
+            message: None,
+        }];
+        let html = render_tenant(&d, &source(), &shard(), None, Utc::now());
+        for seen in [
+            "⚠ drift found",
+            r#"<li><code>name</code></li>"#,
+            r#"<span class="d-add">+  &#34;name&#34;: &#34;Orders (edited)&#34;,</span>"#,
+            "applied as",
+            "‖ Suspended",
+            "quarter close",
+            r#"href="https://app.kizen.com""#,
+            "Open in Kizen",
+        ] {
+            assert!(html.contains(seen), "{seen} in {html}");
+        }
+        assert!(!html.contains("✓ noop"), "{html}");
     }
 
     #[test]
@@ -830,53 +1049,55 @@ mod tests {
             message: Some("m".into()),
             author: None,
             time: None,
+            url: None,
         };
-        let d = TenantDetail {
-            summary: summary("prod"),
-            connector_list: vec![ConnectorView {
-                connector: "<script>".into(),
-                kind: "SmartConnector".into(),
-                name: "Orders".into(),
-                live_id: Some("42".into()),
-                sync_state: ConnectorState::Failed,
-                revision: None,
-                created_by_ferry: true,
-                open_warnings: 0,
-                message: Some("import <refused>".into()),
-            }],
-            warnings: vec![warning("<script>")],
-            drift: vec![],
-            history: vec![
-                HistoryView {
-                    id: 2,
-                    commit: c("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
-                    started_at: "2026-01-01T00:00:00Z".into(),
-                    finished_at: "2026-01-01T00:00:01Z".into(),
-                    outcome: "failed".into(),
-                    summary: "1 failed".into(),
-                    detail: serde_json::Value::Null,
-                },
-                HistoryView {
-                    id: 1,
-                    commit: c("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-                    started_at: "2026-01-01T00:00:00Z".into(),
-                    finished_at: "2026-01-01T00:00:01Z".into(),
-                    outcome: "applied".into(),
-                    summary: "1 applied".into(),
-                    detail: serde_json::Value::Null,
-                },
-            ],
-            schedule: None,
-        };
+        let mut d = detail(summary("prod"));
+        d.connector_list = vec![ConnectorView {
+            connector: "<script>".into(),
+            kind: "SmartConnector".into(),
+            name: "Orders".into(),
+            applied_name: None,
+            live_id: Some("42".into()),
+            sync_state: ConnectorState::Failed,
+            revision: None,
+            created_by_ferry: true,
+            open_warnings: 0,
+            message: Some("import <refused>".into()),
+        }];
+        d.warnings = vec![warning("<script>")];
+        d.history = vec![
+            HistoryView {
+                id: 2,
+                commit: c("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                started_at: "2026-01-01T00:00:00Z".into(),
+                finished_at: "2026-01-01T00:00:01Z".into(),
+                outcome: "failed".into(),
+                summary: "1 failed".into(),
+                detail: serde_json::Value::Null,
+            },
+            HistoryView {
+                id: 1,
+                commit: c("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                started_at: "2026-01-01T00:00:00Z".into(),
+                finished_at: "2026-01-01T00:00:01Z".into(),
+                outcome: "applied".into(),
+                summary: "1 applied".into(),
+                detail: serde_json::Value::Null,
+            },
+        ];
         let html = render_tenant(&d, &source(), &shard(), Some("aaaaaaa"), Utc::now());
         assert!(html.contains(r#"<tr id="h1" class="highlight">"#), "{html}");
         assert!(html.contains(r#"<tr id="h2">"#), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("✕ Failed"));
-        assert!(html.contains("import &lt;refused&gt;"));
+        assert!(html.contains("import &#60;refused&#62;"), "{html}");
         assert!(
             html.contains("Kizen also e-mails these warnings in the import confirmation"),
             "{html}"
+        );
+        assert!(
+            html.contains(r#"title="2026-01-01 00:00:00 UTC""#),
+            "open since is relative with the exact time on hover: {html}"
         );
         let missing = render_tenant(&d, &source(), &shard(), Some("cccccccc"), Utc::now());
         assert!(missing.contains("has no reconcile in the recent history"));

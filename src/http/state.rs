@@ -182,16 +182,20 @@ pub struct ConfiguredTenant {
     pub branch: Option<String>,
     /// The shard that owns it.
     pub shard: u32,
+    /// The tenant in the platform's web app (`uiUrl`).
+    pub ui_url: Option<String>,
 }
 
 /// What the API and the status page read besides the scheduler and the source: the
-/// configured tenants, the state store, this replica's shard and the API token.
+/// configured tenants, the state store, this replica's shard, the API token and where
+/// commits are shown on the forge.
 #[derive(Debug, Clone)]
 pub struct StatusContext {
     tenants: Vec<ConfiguredTenant>,
     store: Option<Store>,
     shard: Shard,
     api_token: Option<ApiToken>,
+    commit_url: Option<String>,
 }
 
 impl StatusContext {
@@ -210,6 +214,7 @@ impl StatusContext {
                         .unwrap_or_else(|| config.source.branch.clone()),
                 ),
                 shard: owners.get(&t.name).copied().unwrap_or(shard.index),
+                ui_url: t.ui_url.clone(),
             })
             .collect();
         StatusContext {
@@ -217,6 +222,7 @@ impl StatusContext {
             store,
             shard,
             api_token: None,
+            commit_url: crate::notify::commit_url_template(config),
         }
     }
 
@@ -231,11 +237,13 @@ impl StatusContext {
                     platform: None,
                     branch: None,
                     shard: 0,
+                    ui_url: None,
                 })
                 .collect(),
             store: None,
             shard: Shard::default(),
             api_token: None,
+            commit_url: None,
         }
     }
 
@@ -263,6 +271,14 @@ impl StatusContext {
     /// The state store, when the daemon has one.
     pub fn store(&self) -> Option<&Store> {
         self.store.as_ref()
+    }
+
+    /// The page of a commit on the forge, `{sha}` standing for its id, when the
+    /// configuration tells it ([`crate::notify::commit_url_template`]).
+    pub fn commit_url(&self, sha: &str) -> Option<String> {
+        self.commit_url
+            .as_deref()
+            .map(|template| template.replace("{sha}", sha))
     }
 
     /// The token state-changing calls need, when one is configured.

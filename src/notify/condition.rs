@@ -42,6 +42,9 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)
 }
 
+/// The longest `diff` fact of a drift, in characters: the whole diff is on the status page.
+const DIFF_FACT_LIMIT: usize = 8_000;
+
 /// What can be wrong with a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,8 +103,9 @@ pub struct Condition {
     pub connector: Option<String>,
     /// One line for people: what is wrong and what to do.
     pub summary: String,
-    /// Facts for machines and cards (`liveName`, `liveId`, `kind`, …). Kept open so that
-    /// richer detail (a field diff of a drift) can be added without a new format.
+    /// Facts for machines and cards (`liveName`, `liveId`, `kind`, …). A drift also carries
+    /// `fields` (the fields that changed, comma-separated) and `diff` (the unified diff of
+    /// what ferry applied against what the tenant holds, sample files as line counts).
     pub facts: BTreeMap<String, String>,
 }
 
@@ -151,20 +155,37 @@ impl Observation {
     pub fn finished(tenant: &str, sha: &str, plan: &Plan, report: &ApplyReport) -> Self {
         let mut conditions = Vec::new();
         for d in plan.drift.iter().filter(|d| !d.healed) {
+            let record = crate::drift::DriftRecord::of(d);
+            let changed = if record.fields.is_empty() {
+                String::new()
+            } else {
+                format!(" (changed: {})", record.fields.join(", "))
+            };
+            let mut facts = BTreeMap::from([
+                ("kind".to_owned(), d.kind.to_string()),
+                ("liveName".to_owned(), d.name.clone()),
+                ("liveId".to_owned(), d.live_id.clone()),
+                ("appliedHash".to_owned(), d.applied_hash.to_string()),
+                ("liveHash".to_owned(), d.live_hash.to_string()),
+            ]);
+            if !record.fields.is_empty() {
+                facts.insert("fields".to_owned(), record.fields.join(", "));
+            }
+            if !record.diff.is_empty() {
+                facts.insert(
+                    "diff".to_owned(),
+                    crate::report::truncate_chars(&record.diff_text(), DIFF_FACT_LIMIT)
+                        .into_owned(),
+                );
+            }
             conditions.push(Condition {
                 kind: ConditionKind::Drift,
                 connector: Some(d.connector.clone()),
                 summary: format!(
-                    "{} `{}` was changed in the tenant since ferry applied it; bring the change into git, or restore git's content (`drift.selfHeal`, or `ferry apply`)",
+                    "{} `{}` was changed in the tenant since ferry applied it{changed}; bring the change into git, or restore git's content (`drift.selfHeal`, or `ferry apply`)",
                     d.kind, d.name
                 ),
-                facts: BTreeMap::from([
-                    ("kind".to_owned(), d.kind.to_string()),
-                    ("liveName".to_owned(), d.name.clone()),
-                    ("liveId".to_owned(), d.live_id.clone()),
-                    ("appliedHash".to_owned(), d.applied_hash.to_string()),
-                    ("liveHash".to_owned(), d.live_hash.to_string()),
-                ]),
+                facts,
             });
         }
         if report.failed() {

@@ -55,17 +55,13 @@ pub struct Links {
 }
 
 impl Links {
-    /// The links of `loaded`: `server.externalUrl`, and `notifications.commitUrl` or else
-    /// the one [`derived_commit_url`] gives for `source.repo`.
+    /// The links of `loaded`: `server.externalUrl`, and the commit page of
+    /// [`commit_url_template`].
     pub fn from_config(loaded: &LoadedConfig) -> Self {
         let config = &loaded.config;
         Links {
             external_url: config.server.external_url.clone(),
-            commit_url: config
-                .notifications
-                .commit_url
-                .clone()
-                .or_else(|| derived_commit_url(&config.source.repo)),
+            commit_url: commit_url_template(config),
         }
     }
 
@@ -82,6 +78,54 @@ impl Links {
             .as_deref()
             .map(|template| template.replace("{sha}", sha))
     }
+}
+
+/// The page of a commit on the forge, with `{sha}` for the commit id:
+/// `notifications.commitUrl` when set; else the repository of a GitHub, GitLab or Gitea
+/// status reporter ([`forge_commit_url`]); else the one [`derived_commit_url`] gives for
+/// an `https://` `source.repo`. `None` when none of them tells.
+pub fn commit_url_template(config: &crate::config::Config) -> Option<String> {
+    config
+        .notifications
+        .commit_url
+        .clone()
+        .or_else(|| config.statuses.iter().find_map(forge_commit_url))
+        .or_else(|| derived_commit_url(&config.source.repo))
+}
+
+/// The commit page of the repository a forge reporter posts statuses to: the web address
+/// is its `api` without the API path (`https://api.github.com` → `https://github.com`,
+/// `…/api/v3` of GitHub Enterprise, GitLab's `…/api/v4`, Gitea's `…/api/v1`), then
+/// `<repo>/commit/{sha}` (GitLab: `<project>/-/commit/{sha}`; a numeric project id gives
+/// no page). `None` for git notes and an API URL that is not `https://`.
+pub fn forge_commit_url(target: &crate::config::StatusTarget) -> Option<String> {
+    use crate::config::StatusTarget;
+    let (forge, api_suffix, infix) = match target {
+        StatusTarget::Github(f) => (f, "/api/v3", "/commit/"),
+        StatusTarget::Gitlab(f) => (f, "/api/v4", "/-/commit/"),
+        StatusTarget::Gitea(f) => (f, "/api/v1", "/commit/"),
+        StatusTarget::GitNotes(_) => return None,
+    };
+    let mut url = reqwest::Url::parse(&forge.api).ok()?;
+    if url.scheme() != "https" {
+        return None;
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    if url.host_str() == Some("api.github.com") {
+        url.set_host(Some("github.com")).ok()?;
+    }
+    let path = url.path().trim_end_matches('/').to_owned();
+    let path = path.strip_suffix(api_suffix).unwrap_or(&path).to_owned();
+    url.set_path(&path);
+    let repo = forge.repo.trim_matches('/');
+    if repo.is_empty() || repo.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let base = url.as_str().trim_end_matches('/');
+    Some(format!("{base}/{repo}{infix}{{sha}}"))
 }
 
 /// The commit page of an `https://` repository URL: `<repo>/commit/{sha}` (GitHub,
@@ -234,6 +278,65 @@ mod tests {
         );
         assert_eq!(derived_commit_url("ssh://git@github.com/acme/c.git"), None);
         assert_eq!(derived_commit_url("http://127.0.0.1:3000/git/origin"), None);
+    }
+
+    #[test]
+    fn commit_pages_of_forge_reporters() {
+        use crate::config::{Forge, StatusTarget};
+        let forge = |api: &str, repo: &str| Forge {
+            api: api.into(),
+            repo: repo.into(),
+            token_env: Some("T".into()),
+            token_file: None,
+            token_type: None,
+        };
+        assert_eq!(
+            forge_commit_url(&StatusTarget::Github(forge(
+                "https://api.github.com",
+                "acme/connectors"
+            )))
+            .as_deref(),
+            Some("https://github.com/acme/connectors/commit/{sha}")
+        );
+        assert_eq!(
+            forge_commit_url(&StatusTarget::Github(forge(
+                "https://ghe.acme.io/api/v3/",
+                "acme/connectors"
+            )))
+            .as_deref(),
+            Some("https://ghe.acme.io/acme/connectors/commit/{sha}")
+        );
+        assert_eq!(
+            forge_commit_url(&StatusTarget::Gitlab(forge(
+                "https://gitlab.com/api/v4",
+                "acme/platform/connectors"
+            )))
+            .as_deref(),
+            Some("https://gitlab.com/acme/platform/connectors/-/commit/{sha}")
+        );
+        assert_eq!(
+            forge_commit_url(&StatusTarget::Gitlab(forge(
+                "https://gitlab.com/api/v4",
+                "1234"
+            ))),
+            None,
+            "a project id names no page"
+        );
+        assert_eq!(
+            forge_commit_url(&StatusTarget::Gitea(forge(
+                "https://git.acme.io/api/v1",
+                "acme/connectors"
+            )))
+            .as_deref(),
+            Some("https://git.acme.io/acme/connectors/commit/{sha}")
+        );
+        assert_eq!(
+            forge_commit_url(&StatusTarget::Gitea(forge(
+                "http://127.0.0.1:3000/api/v1",
+                "acme/c"
+            ))),
+            None
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! payloads, logs or errors.
 //!
 //! This room reads plans, apply reports and the state store; nothing outside it but the
-//! daemon's reconciler and `apply --report` calls it. See `docs/notifications.md`.
+//! daemon's reconciler and `apply --report` calls it (the status page reads only its
+//! commit links, [`commit_url_template`]). See `docs/notifications.md`.
 
 mod alertmanager;
 mod condition;
@@ -26,6 +27,8 @@ mod testing;
 mod webhook;
 
 pub use condition::{Condition, ConditionKind, Observation, Tracked, Transition};
-pub use event::{Event, Item, Links, Phase, derived_commit_url};
+pub use event::{
+    Event, Item, Links, Phase, commit_url_template, derived_commit_url, forge_commit_url,
+};
 pub use notifier::Notifier;
 pub use receiver::{Error, NotifyReceiver, build};

@@ -415,6 +415,18 @@ impl Planner<'_> {
             let healed = self.actions[before..]
                 .iter()
                 .any(|a| matches!(a.op, Op::Replace { .. }));
+            // What ferry applied: the body the store kept, or git's when git still holds
+            // exactly that content.
+            let applied = entry
+                .applied_body
+                .clone()
+                .filter(|b| b.content_hash() == entry.applied_hash)
+                .or_else(|| (d.hash == entry.applied_hash).then(|| (*d.body).clone()));
+            let live_body = export.map(|o| o.body.clone());
+            let fields = match (&applied, &live_body) {
+                (Some(a), Some(l)) => differing_fields(a, l),
+                _ => Vec::new(),
+            };
             self.drift.push(DriftItem {
                 connector: d.connector.clone(),
                 kind: d.kind,
@@ -423,6 +435,9 @@ impl Planner<'_> {
                 applied_hash: entry.applied_hash.clone(),
                 live_hash,
                 healed,
+                fields,
+                applied,
+                live: live_body,
             });
         }
     }
@@ -838,22 +853,26 @@ fn sensitive_block(d: &Desired, package: &KizenPackage) -> Option<BlockReason> {
 /// The top-level fields that differ between two bodies, in manifest spelling
 /// (`liveSql, sampleFile`).
 fn changed_fields(old: &Body, new: &Body) -> String {
+    let changed = differing_fields(old, new);
+    if changed.is_empty() {
+        "no field differs".to_owned()
+    } else {
+        changed.join(", ")
+    }
+}
+
+/// The top-level fields (camelCase, as manifests spell them) whose values differ.
+pub(crate) fn differing_fields(old: &Body, new: &Body) -> Vec<String> {
     let to_map = |b: &Body| match serde_json::to_value(b) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
     let (old, new) = (to_map(old), to_map(new));
     let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    let changed: Vec<String> = keys
-        .into_iter()
+    keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
         .map(|k| camel_case(k))
-        .collect();
-    if changed.is_empty() {
-        "no field differs".to_owned()
-    } else {
-        changed.join(", ")
-    }
+        .collect()
 }
 
 fn camel_case(field: &str) -> String {

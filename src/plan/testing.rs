@@ -308,6 +308,7 @@ pub fn entry(d: &Desired, live_id: &str, version: u64) -> InventoryEntry {
         live_version: version,
         revision: "0a1b2c3".to_owned(),
         created_by_ferry: true,
+        applied_body: None,
     }
 }
 

@@ -16,7 +16,7 @@ use crate::plan::window::WindowDecision;
 use crate::sensitive::{Finding, FindingKind};
 
 /// What ferry recorded when it last applied or adopted a connector in a tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InventoryEntry {
     /// `metadata.name` of the manifest.
@@ -37,6 +37,10 @@ pub struct InventoryEntry {
     pub revision: String,
     /// Whether ferry created the object (only those are ever pruned).
     pub created_by_ferry: bool,
+    /// The content ferry applied, when the state store kept it (its hash is
+    /// `applied_hash`): what a drift is compared against. Never serialized.
+    #[serde(skip)]
+    pub applied_body: Option<Body>,
 }
 
 /// What the tenant holds: its one list call, plus the exports [`super::needs_export`] asked for.
@@ -786,7 +790,7 @@ impl fmt::Display for BlockReason {
 }
 
 /// A managed object whose live content differs from what ferry last applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DriftItem {
     /// `metadata.name`.
@@ -803,13 +807,29 @@ pub struct DriftItem {
     pub live_hash: ContentHash,
     /// Whether this plan restores git's content.
     pub healed: bool,
+    /// The fields that differ, live against what ferry applied (`name`, `liveSql`, …);
+    /// empty when ferry no longer knows what it applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// What ferry applied, when known, for diffs. Never serialized: a sample file may hold
+    /// personal data.
+    #[serde(skip)]
+    pub applied: Option<Body>,
+    /// What the tenant holds, for diffs. Never serialized.
+    #[serde(skip)]
+    pub live: Option<Body>,
 }
 
 impl DriftItem {
     /// A sentence for people.
     pub fn describe(&self) -> String {
+        let fields = if self.fields.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.fields.join(", "))
+        };
         let what = format!(
-            "{} `{}` was changed in the tenant (live {}, applied {})",
+            "{} `{}` was changed in the tenant{fields} (live {}, applied {})",
             self.kind,
             self.name,
             self.live_hash.short(),

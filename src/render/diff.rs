@@ -1,5 +1,6 @@
-//! Diffs between the live content a replace removes and git's content it creates, split
-//! into the sections a person reads: SQL, reference data, sample file, settings.
+//! Diffs between the live content a replace removes and git's content it creates, and
+//! between what ferry applied and what a drifted connector holds now, split into the
+//! sections a person reads: SQL, reference data, sample file, settings.
 //!
 //! Sample files are the one part the platform warns may hold personal data, and their
 //! live side comes from the tenant, not from git. A plan ends up in terminals, CI logs and
@@ -9,6 +10,7 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use similar::{ChangeTag, TextDiff};
 
@@ -153,6 +155,12 @@ fn sections(body: &Body) -> Vec<Section> {
 /// The differing sections between the live body and git's, in reading order. Bodies of
 /// different platforms compare as wholly different.
 pub(crate) fn body_diff(old: &Body, new: &Body) -> Vec<SectionDiff> {
+    diff_between(old, new, ("live", "git"))
+}
+
+/// The differing sections between `old` and `new`, headed `--- <old side>/<section>` and
+/// `+++ <new side>/<section>`.
+fn diff_between(old: &Body, new: &Body, sides: (&str, &str)) -> Vec<SectionDiff> {
     let old_sections = sections(old);
     let new_sections = sections(new);
     let mut out = Vec::new();
@@ -164,12 +172,78 @@ pub(crate) fn body_diff(old: &Body, new: &Body) -> Vec<SectionDiff> {
         if old_text == new_section.text {
             continue;
         }
-        out.push(section_diff(new_section, old_text));
+        out.push(section_diff(new_section, old_text, sides));
     }
     out
 }
 
-fn section_diff(section: &Section, old: &str) -> SectionDiff {
+/// One section of a drift: what ferry applied (`--- applied/<section>`) against what the
+/// tenant holds now (`+++ live/<section>`), as the API, the status page, `ferry status`
+/// and the notifications carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffSection {
+    /// `settings`, `liveSql`, `referenceData`, `sampleFile` (Kizen), `plugin`, `actions`
+    /// (Agent Studio), `connector`, `config` (CDE).
+    pub section: String,
+    /// The unified diff's lines, headers included; empty when only counts are shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+    /// Diff lines left out after the first [`MAX_DIFF_LINES`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted: usize,
+    /// For a sample file: how many lines changed, its contents withheld.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl DiffSection {
+    /// The section as plain text: its diff lines, then `… N more diff lines`, or its note.
+    pub fn text_lines(&self) -> Vec<String> {
+        let mut out = self.lines.clone();
+        if self.omitted > 0 {
+            out.push(format!("… {} more diff lines", self.omitted));
+        }
+        out.extend(self.note.clone());
+        out
+    }
+}
+
+/// What changed in a drifted connector: what ferry applied against what the tenant holds,
+/// section by section, in the form `plan` shows a replace (sample files as line counts).
+pub fn drift_diff(applied: &Body, live: &Body) -> Vec<DiffSection> {
+    diff_between(applied, live, ("applied", "live"))
+        .into_iter()
+        .map(|d| match d {
+            SectionDiff::Unified {
+                label,
+                lines,
+                omitted,
+            } => DiffSection {
+                section: label.to_owned(),
+                lines,
+                omitted,
+                note: None,
+            },
+            SectionDiff::Counts {
+                label,
+                added,
+                removed,
+            } => DiffSection {
+                section: label.to_owned(),
+                lines: Vec::new(),
+                omitted: 0,
+                note: Some(SectionDiff::counts_note(label, added, removed)),
+            },
+        })
+        .collect()
+}
+
+fn section_diff(section: &Section, old: &str, (old_side, new_side): (&str, &str)) -> SectionDiff {
     let diff = TextDiff::configure()
         .timeout(DIFF_TIMEOUT)
         .diff_lines(old, section.text.as_str());
@@ -190,8 +264,8 @@ fn section_diff(section: &Section, old: &str) -> SectionDiff {
             }
         }
         Show::Full => {
-            let old_name = format!("live/{}", section.label);
-            let new_name = format!("git/{}", section.label);
+            let old_name = format!("{old_side}/{}", section.label);
+            let new_name = format!("{new_side}/{}", section.label);
             let text = diff
                 .unified_diff()
                 .context_radius(3)
@@ -272,6 +346,44 @@ mod tests {
             }]
         );
         assert!(!format!("{diffs:?}").contains("ada@"));
+    }
+
+    #[test]
+    fn a_drift_reads_from_what_ferry_applied_to_what_the_tenant_holds() {
+        let applied = kizen("orders")
+            .sql("select 1\n")
+            .sample("email\nada@example.com\n")
+            .build()
+            .body;
+        let live = kizen("orders")
+            .sql("select 2\n")
+            .sample("email\nbob@example.com\n")
+            .build()
+            .body;
+        let diff = drift_diff(&applied, &live);
+        assert_eq!(diff.len(), 2, "{diff:?}");
+        assert_eq!(diff[0].section, "liveSql");
+        assert_eq!(
+            diff[0].lines,
+            [
+                "--- applied/liveSql",
+                "+++ live/liveSql",
+                "@@ -1 +1 @@",
+                "-select 1",
+                "+select 2"
+            ]
+        );
+        assert_eq!(diff[1].section, "sampleFile");
+        assert!(diff[1].lines.is_empty());
+        assert_eq!(
+            diff[1].note.as_deref(),
+            Some(
+                "sampleFile: 1 line added, 1 removed (contents not shown: sample files may hold personal data)"
+            )
+        );
+        let shown = serde_json::to_string(&diff).unwrap();
+        assert!(!shown.contains("example.com"), "{shown}");
+        assert_eq!(diff[1].text_lines(), [diff[1].note.clone().unwrap()]);
     }
 
     #[test]

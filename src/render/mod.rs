@@ -12,6 +12,7 @@ mod markdown;
 mod text;
 mod view;
 
+pub use diff::{DiffSection, drift_diff};
 pub use json::json;
 pub use markdown::{PlannedFrom, markdown, markdown_from};
 pub use text::text;

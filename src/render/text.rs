@@ -138,6 +138,26 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
                 printable(&item.connector),
                 printable(&item.describe())
             );
+            // What changed, as what ferry applied against what the tenant holds.
+            if let (Some(applied), Some(live)) = (&item.applied, &item.live) {
+                for section in super::diff::drift_diff(applied, live) {
+                    for line in section.text_lines() {
+                        let line = &*printable(&line);
+                        let style = if line.starts_with("+++") || line.starts_with("---") {
+                            BOLD
+                        } else if line.starts_with('+') {
+                            GREEN
+                        } else if line.starts_with('-') {
+                            RED
+                        } else if line.starts_with("@@") {
+                            CYAN
+                        } else {
+                            ""
+                        };
+                        let _ = writeln!(out, "      {}", paint.paint(style, line));
+                    }
+                }
+            }
         }
     }
     let _ = writeln!(out, "\n{}: {}", plan.tenant, plan.summary());

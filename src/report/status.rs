@@ -173,6 +173,19 @@ pub fn drift_description<S: AsRef<str>>(drifted: &[S]) -> String {
     }
 }
 
+/// `suspended: 2 changes not applied` when changes wait; else `suspended · ` and what the
+/// tenant's status would say (`in sync · 14 connectors`, `1 waiting: …`).
+pub fn suspended_description(changes: usize, otherwise: &str) -> String {
+    if changes > 0 {
+        format!(
+            "suspended: {} not applied",
+            plural(changes, "change", "changes")
+        )
+    } else {
+        format!("suspended · {otherwise}")
+    }
+}
+
 /// `invalid manifests: <first error> (+N more)`, where `total` counts every error.
 pub fn invalid_manifests_description(first_error: &str, total: usize) -> String {
     format!(
@@ -274,6 +287,39 @@ impl CommitStatus {
         Self::new(drift_context(tenant), state, drift_description(drifted))
     }
 
+    /// On `ferry/<tenant>/drift`: failure with the connectors and the fields that changed
+    /// (`drift: orders (name, liveSql)`, within the smallest forge's limit, see
+    /// [`crate::drift::short_form`]), success `no drift` otherwise.
+    pub fn drift_found(tenant: &str, drifted: &[crate::drift::DriftRecord]) -> Self {
+        let state = if drifted.is_empty() {
+            StatusState::Success
+        } else {
+            StatusState::Failure
+        };
+        Self::new(
+            drift_context(tenant),
+            state,
+            crate::drift::short_form(drifted),
+        )
+    }
+
+    /// On `ferry/<tenant>` of a tenant a person suspended, given the status a pass that
+    /// applied nothing would post (`otherwise`): pending `suspended: N changes not applied`
+    /// while changes wait (the commit is not applied); else that status, its description
+    /// starting `suspended · `.
+    pub fn suspended(changes: usize, otherwise: CommitStatus) -> Self {
+        let state = if changes > 0 {
+            StatusState::Pending
+        } else {
+            otherwise.state
+        };
+        CommitStatus {
+            description: suspended_description(changes, &otherwise.description),
+            state,
+            ..otherwise
+        }
+    }
+
     /// The same status with this target URL.
     pub fn with_target_url(mut self, url: impl Into<String>) -> Self {
         self.target_url = Some(url.into());
@@ -323,6 +369,34 @@ pub fn truncate_chars(s: &str, max: usize) -> Cow<'_, str> {
             out.push('…');
             Cow::Owned(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod suspended_tests {
+    use super::*;
+
+    #[test]
+    fn a_suspended_tenant_s_status_says_so_and_what_waits() {
+        let waiting = CommitStatus::in_sync("prod", 3, 1);
+        let s = CommitStatus::suspended(2, waiting.clone());
+        assert_eq!(
+            (s.state, s.description.as_str(), s.context.as_str()),
+            (
+                StatusState::Pending,
+                "suspended: 2 changes not applied",
+                "ferry/prod"
+            )
+        );
+        let s = CommitStatus::suspended(0, waiting);
+        assert_eq!(
+            (s.state, s.description.as_str(), s.warnings),
+            (
+                StatusState::Success,
+                "suspended · in sync · 3 connectors · 1 warning",
+                1
+            )
+        );
     }
 }
 
