@@ -640,8 +640,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<LoadedConfig, Diagnostics> {
         )]));
     }
     let map = SourceMap::build(text);
-    let config: Config = serde_saphyr::from_str_with_options(text, yaml::options())
-        .map_err(|e| Diagnostics(vec![yaml::diagnose(&e, &shown, 0, Some(&map))]))?;
+    let config: Config =
+        serde_saphyr::from_str_with_options(text, yaml::options()).map_err(|e| {
+            yaml::diagnose_all(e, text, &shown, 0, &map, |text| {
+                serde_saphyr::from_str_with_options::<Config>(text, yaml::options()).err()
+            })
+        })?;
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),

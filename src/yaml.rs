@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_saphyr::granit_parser::{Event, Parser};
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::Location;
 
 /// One document of a multi-document stream.
@@ -122,7 +122,8 @@ pub(crate) struct Node {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceMap {
     values: HashMap<String, Node>,
-    keys: Vec<(String, u64, u64)>,
+    /// Each key's path, line, column and byte offset.
+    keys: Vec<(String, u64, u64, usize)>,
     root_scalars: Vec<(String, String)>,
     complete: bool,
 }
@@ -158,6 +159,13 @@ impl SourceMap {
                 Event::SequenceStart(..) => NodeKind::Sequence,
                 Event::Alias(..) => NodeKind::Alias,
                 Event::MappingEnd | Event::SequenceEnd => {
+                    // A collection's node spans up to its end, so it can be cut out whole.
+                    if let Some(Frame::Map { path, .. } | Frame::Seq { path, .. }) = stack.last()
+                        && let (Some(node), Some(range)) =
+                            (map.values.get_mut(path.as_str()), span.byte_range())
+                    {
+                        node.end = node.end.max(range.end);
+                    }
                     match stack.last_mut() {
                         Some(Frame::ComplexKey { depth }) if *depth > 1 => *depth -= 1,
                         Some(Frame::ComplexKey { .. }) => {
@@ -194,7 +202,8 @@ impl SourceMap {
                         match (&event, kind) {
                             (Event::Scalar(value, ..), _) => {
                                 let key_path = join_key(path, value);
-                                map.keys.push((key_path, line, column));
+                                let offset = span.byte_range().map_or(0, |r| r.start);
+                                map.keys.push((key_path, line, column, offset));
                                 *key = Some(value.to_string());
                             }
                             (_, NodeKind::Mapping | NodeKind::Sequence) => {
@@ -259,8 +268,29 @@ impl SourceMap {
     fn key_at(&self, line: u64, column: u64) -> Option<&str> {
         self.keys
             .iter()
-            .find(|(_, l, c)| *l == line && *c == column)
-            .map(|(p, _, _)| p.as_str())
+            .find(|(_, l, c, _)| *l == line && *c == column)
+            .map(|(p, ..)| p.as_str())
+    }
+
+    /// `text` (the document this map was built from) with the key written at
+    /// `line:column` and its value blanked out: every byte but line breaks becomes a
+    /// space, so lines and columns stay where they were. A parse that stopped at an
+    /// unknown field can then go on and report the next one.
+    pub(crate) fn without_key_at(&self, text: &str, line: u64, column: u64) -> Option<String> {
+        let (path, _, _, start) = self
+            .keys
+            .iter()
+            .find(|(_, l, c, _)| *l == line && *c == column)?;
+        let end = self.values.get(path.as_str())?.end;
+        let cut = text.get(*start..end)?;
+        let mut out = String::with_capacity(text.len());
+        out.push_str(&text[..*start]);
+        out.extend(
+            cut.chars()
+                .map(|c| if c == '\n' || c == '\r' { c } else { ' ' }),
+        );
+        out.push_str(&text[end..]);
+        Some(out)
     }
 
     /// The path of the node written at `line:column`, preferring the innermost (longest).
@@ -281,6 +311,49 @@ impl SourceMap {
 /// snippet art in messages.
 pub(crate) fn options() -> serde_saphyr::Options {
     serde_saphyr::options! { with_snippet: false }
+}
+
+/// Whether a typed parse stopped at a field the type does not have.
+fn is_unknown_field(err: &serde_saphyr::Error) -> bool {
+    UserMessageFormatter
+        .format_message(err.without_snippet())
+        .starts_with("unknown field")
+}
+
+/// How many unknown fields of one document are reported before the rest are left unsaid.
+const MAX_UNKNOWN_FIELDS: usize = 20;
+
+/// The diagnostics of a typed parse of `text` that failed with `first`: that error and,
+/// while errors are unknown fields, the next ones (up to [`MAX_UNKNOWN_FIELDS`]). Each
+/// unknown field is cut out of the text and `reparse` goes on from there, so a file with
+/// three typos gets three diagnostics, not one per run.
+pub(crate) fn diagnose_all(
+    first: serde_saphyr::Error,
+    text: &str,
+    file: &str,
+    line_offset: u64,
+    map: &SourceMap,
+    reparse: impl Fn(&str) -> Option<serde_saphyr::Error>,
+) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    let mut err = first;
+    let mut rest: Option<String> = None;
+    while out.len() < MAX_UNKNOWN_FIELDS {
+        out.push(diagnose(&err, file, line_offset, Some(map)));
+        let Some(location) = err.location().filter(|_| is_unknown_field(&err)) else {
+            break;
+        };
+        let current = rest.as_deref().unwrap_or(text);
+        let Some(cut) = map.without_key_at(current, location.line(), location.column()) else {
+            break;
+        };
+        match reparse(&cut) {
+            Some(next) => err = next,
+            None => break,
+        }
+        rest = Some(cut);
+    }
+    out
 }
 
 /// Turn a deserialization error into a diagnostic in `file`, shifting lines by

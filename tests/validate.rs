@@ -244,6 +244,70 @@ fn unknown_field() {
 }
 
 #[test]
+fn every_unknown_field_is_reported_not_just_the_first() {
+    let repo = Repo::new();
+    repo.edit(
+        "connectors/orders.yaml",
+        "  name: orders-sync",
+        "  nme: orders-sync\n  name: orders-sync",
+    );
+    repo.edit(
+        "connectors/orders.yaml",
+        "  type: spreadsheet",
+        "  typ:\n    nested: [1, 2]\n    deeper: {a: b}\n  type: spreadsheet",
+    );
+    repo.edit(
+        "connectors/orders.yaml",
+        "    filterGroups: [\"${group}\"]",
+        "    filterGroups: [\"${group}\"]\n    fliterGroups: [x]",
+    );
+    let errors = repo.errors();
+    let places: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(": ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        places,
+        [
+            "connectors/orders.yaml:4:3",
+            "connectors/orders.yaml:10:3",
+            "connectors/orders.yaml:17:5",
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[0].contains("unknown field `nme`") && errors[0].contains("in metadata"));
+    assert!(errors[1].contains("unknown field `typ`") && errors[1].contains("in spec;"));
+    assert!(errors[2].contains("unknown field `fliterGroups`"));
+    assert!(errors[2].contains("in spec.references"));
+}
+
+#[test]
+fn every_unknown_field_of_the_configuration_is_reported() {
+    let repo = Repo::new();
+    repo.edit(
+        "ferry.yaml",
+        "  path: connectors",
+        "  path: connectors\n  branh: main",
+    );
+    repo.edit(
+        "ferry.yaml",
+        "    vars: { group: EU Leads }",
+        "    var: { group: EU Leads }",
+    );
+    let errors = repo.errors();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("ferry.yaml:4:3: unknown field `branh`"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].starts_with("ferry.yaml:14:5: unknown field `var`"),
+        "{errors:#?}"
+    );
+    assert!(errors[1].contains("in tenants[1]"), "{errors:#?}");
+}
+
+#[test]
 fn unknown_kind_and_missing_kind() {
     let repo = Repo::new();
     repo.write(

@@ -540,11 +540,13 @@ impl FileLoader<'_> {
         let (metadata, spec) = match parsed {
             Ok(parsed) => parsed,
             Err(e) => {
-                self.diagnostics.push(yaml::diagnose(
-                    &e,
+                self.diagnostics.extend(yaml::diagnose_all(
+                    e,
+                    doc.chunk.text,
                     self.file,
-                    chunk.line_offset,
-                    Some(&doc.map),
+                    doc.chunk.line_offset,
+                    &doc.map,
+                    |text| typed_error(kind, text),
                 ));
                 return None;
             }
@@ -831,6 +833,18 @@ fn typed<S: for<'de> Deserialize<'de>>(
     doc: &DocContext<'_>,
 ) -> Result<Document<S>, serde_saphyr::Error> {
     serde_saphyr::from_str_with_options::<Document<S>>(doc.chunk.text, yaml::options())
+}
+
+/// The error a typed parse of `text` as a `kind` document gives, if any.
+fn typed_error(kind: Kind, text: &str) -> Option<serde_saphyr::Error> {
+    fn parse<S: for<'de> Deserialize<'de>>(text: &str) -> Option<serde_saphyr::Error> {
+        serde_saphyr::from_str_with_options::<Document<S>>(text, yaml::options()).err()
+    }
+    match kind {
+        Kind::SmartConnector => parse::<SmartConnectorSpec>(text),
+        Kind::Plugin => parse::<PluginSpec>(text),
+        Kind::CdeConnector => parse::<CdeConnectorSpec>(text),
+    }
 }
 
 fn hash_part(hasher: &mut Sha256, label: &[u8], bytes: &[u8]) {
