@@ -84,6 +84,22 @@ pub fn unhealed(drift: &[DriftItem]) -> Vec<DriftRecord> {
         .collect()
 }
 
+/// The records of the drift left after `report` applied the plan that found `drift`: what
+/// the plan did not restore, and what it meant to restore but whose action failed.
+pub fn left_after(drift: &[DriftItem], report: &crate::apply::ApplyReport) -> Vec<DriftRecord> {
+    let failed = |connector: &str| {
+        report
+            .results
+            .iter()
+            .any(|r| r.connector == connector && r.outcome == crate::apply::Outcome::Failed)
+    };
+    drift
+        .iter()
+        .filter(|d| !d.healed || failed(&d.connector))
+        .map(DriftRecord::of)
+        .collect()
+}
+
 /// How many characters the drift part of a commit status may take: GitHub's limit on a
 /// description, the smallest of the forges.
 pub const SHORT_FORM_LIMIT: usize = 140;

@@ -392,3 +392,49 @@ fn drift_is_healed_with_the_tenants_catalog() {
     p.ferry(&["plan"]).expect(0);
     emu.assert_all_inactive();
 }
+
+/// `apply --report` posts the drift status too, so healing drift from the command line
+/// clears `ferry/<tenant>/drift`; it warns about reporting on HEAD only when the working
+/// tree it applied differs from HEAD, and names the files.
+#[test]
+fn apply_report_clears_healed_drift_and_warns_only_on_a_dirty_tree() {
+    let emu = Emulator::start(three_platform_seed(), &[]);
+    let p = three_platform_project(&emu);
+    let clean = p.ferry(&["apply", "--auto-approve", "--report"]).expect(0);
+    assert!(!clean.stderr.contains("although"), "{}", clean.stderr);
+
+    let plugin = emu.object("assistants", "PTO Balance").unwrap();
+    let id = plugin["id"].as_str().unwrap();
+    let (status, _) = emu.call(
+        "PATCH",
+        "assistants",
+        &format!("/api/v1/plugins/{id}"),
+        Some(json!({"name": "PTO Balance (edited)"})),
+    );
+    assert_eq!(status, 200);
+    p.ferry(&["apply", "--auto-approve", "--report"]).expect(0);
+    let notes = std::process::Command::new("git")
+        .args(["notes", "--ref=ferry", "show", "HEAD"])
+        .current_dir(&p.repo)
+        .output()
+        .unwrap();
+    let notes: serde_json::Value = serde_json::from_slice(&notes.stdout).expect("git notes");
+    assert_eq!(
+        notes["ferry/assistants/drift"]["state"], "success",
+        "{notes:#}"
+    );
+    assert_eq!(notes["ferry/assistants/drift"]["description"], "no drift");
+    assert_eq!(emu.names("assistants"), ["PTO Balance"]);
+
+    Plugin::new("pto-balance", "PTO Balance v2").write(&p);
+    let dirty = p.ferry(&["apply", "--auto-approve", "--report"]).expect(0);
+    assert!(
+        dirty
+            .stderr
+            .contains("although the working tree applied differs from it: ")
+            && dirty.stderr.contains("pto-balance"),
+        "{}",
+        dirty.stderr
+    );
+    emu.assert_all_inactive();
+}

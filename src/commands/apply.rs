@@ -482,16 +482,54 @@ fn report_json(report: &ApplyReport) -> serde_json::Value {
 }
 
 /// Post a status per tenant for the applied revision, and deliver what the outbox holds.
+/// The `ferry/<tenant>/drift` status after an apply, by the daemon's rule: posted when the
+/// tenant has drift checks, the plan found drift, or drift was on record (so a fix clears
+/// the status a reconcile left). The tenant's recorded drift becomes what is left.
+async fn drift_status(
+    p: &Prepared,
+    tenant: &str,
+    plan: &Plan,
+    report: &ApplyReport,
+) -> Option<CommitStatus> {
+    let left = crate::drift::left_after(&plan.drift, report);
+    let checks = p.engine.tenant(tenant).is_ok_and(|t| t.drift.is_some());
+    let t = tenant.to_owned();
+    let kept = left.clone();
+    let recorded = p
+        .engine
+        .store()
+        .call(move |c| {
+            let mut st = crate::store::tenant::get(c, &t)?;
+            let had = !st.drift.is_empty();
+            if had {
+                st.drift = kept.iter().map(|d| d.connector.clone()).collect();
+                st.drift_detail = kept;
+                crate::store::tenant::put(c, &t, &st)?;
+            }
+            Ok(had)
+        })
+        .await
+        .unwrap_or(false);
+    (checks || recorded || !plan.drift.is_empty()).then(|| CommitStatus::drift_found(tenant, &left))
+}
+
 async fn report_all(args: &ApplyArgs, p: &Prepared, outcomes: &[(String, TenantOutcome)]) {
     let Some(sha) = p.read.commit.clone() else {
         eprintln!("ferry: --report needs a commit: the repository has none yet");
         return;
     };
     if args.selection.rev.is_none() {
-        eprintln!(
-            "ferry: reporting on HEAD ({}) although the working tree was applied",
-            short(&sha)
-        );
+        let changed = crate::source::uncommitted(&p.read.loaded);
+        if let Some(first) = changed.first() {
+            let more = match changed.len() - 1 {
+                0 => String::new(),
+                n => format!(" (+{n} more)"),
+            };
+            eprintln!(
+                "ferry: reporting on HEAD ({}) although the working tree applied differs from it: {first}{more}; commit the change to report on it",
+                short(&sha)
+            );
+        }
     }
     let loaded = &p.read.loaded;
     let repo = loaded
@@ -546,15 +584,23 @@ async fn report_all(args: &ApplyArgs, p: &Prepared, outcomes: &[(String, TenantO
             Some(url) => status.with_target_url(url),
             None => status,
         };
-        match deliverer.submit(&sha, &status).await {
-            Ok(r) => {
-                if r.queued > 0 {
-                    eprintln!(
-                        "ferry: status for {tenant} queued in the outbox; it is retried by the next `ferry apply --report` or `ferry serve`"
-                    );
-                }
+        let drift = match outcomes.iter().find(|(t, _)| t == tenant) {
+            Some((_, TenantOutcome::Applied(run))) => {
+                drift_status(p, tenant, &run.plan, &run.report).await
             }
-            Err(e) => eprintln!("ferry: status for {tenant}: {e}"),
+            _ => None,
+        };
+        for status in std::iter::once(status).chain(drift) {
+            match deliverer.submit(&sha, &status).await {
+                Ok(r) => {
+                    if r.queued > 0 {
+                        eprintln!(
+                            "ferry: status for {tenant} queued in the outbox; it is retried by the next `ferry apply --report` or `ferry serve`"
+                        );
+                    }
+                }
+                Err(e) => eprintln!("ferry: status for {tenant}: {e}"),
+            }
         }
         if notifier.observe(observation).await {
             eprintln!(
