@@ -532,7 +532,30 @@ fn export_then_plan_is_in_sync() {
             .ferry(&["export", "--tenant", tenant, "--out", out.to_str().unwrap()])
             .expect(0);
         assert!(run.stdout.contains("exported"), "{}", run.stdout);
+        assert!(
+            run.stdout
+                .contains(&format!("point source.path at exported/{tenant} and")),
+            "the folder as source.path takes it, relative to the repository: {}",
+            run.stdout
+        );
     }
+    // A folder outside the repository cannot be a source.path: the hint says to move it.
+    let outside = p.dir().join("outside");
+    let run = p
+        .ferry(&[
+            "export",
+            "--tenant",
+            "feeds",
+            "--out",
+            outside.to_str().unwrap(),
+        ])
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("is outside the source repository; move the folder into it"),
+        "{}",
+        run.stdout
+    );
     let exported = |tenant: &str| {
         let mut files: Vec<String> = std::fs::read_dir(p.repo.join("exported").join(tenant))
             .unwrap()

@@ -4,7 +4,7 @@
 //! Exit codes: 0 exported; 1 something could not be exported, written, read back or
 //! recorded; 64 usage or configuration error before any work started.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config;
@@ -48,7 +48,7 @@ impl ExportArgs {
     }
 }
 
-fn print_report(report: &Report) {
+fn print_report(repository: Option<&Path>, report: &Report) {
     let width = report
         .exported
         .iter()
@@ -73,21 +73,40 @@ fn print_report(report: &Report) {
             "{redacted} sample file(s) redacted to their header row: `ferry plan` shows those connectors as changed (sampleFile) until the full samples are back in git or the redacted ones are applied"
         );
     }
-    println!(
-        "recorded in the state store as adopted (never pruned unless ferry created them): point source.path at {} and `ferry plan` shows the tenant in sync{}",
-        report.out.display(),
-        if redacted > 0 {
-            ", the redacted connectors aside"
-        } else {
-            ""
-        }
-    );
+    let aside = if redacted > 0 {
+        ", the redacted connectors aside"
+    } else {
+        ""
+    };
+    match source_path_for(repository, &report.out) {
+        Some(path) => println!(
+            "recorded in the state store as adopted (never pruned unless ferry created them): point source.path at {path} and `ferry plan` shows the tenant in sync{aside}"
+        ),
+        None => println!(
+            "recorded in the state store as adopted (never pruned unless ferry created them): {} is outside the source repository; move the folder into it and point source.path at it (a folder relative to the repository's root), and `ferry plan` shows the tenant in sync{aside}",
+            report.out.display()
+        ),
+    }
     for s in &report.skipped {
         eprintln!("ferry: not exported: {:?} ({}): {}", s.name, s.id, s.reason);
     }
     for p in &report.problems {
         eprintln!("ferry: {p}");
     }
+}
+
+/// What `source.path` should say for the folder `out`: its path relative to the root of
+/// the local source repository, or `None` when it is outside it (or the source is remote).
+fn source_path_for(repository: Option<&Path>, out: &Path) -> Option<String> {
+    let root = repository?.canonicalize().ok()?;
+    let out = out.canonicalize().ok()?;
+    let relative = out.strip_prefix(&root).ok()?;
+    let shown = relative.to_string_lossy().replace('\\', "/");
+    Some(if shown.is_empty() {
+        ".".to_owned()
+    } else {
+        shown
+    })
 }
 
 /// Run `ferry export`.
@@ -112,7 +131,7 @@ pub fn run(args: ExportArgs) -> ExitCode {
     super::block_on(async {
         match export::export(&loaded, &args.options()).await {
             Ok(report) => {
-                print_report(&report);
+                print_report(loaded.local_repository().as_deref(), &report);
                 if report.complete() {
                     ExitCode::SUCCESS
                 } else {
