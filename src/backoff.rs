@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 
 /// Exponential backoff between `initial` and `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

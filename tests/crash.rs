@@ -20,7 +20,7 @@ use ferry::model::Platform;
 use ferry::provider::{ClientOptions, CreateFrom, Secret};
 use ferry::store::{Store, journal};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use support::*;
 

@@ -361,7 +361,7 @@ async fn without_a_secret_the_hooks_answer_404() {
     let (origin_path, _) = origin(dir.path());
     let config = config_yaml(&origin_path.display().to_string(), "1h", "");
     let daemon = Daemon::start(dir.path(), &config, options(HOUR, false), None).await;
-    let body = push_payload("refs/heads/main", git2::Oid::zero());
+    let body = push_payload("refs/heads/main", git2::Oid::ZERO_SHA1);
     let response = reqwest::Client::new()
         .post(daemon.url("/hooks/github"))
         .header("X-GitHub-Event", "push")

@@ -97,7 +97,7 @@ fn notes_text(repo: &Path) -> String {
         .filter_map(|(_, commit)| {
             repo.find_note(Some("refs/notes/ferry"), commit)
                 .ok()
-                .and_then(|n| n.message().map(str::to_owned))
+                .and_then(|n| n.message().ok().map(str::to_owned))
         })
         .collect()
 }

@@ -725,7 +725,7 @@ fn assert_clean(ws: &Workspace, emulator: &TestEmulator, connectors: &[Connector
 /// sync and clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_applies_duplicates_nothing_and_loses_nothing() {
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
 
     const ROUNDS: usize = 10;
     let mut connectors: Vec<Connector> = (1..=3)

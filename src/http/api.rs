@@ -557,8 +557,8 @@ async fn read_commits(cache: PathBuf, shas: BTreeSet<String>) -> HashMap<String,
             let author = commit.author();
             let info = CommitInfo {
                 short_sha: short_sha(&sha).to_owned(),
-                message: commit.summary().map(str::to_owned),
-                author: author.name().map(str::to_owned),
+                message: commit.summary().ok().flatten().map(str::to_owned),
+                author: author.name().ok().map(str::to_owned),
                 time: DateTime::from_timestamp(commit.time().seconds(), 0),
                 url: None,
                 sha,

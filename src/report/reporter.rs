@@ -289,10 +289,10 @@ fn git_notes(
         repo: source_repo.to_path_buf(),
         source,
     })?;
-    let origin = repo
-        .find_remote("origin")
-        .ok()
-        .and_then(|remote| remote.pushurl().or(remote.url()).map(str::to_owned));
+    let origin = repo.find_remote("origin").ok().and_then(|remote| {
+        let push = remote.pushurl().ok().flatten();
+        push.or(remote.url().ok()).map(str::to_owned)
+    });
     let Some(url) = origin else {
         return Err(config(
             index,

@@ -56,7 +56,7 @@ pub fn uncommitted(loaded: &crate::config::LoadedConfig) -> Vec<String> {
     statuses
         .iter()
         .filter(|e| e.status() != git2::Status::CURRENT)
-        .filter_map(|e| e.path().map(str::to_owned))
+        .filter_map(|e| e.path().ok().map(str::to_owned))
         .filter(|p| {
             state_dir
                 .as_ref()

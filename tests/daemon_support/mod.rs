@@ -26,7 +26,7 @@ use ferry::http::state::AppState;
 use ferry::http::state::WebhookSecret;
 use ferry::source::remote::{Remote, RemoteSpec};
 use git2::{Oid, Repository};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 

@@ -268,7 +268,7 @@ pub struct Status {
 pub fn note(repo: &Path, sha: Oid) -> Option<Value> {
     let repo = Repository::open(repo).ok()?;
     let note = repo.find_note(Some("refs/notes/ferry"), sha).ok()?;
-    serde_json::from_str(note.message()?).ok()
+    serde_json::from_str(note.message().ok()?).ok()
 }
 
 /// The status of `context` on `sha` in the notes of `repo`.
