@@ -17,7 +17,10 @@ use crate::manifest::{Diagnostics, Manifest, ManifestSet, Spec, Substitution, bo
 use crate::model::Desired;
 
 /// Whether every label of `selector` is on `labels` with the same value.
-fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub(crate) fn selects(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 

@@ -279,6 +279,101 @@ async fn a_commit_with_an_invalid_manifest_is_applied_nowhere() {
     assert_eq!(ferry.exit(WAIT).await.code(), Some(0), "{}", ferry.log());
 }
 
+/// Blast radius: a manifest that fails validation stops only the tenants whose selector
+/// takes it. The others apply the commit's valid manifests and their status names the
+/// broken file as meant for other tenants; a file whose kind cannot be told stops all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_manifest_stops_only_the_tenants_that_take_it() {
+    let ws = Workspace::new(&[]);
+    let emulator = TestEmulator::start(vec![
+        kizen_tenant("sales", &[]),
+        kizen_tenant("finance", &[]),
+    ]);
+    ws.configure(
+        "origin.git",
+        "1h",
+        &[
+            ws.tenant(&emulator, "sales", &["selector: { team: sales }"]),
+            ws.tenant(&emulator, "finance", &["selector: { team: finance }"]),
+        ],
+        "",
+    );
+    let manifest = |name: &str, team: &str, extra: &str| {
+        format!(
+            "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata:\n  name: {name}\n  labels: {{ team: {team} }}\nspec:\n  name: {name}\n  apiName: {name}\n  type: spreadsheet\n  liveSql: q.sql\n{extra}"
+        )
+    };
+    let file = |path: &str, text: String| (format!("connectors/{path}"), Some(text));
+    let bad = daemon_support::commit_files(
+        &ws.origin,
+        "main",
+        &[
+            file("q.sql", "SELECT 1\n".to_owned()),
+            file("orders.yaml", manifest("orders", "sales", "")),
+            file("ledger.yaml", manifest("ledger", "finance", "")),
+            // A finance connector with a misspelt field.
+            file(
+                "books.yaml",
+                manifest("books", "finance", "  liveSQL: q.sql\n"),
+            ),
+        ],
+        "a finance typo",
+    );
+    let mut ferry = ws.serve(&[], &[]);
+    let origin = ws.origin_path.clone();
+    let expected = success(
+        "in sync · 1 connector · invalid manifest for other tenants: connectors/books.yaml",
+    );
+    wait_status(&mut ferry, &ws, bad, "ferry/sales", &expected).await;
+    assert_eq!(emulator.names("sales"), ["orders"]);
+    let failed = ferry
+        .until("ferry/finance to fail", WAIT, || {
+            status(&origin, bad, "ferry/finance")
+        })
+        .await;
+    assert_eq!(failed.state, "failure", "{failed:?}");
+    assert!(
+        failed
+            .description
+            .starts_with("invalid manifests: connectors/books.yaml:11:3: "),
+        "{failed:?}"
+    );
+    assert!(
+        emulator.names("finance").is_empty(),
+        "a tenant the broken manifest reaches applies nothing, not even its valid ledger"
+    );
+
+    // A file whose kind cannot be told stops both.
+    let unknown = daemon_support::commit_files(
+        &ws.origin,
+        "main",
+        &[
+            file("books.yaml", manifest("books", "finance", "")),
+            file(
+                "stray.yaml",
+                "apiVersion: ferry/v1\nkind: Gadget\n".to_owned(),
+            ),
+        ],
+        "fix the typo, add a stray file",
+    );
+    for tenant in ["sales", "finance"] {
+        let context = format!("ferry/{tenant}");
+        let failed = ferry
+            .until(&format!("{context} to fail"), WAIT, || {
+                status(&origin, unknown, &context).filter(|s| {
+                    s.description
+                        .starts_with("invalid manifests: connectors/stray.yaml")
+                })
+            })
+            .await;
+        assert_eq!(failed.state, "failure", "{failed:?}");
+    }
+    assert_eq!(emulator.names("sales"), ["orders"]);
+    assert!(emulator.names("finance").is_empty());
+    ferry.signal("TERM");
+    assert_eq!(ferry.exit(WAIT).await.code(), Some(0), "{}", ferry.log());
+}
+
 /// A person renames a connector in two tenants through the platform's API. The drift check
 /// (every minute) reports it where `selfHeal` is off and restores git's content where it is
 /// on.

@@ -3,8 +3,11 @@
 //! timing and nothing about what to change (the planner does).
 //!
 //! A commit's manifests are parsed once and shared by every tenant that reconciles it. A
-//! revision with any invalid manifest is applied nowhere: each tenant reports a failure
-//! status listing the first error, and keeps its last good state (invariant 2). An
+//! revision with an invalid manifest is applied to no tenant that manifest reaches (its
+//! kind and labels tell which, see [`manifest::Broken`]; when they cannot be told, every
+//! tenant): each such tenant reports a failure status listing the first error, and keeps
+//! its last good state (invariant 2). The other tenants reconcile the revision's valid
+//! manifests, and their status names the broken files as meant for other tenants. An
 //! unreachable tenant reports `error` and is retried with backoff by the scheduler; the
 //! other tenants are not affected (invariant 5). A tenant a person suspended is planned and
 //! drift-checked but nothing is applied to it until it is resumed; its status says so.
@@ -27,7 +30,7 @@ use crate::apply::ApplyReport;
 use crate::daemon::scheduler::{Reasons, ReconcileOutcome, Reconciler};
 use crate::drift::DriftRecord;
 use crate::engine::{DriftMode, Engine};
-use crate::manifest::{self, Diagnostics, ManifestSet};
+use crate::manifest::{self, ManifestSet};
 use crate::notify::{Notifier, Observation};
 use crate::plan::{BlockReason, Op, Plan};
 use crate::report::{CommitStatus, Deliverer, StatusState};
@@ -35,7 +38,14 @@ use crate::source::CommitSnapshot;
 use crate::source::remote::Remote;
 use crate::store::{self, history, suspension, tenant as tenant_state, warnings};
 
-type Parsed = Arc<Result<ManifestSet, Diagnostics>>;
+type Parsed = Arc<Loaded>;
+
+/// A commit's manifests: the valid ones, and the problems of the rest with the tenants
+/// each reaches.
+struct Loaded {
+    set: ManifestSet,
+    broken: manifest::Broken,
+}
 
 /// How many parsed commits are kept (tenants following different branches, and the
 /// commit before the newest while tenants catch up).
@@ -125,16 +135,16 @@ impl EngineReconciler {
             .map(Arc::clone)
     }
 
-    /// Read and parse the manifests of `commit`, reusing the newest valid set parsed so
-    /// far: only what changed since it is parsed again.
+    /// Read and parse the manifests of `commit`, reusing the newest set parsed so far:
+    /// only what changed since it is parsed again (and files that had problems).
     async fn parse(&self, commit: Oid) -> Result<Parsed, String> {
         let cache: PathBuf = self.remote.cache_path().to_path_buf();
         let folder = self.engine.config().manifests_folder().to_owned();
-        let previous = self.lock().iter().rev().find_map(|(c, cell)| {
-            cell.get()
-                .filter(|p| p.is_ok())
-                .map(|p| (*c, Arc::clone(p)))
-        });
+        let previous = self
+            .lock()
+            .iter()
+            .rev()
+            .find_map(|(c, cell)| cell.get().map(|p| (*c, Arc::clone(p))));
         tokio::task::spawn_blocking(move || -> Result<Parsed, String> {
             let repo = git2::Repository::open_bare(&cache)
                 .map_err(|e| format!("cannot open the source cache {}: {e}", cache.display()))?;
@@ -144,18 +154,15 @@ impl EngineReconciler {
             };
             let snapshot =
                 CommitSnapshot::from_repository(repo, commit).map_err(|e| e.to_string())?;
-            let result = match (&previous, changed) {
-                (Some((_, prev)), Some(changed)) => match prev.as_ref() {
-                    Ok(prev_set) => {
-                        let changed: std::collections::HashSet<String> =
-                            changed.into_iter().collect();
-                        manifest::load_changed(&snapshot, &folder, prev_set, &changed)
-                    }
-                    Err(_) => manifest::load(&snapshot, &folder),
-                },
-                _ => manifest::load(&snapshot, &folder),
+            let (set, diagnostics) = match (&previous, changed) {
+                (Some((_, prev)), Some(changed)) => {
+                    let changed: std::collections::HashSet<String> = changed.into_iter().collect();
+                    manifest::load_changed_all(&snapshot, &folder, &prev.set, &changed)
+                }
+                _ => manifest::load_all(&snapshot, &folder),
             };
-            Ok(Arc::new(result))
+            let broken = manifest::Broken::find(&snapshot, &diagnostics);
+            Ok(Arc::new(Loaded { set, broken }))
         })
         .await
         .map_err(|e| format!("reading manifests failed: {e}"))?
@@ -440,13 +447,20 @@ impl Reconciler for EngineReconciler {
             Ok(p) => p,
             Err(e) => return ReconcileOutcome::Transient(e),
         };
-        let desired = match parsed.as_ref() {
-            Ok(set) => match self.engine.tenant(tenant) {
-                Ok(cfg) => crate::desired::desired_for(set, cfg),
-                Err(e) => return ReconcileOutcome::Permanent(e.to_string()),
-            },
-            Err(d) => Err(d.clone()),
+        let cfg = match self.engine.tenant(tenant) {
+            Ok(cfg) => cfg,
+            Err(e) => return ReconcileOutcome::Permanent(e.to_string()),
         };
+        let problems = parsed.broken.for_tenant(cfg);
+        let broken_elsewhere = parsed.broken.elsewhere(cfg);
+        let desired = if problems.is_empty() {
+            crate::desired::desired_for(&parsed.set, cfg)
+        } else {
+            Err(problems)
+        };
+        if !broken_elsewhere.is_empty() {
+            warn!(tenant, files = ?broken_elsewhere, "manifests meant for other tenants are invalid; this tenant does not take them");
+        }
         let desired = match desired {
             Ok(d) => d,
             Err(diagnostics) => {
@@ -539,6 +553,7 @@ impl Reconciler for EngineReconciler {
             )
             .with_warnings(warnings);
         }
+        let status = status.noting_broken_elsewhere(&broken_elsewhere);
         let failed = status.state == StatusState::Failure;
         self.post(&sha, status.clone()).await;
         let tenant_cfg_has_drift = self
@@ -575,7 +590,7 @@ impl Reconciler for EngineReconciler {
         };
         self.notify(Observation::finished(tenant, &sha, &planned.plan, &report))
             .await;
-        let detail = json!({"plan": crate::render::json(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted});
+        let detail = json!({"plan": crate::render::json(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted, "brokenElsewhere": broken_elsewhere});
         let summary = if outcome == "drift" {
             format!(
                 "{} · {}",

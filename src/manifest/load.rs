@@ -43,6 +43,9 @@ pub struct ManifestSet {
     pub folder: String,
     /// The manifests, in file and line order.
     pub manifests: Vec<Manifest>,
+    /// Manifest files some document of which is not in `manifests` (it failed a check):
+    /// a later load reusing this set parses them again rather than reuse what is left.
+    pub(crate) incomplete: HashSet<String>,
 }
 
 impl ManifestSet {
@@ -172,8 +175,20 @@ pub fn load_changed(
     previous: &ManifestSet,
     changed: &HashSet<String>,
 ) -> Result<ManifestSet, Diagnostics> {
-    let (set, diagnostics) = load_reusing(snapshot, folder, Some((previous, changed)));
+    let (set, diagnostics) = load_changed_all(snapshot, folder, previous, changed);
     diagnostics.into_result(set)
+}
+
+/// Like [`load_changed`], but always returns the manifests that are valid, with the
+/// diagnostics of the rest (as [`load_all`] does). `previous` may be such a partial set:
+/// a file with no valid manifest in it is parsed again.
+pub fn load_changed_all(
+    snapshot: &dyn Snapshot,
+    folder: &str,
+    previous: &ManifestSet,
+    changed: &HashSet<String>,
+) -> (ManifestSet, Diagnostics) {
+    load_reusing(snapshot, folder, Some((previous, changed)))
 }
 
 static PARSED_DOCUMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -203,6 +218,7 @@ fn load_reusing(
     let mut set = ManifestSet {
         folder: folder.clone(),
         manifests: Vec::new(),
+        incomplete: HashSet::new(),
     };
     let shown = if folder.is_empty() {
         ".".to_owned()
@@ -234,8 +250,10 @@ fn load_reusing(
     // path component.
     let listed = Listed::new(snapshot, &folder, &entries);
     // The manifests of the previous revision by file, for reuse.
+    let mut incomplete_before = None;
     let previous: HashMap<&str, Vec<&Manifest>> = match reuse {
         Some((previous, _)) if previous.folder == folder => {
+            incomplete_before = Some(&previous.incomplete);
             let mut by_file: HashMap<&str, Vec<&Manifest>> = HashMap::new();
             for m in &previous.manifests {
                 by_file.entry(m.location.path.as_str()).or_default().push(m);
@@ -252,6 +270,7 @@ fn load_reusing(
         if let Some((_, changed)) = reuse
             && matches!(entry.kind, EntryKind::File)
             && !changed.contains(&entry.path)
+            && incomplete_before.is_some_and(|files| !files.contains(&entry.path))
             && let Some(from_file) = previous.get(entry.path.as_str())
             && from_file
                 .iter()
@@ -274,33 +293,44 @@ fn load_reusing(
             &to_parse,
             &mut set.manifests,
             &mut diagnostics,
+            &mut set.incomplete,
         );
     } else {
         let chunk = to_parse.len().div_ceil(workers);
-        let parts: Vec<(Vec<Manifest>, Diagnostics)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = to_parse
-                .chunks(chunk)
-                .map(|files| {
-                    let (listed, folder) = (&listed, folder.as_str());
-                    scope.spawn(move || {
-                        let mut manifests = Vec::new();
-                        let mut diagnostics = Diagnostics::new();
-                        parse_files(listed, folder, files, &mut manifests, &mut diagnostics);
-                        (manifests, diagnostics)
+        let parts: Vec<(Vec<Manifest>, Diagnostics, HashSet<String>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = to_parse
+                    .chunks(chunk)
+                    .map(|files| {
+                        let (listed, folder) = (&listed, folder.as_str());
+                        scope.spawn(move || {
+                            let mut manifests = Vec::new();
+                            let mut diagnostics = Diagnostics::new();
+                            let mut incomplete = HashSet::new();
+                            parse_files(
+                                listed,
+                                folder,
+                                files,
+                                &mut manifests,
+                                &mut diagnostics,
+                                &mut incomplete,
+                            );
+                            (manifests, diagnostics, incomplete)
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        for (manifests, found) in parts {
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            });
+        for (manifests, found, incomplete) in parts {
             set.manifests.extend(manifests);
             diagnostics.extend(found);
+            set.incomplete.extend(incomplete);
         }
     }
     check_duplicates(&mut set, &mut diagnostics);
@@ -319,35 +349,46 @@ fn parse_files(
     files: &[&Entry],
     manifests: &mut Vec<Manifest>,
     diagnostics: &mut Diagnostics,
+    incomplete: &mut HashSet<String>,
 ) {
     let reads = SharedReads::default();
     for entry in files {
-        PARSED_DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let bytes = match read_manifest_file(snapshot, folder, &entry.path, &entry.kind) {
-            Ok(bytes) => bytes,
-            Err(d) => {
-                diagnostics.push(d);
-                continue;
-            }
-        };
-        let text = match yaml::decode(&bytes, &entry.path) {
-            Ok(text) => text,
-            Err(d) => {
-                diagnostics.push(d);
-                continue;
-            }
-        };
-        let mut loader = FileLoader {
-            snapshot,
-            reads: &reads,
-            folder,
-            file: &entry.path,
-            diagnostics,
-        };
-        for chunk in yaml::split_documents(text) {
-            if let Some(manifest) = loader.document(chunk) {
-                manifests.push(manifest);
-            }
+        let problems_before = diagnostics.len();
+        parse_file(snapshot, folder, entry, &reads, manifests, diagnostics);
+        if diagnostics.len() > problems_before {
+            incomplete.insert(entry.path.clone());
+        }
+    }
+}
+
+/// Parse and check one manifest file, adding what it holds and what is wrong with it.
+fn parse_file(
+    snapshot: &dyn Snapshot,
+    folder: &str,
+    entry: &Entry,
+    reads: &SharedReads,
+    manifests: &mut Vec<Manifest>,
+    diagnostics: &mut Diagnostics,
+) {
+    PARSED_DOCUMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let bytes = match read_manifest_file(snapshot, folder, &entry.path, &entry.kind) {
+        Ok(bytes) => bytes,
+        Err(d) => return diagnostics.push(d),
+    };
+    let text = match yaml::decode(&bytes, &entry.path) {
+        Ok(text) => text,
+        Err(d) => return diagnostics.push(d),
+    };
+    let mut loader = FileLoader {
+        snapshot,
+        reads,
+        folder,
+        file: &entry.path,
+        diagnostics,
+    };
+    for chunk in yaml::split_documents(text) {
+        if let Some(manifest) = loader.document(chunk) {
+            manifests.push(manifest);
         }
     }
 }
@@ -1256,6 +1297,7 @@ fn check_duplicates(set: &mut ManifestSet, diagnostics: &mut Diagnostics) {
         }
     }
     for i in drop.into_iter().rev() {
-        set.manifests.remove(i);
+        let dropped = set.manifests.remove(i);
+        set.incomplete.insert(dropped.location.path);
     }
 }

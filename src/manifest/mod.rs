@@ -44,6 +44,7 @@
 //! applied. Line breaks are allowed in descriptions, annotations and a CDE `config`.
 
 pub(crate) mod body;
+mod broken;
 mod cde_keys;
 mod files;
 mod load;
@@ -55,8 +56,11 @@ pub(crate) use vars::Substitution;
 
 pub use crate::diagnostic::{Diagnostic, Diagnostics};
 pub use crate::sensitive::secrets::REFERENCE_FORM;
+pub use broken::{Broken, Reach};
 pub(crate) use load::TestFile;
-pub use load::{Manifest, ManifestSet, load, load_all, load_changed, parsed_files};
+pub use load::{
+    Manifest, ManifestSet, load, load_all, load_changed, load_changed_all, parsed_files,
+};
 pub use types::{
     AnyManifest, ApiVersion, CdeConnectorSpec, Document, Metadata, PluginSpec, References,
     SmartConnectorSpec, Spec, SqlTables, SqlTest,

@@ -186,6 +186,26 @@ pub fn suspended_description(changes: usize, otherwise: &str) -> String {
     }
 }
 
+/// ` · invalid manifest for other tenants: a.yaml, b.yaml (+N more)`: what a tenant's
+/// status adds when manifests it does not take are broken (empty when none are).
+pub fn broken_elsewhere_note<S: AsRef<str>>(files: &[S]) -> String {
+    match files.len() {
+        0 => String::new(),
+        1 => format!(
+            " · invalid manifest for other tenants: {}",
+            files[0].as_ref()
+        ),
+        n if n <= DRIFT_NAMES_SHOWN + 1 => {
+            format!(" · invalid manifests for other tenants: {}", join(files))
+        }
+        n => format!(
+            " · invalid manifests for other tenants: {}{}",
+            join(&files[..DRIFT_NAMES_SHOWN]),
+            more(n - DRIFT_NAMES_SHOWN)
+        ),
+    }
+}
+
 /// `invalid manifests: <first error> (+N more)`, where `total` counts every error.
 pub fn invalid_manifests_description(first_error: &str, total: usize) -> String {
     format!(
@@ -318,6 +338,16 @@ impl CommitStatus {
             state,
             ..otherwise
         }
+    }
+
+    /// The same status, its description naming the broken manifest files that are meant
+    /// for other tenants (see [`broken_elsewhere_note`]); unchanged when there are none.
+    pub fn noting_broken_elsewhere<S: AsRef<str>>(mut self, files: &[S]) -> Self {
+        let note = broken_elsewhere_note(files);
+        if !note.is_empty() {
+            self.description.push_str(&printable(&redact(&note)));
+        }
+        self
     }
 
     /// The same status with this target URL.
