@@ -57,6 +57,39 @@ pub struct Config {
     /// The engine `ferry test` runs Live SQL on. Default: chDB through `python3`.
     #[serde(default)]
     pub sql_engine: Option<SqlEngineSettings>,
+    /// Whether `plan`, `apply` and `serve` run a SmartConnector's SQL tests before
+    /// applying it (`off`, `advisory`, `required`); a tenant's own `tests` wins. Default
+    /// `off`.
+    #[serde(default)]
+    pub tests: TestsMode,
+}
+
+/// Whether SQL tests (`spec.tests`, run as `ferry test` runs them) gate applying a
+/// SmartConnector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestsMode {
+    /// Tests are not run before applying.
+    #[default]
+    Off,
+    /// The tests of every connector about to change are run and their outcome shown on
+    /// the plan and the commit status; a failure does not stop the apply.
+    Advisory,
+    /// As `advisory`, and a connector whose tests fail (or cannot run: no engine) is not
+    /// applied: it is blocked until a commit makes them pass. A connector with nothing to
+    /// run (no test case and no sample file, or a Kizen duplicate) is applied.
+    Required,
+}
+
+impl TestsMode {
+    /// The name as written in `ferry.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestsMode::Off => "off",
+            TestsMode::Advisory => "advisory",
+            TestsMode::Required => "required",
+        }
+    }
 }
 
 /// The engine `ferry test` runs SmartConnector SQL on.
@@ -218,6 +251,10 @@ pub struct Tenant {
     /// Where the open warnings of created connectors come from. Default `predicted`.
     #[serde(default)]
     pub warnings: WarningSource,
+    /// Whether SQL tests gate applying SmartConnectors here (`off`, `advisory`,
+    /// `required`). Default: the top-level `tests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestsMode>,
     /// How long one request to the tenant's API may take: connecting, sending and reading
     /// the whole answer (`10s`, `1m`). Default `30s`. A tenant that has not been planned
     /// within `timeout × (retries + 1)` (2m30s by default) is reported as unreachable;
@@ -329,6 +366,7 @@ impl Tenant {
             windows: Vec::new(),
             capabilities: Capabilities::default(),
             warnings: WarningSource::default(),
+            tests: None,
             timeout: None,
             retries: None,
         }

@@ -21,6 +21,7 @@ use crate::apply::{self, ApplyContext, ApplyReport};
 use crate::config::{self, LoadedConfig};
 use crate::emulator;
 use crate::lock::Lock;
+use crate::manifest::ManifestSet;
 use crate::model::{Body, Catalog, ContentHash, Desired, FieldLocations, LiveObject, Location};
 use crate::plan::window;
 use crate::plan::{self, InventoryEntry, LiveView, Plan, Policy, Promotion};
@@ -133,6 +134,8 @@ pub struct Engine {
     emulator: std::sync::Mutex<Option<emulator::EmulatorHandle>>,
     emulator_url: Option<String>,
     _emulator_lock: Option<Lock>,
+    /// SQL test outcomes kept for `tests: advisory|required` ([`crate::gate`]).
+    test_outcomes: crate::gate::Outcomes,
 }
 
 /// Exclusive use of the in-process emulator's state file: two ferry processes serving the
@@ -217,6 +220,7 @@ impl Engine {
             emulator_url: emulator_handle.as_ref().map(|h| h.url()),
             _emulator_lock: lock,
             emulator: std::sync::Mutex::new(emulator_handle),
+            test_outcomes: crate::gate::Outcomes::default(),
         })
     }
 
@@ -341,6 +345,32 @@ impl Engine {
             locations,
             catalog,
         })
+    }
+
+    /// With `tests: advisory` or `required` for `tenant`, run the SQL tests of the
+    /// connectors `plan` creates or replaces (the manifests of `set`, on the engine of
+    /// `sqlEngine`, `FERRY_PYTHON` overriding its interpreter) and put the outcome on the
+    /// plan; `required` blocks the connectors whose tests fail ([`crate::gate`]).
+    ///
+    /// # Errors
+    /// The tenant is not configured.
+    pub async fn gate_tests(&self, plan: &mut Plan, set: &ManifestSet, tenant: &str) -> Result<()> {
+        let cfg = self.tenant(tenant)?;
+        let mode = crate::gate::mode_for(cfg, self.config.config.tests);
+        if mode == config::TestsMode::Off {
+            return Ok(());
+        }
+        let mut engine =
+            crate::sqltest::settings_from(self.config.config.sql_engine.as_ref(), &self.config.dir);
+        if let Some(python) = std::env::var_os("FERRY_PYTHON").filter(|p| !p.is_empty()) {
+            engine.python = python.into();
+        }
+        let options = crate::sqltest::Options {
+            engine,
+            require_engine_version: false,
+        };
+        crate::gate::gate(plan, set, cfg, mode, &options, Some(&self.test_outcomes)).await;
+        Ok(())
     }
 
     /// Execute a plan made by [`Engine::plan`], record the outcome, and close the open

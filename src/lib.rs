@@ -24,6 +24,7 @@ pub mod emulator;
 pub mod encode;
 pub mod engine;
 pub mod export;
+pub mod gate;
 pub mod http;
 pub mod lock;
 pub mod log;

@@ -472,3 +472,125 @@ fn clickhouse_local_runs_the_same_cases_through_its_command_line() {
         "{stderr}"
     );
 }
+
+/// `tests: required` runs the SQL tests of every connector a plan creates and blocks the
+/// ones that fail: `plan` shows the outcome (text, Markdown, JSON), `apply` applies only
+/// the passing connector, and a tenant's own `tests: advisory` applies it anyway.
+#[test]
+fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
+    let case =
+        "  tests:\n    - name: labels every order\n      expect: { output: tests/expected.csv }\n";
+    let repo = Repo::new(&manifest(case), ORDERS_SQL);
+    // A second connector on the same SQL whose expected rows are wrong.
+    repo.write(
+        "connectors/refunds.yaml",
+        &manifest("  tests:\n    - name: labels every refund\n      expect: { output: tests/refunds.csv }\n")
+            .replace("name: orders-sync", "name: refunds-sync")
+            .replace("Orders Sync", "Refunds Sync")
+            .replace("orders_sync", "refunds_sync"),
+    );
+    repo.write(
+        "connectors/tests/refunds.csv",
+        "order_id,currency,status\n1,EUR,Paid\n2,USD,Unmapped\n",
+    );
+    repo.write("ferry.yaml", &format!("{CONFIG}tests: required\n"));
+
+    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "markdown"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes pending: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains(
+            "**SQL tests: 1 failed (refunds-sync), 1 passed** (`tests: required`, on chDB "
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("- `refunds-sync` failed: labels every refund: connectors/refunds.yaml:14:25: `output` differs from connectors/tests/refunds.csv: 1 changed row"),
+        "{stdout}"
+    );
+
+    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tenant = &plan["tenants"][0];
+    assert_eq!(tenant["tests"]["mode"], "required");
+    let action = |connector: &str| {
+        tenant["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["connector"] == connector)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(action("orders-sync")["action"], "create");
+    assert_eq!(action("refunds-sync")["action"], "blocked");
+    let block = &action("refunds-sync")["block"];
+    assert_eq!(block["kind"], "tests-failed", "{block}");
+    assert!(
+        block["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("refunds-sync: labels every refund: connectors/refunds.yaml:14:25: "),
+        "{block}"
+    );
+
+    let out = repo.ferry(&["apply", "--tenant", "sandbox", "--auto-approve"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "blocked is not failed, as for every block: {stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("SQL tests: 1 failed (refunds-sync), 1 passed"),
+        "{stdout}{stderr}"
+    );
+    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<(String, String)> = plan["tenants"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["connector"].as_str().unwrap().to_owned(),
+                a["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("orders-sync".to_owned(), "noop".to_owned()),
+            ("refunds-sync".to_owned(), "blocked".to_owned())
+        ],
+        "only the passing connector was applied"
+    );
+
+    // The tenant's own setting wins: advisory reports the failure and applies anyway.
+    repo.write(
+        "ferry.yaml",
+        &format!("{CONFIG}tests: required\n").replace(
+            "    vars: { region: EU }\n",
+            "    vars: { region: EU }\n    tests: advisory\n",
+        ),
+    );
+    let out = repo.ferry(&["apply", "--tenant", "sandbox", "--auto-approve"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("SQL tests: 1 failed (refunds-sync) (tests: advisory"),
+        "{stdout}"
+    );
+    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["tenants"][0]["changes"], 0, "{plan}");
+    assert!(
+        plan["tenants"][0].get("tests").is_none(),
+        "nothing to create, nothing tested"
+    );
+}

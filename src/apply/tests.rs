@@ -276,6 +276,7 @@ fn create_plan(d: &crate::model::Desired, platform: Platform, expected: Vec<Warn
             modelled: Vec::new(),
         }],
         drift: Vec::new(),
+        tests: None,
     }
 }
 

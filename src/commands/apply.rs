@@ -118,7 +118,7 @@ async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPl
             }
         }
         let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
-        let planned = engine
+        let mut planned = engine
             .plan(
                 name,
                 &desired,
@@ -126,6 +126,10 @@ async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPl
                 DriftMode::Heal,
                 chrono::Utc::now(),
             )
+            .await
+            .map_err(|e| format!("tenant {name}: {e}"))?;
+        engine
+            .gate_tests(&mut planned.plan, &p.read.set, name)
             .await
             .map_err(|e| format!("tenant {name}: {e}"))?;
         Ok(TenantPlan {

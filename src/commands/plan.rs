@@ -229,11 +229,17 @@ pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<
         within_deadline(p, name, async move {
             let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
             let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
-            p.engine
+            let mut plan = p
+                .engine
                 .plan(name, &desired, &p.revision, drift, now)
                 .await
                 .map(|planned| planned.plan)
-                .map_err(|e| format!("tenant {name}: {e}"))
+                .map_err(|e| format!("tenant {name}: {e}"))?;
+            p.engine
+                .gate_tests(&mut plan, &p.read.set, name)
+                .await
+                .map_err(|e| format!("tenant {name}: {e}"))?;
+            Ok(plan)
         })
     });
     let results = futures_join(futures).await;

@@ -349,7 +349,8 @@ pub(crate) fn sync_status(
     connectors: usize,
     warnings: u32,
 ) -> CommitStatus {
-    let status = status_of(tenant, plan, report, connectors, warnings);
+    let status =
+        status_of(tenant, plan, report, connectors, warnings).noting_tests(plan.tests.as_deref());
     if plan.platform == crate::model::Platform::Kizen {
         status.noting_kizen_email()
     } else {
@@ -509,7 +510,7 @@ impl Reconciler for EngineReconciler {
         } else {
             DriftMode::FromConfig
         };
-        let planned = match self
+        let mut planned = match self
             .engine
             .plan(tenant, &desired, &sha, drift_mode, chrono::Utc::now())
             .await
@@ -517,6 +518,13 @@ impl Reconciler for EngineReconciler {
             Ok(p) => p,
             Err(e) => return self.unreachable(tenant, &sha, started, e).await,
         };
+        if let Err(e) = self
+            .engine
+            .gate_tests(&mut planned.plan, &parsed.set, tenant)
+            .await
+        {
+            return ReconcileOutcome::Permanent(e.to_string());
+        }
         if let Some(suspension) = suspended {
             return self
                 .suspended_pass(tenant, &sha, started, &planned, desired.len(), &suspension)

@@ -109,6 +109,7 @@ pub fn plan(
         revision: policy.revision.clone(),
         actions,
         drift,
+        tests: None,
     }
 }
 

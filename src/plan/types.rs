@@ -148,6 +148,10 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// Drift found, ordered by connector.
     pub drift: Vec<DriftItem>,
+    /// The SQL tests of the connectors this plan creates or replaces, when the tenant's
+    /// `tests` is `advisory` or `required` ([`crate::gate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<Box<crate::gate::TestGate>>,
 }
 
 impl Plan {
@@ -666,6 +670,11 @@ pub enum BlockReason {
         /// The name in `duplicateOf`.
         name: String,
     },
+    /// `tests: required` and the connector's SQL tests failed or could not run.
+    TestsFailed {
+        /// The first failure, at its file, line and column, or why they could not run.
+        message: String,
+    },
     /// The planner needed an object's content and it was not exported.
     ContentUnknown {
         /// The object.
@@ -749,6 +758,11 @@ impl fmt::Display for BlockReason {
                     crate::model::REVIEWED_ANNOTATION
                 )
             }
+            BlockReason::TestsFailed { message } => write!(
+                f,
+                "SQL tests fail (`tests: required`): {message}; fix the SQL or the expected \
+                 rows (`ferry test` shows every difference)"
+            ),
             BlockReason::OutsideWindow { window, reopens } => {
                 write!(f, "outside the sync window ({window})")?;
                 match reopens {

@@ -14,7 +14,7 @@ pub fn json(plans: &[Plan]) -> Value {
         .iter()
         .map(|plan| {
             let summary = plan.summary();
-            json!({
+            let mut tenant = json!({
                 "name": plan.tenant,
                 "platform": plan.platform,
                 "revision": plan.revision,
@@ -22,7 +22,11 @@ pub fn json(plans: &[Plan]) -> Value {
                 "drift": plan.drift,
                 "summary": summary,
                 "changes": plan.changes(),
-            })
+            });
+            if let Some(tests) = &plan.tests {
+                tenant["tests"] = json!(tests);
+            }
+            tenant
         })
         .collect();
     json!({ "tenants": tenants })

@@ -169,6 +169,30 @@ fn tenant(out: &mut String, plan: &Plan) {
         out.push_str("</details>\n\n");
     }
 
+    if let Some(tests) = &plan.tests {
+        let _ = writeln!(
+            out,
+            "**{}** (`tests: {}`{})\n",
+            cell(&tests.summary()),
+            tests.mode.as_str(),
+            tests
+                .engine
+                .as_ref()
+                .map(|e| format!(", on {}", cell(e)))
+                .unwrap_or_default()
+        );
+        for r in tests.results.iter().filter(|r| r.message.is_some()) {
+            let _ = writeln!(
+                out,
+                "- `{}` {}: {}",
+                cell(&r.connector),
+                r.outcome.as_str(),
+                cell(r.message.as_deref().unwrap_or_default())
+            );
+        }
+        out.push('\n');
+    }
+
     if !plan.drift.is_empty() {
         out.push_str("**Drift**\n\n");
         for item in &plan.drift {

@@ -128,6 +128,33 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
             }
         }
     }
+    if let Some(tests) = &plan.tests {
+        let style = if tests.failed().is_empty() {
+            GREEN
+        } else {
+            RED
+        };
+        let _ = writeln!(
+            out,
+            "\n  {} (tests: {}{})",
+            paint.paint(style, &tests.summary()),
+            tests.mode.as_str(),
+            tests
+                .engine
+                .as_ref()
+                .map(|e| format!(", on {e}"))
+                .unwrap_or_default()
+        );
+        for r in tests.results.iter().filter(|r| r.message.is_some()) {
+            let _ = writeln!(
+                out,
+                "      {} {}: {}",
+                printable(&r.connector),
+                r.outcome.as_str(),
+                printable_lines(r.message.as_deref().unwrap_or_default())
+            );
+        }
+    }
     if !plan.drift.is_empty() {
         out.push('\n');
         for item in &plan.drift {

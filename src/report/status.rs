@@ -350,6 +350,20 @@ impl CommitStatus {
         self
     }
 
+    /// The same status, its description adding the SQL tests' outcome (` · SQL tests: 1
+    /// failed (orders-sync)`) when tests ran before applying ([`crate::gate`]). A failure
+    /// says what failed already and is returned as it is.
+    pub fn noting_tests(mut self, tests: Option<&crate::gate::TestGate>) -> Self {
+        if let Some(tests) = tests.filter(|t| !t.results.is_empty())
+            && self.state != StatusState::Failure
+        {
+            self.description.push_str(" · ");
+            self.description
+                .push_str(&printable(&redact(&tests.summary())));
+        }
+        self
+    }
+
     /// The same status with this target URL.
     pub fn with_target_url(mut self, url: impl Into<String>) -> Self {
         self.target_url = Some(url.into());
@@ -568,5 +582,46 @@ mod tests {
         let cut = truncate_chars(&emoji, 139);
         assert_eq!(cut, format!("{}…", "a".repeat(138)));
         assert_eq!(truncate_chars("abc", 0), "");
+    }
+
+    #[test]
+    fn test_outcomes_and_broken_files_elsewhere_are_added_to_a_status() {
+        use crate::gate::{TestGate, TestOutcome, TestResult};
+        let result = |connector: &str, outcome| TestResult {
+            connector: connector.to_owned(),
+            outcome,
+            message: None,
+        };
+        let gate = TestGate {
+            mode: crate::config::TestsMode::Advisory,
+            engine: None,
+            results: vec![
+                result("orders", TestOutcome::Failed),
+                result("leads", TestOutcome::Passed),
+                result("dupe", TestOutcome::Skipped),
+            ],
+        };
+        let status = CommitStatus::in_sync("prod", 3, 0)
+            .noting_tests(Some(&gate))
+            .noting_broken_elsewhere(&["c/a.yaml", "c/b.yaml", "c/c.yaml", "c/d.yaml"]);
+        assert_eq!(
+            status.description,
+            "in sync · 3 connectors · SQL tests: 1 failed (orders), 1 passed, 1 skipped · invalid manifests for other tenants: c/a.yaml, c/b.yaml (+2 more)"
+        );
+        // A failure already says what failed; nothing ran, nothing is said.
+        let failed = CommitStatus::failed("prod", "boom", 0).noting_tests(Some(&gate));
+        assert_eq!(failed.description, "failed: boom");
+        let none = TestGate {
+            results: Vec::new(),
+            ..gate
+        };
+        let plain = CommitStatus::in_sync("prod", 3, 0)
+            .noting_tests(Some(&none))
+            .noting_broken_elsewhere::<&str>(&[]);
+        assert_eq!(plain.description, "in sync · 3 connectors");
+        assert_eq!(
+            broken_elsewhere_note(&["c/a.yaml"]),
+            " · invalid manifest for other tenants: c/a.yaml"
+        );
     }
 }
