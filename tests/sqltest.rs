@@ -594,3 +594,77 @@ fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
         "nothing to create, nothing tested"
     );
 }
+
+/// `ferry serve` gates as `apply` does: with `tests: required`, the failing connector is
+/// blocked, the passing one applied, and the tenant's commit status names the failure.
+#[test]
+fn serve_blocks_a_connector_whose_required_tests_fail_and_says_so_on_the_commit() {
+    let repo = Repo::new(&manifest(""), ORDERS_SQL);
+    repo.write(
+        "connectors/refunds.yaml",
+        &manifest("  tests:\n    - name: labels every refund\n      expect: { output: tests/refunds.csv }\n")
+            .replace("name: orders-sync", "name: refunds-sync")
+            .replace("Orders Sync", "Refunds Sync")
+            .replace("orders_sync", "refunds_sync"),
+    );
+    repo.write(
+        "connectors/tests/refunds.csv",
+        "order_id,currency,status\n1,EUR,Paid\n2,USD,Unmapped\n",
+    );
+    repo.write("ferry.yaml", &format!("{CONFIG}tests: required\n"));
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args([
+                "-c",
+                "user.name=ferry",
+                "-c",
+                "user.email=ferry@example.com",
+            ])
+            .args(args)
+            .current_dir(repo.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&[
+        "commit",
+        "-qm",
+        "two connectors, one with wrong expected rows",
+    ]);
+
+    let out = repo.ferry(&["serve", "--once", "--listen", "127.0.0.1:0"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a blocked tenant did not reconcile: {stdout}{stderr}"
+    );
+    let note: serde_json::Value =
+        serde_json::from_str(&git(&["notes", "--ref=ferry", "show", "HEAD"])).unwrap();
+    let sandbox = &note["ferry/sandbox"];
+    assert_eq!(sandbox["state"], "failure", "{sandbox}");
+    assert!(
+        sandbox["description"].as_str().unwrap().starts_with(
+            "blocked: SQL tests fail (`tests: required`): refunds-sync: labels every refund: "
+        ),
+        "{sandbox}"
+    );
+    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<String> = plan["tenants"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["connector"].as_str().unwrap(),
+                a["action"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(actions, ["orders-sync noop", "refunds-sync blocked"]);
+}
