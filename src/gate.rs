@@ -74,12 +74,31 @@ impl TestOutcome {
 impl TestGate {
     /// How many connectors passed, failed and were skipped.
     pub fn counts(&self) -> (usize, usize, usize) {
-        let count = |o| self.results.iter().filter(|r| r.outcome == o).count();
-        (
-            count(TestOutcome::Passed),
-            count(TestOutcome::Failed),
-            count(TestOutcome::Skipped),
-        )
+        self.results
+            .iter()
+            .fold((0, 0, 0), |(p, f, s), r| match r.outcome {
+                TestOutcome::Passed => (p + 1, f, s),
+                TestOutcome::Failed => (p, f + 1, s),
+                TestOutcome::Skipped => (p, f, s + 1),
+            })
+    }
+
+    /// `tests: required, on chDB 26.9.0 (ClickHouse 26.9.2.1)`: the mode and the engine.
+    pub fn how(&self) -> String {
+        match &self.engine {
+            Some(engine) => format!("tests: {}, on {engine}", self.mode.as_str()),
+            None => format!("tests: {}", self.mode.as_str()),
+        }
+    }
+
+    /// Each connector with something to say (a failure, why it was skipped): its name,
+    /// outcome and message.
+    pub fn messages(&self) -> impl Iterator<Item = (&str, &'static str, &str)> {
+        self.results.iter().filter_map(|r| {
+            r.message
+                .as_deref()
+                .map(|m| (r.connector.as_str(), r.outcome.as_str(), m))
+        })
     }
 
     /// The connectors whose tests failed.

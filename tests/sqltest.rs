@@ -504,7 +504,7 @@ fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
     );
     assert!(
         stdout.contains(
-            "**SQL tests: 1 failed (refunds-sync), 1 passed** (`tests: required`, on chDB "
+            "**SQL tests: 1 failed (refunds-sync), 1 passed** (tests: required, on chDB "
         ),
         "{stdout}"
     );

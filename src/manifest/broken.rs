@@ -192,6 +192,17 @@ mod tests {
         std::fs::write(full, contents).unwrap();
     }
 
+    /// A manifests folder `m/` with a valid connector (`good`, its `q.sql`) and `files`.
+    fn folder(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "m/q.sql", "SELECT 1\n");
+        write(dir.path(), "m/good.yaml", GOOD);
+        for (path, text) in files {
+            write(dir.path(), path, text);
+        }
+        dir
+    }
+
     fn tenant(name: &str, platform: Platform, selector: &[(&str, &str)]) -> Tenant {
         let mut t = Tenant::new(name, platform, "emulator");
         t.selector = selector
@@ -205,17 +216,13 @@ mod tests {
 
     #[test]
     fn a_broken_manifest_reaches_only_the_tenants_that_select_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write(root, "m/q.sql", "SELECT 1\n");
-        write(root, "m/good.yaml", GOOD);
         // In one file, a valid connector for the sales team and one for the finance team
         // with a typo: only the finance connector's problem counts, against finance tenants.
-        write(
-            root,
+        let dir = folder(&[(
             "m/finance.yaml",
             "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata: { name: ledger, labels: { team: sales } }\nspec:\n  name: Ledger\n  apiName: ledger\n  type: spreadsheet\n  liveSql: q.sql\n---\napiVersion: ferry/v1\nkind: SmartConnector\nmetadata: { name: books, labels: { team: finance } }\nspec:\n  name: Books\n  apiName: books\n  type: spreadsheet\n  liveSql: q.sql\n  liveSqll: typo\n",
-        );
+        )]);
+        let root = dir.path();
         let (set, diagnostics) = manifest::load_all(&WorkTree::new(root), "m");
         assert_eq!(diagnostics.len(), 1, "{diagnostics}");
         let broken = Broken::find(&WorkTree::new(root), &diagnostics);
@@ -241,23 +248,17 @@ mod tests {
     /// the document that failed (which would read as a connector removed).
     #[test]
     fn reusing_a_set_with_problems_reports_them_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write(root, "m/q.sql", "SELECT 1\n");
-        write(root, "m/good.yaml", GOOD);
-        write(
-            root,
-            "m/mixed.yaml",
-            "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata: { name: ledger }\nspec:\n  name: Ledger\n  apiName: ledger\n  type: spreadsheet\n  liveSql: q.sql\n---\napiVersion: ferry/v1\nkind: SmartConnector\nmetadata: { name: books }\nspec:\n  name: Books\n  typo: 1\n",
-        );
-        write(
-            root,
-            "m/twin.yaml",
-            &GOOD
-                .replace("name: Good", "name: Twin")
-                .replace("apiName: good", "apiName: twin"),
-        );
-        let snapshot = WorkTree::new(root);
+        let twin = GOOD
+            .replace("name: Good", "name: Twin")
+            .replace("apiName: good", "apiName: twin");
+        let dir = folder(&[
+            (
+                "m/mixed.yaml",
+                "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata: { name: ledger }\nspec:\n  name: Ledger\n  apiName: ledger\n  type: spreadsheet\n  liveSql: q.sql\n---\napiVersion: ferry/v1\nkind: SmartConnector\nmetadata: { name: books }\nspec:\n  name: Books\n  typo: 1\n",
+            ),
+            ("m/twin.yaml", &twin),
+        ]);
+        let snapshot = WorkTree::new(dir.path());
         let (first, problems) = manifest::load_all(&snapshot, "m");
         let files: std::collections::BTreeSet<&str> =
             problems.iter().map(|d| d.location.path.as_str()).collect();
@@ -273,10 +274,6 @@ mod tests {
 
     #[test]
     fn a_document_whose_kind_cannot_be_told_reaches_every_tenant() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        write(root, "m/q.sql", "SELECT 1\n");
-        write(root, "m/good.yaml", GOOD);
         for (file, text) in [
             (
                 "m/syntax.yaml",
@@ -295,10 +292,7 @@ mod tests {
                 "apiVersion: ferry/v1\nkind: CdeConnector\nmetadata: { name: z, labels: [a] }\nspec: {}\n",
             ),
         ] {
-            let sub = tempfile::tempdir().unwrap();
-            write(sub.path(), "m/q.sql", "SELECT 1\n");
-            write(sub.path(), "m/good.yaml", GOOD);
-            write(sub.path(), file, text);
+            let sub = folder(&[(file, text)]);
             let (_, diagnostics) = manifest::load_all(&WorkTree::new(sub.path()), "m");
             assert!(!diagnostics.is_empty(), "{file}");
             let broken = Broken::find(&WorkTree::new(sub.path()), &diagnostics);

@@ -172,23 +172,12 @@ fn tenant(out: &mut String, plan: &Plan) {
     if let Some(tests) = &plan.tests {
         let _ = writeln!(
             out,
-            "**{}** (`tests: {}`{})\n",
+            "**{}** ({})\n",
             cell(&tests.summary()),
-            tests.mode.as_str(),
-            tests
-                .engine
-                .as_ref()
-                .map(|e| format!(", on {}", cell(e)))
-                .unwrap_or_default()
+            cell(&tests.how())
         );
-        for r in tests.results.iter().filter(|r| r.message.is_some()) {
-            let _ = writeln!(
-                out,
-                "- `{}` {}: {}",
-                cell(&r.connector),
-                r.outcome.as_str(),
-                cell(r.message.as_deref().unwrap_or_default())
-            );
+        for (connector, outcome, message) in tests.messages() {
+            let _ = writeln!(out, "- `{}` {outcome}: {}", cell(connector), cell(message));
         }
         out.push('\n');
     }

@@ -136,22 +136,16 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
         };
         let _ = writeln!(
             out,
-            "\n  {} (tests: {}{})",
+            "\n  {} ({})",
             paint.paint(style, &tests.summary()),
-            tests.mode.as_str(),
-            tests
-                .engine
-                .as_ref()
-                .map(|e| format!(", on {e}"))
-                .unwrap_or_default()
+            printable(&tests.how())
         );
-        for r in tests.results.iter().filter(|r| r.message.is_some()) {
+        for (connector, outcome, message) in tests.messages() {
             let _ = writeln!(
                 out,
-                "      {} {}: {}",
-                printable(&r.connector),
-                r.outcome.as_str(),
-                printable_lines(r.message.as_deref().unwrap_or_default())
+                "      {} {outcome}: {}",
+                printable(connector),
+                printable_lines(message)
             );
         }
     }
