@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
@@ -30,6 +31,7 @@ use crate::desired::desired_for;
 use crate::engine::{DriftMode, Planned};
 use crate::notify::{Notifier, Observation};
 use crate::plan::Plan;
+use crate::plan::saved::{ReadFrom, SavedPlan, SavedTenant};
 use crate::printable::{printable, printable_lines};
 use crate::render;
 use crate::report::{self, CommitStatus};
@@ -58,11 +60,18 @@ pub struct ApplyArgs {
     /// Post commit statuses for the applied revision to the configured reporters.
     #[arg(long)]
     pub report: bool,
+    /// A plan saved by `ferry plan --out FILE`: apply exactly it, without asking. Refused,
+    /// with nothing applied, when a tenant or the manifests changed since it was made.
+    #[arg(value_name = "FILE", conflicts_with_all = ["rev", "tenants"])]
+    pub plan: Option<PathBuf>,
 }
 
 /// Run `ferry apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
     super::block_on(async move {
+        if let Some(file) = &args.plan {
+            return ExitCode::from(apply_saved(&args, file).await);
+        }
         let prepared = match prepare(&args.selection, Access::Write).await {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
@@ -101,7 +110,12 @@ struct TenantPlan {
 
 /// Resolve what an interrupted apply left (when `recover`), then plan tenant `name`, all
 /// within the tenant's deadline. Recovery notes go to stderr.
-async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPlan, String> {
+async fn plan_tenant(
+    p: &Prepared,
+    name: &str,
+    recover: bool,
+    saved: Option<&SavedTenant>,
+) -> Result<TenantPlan, String> {
     within_deadline(p, name, async {
         let engine = &p.engine;
         let tenant = engine.tenant(name).map_err(|e| e.to_string())?;
@@ -128,6 +142,12 @@ async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPl
             )
             .await
             .map_err(|e| format!("tenant {name}: {e}"))?;
+        if let Some(saved) = saved {
+            let desired = crate::engine::canonical(&desired);
+            saved
+                .check(&planned.plan, &planned.live, &desired)
+                .map_err(|stale| stale.to_string())?;
+        }
         Ok(TenantPlan {
             planned,
             desired: desired.len(),
@@ -195,7 +215,7 @@ async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
             if let Some(source) = source_in_run(p, name) {
                 done.wait(source).await;
             }
-            let outcome = match plan_tenant(p, name, true).await {
+            let outcome = match plan_tenant(p, name, true, None).await {
                 Err(e) => {
                     eprintln!("ferry: {}", printable(&e));
                     TenantOutcome::Failed(e)
@@ -236,7 +256,12 @@ async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
 /// after its source applied.
 async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
     let human = args.output == ApplyOutput::Text;
-    let planned = futures_join(p.tenants.iter().map(|name| plan_tenant(p, name, true))).await;
+    let planned = futures_join(
+        p.tenants
+            .iter()
+            .map(|name| plan_tenant(p, name, true, None)),
+    )
+    .await;
     if human {
         let shown: Vec<Plan> = planned
             .iter()
@@ -291,7 +316,7 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
                 (Err(e), _) => TenantOutcome::Failed(e),
                 (Ok(_), Some(source)) => {
                     done.wait(source).await;
-                    match plan_tenant(p, name, false).await {
+                    match plan_tenant(p, name, false, None).await {
                         Ok(plan) => {
                             let outcome = apply_plan(p, plan).await;
                             show_outcome(&outcome, human);
@@ -310,6 +335,105 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
                 }
             };
             done.finish(name);
+            outcome
+        }
+    });
+    let outcomes = p
+        .tenants
+        .iter()
+        .cloned()
+        .zip(futures_join(runs).await)
+        .collect();
+    finish(args, p, outcomes).await
+}
+
+/// `ferry apply FILE`: read the saved plan, recover and plan its tenants again from the
+/// same revision, and apply the saved actions when every tenant still plans exactly as
+/// saved (same desired hashes, same live objects at the same versions, same actions);
+/// otherwise apply nothing. No confirmation is asked: the saved plan was the review. A
+/// tenant promoting from another of the plan is applied after it.
+async fn apply_saved(args: &ApplyArgs, file: &Path) -> u8 {
+    let shown = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("ferry: cannot read the plan {shown}: {e}");
+            return 1;
+        }
+    };
+    let saved = match SavedPlan::parse(&shown, &text) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return 1;
+        }
+    };
+    if saved.tenants.is_empty() {
+        println!("Nothing to apply: {shown} plans no tenant.");
+        return 0;
+    }
+    let selection = Selection {
+        config: args.selection.config.clone(),
+        tenants: saved.tenants.iter().map(|t| t.name.clone()).collect(),
+        rev: (saved.read_from == ReadFrom::Commit).then(|| saved.revision.clone()),
+        state: args.selection.state.clone(),
+    };
+    let p = match prepare(&selection, Access::Write).await {
+        Ok(p) => p,
+        Err(Stop(code)) => return code,
+    };
+    let again = format!("nothing was applied: run `ferry plan --out {shown}` again");
+    let code = if p.revision == saved.revision {
+        let checked = futures_join(
+            saved
+                .tenants
+                .iter()
+                .map(|t| plan_tenant(&p, &t.name, true, Some(t))),
+        )
+        .await;
+        let refused: Vec<&String> = checked.iter().filter_map(|r| r.as_ref().err()).collect();
+        if refused.is_empty() {
+            let plans = checked.into_iter().flatten().collect();
+            apply_checked(args, &p, plans).await
+        } else {
+            for e in refused {
+                eprintln!("ferry: {}", printable(e));
+            }
+            eprintln!("ferry: {again}");
+            1
+        }
+    } else {
+        eprintln!(
+            "ferry: the source moved since the plan was made: planned at {}, now at {}; {again}",
+            short(&saved.revision),
+            short(&p.revision)
+        );
+        1
+    };
+    p.engine.shutdown().await;
+    code
+}
+
+/// Apply plans checked against a saved plan, each tenant after its `promoteFrom` source
+/// when that is in the run.
+async fn apply_checked(args: &ApplyArgs, p: &Prepared, plans: Vec<TenantPlan>) -> u8 {
+    let human = args.output == ApplyOutput::Text;
+    if human {
+        let shown: Vec<Plan> = plans.iter().map(|t| t.planned.plan.clone()).collect();
+        print!("{}", render::text(&shown, std::io::stdout().is_terminal()));
+    }
+    let done = Done::new(p);
+    let runs = plans.into_iter().map(|plan| {
+        let done = &done;
+        async move {
+            let name = plan.planned.plan.tenant.clone();
+            if let Some(source) = source_in_run(p, &name) {
+                done.wait(source).await;
+            }
+            let shown = !plan.planned.plan.is_empty();
+            let outcome = apply_plan(p, plan).await;
+            show_outcome(&outcome, human && shown);
+            done.finish(&name);
             outcome
         }
     });

@@ -8,7 +8,7 @@
 //! Planning reads the live tenants and the state store but changes neither.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -16,9 +16,11 @@ use clap::ValueEnum;
 
 use super::validate;
 use crate::desired::desired_for;
-use crate::engine::{DriftMode, Engine};
+use crate::engine::{DriftMode, Engine, Planned};
 use crate::lock::Lock;
+use crate::model::Desired;
 use crate::plan::Plan;
+use crate::plan::saved::{ReadFrom, SavedPlan, SavedTenant};
 use crate::provider::ClientOptions;
 use crate::render;
 use crate::store::Store;
@@ -61,6 +63,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
+    /// Also save the plan to FILE (JSON, no secrets nor bodies) for `ferry apply FILE`,
+    /// which applies exactly it or refuses when the tenant or the manifests changed.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Everything a command needs to plan: checked manifests, the engine, the tenants asked for.
@@ -222,18 +228,24 @@ fn show_duration(d: std::time::Duration) -> String {
 
 /// Plan every chosen tenant; tenants are planned concurrently, each within its deadline,
 /// and one failing or hanging does not stop or delay the others. Returns the plans in
-/// tenant order and the errors.
-pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<String>) {
+/// tenant order (with their saved form when `save`) and the errors.
+pub(crate) async fn plan_all(
+    p: &Prepared,
+    drift: DriftMode,
+    save: bool,
+) -> (Vec<(Plan, Option<SavedTenant>)>, Vec<String>) {
     let now = chrono::Utc::now();
     let futures = p.tenants.iter().map(|name| {
         within_deadline(p, name, async move {
             let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
             let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
-            p.engine
+            let planned = p
+                .engine
                 .plan(name, &desired, &p.revision, drift, now)
                 .await
-                .map(|planned| planned.plan)
-                .map_err(|e| format!("tenant {name}: {e}"))
+                .map_err(|e| format!("tenant {name}: {e}"))?;
+            let saved = save.then(|| saved_tenant(&planned, &desired));
+            Ok((planned.plan, saved))
         })
     });
     let results = futures_join(futures).await;
@@ -246,6 +258,25 @@ pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<
         }
     }
     (plans, errors)
+}
+
+/// The saved form of a tenant's plan: what `ferry apply FILE` compares a fresh plan with.
+/// Desired hashes as the planner compared them ([`crate::engine::canonical`]).
+pub(crate) fn saved_tenant(planned: &Planned, desired: &[Desired]) -> SavedTenant {
+    SavedTenant::new(
+        &planned.plan,
+        &planned.live,
+        &crate::engine::canonical(desired),
+    )
+}
+
+/// Write `saved` to `path` whole: a temporary file beside it, renamed over it.
+fn write_saved(path: &Path, saved: &SavedPlan) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, saved.to_json())?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Await futures concurrently, keeping their order.
@@ -289,7 +320,8 @@ pub fn run(args: PlanArgs) -> ExitCode {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
-        let (plans, errors) = plan_all(&prepared, DriftMode::Heal).await;
+        let (planned, errors) = plan_all(&prepared, DriftMode::Heal, args.out.is_some()).await;
+        let (plans, saved): (Vec<Plan>, Vec<Option<SavedTenant>>) = planned.into_iter().unzip();
         let out = match args.output {
             PlanOutput::Text => render::text(&plans, std::io::stdout().is_terminal()),
             PlanOutput::Json => {
@@ -315,6 +347,33 @@ pub fn run(args: PlanArgs) -> ExitCode {
             eprintln!("ferry: {}", crate::printable::printable(e));
         }
         prepared.engine.shutdown().await;
+        if let Some(path) = &args.out {
+            let shown = path.display();
+            if errors.is_empty() {
+                let read_from = match args.selection.rev {
+                    Some(_) => ReadFrom::Commit,
+                    None => ReadFrom::WorkingTree,
+                };
+                let doc = SavedPlan::new(
+                    crate::cli::VERSION,
+                    &prepared.revision,
+                    read_from,
+                    saved.into_iter().flatten().collect(),
+                );
+                if let Err(e) = write_saved(path, &doc) {
+                    eprintln!("ferry: cannot write the plan to {shown}: {e}");
+                    return ExitCode::from(1);
+                }
+                eprintln!(
+                    "ferry: plan saved to {shown}; `ferry apply {shown}` applies exactly it, or refuses if a tenant or the manifests change before"
+                );
+            } else {
+                eprintln!(
+                    "ferry: no plan saved to {shown}: {} tenant(s) could not be planned; leave them out with --tenant, or plan again once they answer",
+                    errors.len()
+                );
+            }
+        }
         let code = if !errors.is_empty() {
             ExitCode::from(1)
         } else if plans.iter().any(pending) {

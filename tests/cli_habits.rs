@@ -1,0 +1,195 @@
+//! The habits platform teams bring from Terraform, Flux, Argo CD and kubectl, driven
+//! through the real `ferry` binary against the emulator: saved plans (`plan --out`,
+//! `apply FILE`).
+
+mod support;
+
+use ferry::emulator::Seed;
+use ferry::model::Platform;
+use serde_json::{Value, json};
+use support::*;
+
+/// A Kizen tenant `sandbox` on a `ferry emulator` process, holding `orders-sync` as applied
+/// from the first commit, and a second commit changing its SQL (planned as a replace).
+fn applied_then_changed() -> (Emulator, Project, SmartConnector) {
+    let mut t = seed_tenant("sandbox", Platform::Kizen);
+    t.catalog = kizen_catalog(&[], &[], &["contacts.email"]);
+    let emu = Emulator::start(Seed { tenants: vec![t] }, &[]);
+    let mut p = Project::new();
+    p.tenants(vec![Tenant::on(&emu, "sandbox", Platform::Kizen)], None);
+    let mut orders = SmartConnector::new("orders-sync", "Orders Sync");
+    orders.sample = Some("email\nsample-person@example.com\n".into());
+    orders.write(&p);
+    p.commit("orders");
+    p.apply_json(0);
+    let orders = orders.sql("SELECT id, email, total FROM orders WHERE total > 0\n");
+    orders.write(&p);
+    p.commit("orders: totals");
+    (emu, p, orders)
+}
+
+fn plan_file(p: &Project) -> (std::path::PathBuf, String) {
+    let path = p.dir().join("plan.json");
+    let shown = path.display().to_string();
+    (path, shown)
+}
+
+#[test]
+fn apply_file_applies_a_fresh_saved_plan_and_nothing_else() {
+    let (emu, p, orders) = applied_then_changed();
+    let before = emu.object("sandbox", "Orders Sync").unwrap();
+    let (path, shown) = plan_file(&p);
+    let planned = p.ferry(&["plan", "--out", &shown]).expect(2);
+    assert!(
+        planned.stderr.contains(&format!("plan saved to {shown}")),
+        "{}",
+        planned.stderr
+    );
+    assert!(
+        planned.stdout.contains("sandbox: 1 to replace"),
+        "{}",
+        planned.stdout
+    );
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["kind"], "FerryPlan");
+    assert_eq!(doc["formatVersion"], 1);
+    assert_eq!(doc["tenants"][0]["name"], "sandbox");
+    assert_eq!(doc["tenants"][0]["live"][0]["id"], before["id"]);
+    assert_eq!(
+        doc["tenants"][0]["plan"]["actions"][0]["op"]["op"],
+        "replace"
+    );
+    // No token, no body: neither the SQL nor the sample file (which may hold personal data).
+    for leaked in [
+        token("sandbox").as_str(),
+        "SELECT",
+        "sample-person@example.com",
+    ] {
+        assert!(
+            !text.contains(leaked),
+            "{leaked} in the saved plan:\n{text}"
+        );
+    }
+
+    let applied = p.ferry(&["apply", &shown, "-o", "json"]).expect(0).json();
+    assert_eq!(
+        changes(&applied, "sandbox"),
+        [("replace".into(), "orders-sync".into())]
+    );
+    let after = emu.object("sandbox", "Orders Sync").unwrap();
+    assert_ne!(after["id"], before["id"]);
+    assert_eq!(after["live_sql"], json!(orders.sql));
+    emu.assert_all_inactive();
+    assert!(p.open_journal().is_empty());
+    p.ferry(&["plan"]).expect(0);
+
+    // Applied once, the same plan is stale: the tenant moved on.
+    let again = p.ferry(&["apply", &shown]).expect(1);
+    assert!(
+        again
+            .stderr
+            .contains("tenant sandbox changed since the plan was made"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn apply_file_refuses_a_plan_the_tenant_moved_away_from_and_changes_nothing() {
+    let (emu, p, _) = applied_then_changed();
+    let (_, shown) = plan_file(&p);
+    p.ferry(&["plan", "--out", &shown]).expect(2);
+    // A person renames the connector in the tenant after the plan was made.
+    let id = emu.object("sandbox", "Orders Sync").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = emu.call(
+        "PATCH",
+        "sandbox",
+        &format!("/api/smart-connectors/{id}"),
+        Some(json!({"name": "Orders Sync (edited)"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    let before = emu.objects("sandbox");
+
+    let refused = p.ferry(&["apply", &shown]).expect(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "tenant sandbox changed since the plan was made: connector `orders-sync` (Orders Sync, id {id}) was renamed to `Orders Sync (edited)`"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains(&format!(
+            "nothing was applied: run `ferry plan --out {shown}` again"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emu.objects("sandbox"), before, "the tenant was not touched");
+    assert!(p.open_journal().is_empty());
+}
+
+#[test]
+fn apply_file_refuses_when_the_manifests_no_longer_give_the_plan() {
+    let (emu, p, orders) = applied_then_changed();
+    let (_, shown) = plan_file(&p);
+    p.ferry(&["plan", "--out", &shown]).expect(2);
+    orders.sql("SELECT 1\n").write(&p);
+    let before = emu.objects("sandbox");
+
+    let refused = p.ferry(&["apply", &shown]).expect(1);
+    assert!(
+        refused.stderr.contains(
+            "tenant sandbox: the manifests no longer give the planned desired state: connector `orders-sync` changed"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(emu.objects("sandbox"), before);
+}
+
+#[test]
+fn apply_file_refuses_what_is_not_a_ferry_plan_of_this_format() {
+    let (emu, p, _) = applied_then_changed();
+    let before = emu.objects("sandbox");
+    let (path, shown) = plan_file(&p);
+
+    std::fs::write(&path, "resource \"null\" {}\n").unwrap();
+    let garbage = p.ferry(&["apply", &shown]).expect(1);
+    assert!(
+        garbage
+            .stderr
+            .contains(&format!("{shown} is not a ferry plan (not JSON")),
+        "{}",
+        garbage.stderr
+    );
+
+    std::fs::write(&path, r#"{"format_version": 4, "planned_values": {}}"#).unwrap();
+    let terraform = p.ferry(&["apply", &shown]).expect(1);
+    assert!(
+        terraform
+            .stderr
+            .contains("it has no `\"kind\": \"FerryPlan\"`"),
+        "{}",
+        terraform.stderr
+    );
+
+    p.ferry(&["plan", "--out", &shown]).expect(2);
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["formatVersion"] = json!(2);
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let newer = p.ferry(&["apply", &shown]).expect(1);
+    assert!(
+        newer.stderr.contains(&format!(
+            "{shown} is a ferry plan of format version 2, and this ferry reads version 1 only"
+        )),
+        "{}",
+        newer.stderr
+    );
+    assert_eq!(emu.objects("sandbox"), before);
+}
