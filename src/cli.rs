@@ -66,6 +66,8 @@ pub enum Command {
     Suspend(crate::commands::suspend::SuspendArgs),
     /// Let a running `ferry serve` apply to a suspended tenant again.
     Resume(crate::commands::suspend::ResumeArgs),
+    /// Ask a running `ferry serve` to reconcile a tenant now; with --wait, exit by how it ended.
+    Reconcile(crate::commands::reconcile::ReconcileArgs),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => crate::commands::test::run(&args),
         Command::Suspend(args) => crate::commands::suspend::suspend(&args),
         Command::Resume(args) => crate::commands::suspend::resume(&args),
+        Command::Reconcile(args) => crate::commands::reconcile::run(&args),
     }
 }
 

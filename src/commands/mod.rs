@@ -6,6 +6,7 @@ pub mod apply;
 pub mod emulator;
 pub mod export;
 pub mod plan;
+pub mod reconcile;
 pub mod schema;
 pub mod serve;
 pub mod status;
