@@ -193,3 +193,92 @@ fn apply_file_refuses_what_is_not_a_ferry_plan_of_this_format() {
     );
     assert_eq!(emu.objects("sandbox"), before);
 }
+
+/// YAML output (`-o yaml`) read back as data.
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))
+}
+
+#[test]
+fn yaml_output_is_the_json_document() {
+    let (_emu, p, _) = applied_then_changed();
+    let json_plan = p.ferry(&["plan", "-o", "json"]).expect(2).json();
+    let yaml_plan = p.ferry(&["plan", "-o", "yaml"]).expect(2).stdout;
+    assert!(!yaml_plan.trim_start().starts_with('{'), "{yaml_plan}");
+    assert_eq!(yaml(&yaml_plan), json_plan);
+    assert_eq!(
+        json_plan["tenants"][0]["actions"][0]["action"], "replace",
+        "{json_plan:#}"
+    );
+
+    let applied = p
+        .ferry(&["apply", "--auto-approve", "-o", "yaml"])
+        .expect(0)
+        .stdout;
+    let applied = yaml(&applied);
+    assert_eq!(
+        changes(&applied, "sandbox"),
+        [("replace".into(), "orders-sync".into())]
+    );
+}
+
+#[test]
+fn validate_gives_its_problems_as_data_with_the_same_exit_codes() {
+    let p = Project::new();
+    let mut p = p;
+    p.tenants(vec![Tenant::in_process("sandbox", Platform::Kizen)], None);
+    SmartConnector::new("orders-sync", "Orders Sync").write(&p);
+    let valid = p.ferry(&["validate", "-o", "json"]).expect(0).json();
+    assert_eq!(
+        valid,
+        json!({"valid": true, "manifests": 1, "tenants": 1, "diagnostics": []})
+    );
+
+    let broken = SmartConnector::new("orders-sync", "Orders Sync")
+        .yaml()
+        .replace("type: spreadsheet", "type: spreadsheet\n  liveSQL: x.sql");
+    p.write("orders-sync.yaml", &broken);
+    SmartConnector::new("lead-intake", "Lead Intake").write(&p);
+    p.write(
+        "copy.yaml",
+        &SmartConnector::new("lead-intake", "Lead Copy").yaml(),
+    );
+    let text = p.ferry(&["validate"]).expect(1);
+    let doc = p.ferry(&["validate", "-o", "json"]).expect(1).json();
+    assert_eq!(doc["valid"], false);
+    let problems = doc["diagnostics"].as_array().unwrap();
+    assert_eq!(
+        problems.len(),
+        text.stderr.lines().count() - 1,
+        "{doc:#}\n{}",
+        text.stderr
+    );
+    for problem in problems {
+        let at = format!(
+            "{}:{}:{}: {}",
+            problem["file"].as_str().unwrap(),
+            problem["line"],
+            problem["column"],
+            problem["message"].as_str().unwrap()
+        );
+        assert!(text.stderr.contains(&at), "{at} not in\n{}", text.stderr);
+        assert_eq!(problem["severity"], "error");
+    }
+    let unknown = problems
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("liveSQL"))
+        .unwrap();
+    assert_eq!(unknown["file"], "connectors/orders-sync.yaml");
+    assert_eq!(
+        unknown["fix"],
+        "remove it or fix its spelling (`ferry schema` lists every field)"
+    );
+    let dup = problems
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("already used"))
+        .unwrap_or_else(|| panic!("{doc:#}"));
+    assert_eq!(dup["fix"], "rename one of them");
+
+    let as_yaml = p.ferry(&["validate", "-o", "yaml"]).expect(1).stdout;
+    assert_eq!(yaml(&as_yaml), doc);
+}

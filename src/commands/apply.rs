@@ -43,6 +43,8 @@ pub enum ApplyOutput {
     Text,
     /// Machine-readable JSON.
     Json,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 /// Arguments of `ferry apply`.
@@ -515,7 +517,11 @@ async fn finish(args: &ApplyArgs, p: &Prepared, outcomes: Vec<(String, TenantOut
                 TenantOutcome::Failed(e) => json!({"name": name, "error": e, "actions": []}),
             })
             .collect();
-        println!("{:#}", json!({ "tenants": rows }));
+        let format = match args.output {
+            ApplyOutput::Yaml => super::Document::Yaml,
+            _ => super::Document::Json,
+        };
+        print!("{}", super::document(&json!({ "tenants": rows }), format));
     }
     if args.report {
         report_all(args, p, &outcomes).await;

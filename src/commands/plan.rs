@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 
-use super::validate;
+use super::{Document, validate};
 use crate::desired::desired_for;
 use crate::engine::{DriftMode, Engine, Planned};
 use crate::lock::Lock;
@@ -32,6 +32,8 @@ pub enum PlanOutput {
     Text,
     /// Machine-readable JSON.
     Json,
+    /// The JSON document as YAML.
+    Yaml,
     /// Markdown for a pull-request comment.
     Markdown,
 }
@@ -324,12 +326,16 @@ pub fn run(args: PlanArgs) -> ExitCode {
         let (plans, saved): (Vec<Plan>, Vec<Option<SavedTenant>>) = planned.into_iter().unzip();
         let out = match args.output {
             PlanOutput::Text => render::text(&plans, std::io::stdout().is_terminal()),
-            PlanOutput::Json => {
+            PlanOutput::Json | PlanOutput::Yaml => {
                 let mut v = render::json(&plans);
                 if !errors.is_empty() {
                     v["errors"] = serde_json::json!(errors);
                 }
-                format!("{v:#}\n")
+                let format = match args.output {
+                    PlanOutput::Yaml => Document::Yaml,
+                    _ => Document::Json,
+                };
+                super::document(&v, format)
             }
             PlanOutput::Markdown => {
                 let from = render::PlannedFrom {
