@@ -282,3 +282,66 @@ fn validate_gives_its_problems_as_data_with_the_same_exit_codes() {
     let as_yaml = p.ferry(&["validate", "-o", "yaml"]).expect(1).stdout;
     assert_eq!(yaml(&as_yaml), doc);
 }
+
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    let commands = [
+        "validate",
+        "plan",
+        "apply",
+        "status",
+        "reconcile",
+        "suspend",
+        "resume",
+        "serve",
+        "completions",
+        "man",
+    ];
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = std::process::Command::new(ferry_bin())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for command in commands {
+            assert!(script.contains(command), "{shell}: no {command}");
+        }
+        assert!(
+            script.contains("--out") || script.contains("-l out"),
+            "{shell}: plan --out"
+        );
+    }
+    let bad = std::process::Command::new(ferry_bin())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(ferry_bin())
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let main = std::fs::read_to_string(dir.path().join("ferry.1")).unwrap();
+    assert!(main.contains(".TH ferry"), "{main}");
+    for command in commands {
+        assert!(main.contains(command), "ferry.1 does not mention {command}");
+        let page = std::fs::read_to_string(dir.path().join(format!("ferry-{command}.1")))
+            .unwrap_or_else(|e| panic!("ferry-{command}.1: {e}"));
+        assert!(page.contains(&format!("ferry-{command}")), "{page}");
+    }
+    let apply = std::fs::read_to_string(dir.path().join("ferry-apply.1")).unwrap();
+    assert!(apply.contains("A plan saved by"), "{apply}");
+    let stdout = std::process::Command::new(ferry_bin())
+        .arg("man")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(stdout.stdout).unwrap(), main);
+}

@@ -3,8 +3,10 @@
 
 pub mod ack;
 pub mod apply;
+pub mod completions;
 pub mod emulator;
 pub mod export;
+pub mod man;
 pub mod plan;
 pub mod reconcile;
 pub mod schema;
