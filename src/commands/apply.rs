@@ -243,13 +243,7 @@ async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
             outcome
         }
     });
-    let outcomes: Vec<(String, TenantOutcome)> = p
-        .tenants
-        .iter()
-        .cloned()
-        .zip(futures_join(runs).await)
-        .collect();
-    finish(args, p, outcomes).await
+    run_all(args, p, runs).await
 }
 
 /// Without `--auto-approve`: plan every tenant (each within its deadline; one that does
@@ -298,13 +292,7 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
                 Err(e) => TenantOutcome::Failed(e),
             }
         });
-        let outcomes = p
-            .tenants
-            .iter()
-            .cloned()
-            .zip(futures_join(runs).await)
-            .collect();
-        return finish(args, p, outcomes).await;
+        return run_all(args, p, runs).await;
     }
     if !confirmed(p) {
         return 1;
@@ -340,13 +328,7 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
             outcome
         }
     });
-    let outcomes = p
-        .tenants
-        .iter()
-        .cloned()
-        .zip(futures_join(runs).await)
-        .collect();
-    finish(args, p, outcomes).await
+    run_all(args, p, runs).await
 }
 
 /// `ferry apply FILE`: read the saved plan, recover and plan its tenants again from the
@@ -439,13 +421,7 @@ async fn apply_checked(args: &ApplyArgs, p: &Prepared, plans: Vec<TenantPlan>) -
             outcome
         }
     });
-    let outcomes = p
-        .tenants
-        .iter()
-        .cloned()
-        .zip(futures_join(runs).await)
-        .collect();
-    finish(args, p, outcomes).await
+    run_all(args, p, runs).await
 }
 
 /// Whether a tenant of the run promotes from another: its plan may change once the
@@ -488,6 +464,21 @@ fn show_outcome(outcome: &TenantOutcome, human: bool) {
         _ => {}
     }
     let _ = std::io::stdout().flush();
+}
+
+/// Run every tenant's run (one per tenant, in tenant order) at once, then [`finish`].
+async fn run_all(
+    args: &ApplyArgs,
+    p: &Prepared,
+    runs: impl IntoIterator<Item = impl Future<Output = TenantOutcome>>,
+) -> u8 {
+    let outcomes = p
+        .tenants
+        .iter()
+        .cloned()
+        .zip(futures_join(runs).await)
+        .collect();
+    finish(args, p, outcomes).await
 }
 
 /// The end of a run: "nothing to apply" or the JSON document, the statuses with

@@ -212,7 +212,7 @@ pub(crate) async fn within_deadline<T>(
 }
 
 /// `2m30s`, `4s`, `1h`, `750ms`.
-fn show_duration(d: std::time::Duration) -> String {
+pub(crate) fn show_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");

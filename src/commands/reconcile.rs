@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::commands::plan::show_duration;
 use crate::commands::status::{DEFAULT_SERVER, fetch_tenant};
 use crate::commands::suspend::post;
 use crate::daemon::lifecycle::EXIT_FAILURE;
@@ -78,7 +79,7 @@ pub fn run(args: &ReconcileArgs) -> ExitCode {
             Err(_) => {
                 eprintln!(
                     "error: {tenant}: request {request} did not finish within {}; it stays queued in ferry serve. See `ferry status {tenant}`, or wait longer with --timeout",
-                    humantime(args.timeout)
+                    show_duration(args.timeout)
                 );
                 ExitCode::from(EXIT_FAILURE)
             }
@@ -128,23 +129,6 @@ pub fn outcome(detail: &Value) -> (u8, String) {
     (code, line)
 }
 
-/// `30s`, `5m`, `1h30m`.
-fn humantime(d: Duration) -> String {
-    let s = d.as_secs();
-    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
-    let mut out = String::new();
-    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
-        if n > 0 {
-            out.push_str(&format!("{n}{unit}"));
-        }
-    }
-    if out.is_empty() {
-        format!("{}ms", d.as_millis())
-    } else {
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,12 +148,5 @@ mod tests {
             line,
             "reconcile finished: in sync, drift left in the tenant"
         );
-    }
-
-    #[test]
-    fn timeouts_read_as_written() {
-        assert_eq!(humantime(Duration::from_secs(300)), "5m");
-        assert_eq!(humantime(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(humantime(Duration::from_millis(500)), "500ms");
     }
 }
