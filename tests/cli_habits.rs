@@ -154,6 +154,22 @@ fn apply_file_refuses_when_the_manifests_no_longer_give_the_plan() {
 }
 
 #[test]
+fn a_plan_of_a_commit_applies_that_commit_whatever_the_working_tree_holds() {
+    let (emu, p, orders) = applied_then_changed();
+    let (path, shown) = plan_file(&p);
+    p.ferry(&["plan", "--rev", "HEAD", "--out", &shown])
+        .expect(2);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["readFrom"], "commit");
+    // An edit that is not committed is not what was planned, and not what is applied.
+    orders.clone().sql("SELECT 'uncommitted'\n").write(&p);
+    p.ferry(&["apply", &shown]).expect(0);
+    let after = emu.object("sandbox", "Orders Sync").unwrap();
+    assert_eq!(after["live_sql"], json!(orders.sql));
+    emu.assert_all_inactive();
+}
+
+#[test]
 fn apply_file_refuses_what_is_not_a_ferry_plan_of_this_format() {
     let (emu, p, _) = applied_then_changed();
     let before = emu.objects("sandbox");

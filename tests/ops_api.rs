@@ -179,11 +179,10 @@ fn the_reconcile_post_needs_the_token_and_marks_the_tenant() {
     );
 }
 
-/// `ferry reconcile TENANT` against this daemon, with the API token in `token`.
-fn ferry_reconcile(ferry: &Ferry, args: &[&str], token: Option<&str>) -> (i32, String, String) {
+/// `ferry ARGS` against this daemon (`--server`), with the API token in `token`.
+fn ferry_cli(ferry: &Ferry, args: &[&str], token: Option<&str>) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
-    cmd.arg("reconcile")
-        .args(args)
+    cmd.args(args)
         .arg("--server")
         .arg(ferry.url(""))
         .env_remove("FERRY_SERVER")
@@ -213,14 +212,15 @@ fn a_reconcile_request_is_numbered_and_ferry_reconcile_waits_for_it() {
         (tenant()["finishedRequest"].as_u64().unwrap() >= first).then_some(())
     });
 
-    let (code, _, stderr) = ferry_reconcile(&ferry, &["prod", "--wait"], None);
+    let (code, _, stderr) = ferry_cli(&ferry, &["reconcile", "prod", "--wait"], None);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("export FERRY_API_TOKEN with the server's API token"),
         "{stderr}"
     );
 
-    let (code, stdout, stderr) = ferry_reconcile(&ferry, &["prod", "--wait"], Some("s3cret"));
+    let (code, stdout, stderr) =
+        ferry_cli(&ferry, &["reconcile", "prod", "--wait"], Some("s3cret"));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let second = first + 1;
     assert!(
@@ -232,6 +232,14 @@ fn a_reconcile_request_is_numbered_and_ferry_reconcile_waits_for_it() {
         "{stdout}"
     );
     assert!(tenant()["finishedRequest"].as_u64().unwrap() >= second);
+
+    // `ferry status -o yaml` is the tenant's API view as YAML.
+    let (code, yaml, stderr) = ferry_cli(&ferry, &["status", "prod", "-o", "yaml"], None);
+    assert_eq!(code, 0, "{stderr}");
+    let view: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(view["name"], "prod");
+    assert_eq!(view["syncState"], "in_sync");
+    assert_eq!(view["lastRequest"], second);
 
     // A commit with an invalid manifest: the reconcile asked for fails, and so does the
     // command.
@@ -248,9 +256,9 @@ fn a_reconcile_request_is_numbered_and_ferry_reconcile_waits_for_it() {
     eventually("the daemon to see the new commit", || {
         (tenant()["headCommit"]["sha"] == broken.as_str()).then_some(())
     });
-    let (code, stdout, stderr) = ferry_reconcile(
+    let (code, stdout, stderr) = ferry_cli(
         &ferry,
-        &["prod", "--wait", "--timeout", "2m"],
+        &["reconcile", "prod", "--wait", "--timeout", "2m"],
         Some("s3cret"),
     );
     assert_eq!(code, 1, "{stdout}{stderr}");
