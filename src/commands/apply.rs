@@ -12,6 +12,11 @@
 //! configured notification receivers hear of what changed, as from `ferry serve`. One
 //! `apply` (or `serve`) writes to a state store at a time: a second one is refused at once.
 //!
+//! `ferry apply FILE` applies a plan saved by `ferry plan --out FILE` ([`crate::plan::saved`])
+//! without asking: every tenant of it is recovered and planned again from the same
+//! revision, and the saved actions are applied only when each tenant still plans exactly
+//! as saved; otherwise nothing is applied and the refusal names the tenant and connector.
+//!
 //! Exit codes: 0 nothing failed (warnings allowed), 1 something failed or was refused,
 //! 64 the configuration cannot be read.
 

@@ -1,5 +1,7 @@
 //! `ferry plan`: what applying a revision would change in each tenant, rendered as text
-//! (coloured on a terminal, with unified diffs), JSON or Markdown.
+//! (coloured on a terminal, with unified diffs), JSON, YAML or Markdown; with `--out FILE`
+//! also saved for `ferry apply FILE` ([`crate::plan::saved`]), unless a tenant could not be
+//! planned.
 //!
 //! Exit codes: 0 every tenant in sync, 2 changes pending (including blocked actions and
 //! drift), 1 invalid manifests or a tenant that could not be planned, 64 when the
