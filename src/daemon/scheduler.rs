@@ -856,6 +856,32 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_request_is_done_only_by_a_run_that_started_after_it() {
+        let fake = Fake::new();
+        fake.behave(
+            "prod",
+            Behaviour::Take(Duration::from_secs(10), ReconcileOutcome::Ok),
+        );
+        let (h, _cancel, _task) = start(&fake, &["prod"], SchedulerOptions::default());
+        let first = h.request("prod", Reason::Manual).unwrap();
+        assert_eq!(first, 1);
+        sleep(Duration::from_secs(1)).await;
+        assert!(h.status("prod").unwrap().running);
+        // Asked while the first run is under way: that run does not answer it.
+        let second = h.request("prod", Reason::Manual).unwrap();
+        assert_eq!(second, 2);
+        sleep(Duration::from_secs(10)).await;
+        let status = h.status("prod").unwrap();
+        assert_eq!(status.finished_request, first, "{status:?}");
+        assert_eq!(status.last_request, second);
+        sleep(Duration::from_secs(15)).await;
+        let status = h.status("prod").unwrap();
+        assert_eq!(status.finished_request, second, "{status:?}");
+        assert_eq!(fake.calls_of("prod").len(), 2);
+        assert_eq!(h.request("staging", Reason::Manual), None);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_run_waits_for_the_debounce_after_the_last_mark() {
         let fake = Fake::new();
         let options = SchedulerOptions {
