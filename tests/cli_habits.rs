@@ -299,6 +299,14 @@ fn validate_gives_its_problems_as_data_with_the_same_exit_codes() {
     assert_eq!(yaml(&as_yaml), doc);
 }
 
+/// `ferry ARGS` outside any project.
+fn ferry_alone(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(ferry_bin())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn completions_and_man_pages_cover_every_command() {
     let commands = [
@@ -314,10 +322,7 @@ fn completions_and_man_pages_cover_every_command() {
         "man",
     ];
     for shell in ["bash", "zsh", "fish", "powershell"] {
-        let out = std::process::Command::new(ferry_bin())
-            .args(["completions", shell])
-            .output()
-            .unwrap();
+        let out = ferry_alone(&["completions", shell]);
         assert!(out.status.success(), "{shell}");
         let script = String::from_utf8(out.stdout).unwrap();
         for command in commands {
@@ -328,18 +333,11 @@ fn completions_and_man_pages_cover_every_command() {
             "{shell}: plan --out"
         );
     }
-    let bad = std::process::Command::new(ferry_bin())
-        .args(["completions", "tcsh"])
-        .output()
-        .unwrap();
+    let bad = ferry_alone(&["completions", "tcsh"]);
     assert_eq!(bad.status.code(), Some(2));
 
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(ferry_bin())
-        .args(["man", "--dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = ferry_alone(&["man", "--dir", dir.path().to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -355,9 +353,6 @@ fn completions_and_man_pages_cover_every_command() {
     }
     let apply = std::fs::read_to_string(dir.path().join("ferry-apply.1")).unwrap();
     assert!(apply.contains("A plan saved by"), "{apply}");
-    let stdout = std::process::Command::new(ferry_bin())
-        .arg("man")
-        .output()
-        .unwrap();
+    let stdout = ferry_alone(&["man"]);
     assert_eq!(String::from_utf8(stdout.stdout).unwrap(), main);
 }
