@@ -66,6 +66,12 @@ pub enum Command {
     Suspend(crate::commands::suspend::SuspendArgs),
     /// Let a running `ferry serve` apply to a suspended tenant again.
     Resume(crate::commands::suspend::ResumeArgs),
+    /// Ask a running `ferry serve` to reconcile a tenant now; with --wait, exit by how it ended.
+    Reconcile(crate::commands::reconcile::ReconcileArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish).
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print ferry's manual page, or with --dir write a page for ferry and each command.
+    Man(crate::commands::man::ManArgs),
 }
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
@@ -87,6 +93,9 @@ pub fn main() -> ExitCode {
         Command::Test(args) => crate::commands::test::run(&args),
         Command::Suspend(args) => crate::commands::suspend::suspend(&args),
         Command::Resume(args) => crate::commands::suspend::resume(&args),
+        Command::Reconcile(args) => crate::commands::reconcile::run(&args),
+        Command::Completions(args) => crate::commands::completions::run(&args),
+        Command::Man(args) => crate::commands::man::run(&args),
     }
 }
 

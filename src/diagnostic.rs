@@ -24,6 +24,22 @@ impl Diagnostic {
         }
     }
 
+    /// The fix the message ends with, when it names one: the last clause after `; ` or
+    /// `: ` that starts with a verb telling what to do (`rename one of them`, `add `group`
+    /// under the tenant's `vars` in ferry.yaml`).
+    pub fn fix(&self) -> Option<&str> {
+        let m = self.message.as_str();
+        let mut best = None;
+        for (i, _) in m.match_indices("; ").chain(m.match_indices(": ")) {
+            let rest = &m[i + 2..];
+            let verb = rest.split(' ').next().unwrap_or_default();
+            if FIX_VERBS.contains(&verb) && best.is_none_or(|b: usize| i > b) {
+                best = Some(i);
+            }
+        }
+        best.map(|i| &m[i + 2..])
+    }
+
     /// A diagnostic about a whole file (no line or column).
     pub fn file(path: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
@@ -36,6 +52,12 @@ impl Diagnostic {
         }
     }
 }
+
+/// The verbs a fix starts with in ferry's messages.
+const FIX_VERBS: &[&str] = &[
+    "add", "check", "copy", "create", "fix", "give", "make", "move", "name", "pass", "point",
+    "put", "quote", "remove", "rename", "replace", "save", "set", "use", "write",
+];
 
 /// The known word closest to `word`, when one is close enough to be a likely typo (an edit
 /// distance of at most a third of the word, and at least 1): for "did you mean" hints.
@@ -180,6 +202,24 @@ mod tests {
         assert_eq!(did_you_mean("Arguments", &known), Some("arguments"));
         assert_eq!(did_you_mean("image", &known), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn the_fix_is_the_last_clause_telling_what_to_do() {
+        let fix = |m: &str| Diagnostic::file("f.yaml", m).fix().map(str::to_owned);
+        assert_eq!(
+            fix("metadata.name `a` is already used by the manifest at b.yaml:4:9: names must be unique across all manifests; rename one of them").as_deref(),
+            Some("rename one of them")
+        );
+        assert_eq!(
+            fix("undefined variable `${group}` for tenant `prod`: add `group` under the tenant's `vars` in ferry.yaml").as_deref(),
+            Some("add `group` under the tenant's `vars` in ferry.yaml")
+        );
+        assert_eq!(fix("unknown field `branh`"), None);
+        assert_eq!(
+            fix("spec.type: unknown variant `csv`, expected one of spreadsheet, webhook"),
+            None
+        );
     }
 
     fn loc(path: &str, line: u64, column: u64) -> Location {

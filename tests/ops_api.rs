@@ -179,6 +179,99 @@ fn the_reconcile_post_needs_the_token_and_marks_the_tenant() {
     );
 }
 
+/// `ferry ARGS` against this daemon (`--server`), with the API token in `token`.
+fn ferry_cli(ferry: &Ferry, args: &[&str], token: Option<&str>) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    cmd.args(args)
+        .arg("--server")
+        .arg(ferry.url(""))
+        .env_remove("FERRY_SERVER")
+        .env_remove("FERRY_API_TOKEN");
+    if let Some(token) = token {
+        cmd.env("FERRY_API_TOKEN", token);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reconcile_request_is_numbered_and_ferry_reconcile_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ferry, _) = daemon(dir.path());
+    let tenant = || get_json(&ferry.url("/api/v1/tenants/prod")).1;
+
+    let (status, body) = post(&ferry.url("/api/v1/tenants/prod/reconcile"), Some("s3cret"));
+    assert_eq!(status, 202, "{body}");
+    let first = body["request"].as_u64().unwrap();
+    assert_eq!(tenant()["lastRequest"], first);
+    eventually("the requested reconcile to finish", || {
+        (tenant()["finishedRequest"].as_u64().unwrap() >= first).then_some(())
+    });
+
+    let (code, _, stderr) = ferry_cli(&ferry, &["reconcile", "prod", "--wait"], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("export FERRY_API_TOKEN with the server's API token"),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) =
+        ferry_cli(&ferry, &["reconcile", "prod", "--wait"], Some("s3cret"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let second = first + 1;
+    assert!(
+        stdout.contains(&format!("prod: reconcile queued (request {second})")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("prod: reconcile finished: in sync"),
+        "{stdout}"
+    );
+    assert!(tenant()["finishedRequest"].as_u64().unwrap() >= second);
+
+    // `ferry status -o yaml` is the tenant's API view as YAML.
+    let (code, yaml, stderr) = ferry_cli(&ferry, &["status", "prod", "-o", "yaml"], None);
+    assert_eq!(code, 0, "{stderr}");
+    let view: Value = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(view["name"], "prod");
+    assert_eq!(view["syncState"], "in_sync");
+    assert_eq!(view["lastRequest"], second);
+
+    // A commit with an invalid manifest: the reconcile asked for fails, and so does the
+    // command.
+    let repo = dir.path().join("repo");
+    std::fs::write(
+        repo.join("connectors/broken.yaml"),
+        "apiVersion: ferry/v1\nkind: SmartConnector\nmetadata: {name: broken}\nspec: {name: Broken, colour: red}\n",
+    )
+    .unwrap();
+    ops_support::git(&repo, &["add", "."]);
+    ops_support::git(&repo, &["commit", "-q", "-m", "A broken manifest"]);
+    let broken = ops_support::git(&repo, &["rev-parse", "HEAD"]);
+    // The file watch fetches it; the reconcile asked for after that reads it.
+    eventually("the daemon to see the new commit", || {
+        (tenant()["headCommit"]["sha"] == broken.as_str()).then_some(())
+    });
+    let (code, stdout, stderr) = ferry_cli(
+        &ferry,
+        &["reconcile", "prod", "--wait", "--timeout", "2m"],
+        Some("s3cret"),
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("prod: reconcile finished: failed"),
+        "{stdout}"
+    );
+    assert!(
+        !ferry.log().contains("s3cret"),
+        "the token never reaches the log"
+    );
+}
+
 #[test]
 fn a_person_acknowledges_a_warning_through_the_api() {
     let dir = tempfile::tempdir().unwrap();

@@ -152,6 +152,19 @@ fn a_passing_case_compares_rows_whatever_their_order() {
     assert_eq!(report["outcomes"][0]["status"], "passed");
     assert_eq!(report["outcomes"][0]["cases"][0]["result"], "passed");
     assert_eq!(report["engine"]["name"], "chdb");
+
+    // `-o yaml`: the same report.
+    let out = repo.ferry(&["test", "--output", "yaml"]);
+    let (yaml, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{yaml}{stderr}");
+    let mut as_yaml: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+    let mut report = report;
+    // How long the engine took to start differs from run to run.
+    for r in [&mut as_yaml, &mut report] {
+        assert!(r["engine"]["startSeconds"].is_number(), "{r}");
+        r["engine"]["startSeconds"] = serde_json::json!(0);
+    }
+    assert_eq!(as_yaml, report);
 }
 
 #[test]

@@ -12,11 +12,17 @@
 //! configured notification receivers hear of what changed, as from `ferry serve`. One
 //! `apply` (or `serve`) writes to a state store at a time: a second one is refused at once.
 //!
+//! `ferry apply FILE` applies a plan saved by `ferry plan --out FILE` ([`crate::plan::saved`])
+//! without asking: every tenant of it is recovered and planned again from the same
+//! revision, and the saved actions are applied only when each tenant still plans exactly
+//! as saved; otherwise nothing is applied and the refusal names the tenant and connector.
+//!
 //! Exit codes: 0 nothing failed (warnings allowed), 1 something failed or was refused,
 //! 64 the configuration cannot be read.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::ValueEnum;
@@ -30,6 +36,7 @@ use crate::desired::desired_for;
 use crate::engine::{DriftMode, Planned};
 use crate::notify::{Notifier, Observation};
 use crate::plan::Plan;
+use crate::plan::saved::{ReadFrom, SavedPlan, SavedTenant};
 use crate::printable::{printable, printable_lines};
 use crate::render;
 use crate::report::{self, CommitStatus};
@@ -41,6 +48,8 @@ pub enum ApplyOutput {
     Text,
     /// Machine-readable JSON.
     Json,
+    /// The JSON document as YAML.
+    Yaml,
 }
 
 /// Arguments of `ferry apply`.
@@ -58,11 +67,18 @@ pub struct ApplyArgs {
     /// Post commit statuses for the applied revision to the configured reporters.
     #[arg(long)]
     pub report: bool,
+    /// A plan saved by `ferry plan --out FILE`: apply exactly it, without asking. Refused,
+    /// with nothing applied, when a tenant or the manifests changed since it was made.
+    #[arg(value_name = "FILE", conflicts_with_all = ["rev", "tenants"])]
+    pub plan: Option<PathBuf>,
 }
 
 /// Run `ferry apply`.
 pub fn run(args: ApplyArgs) -> ExitCode {
     super::block_on(async move {
+        if let Some(file) = &args.plan {
+            return ExitCode::from(apply_saved(&args, file).await);
+        }
         let prepared = match prepare(&args.selection, Access::Write).await {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
@@ -101,7 +117,12 @@ struct TenantPlan {
 
 /// Resolve what an interrupted apply left (when `recover`), then plan tenant `name`, all
 /// within the tenant's deadline. Recovery notes go to stderr.
-async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPlan, String> {
+async fn plan_tenant(
+    p: &Prepared,
+    name: &str,
+    recover: bool,
+    saved: Option<&SavedTenant>,
+) -> Result<TenantPlan, String> {
     within_deadline(p, name, async {
         let engine = &p.engine;
         let tenant = engine.tenant(name).map_err(|e| e.to_string())?;
@@ -132,6 +153,12 @@ async fn plan_tenant(p: &Prepared, name: &str, recover: bool) -> Result<TenantPl
             .gate_tests(&mut planned.plan, &p.read.set, name)
             .await
             .map_err(|e| format!("tenant {name}: {e}"))?;
+        if let Some(saved) = saved {
+            let desired = crate::engine::canonical(&desired);
+            saved
+                .check(&planned.plan, &planned.live, &desired)
+                .map_err(|stale| stale.to_string())?;
+        }
         Ok(TenantPlan {
             planned,
             desired: desired.len(),
@@ -199,7 +226,7 @@ async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
             if let Some(source) = source_in_run(p, name) {
                 done.wait(source).await;
             }
-            let outcome = match plan_tenant(p, name, true).await {
+            let outcome = match plan_tenant(p, name, true, None).await {
                 Err(e) => {
                     eprintln!("ferry: {}", printable(&e));
                     TenantOutcome::Failed(e)
@@ -225,13 +252,7 @@ async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
             outcome
         }
     });
-    let outcomes: Vec<(String, TenantOutcome)> = p
-        .tenants
-        .iter()
-        .cloned()
-        .zip(futures_join(runs).await)
-        .collect();
-    finish(args, p, outcomes).await
+    run_all(args, p, runs).await
 }
 
 /// Without `--auto-approve`: plan every tenant (each within its deadline; one that does
@@ -240,7 +261,12 @@ async fn apply_at_once(args: &ApplyArgs, p: &Prepared) -> u8 {
 /// after its source applied.
 async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
     let human = args.output == ApplyOutput::Text;
-    let planned = futures_join(p.tenants.iter().map(|name| plan_tenant(p, name, true))).await;
+    let planned = futures_join(
+        p.tenants
+            .iter()
+            .map(|name| plan_tenant(p, name, true, None)),
+    )
+    .await;
     if human {
         let shown: Vec<Plan> = planned
             .iter()
@@ -275,13 +301,7 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
                 Err(e) => TenantOutcome::Failed(e),
             }
         });
-        let outcomes = p
-            .tenants
-            .iter()
-            .cloned()
-            .zip(futures_join(runs).await)
-            .collect();
-        return finish(args, p, outcomes).await;
+        return run_all(args, p, runs).await;
     }
     if !confirmed(p) {
         return 1;
@@ -295,7 +315,7 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
                 (Err(e), _) => TenantOutcome::Failed(e),
                 (Ok(_), Some(source)) => {
                     done.wait(source).await;
-                    match plan_tenant(p, name, false).await {
+                    match plan_tenant(p, name, false, None).await {
                         Ok(plan) => {
                             let outcome = apply_plan(p, plan).await;
                             show_outcome(&outcome, human);
@@ -317,13 +337,100 @@ async fn apply_after_confirmation(args: &ApplyArgs, p: &Prepared) -> u8 {
             outcome
         }
     });
-    let outcomes = p
-        .tenants
-        .iter()
-        .cloned()
-        .zip(futures_join(runs).await)
-        .collect();
-    finish(args, p, outcomes).await
+    run_all(args, p, runs).await
+}
+
+/// `ferry apply FILE`: read the saved plan, recover and plan its tenants again from the
+/// same revision, and apply the saved actions when every tenant still plans exactly as
+/// saved (same desired hashes, same live objects at the same versions, same actions);
+/// otherwise apply nothing. No confirmation is asked: the saved plan was the review. A
+/// tenant promoting from another of the plan is applied after it.
+async fn apply_saved(args: &ApplyArgs, file: &Path) -> u8 {
+    let shown = file.display().to_string();
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("ferry: cannot read the plan {shown}: {e}");
+            return 1;
+        }
+    };
+    let saved = match SavedPlan::parse(&shown, &text) {
+        Ok(saved) => saved,
+        Err(e) => {
+            eprintln!("ferry: {e}");
+            return 1;
+        }
+    };
+    if saved.tenants.is_empty() {
+        println!("Nothing to apply: {shown} plans no tenant.");
+        return 0;
+    }
+    let selection = Selection {
+        config: args.selection.config.clone(),
+        tenants: saved.tenants.iter().map(|t| t.name.clone()).collect(),
+        rev: (saved.read_from == ReadFrom::Commit).then(|| saved.revision.clone()),
+        state: args.selection.state.clone(),
+    };
+    let p = match prepare(&selection, Access::Write).await {
+        Ok(p) => p,
+        Err(Stop(code)) => return code,
+    };
+    let again = format!("nothing was applied: run `ferry plan --out {shown}` again");
+    let code = if p.revision == saved.revision {
+        let checked = futures_join(
+            saved
+                .tenants
+                .iter()
+                .map(|t| plan_tenant(&p, &t.name, true, Some(t))),
+        )
+        .await;
+        let refused: Vec<&String> = checked.iter().filter_map(|r| r.as_ref().err()).collect();
+        if refused.is_empty() {
+            let plans = checked.into_iter().flatten().collect();
+            apply_checked(args, &p, plans).await
+        } else {
+            for e in refused {
+                eprintln!("ferry: {}", printable(e));
+            }
+            eprintln!("ferry: {again}");
+            1
+        }
+    } else {
+        eprintln!(
+            "ferry: the source moved since the plan was made: planned at {}, now at {}; {again}",
+            short(&saved.revision),
+            short(&p.revision)
+        );
+        1
+    };
+    p.engine.shutdown().await;
+    code
+}
+
+/// Apply plans checked against a saved plan, each tenant after its `promoteFrom` source
+/// when that is in the run.
+async fn apply_checked(args: &ApplyArgs, p: &Prepared, plans: Vec<TenantPlan>) -> u8 {
+    let human = args.output == ApplyOutput::Text;
+    if human {
+        let shown: Vec<Plan> = plans.iter().map(|t| t.planned.plan.clone()).collect();
+        print!("{}", render::text(&shown, std::io::stdout().is_terminal()));
+    }
+    let done = Done::new(p);
+    let runs = plans.into_iter().map(|plan| {
+        let done = &done;
+        async move {
+            let name = plan.planned.plan.tenant.clone();
+            if let Some(source) = source_in_run(p, &name) {
+                done.wait(source).await;
+            }
+            let shown = !plan.planned.plan.is_empty();
+            let outcome = apply_plan(p, plan).await;
+            show_outcome(&outcome, human && shown);
+            done.finish(&name);
+            outcome
+        }
+    });
+    run_all(args, p, runs).await
 }
 
 /// Whether a tenant of the run promotes from another: its plan may change once the
@@ -368,6 +475,21 @@ fn show_outcome(outcome: &TenantOutcome, human: bool) {
     let _ = std::io::stdout().flush();
 }
 
+/// Run every tenant's run (one per tenant, in tenant order) at once, then [`finish`].
+async fn run_all(
+    args: &ApplyArgs,
+    p: &Prepared,
+    runs: impl IntoIterator<Item = impl Future<Output = TenantOutcome>>,
+) -> u8 {
+    let outcomes = p
+        .tenants
+        .iter()
+        .cloned()
+        .zip(futures_join(runs).await)
+        .collect();
+    finish(args, p, outcomes).await
+}
+
 /// The end of a run: "nothing to apply" or the JSON document, the statuses with
 /// `--report`, and the exit code (1 when any tenant failed or an action failed).
 async fn finish(args: &ApplyArgs, p: &Prepared, outcomes: Vec<(String, TenantOutcome)>) -> u8 {
@@ -395,7 +517,11 @@ async fn finish(args: &ApplyArgs, p: &Prepared, outcomes: Vec<(String, TenantOut
                 TenantOutcome::Failed(e) => json!({"name": name, "error": e, "actions": []}),
             })
             .collect();
-        println!("{:#}", json!({ "tenants": rows }));
+        let format = match args.output {
+            ApplyOutput::Yaml => super::Document::Yaml,
+            _ => super::Document::Json,
+        };
+        print!("{}", super::document(&json!({ "tenants": rows }), format));
     }
     if args.report {
         report_all(args, p, &outcomes).await;

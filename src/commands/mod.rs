@@ -3,9 +3,12 @@
 
 pub mod ack;
 pub mod apply;
+pub mod completions;
 pub mod emulator;
 pub mod export;
+pub mod man;
 pub mod plan;
+pub mod reconcile;
 pub mod schema;
 pub mod serve;
 pub mod status;
@@ -27,6 +30,34 @@ where
         Err(e) => {
             eprintln!("ferry: cannot start the async runtime: {e}");
             std::process::ExitCode::from(1)
+        }
+    }
+}
+
+/// The serialisations of a command's machine-readable document (`-o json`, `-o yaml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Document {
+    /// Pretty JSON.
+    Json,
+    /// The same document as YAML.
+    Yaml,
+}
+
+/// `value` as `format`, ending with a newline: the one place `-o json` and `-o yaml` are
+/// written, so both always hold the same document.
+pub(crate) fn document<T: serde::Serialize>(value: &T, format: Document) -> String {
+    match format {
+        Document::Json => {
+            let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+        Document::Yaml => {
+            let mut text = serde_saphyr::to_string(value).unwrap_or_default();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text
         }
     }
 }

@@ -1,5 +1,7 @@
 //! `ferry plan`: what applying a revision would change in each tenant, rendered as text
-//! (coloured on a terminal, with unified diffs), JSON or Markdown.
+//! (coloured on a terminal, with unified diffs), JSON, YAML or Markdown; with `--out FILE`
+//! also saved for `ferry apply FILE` ([`crate::plan::saved`]), unless a tenant could not be
+//! planned.
 //!
 //! Exit codes: 0 every tenant in sync, 2 changes pending (including blocked actions and
 //! drift), 1 invalid manifests or a tenant that could not be planned, 64 when the
@@ -8,17 +10,19 @@
 //! Planning reads the live tenants and the state store but changes neither.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::ValueEnum;
 
-use super::validate;
+use super::{Document, validate};
 use crate::desired::desired_for;
-use crate::engine::{DriftMode, Engine};
+use crate::engine::{DriftMode, Engine, Planned};
 use crate::lock::Lock;
+use crate::model::Desired;
 use crate::plan::Plan;
+use crate::plan::saved::{ReadFrom, SavedPlan, SavedTenant};
 use crate::provider::ClientOptions;
 use crate::render;
 use crate::store::Store;
@@ -30,6 +34,8 @@ pub enum PlanOutput {
     Text,
     /// Machine-readable JSON.
     Json,
+    /// The JSON document as YAML.
+    Yaml,
     /// Markdown for a pull-request comment.
     Markdown,
 }
@@ -61,6 +67,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
+    /// Also save the plan to FILE (JSON, no secrets nor bodies) for `ferry apply FILE`,
+    /// which applies exactly it or refuses when the tenant or the manifests changed.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Everything a command needs to plan: checked manifests, the engine, the tenants asked for.
@@ -204,7 +214,7 @@ pub(crate) async fn within_deadline<T>(
 }
 
 /// `2m30s`, `4s`, `1h`, `750ms`.
-fn show_duration(d: std::time::Duration) -> String {
+pub(crate) fn show_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
@@ -222,24 +232,28 @@ fn show_duration(d: std::time::Duration) -> String {
 
 /// Plan every chosen tenant; tenants are planned concurrently, each within its deadline,
 /// and one failing or hanging does not stop or delay the others. Returns the plans in
-/// tenant order and the errors.
-pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<String>) {
+/// tenant order (with their saved form when `save`) and the errors.
+pub(crate) async fn plan_all(
+    p: &Prepared,
+    drift: DriftMode,
+    save: bool,
+) -> (Vec<(Plan, Option<SavedTenant>)>, Vec<String>) {
     let now = chrono::Utc::now();
     let futures = p.tenants.iter().map(|name| {
         within_deadline(p, name, async move {
             let tenant = p.engine.tenant(name).map_err(|e| e.to_string())?;
             let desired = desired_for(&p.read.set, tenant).map_err(|d| d.to_string())?;
-            let mut plan = p
+            let mut planned = p
                 .engine
                 .plan(name, &desired, &p.revision, drift, now)
                 .await
-                .map(|planned| planned.plan)
                 .map_err(|e| format!("tenant {name}: {e}"))?;
             p.engine
-                .gate_tests(&mut plan, &p.read.set, name)
+                .gate_tests(&mut planned.plan, &p.read.set, name)
                 .await
                 .map_err(|e| format!("tenant {name}: {e}"))?;
-            Ok(plan)
+            let saved = save.then(|| saved_tenant(&planned, &desired));
+            Ok((planned.plan, saved))
         })
     });
     let results = futures_join(futures).await;
@@ -252,6 +266,25 @@ pub(crate) async fn plan_all(p: &Prepared, drift: DriftMode) -> (Vec<Plan>, Vec<
         }
     }
     (plans, errors)
+}
+
+/// The saved form of a tenant's plan: what `ferry apply FILE` compares a fresh plan with.
+/// Desired hashes as the planner compared them ([`crate::engine::canonical`]).
+pub(crate) fn saved_tenant(planned: &Planned, desired: &[Desired]) -> SavedTenant {
+    SavedTenant::new(
+        &planned.plan,
+        &planned.live,
+        &crate::engine::canonical(desired),
+    )
+}
+
+/// Write `saved` to `path` whole: a temporary file beside it, renamed over it.
+fn write_saved(path: &Path, saved: &SavedPlan) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, saved.to_json())?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Await futures concurrently, keeping their order.
@@ -295,15 +328,20 @@ pub fn run(args: PlanArgs) -> ExitCode {
             Ok(p) => p,
             Err(Stop(code)) => return ExitCode::from(code),
         };
-        let (plans, errors) = plan_all(&prepared, DriftMode::Heal).await;
+        let (planned, errors) = plan_all(&prepared, DriftMode::Heal, args.out.is_some()).await;
+        let (plans, saved): (Vec<Plan>, Vec<Option<SavedTenant>>) = planned.into_iter().unzip();
         let out = match args.output {
             PlanOutput::Text => render::text(&plans, std::io::stdout().is_terminal()),
-            PlanOutput::Json => {
+            PlanOutput::Json | PlanOutput::Yaml => {
                 let mut v = render::json(&plans);
                 if !errors.is_empty() {
                     v["errors"] = serde_json::json!(errors);
                 }
-                format!("{v:#}\n")
+                let format = match args.output {
+                    PlanOutput::Yaml => Document::Yaml,
+                    _ => Document::Json,
+                };
+                super::document(&v, format)
             }
             PlanOutput::Markdown => {
                 let from = render::PlannedFrom {
@@ -321,6 +359,33 @@ pub fn run(args: PlanArgs) -> ExitCode {
             eprintln!("ferry: {}", crate::printable::printable(e));
         }
         prepared.engine.shutdown().await;
+        if let Some(path) = &args.out {
+            let shown = path.display();
+            if errors.is_empty() {
+                let read_from = match args.selection.rev {
+                    Some(_) => ReadFrom::Commit,
+                    None => ReadFrom::WorkingTree,
+                };
+                let doc = SavedPlan::new(
+                    crate::cli::VERSION,
+                    &prepared.revision,
+                    read_from,
+                    saved.into_iter().flatten().collect(),
+                );
+                if let Err(e) = write_saved(path, &doc) {
+                    eprintln!("ferry: cannot write the plan to {shown}: {e}");
+                    return ExitCode::from(1);
+                }
+                eprintln!(
+                    "ferry: plan saved to {shown}; `ferry apply {shown}` applies exactly it, or refuses if a tenant or the manifests change before"
+                );
+            } else {
+                eprintln!(
+                    "ferry: no plan saved to {shown}: {} tenant(s) could not be planned; leave them out with --tenant, or plan again once they answer",
+                    errors.len()
+                );
+            }
+        }
         let code = if !errors.is_empty() {
             ExitCode::from(1)
         } else if plans.iter().any(pending) {

@@ -22,6 +22,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 use serde_json::Value;
 
+use crate::commands::{Document, document};
 use crate::daemon::lifecycle::EXIT_FAILURE;
 use crate::printable::{printable, printable_lines};
 
@@ -48,6 +49,8 @@ pub enum Output {
     Text,
     /// The API's JSON.
     Json,
+    /// The API's JSON as YAML.
+    Yaml,
 }
 
 /// Errors of `ferry status`.
@@ -107,10 +110,8 @@ pub fn run(args: &StatusArgs) -> ExitCode {
         return match runtime.block_on(fetch_tenant(&args.server, tenant)) {
             Ok(detail) => {
                 match args.output {
-                    Output::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(&detail).unwrap_or_default()
-                    ),
+                    Output::Json => print!("{}", document(&detail, Document::Json)),
+                    Output::Yaml => print!("{}", document(&detail, Document::Yaml)),
                     Output::Text => {
                         let colour = std::io::stdout().is_terminal()
                             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -134,10 +135,8 @@ pub fn run(args: &StatusArgs) -> ExitCode {
         Ok(list) => {
             let troubled = troubled(&list);
             match args.output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).unwrap_or_default()
-                ),
+                Output::Json => print!("{}", document(&list, Document::Json)),
+                Output::Yaml => print!("{}", document(&list, Document::Yaml)),
                 Output::Text => {
                     let colour = std::io::stdout().is_terminal()
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -87,29 +87,42 @@ fn request(
     body: Option<&Value>,
     say: impl Fn(&Value) -> String,
 ) -> ExitCode {
+    crate::commands::block_on(async {
+        match post(server, tenant, what, body).await {
+            Ok(answer) => {
+                println!("{}", say(&answer));
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        }
+    })
+}
+
+/// `POST {server}/api/v1/tenants/{tenant}/{what}` with the API token from
+/// [`TOKEN_ENV`], when set. A refusal or an unreachable server is printed to stderr (with
+/// a hint when a token was wanted and none given) and turned into exit code 1.
+pub(crate) async fn post(
+    server: &str,
+    tenant: &str,
+    what: &str,
+    body: Option<&Value>,
+) -> Result<Value, ExitCode> {
     let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty());
     let path = format!(
         "/api/v1/tenants/{}/{what}",
         crate::encode::component(tenant)
     );
-    let work = async {
-        match call(server, reqwest::Method::POST, &path, body, token.as_deref()).await {
-            Ok(answer) => {
-                println!("{}", say(&answer));
-                ExitCode::SUCCESS
+    call(server, reqwest::Method::POST, &path, body, token.as_deref())
+        .await
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            if matches!(
+                e,
+                crate::commands::status::Error::Status { status: 401, .. }
+            ) && token.is_none()
+            {
+                eprintln!("ferry: export {TOKEN_ENV} with the server's API token");
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                if matches!(
-                    e,
-                    crate::commands::status::Error::Status { status: 401, .. }
-                ) && token.is_none()
-                {
-                    eprintln!("ferry: export {TOKEN_ENV} with the server's API token");
-                }
-                ExitCode::from(EXIT_FAILURE)
-            }
-        }
-    };
-    crate::commands::block_on(work)
+            ExitCode::from(EXIT_FAILURE)
+        })
 }

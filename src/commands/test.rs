@@ -24,6 +24,8 @@ pub enum TestOutput {
     Text,
     /// The whole report as JSON.
     Json,
+    /// The whole report as YAML.
+    Yaml,
     /// JUnit XML, for CI test reports.
     Junit,
 }
@@ -179,10 +181,8 @@ pub fn run(args: &TestArgs) -> ExitCode {
             "{}",
             crate::printable::printable_lines(&sqltest::text(&report))
         ),
-        TestOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("reports always serialize")
-        ),
+        TestOutput::Json => print!("{}", super::document(&report, super::Document::Json)),
+        TestOutput::Yaml => print!("{}", super::document(&report, super::Document::Yaml)),
         TestOutput::Junit => print!("{}", sqltest::junit(&report)),
     }
     if report.passed() {

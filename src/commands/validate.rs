@@ -25,6 +25,52 @@ pub struct ValidateArgs {
     /// Read manifests from this commit (any git revision) instead of the working tree.
     #[arg(long)]
     pub rev: Option<String>,
+    /// Output format: text, or the problems as data (file, line, column, message,
+    /// severity, fix) for editors and CI annotations. Exit codes are the same.
+    #[arg(long, short, value_enum, default_value_t = ValidateOutput::Text)]
+    pub output: ValidateOutput,
+}
+
+/// Output format of `ferry validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateOutput {
+    /// A summary, or `path:line:column: message` lines on stderr.
+    Text,
+    /// `{"valid", "manifests", "tenants", "diagnostics": [...]}` on stdout.
+    Json,
+    /// The JSON document as YAML.
+    Yaml,
+}
+
+/// One problem as data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem<'a> {
+    /// Path relative to the repository root (or the configuration's path).
+    pub file: &'a str,
+    /// 1-based line; absent when the problem is about the whole file.
+    pub line: Option<u64>,
+    /// 1-based column; absent with the line.
+    pub column: Option<u64>,
+    /// What is wrong and how to fix it, as the text output says it.
+    pub message: &'a str,
+    /// Always `error`: any problem stops the revision being applied.
+    pub severity: &'static str,
+    /// The fix the message ends with, when it names one.
+    pub fix: Option<&'a str>,
+}
+
+impl<'a> From<&'a Diagnostic> for Problem<'a> {
+    fn from(d: &'a Diagnostic) -> Self {
+        let known = |n: u64| (n > 0).then_some(n);
+        Problem {
+            file: &d.location.path,
+            line: known(d.location.line),
+            column: known(d.location.line).and(known(d.location.column)),
+            message: &d.message,
+            severity: "error",
+            fix: d.fix(),
+        }
+    }
 }
 
 /// Why validation could not start (exit 64).
@@ -246,6 +292,30 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
         }
         Err(diagnostics) => Outcome::Invalid(diagnostics),
     });
+    let format = match args.output {
+        ValidateOutput::Text => None,
+        ValidateOutput::Json => Some(super::Document::Json),
+        ValidateOutput::Yaml => Some(super::Document::Yaml),
+    };
+    if let (Some(format), Ok(outcome)) = (format, &checked) {
+        let (valid, counts, diagnostics) = match outcome {
+            Outcome::Valid { manifests, tenants } => (true, Some((*manifests, *tenants)), None),
+            Outcome::Invalid(d) => (false, None, Some(d)),
+        };
+        let problems: Vec<Problem<'_>> = diagnostics
+            .into_iter()
+            .flat_map(Diagnostics::iter)
+            .map(Problem::from)
+            .collect();
+        let doc = serde_json::json!({
+            "valid": valid,
+            "manifests": counts.map(|c| c.0),
+            "tenants": counts.map(|c| c.1),
+            "diagnostics": problems,
+        });
+        print!("{}", super::document(&doc, format));
+        return ExitCode::from(if valid { 0 } else { 1 });
+    }
     match checked {
         Ok(Outcome::Valid { manifests, tenants }) => {
             println!(

@@ -290,6 +290,12 @@ pub struct TenantStatus {
     pub consecutive_failures: u32,
     /// The last finished reconcile.
     pub last: Option<LastReconcile>,
+    /// The number of the last reconcile requested with [`SchedulerHandle::request`]
+    /// (0: none yet).
+    pub last_request: u64,
+    /// The highest request number a finished reconcile started after: request `n` is done
+    /// once this is at least `n`, and `last` tells how it ended.
+    pub finished_request: u64,
 }
 
 impl TenantStatus {
@@ -302,6 +308,8 @@ impl TenantStatus {
             reconciles: 0,
             consecutive_failures: 0,
             last: None,
+            last_request: 0,
+            finished_request: 0,
         }
     }
 }
@@ -339,6 +347,20 @@ impl SchedulerHandle {
             return false;
         }
         self.tx.send((tenant.to_owned(), reason)).is_ok()
+    }
+
+    /// Ask for a reconcile of `tenant` for `reason`, numbered so the caller can tell when it
+    /// finished: the number is done once [`TenantStatus::finished_request`] reaches it,
+    /// which the first reconcile starting after this call does. `None` for a tenant the
+    /// scheduler does not own, or once it has stopped.
+    pub fn request(&self, tenant: &str, reason: Reason) -> Option<u64> {
+        let number = {
+            let mut statuses = self.shared.lock();
+            let status = statuses.get_mut(tenant)?;
+            status.last_request += 1;
+            status.last_request
+        };
+        self.mark_dirty(tenant, reason).then_some(number)
     }
 
     /// Mark every owned tenant dirty for `reason`.
@@ -394,6 +416,8 @@ struct Entry {
 
 struct Started {
     tenant: String,
+    /// The last request number when it started: the requests it answers.
+    answers: u64,
     reasons: Reasons,
     started_at: DateTime<Utc>,
     span: Span,
@@ -561,10 +585,17 @@ impl<R: Reconciler> Scheduler<R> {
                 }
                 .instrument(span.clone()),
             );
+            let answers = self
+                .handle
+                .shared
+                .lock()
+                .get(&tenant)
+                .map_or(0, |s| s.last_request);
             started.insert(
                 task.id(),
                 Started {
                     tenant: tenant.clone(),
+                    answers,
                     reasons,
                     started_at: Utc::now(),
                     span,
@@ -636,6 +667,7 @@ impl<R: Reconciler> Scheduler<R> {
             let mut statuses = self.handle.shared.lock();
             if let Some(s) = statuses.get_mut(&run.tenant) {
                 s.reconciles += 1;
+                s.finished_request = s.finished_request.max(run.answers);
                 s.last = Some(LastReconcile {
                     outcome: outcome.kind(),
                     error: outcome.error().map(str::to_owned),
@@ -821,6 +853,32 @@ mod tests {
             !h.mark_dirty("unknown", Reason::Manual),
             "a tenant not owned is refused"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_done_only_by_a_run_that_started_after_it() {
+        let fake = Fake::new();
+        fake.behave(
+            "prod",
+            Behaviour::Take(Duration::from_secs(10), ReconcileOutcome::Ok),
+        );
+        let (h, _cancel, _task) = start(&fake, &["prod"], SchedulerOptions::default());
+        let first = h.request("prod", Reason::Manual).unwrap();
+        assert_eq!(first, 1);
+        sleep(Duration::from_secs(1)).await;
+        assert!(h.status("prod").unwrap().running);
+        // Asked while the first run is under way: that run does not answer it.
+        let second = h.request("prod", Reason::Manual).unwrap();
+        assert_eq!(second, 2);
+        sleep(Duration::from_secs(10)).await;
+        let status = h.status("prod").unwrap();
+        assert_eq!(status.finished_request, first, "{status:?}");
+        assert_eq!(status.last_request, second);
+        sleep(Duration::from_secs(15)).await;
+        let status = h.status("prod").unwrap();
+        assert_eq!(status.finished_request, second, "{status:?}");
+        assert_eq!(fake.calls_of("prod").len(), 2);
+        assert_eq!(h.request("staging", Reason::Manual), None);
     }
 
     #[tokio::test(start_paused = true)]

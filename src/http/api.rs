@@ -347,6 +347,12 @@ pub struct TenantSummary {
     pub suspended: Option<suspension::Suspension>,
     /// The tenant in the platform's web app (`uiUrl`), when configured.
     pub ui_url: Option<String>,
+    /// The number of the last reconcile asked for with `POST …/reconcile` since the
+    /// daemon started (0: none).
+    pub last_request: u64,
+    /// The highest request number a finished reconcile answered: request `n` is done once
+    /// this is at least `n`, and `lastOutcome`, `syncState` tell how it ended.
+    pub finished_request: u64,
 }
 
 /// An open import warning.
@@ -934,6 +940,8 @@ async fn gather(
             last_reconcile_at: newest.as_ref().and_then(|l| l.at),
             suspended: s.suspension.clone(),
             ui_url: t.ui_url.clone(),
+            last_request: status.as_ref().map_or(0, |st| st.last_request),
+            finished_request: status.as_ref().map_or(0, |st| st.finished_request),
         };
         rows.push((summary, s, status));
     }
@@ -1144,13 +1152,22 @@ async fn reconcile(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     admit(&app, &name, &headers, "reconcile")?;
-    if app.lifecycle().is_shutting_down() || !app.scheduler().mark_dirty(&name, Reason::Manual) {
+    let request = match app.lifecycle().is_shutting_down() {
+        true => None,
+        false => app.scheduler().request(&name, Reason::Manual),
+    };
+    let Some(request) = request else {
         return Err(Error::ShuttingDown);
-    }
-    info!(tenant = %name, reason = "manual", "reconcile requested through the API");
+    };
+    info!(tenant = %name, reason = "manual", request, "reconcile requested through the API");
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"tenant": name, "status": "queued", "reason": Reason::Manual})),
+        Json(json!({
+            "tenant": name,
+            "status": "queued",
+            "reason": Reason::Manual,
+            "request": request,
+        })),
     )
         .into_response())
 }
@@ -1309,6 +1326,8 @@ mod tests {
             reconciles: 1,
             consecutive_failures: 0,
             last: None,
+            last_request: 0,
+            finished_request: 0,
         }
     }
 

@@ -841,6 +841,8 @@ mod tests {
             last_reconcile_at: None,
             suspended: None,
             ui_url: None,
+            last_request: 0,
+            finished_request: 0,
         }
     }
 

@@ -55,6 +55,7 @@
 //!   stays reported until someone resolves it.
 
 mod planner;
+pub mod saved;
 #[doc(hidden)]
 pub mod testing;
 mod types;
