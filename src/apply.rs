@@ -17,9 +17,10 @@
 //!   ([`crate::recovery::settle`]): right away, or after a timeout (the platform may still
 //!   be at work) on the next reconcile. A connector with an open entry is left alone until
 //!   then, so there is never a second create for one entry before the tenant was read.
-//! - **Active stays off.** Providers read every created object back and turn it off if
-//!   the platform left it on; apply records the object (it exists) and reports a failure
-//!   naming it.
+//! - **Active stays off.** Providers check every created object's `active` flag (in the
+//!   create's answer when it carries the flag, else by reading the object back) and turn
+//!   it off if the platform left it on; apply records the object (it exists) and reports
+//!   a failure naming it.
 //! - **Warnings.** A created connector's open warnings are the planner's predictions
 //!   (`warnings: predicted`, the default) or what the platform reported (`warnings:
 //!   platform`); while any is open its content does not count as applied cleanly.
