@@ -193,6 +193,10 @@ impl Provider for KizenClient {
         self.api.tenant()
     }
 
+    fn rate_limited(&self) -> u64 {
+        self.api.rate_limited()
+    }
+
     async fn list(&self) -> Result<Vec<LiveSummary>> {
         let scope = self.api.scope(Operation::List, None);
         self.api.list_all::<Page>(&scope).await

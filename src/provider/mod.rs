@@ -141,6 +141,13 @@ pub trait Provider: Send + Sync {
     /// What references, bindings and secrets can resolve to in this tenant.
     async fn catalog(&self) -> Result<Catalog>;
 
+    /// How many `429 Too Many Requests` answers this provider has received so far,
+    /// whether or not a retry then went through: what apply lowers its concurrency on.
+    /// Default 0 (a provider that never sees a rate limit).
+    fn rate_limited(&self) -> u64 {
+        0
+    }
+
     /// Whether a person has set the credentials of the object's VCS (Productsup CDE: a copy
     /// comes back with `authorization: public` and no `username`, since the platform never
     /// returns the token). Other platforms: [`Error::Unsupported`].
