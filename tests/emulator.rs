@@ -2072,3 +2072,30 @@ async fn the_command_reports_seed_errors_with_their_location() {
         "{err}"
     );
 }
+
+/// The state dump's `maxInFlight`: the most platform requests of a tenant handled at once
+/// (latency included), per tenant, set back to what is in flight by a reset of the
+/// request counters.
+#[tokio::test]
+async fn the_most_requests_in_flight_are_recorded_per_tenant() {
+    let emu = Emu::start(seed()).await;
+    emu.control(
+        "/_emulator/faults",
+        json!({"tenant": "prod", "latencyMs": 150}),
+    )
+    .await;
+    let list = || emu.get("prod", "/api/smart-connectors");
+    let (a, b, c) = tokio::join!(list(), list(), list());
+    assert!([a.0, b.0, c.0].iter().all(|s| *s == StatusCode::OK));
+    emu.get("sandbox", "/api/smart-connectors").await;
+    let state = emu.state().await;
+    assert_eq!(state["tenants"]["prod"]["maxInFlight"], 3);
+    assert_eq!(state["tenants"]["sandbox"]["maxInFlight"], 1);
+    assert_eq!(state["tenants"]["cde"]["maxInFlight"], 0);
+    send(
+        emu.http
+            .delete(format!("{}/_emulator/requests", emu.handle.url())),
+    )
+    .await;
+    assert_eq!(emu.state().await["tenants"]["prod"]["maxInFlight"], 0);
+}
