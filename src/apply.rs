@@ -328,22 +328,14 @@ async fn execute(ctx: &ApplyContext<'_>, tenant: &str, action: &Action) -> Actio
             via,
             expected_warnings,
         } => {
-            let op = Applying {
-                verb: "create",
-                body: Some(body),
-                hash,
-                source_hash,
-                expected: expected_warnings,
-                payload: payload(
-                    ctx,
-                    action,
-                    body.name(),
-                    api_name_of(body),
-                    hash,
-                    source_hash,
-                    expected_warnings,
-                ),
-            };
+            let op = Applying::of_body(
+                ctx,
+                action,
+                "create",
+                body,
+                (hash, source_hash),
+                expected_warnings,
+            );
             created_by(ctx, tenant, action, op, create_object(ctx, body, via)).await
         }
         Op::Duplicate {
@@ -388,22 +380,14 @@ async fn execute(ctx: &ApplyContext<'_>, tenant: &str, action: &Action) -> Actio
             strategy,
             ..
         } => {
-            let op = Applying {
-                verb: "replace",
-                body: Some(body),
-                hash,
-                source_hash,
-                expected: expected_warnings,
-                payload: payload(
-                    ctx,
-                    action,
-                    body.name(),
-                    api_name_of(body),
-                    hash,
-                    source_hash,
-                    expected_warnings,
-                ),
-            };
+            let op = Applying::of_body(
+                ctx,
+                action,
+                "replace",
+                body,
+                (hash, source_hash),
+                expected_warnings,
+            );
             match strategy {
                 ReplaceStrategy::RenameAside => {
                     replace(ctx, tenant, action, live_id, body, via, op).await
@@ -746,6 +730,35 @@ struct Applying<'a> {
     source_hash: &'a ContentHash,
     expected: &'a [Warning],
     payload: serde_json::Value,
+}
+
+impl<'a> Applying<'a> {
+    /// The action `verb` creating `body` from git (hashes: content, source).
+    fn of_body(
+        ctx: &ApplyContext<'_>,
+        action: &Action,
+        verb: &'static str,
+        body: &'a Body,
+        (hash, source_hash): (&'a ContentHash, &'a ContentHash),
+        expected: &'a [Warning],
+    ) -> Self {
+        Applying {
+            verb,
+            body: Some(body),
+            hash,
+            source_hash,
+            expected,
+            payload: payload(
+                ctx,
+                action,
+                body.name(),
+                api_name_of(body),
+                hash,
+                source_hash,
+                expected,
+            ),
+        }
+    }
 }
 
 /// The hash of what the tenant holds after creating `body` as `summary`: the planned
