@@ -771,7 +771,7 @@ fn apply_runs_up_to_the_tenant_s_concurrency_at_once() {
         emu.reset_requests();
         let applied = p.apply_json(0);
         assert_eq!(
-            emu.state()["tenants"]["bulk"]["maxInFlight"],
+            emu.requests()["maxInFlight"]["bulk"],
             json!(expected),
             "concurrency {concurrency:?}"
         );
@@ -821,10 +821,7 @@ fn rate_limited_apply_lowers_its_concurrency_and_completes() {
         "some imports were refused with 429 and sent again"
     );
     assert!(
-        emu.state()["tenants"]["bulk"]["maxInFlight"]
-            .as_u64()
-            .unwrap()
-            <= 8,
+        emu.requests()["maxInFlight"]["bulk"].as_u64().unwrap() <= 8,
         "never above the configured concurrency"
     );
     let mut names = emu.names("bulk");

@@ -325,7 +325,7 @@ pub(crate) struct TenantCell {
     /// Answers lost by the `loseResponse` fault, by operation.
     lost: Mutex<BTreeMap<&'static str, u64>>,
     /// Platform requests being handled now, and the most at once (see
-    /// [`Emulator::state_json`]).
+    /// [`Emulator::requests_json`]).
     in_flight: Mutex<InFlight>,
 }
 
@@ -664,10 +664,8 @@ impl Emulator {
     }
 
     /// The whole state as JSON (what `GET /_emulator/state` answers): for every tenant its
-    /// platform, region, business, catalog, faults, every object with its id, name,
-    /// `active` flag and platform fields, and `maxInFlight`, the most of its platform
-    /// requests handled at once since start or the last [`Emulator::reset_requests`]; plus
-    /// the installation links and the clock.
+    /// platform, region, business, catalog, faults and every object with its id, name,
+    /// `active` flag and platform fields; plus the installation links and the clock.
     pub fn state_json(&self) -> Value {
         let now = self.clock.now();
         let mut tenants = serde_json::Map::new();
@@ -686,7 +684,6 @@ impl Emulator {
                     "catalog": catalog,
                     "faults": faults,
                     "objects": objects,
-                    "maxInFlight": t.max_in_flight(),
                 }),
             );
         }
@@ -703,10 +700,14 @@ impl Emulator {
     /// `{"tenants":{NAME:{"total":N,"routes":{"GET /api/smart-connectors":N,…}}}}`.
     /// Every request that reached a tenant's platform API counts, including those answered
     /// by an injected fault; control endpoints never count. A tenant whose answers the
-    /// `loseResponse` fault dropped also has `"lost":{"create":N,…}` by operation.
+    /// `loseResponse` fault dropped also has `"lost":{"create":N,…}` by operation. Beside
+    /// `tenants`, `"maxInFlight":{NAME:N,…}` gives the most platform requests of each tenant
+    /// handled at once (latency included) in the same period.
     pub fn requests_json(&self) -> Value {
         let mut tenants = serde_json::Map::new();
+        let mut in_flight = serde_json::Map::new();
         for t in &self.tenants {
+            in_flight.insert(t.name.clone(), json!(t.max_in_flight()));
             let routes = lock(&t.requests).clone();
             let total: u64 = routes.values().sum();
             let lost = lock(&t.lost).clone();
@@ -716,7 +717,7 @@ impl Emulator {
             }
             tenants.insert(t.name.clone(), entry);
         }
-        json!({ "tenants": tenants })
+        json!({ "tenants": tenants, "maxInFlight": in_flight })
     }
 
     /// Set every tenant's request counters (and lost-answer counters) back to zero, and its
