@@ -24,7 +24,13 @@
 #      tenant reconciled once), with its resident memory then;
 #   6. `ferry plan` after one SQL file changed (one export, one catalog look-up);
 #   7. `ferry apply` of that change (one replace);
-#   8. `ferry export` of one tenant (one list call, one export per object).
+#   8. `ferry export` of one tenant (one list call, one export per object);
+#   9. the first `ferry apply` of COUNT connectors into one empty tenant of a second
+#      emulator that adds LATENCY_MS (default 20) to every request, with the tenant's
+#      default `concurrency` (4; CONCURRENCY=n sets it), against its floor: the requests
+#      the emulator counted × LATENCY_MS ÷ concurrency.
+#
+# LATENCY_ONLY=1 runs step 9 alone (and builds no floor benchmark).
 #
 # For each: wall-clock seconds, ferry's own CPU seconds (user + system of the ferry
 # process; the emulator runs in its own process), peak resident memory, and the API
@@ -55,7 +61,10 @@ else
   cargo build --release --quiet --manifest-path "$root/Cargo.toml"
   ferry="${CARGO_TARGET_DIR:-$root/target}/release/ferry"
 fi
-if [[ -n "${FLOOR_BIN:-}" ]]; then
+latency_only="${LATENCY_ONLY:-}"
+if [[ -n "$latency_only" ]]; then
+  floor=""
+elif [[ -n "${FLOOR_BIN:-}" ]]; then
   floor="$FLOOR_BIN"
 else
   echo "building the floor benchmark..." >&2
@@ -184,7 +193,50 @@ requests() {
     else empty end)'
 }
 
+# Step 9: one tenant, LATENCY_MS per request, its first apply against requests × latency ÷
+# concurrency.
+latency_run() {
+  local latency="${LATENCY_MS:-20}" concurrency="${CONCURRENCY:-4}" dir="$work/latency"
+  mkdir -p "$dir"
+  printf 'tenants:\n  - { name: slow, platform: kizen, region: us-west, business: acme, token: slow-token, catalog: { agenticWorkflows: [Lead Router], filterGroups: [EU Leads], fields: [contacts.email, orders.total] } }\n' > "$dir/seed.yaml"
+  "$ferry" emulator --listen 127.0.0.1:0 --seed "$dir/seed.yaml" --latency-ms "$latency" > "$dir/emulator.out" 2> "$dir/emulator.err" &
+  local slow_pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "listening on" "$dir/emulator.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  local slow_url
+  slow_url="$(sed -n 's/^ferry emulator listening on //p' "$dir/emulator.out")"
+  [[ -n "$slow_url" ]] || { echo "bench-reconcile: the latency emulator did not start" >&2; kill "$slow_pid"; exit 1; }
+  printf 'source: { repo: ../repo, path: connectors }\nstate: state/state.db\ntenants:\n  - { name: slow, platform: kizen, url: %s/tenants/slow, region: us-west, business: acme, concurrency: %s, auth: { tokenEnv: TOKEN_SLOW } }\n' \
+    "$slow_url" "$concurrency" > "$dir/ferry.yaml"
+  local code=0
+  TOKEN_SLOW=slow-token timed "$dir/time.txt" \
+    "$ferry" apply --auto-approve --config "$dir/ferry.yaml" > "$dir/out.txt" 2> "$dir/err.txt" < /dev/null || code=$?
+  local total
+  total="$(curl -fsS "$slow_url/_emulator/requests" | jq '.tenants.slow.total')"
+  kill "$slow_pid" 2>/dev/null || true
+  wait "$slow_pid" 2>/dev/null || true
+  if [[ "$code" != 0 ]]; then
+    echo "bench-reconcile: the latency apply exited $code" >&2
+    tail -20 "$dir/out.txt" "$dir/err.txt" >&2
+    exit 1
+  fi
+  read -r wall user sys rss < <(tail -n 1 "$dir/time.txt")
+  local floor_s
+  floor_s="$(awk -v n="$total" -v l="$latency" -v c="$concurrency" 'BEGIN { printf "%.2f", n * l / 1000 / c }')"
+  printf '\nfirst apply of %s connectors into one tenant, %s ms per request, concurrency %s\n' "$count" "$latency" "$concurrency"
+  printf '  wall %ss, ferry CPU %ss, peak RSS %d MB; %s requests; floor (requests x %s ms / %s) %ss: %sx the floor\n' \
+    "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')" "$((rss / 1024))" \
+    "$total" "$latency" "$concurrency" "$floor_s" "$(ratio "$wall" "$floor_s")"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+if [[ -n "$latency_only" ]]; then
+  latency_run
+  exit 0
+fi
 
 echo "connectors: $count per tenant, tenants: ${#tenants[@]}, emulator at $url"
 run "first apply (${#tenants[@]} x $count creates)" 0 apply --auto-approve
@@ -235,3 +287,4 @@ run "plan after one SQL file changed" 2 plan
 run "apply of that change (1 replace per tenant)" 0 apply --auto-approve
 run "no-op plan after the change" 0 plan
 run "export of one tenant ($count objects: one list, one export each)" 0 export --tenant sandbox --out "$work/exported"
+latency_run

@@ -1,11 +1,18 @@
 //! Apply: executes a [`Plan`] against one tenant through its provider.
 //!
-//! Apply never decides what to change: it carries out the plan's actions in order and
-//! records what happened. Its guarantees:
+//! Apply never decides what to change: it carries out the plan's actions and records what
+//! happened. Its guarantees:
 //!
+//! - **Concurrent, ordered where it matters.** Up to the tenant's `concurrency` actions
+//!   run at once (`order` says which wait for which: the steps of one action stay one
+//!   action, and actions sharing a connector, live object, name or API name, or a prune
+//!   and a create, run in plan order). The limit halves while the platform answers 429
+//!   and climbs back by one per run of successes (`limit`). Results are reported in plan
+//!   order, whatever order the actions finished in.
 //! # Guarantees
 //! - **Journal first.** Every mutating call is journaled in the state store before it is
-//!   made, and each further step of a multi-call action (a replace is rename aside →
+//!   made (concurrent actions write through the one store handle, which runs each write
+//!   on the blocking pool; no lock is held across an `.await`), and each further step of a multi-call action (a replace is rename aside →
 //!   create → delete old, or → rename back on failure) is recorded before its call.
 //!   [`crate::recovery`] resolves what a crash left open against the live tenant: it
 //!   adopts an object a create made, finishes or rolls back a replace, so no connector is
@@ -17,22 +24,26 @@
 //!   ([`crate::recovery::settle`]): right away, or after a timeout (the platform may still
 //!   be at work) on the next reconcile. A connector with an open entry is left alone until
 //!   then, so there is never a second create for one entry before the tenant was read.
-//! - **Active stays off.** Providers read every created object back and turn it off if
-//!   the platform left it on; apply records the object (it exists) and reports a failure
-//!   naming it.
+//! - **Active stays off.** Providers check every created object's `active` flag (in the
+//!   create's answer when it carries the flag, else by reading the object back) and turn
+//!   it off if the platform left it on; apply records the object (it exists) and reports
+//!   a failure naming it.
 //! - **Warnings.** A created connector's open warnings are the planner's predictions
 //!   (`warnings: predicted`, the default) or what the platform reported (`warnings:
 //!   platform`); while any is open its content does not count as applied cleanly.
 //! - **No half-changed tenant.** A replace whose create fails renames the old connector
 //!   back, so the tenant keeps its last good state under its own name.
-//! - **Tenants are isolated.** Apply works on one tenant; callers run tenants in parallel.
+//! - **Tenants are isolated.** Apply works on one tenant (its actions, its 429s); callers
+//!   run tenants in parallel.
 //!
 //! It must not: plan, read git, or talk to any tenant other than through the provider
 //! it is given (and, for plugin promotion, the source tenant's provider to export a link).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
@@ -44,6 +55,11 @@ use crate::provider::{self, CreateFrom, Operation, Provider};
 use crate::recovery;
 use crate::review;
 use crate::store::{self, InventoryRow, Store, clean, inventory, journal, warnings};
+
+mod limit;
+mod order;
+
+use limit::Limit;
 
 /// What happened to one action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +122,19 @@ pub struct ApplyReport {
     /// Warnings closed after the actions (a reference resolved, a VCS authorised).
     #[serde(default)]
     pub closed_warnings: Vec<review::Closed>,
+    /// Set when the platform answered 429 during the apply and ferry ran fewer actions at
+    /// once than the tenant's `concurrency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limited: Option<RateLimited>,
+}
+
+/// How a rate-limited apply lowered the actions it ran at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimited {
+    /// The tenant's `concurrency`.
+    pub concurrency: usize,
+    /// The fewest actions the apply ran at once after a 429.
+    pub lowest: usize,
 }
 
 impl ApplyReport {
@@ -150,12 +179,16 @@ pub struct ApplyContext<'a> {
     pub live: &'a [LiveSummary],
     /// Where the warnings recorded for created connectors come from.
     pub warnings: WarningSource,
+    /// How many actions run at once at most (the tenant's `concurrency`).
+    pub concurrency: usize,
 }
 
-/// Execute `plan` in order. Each action's failure is recorded and the next one runs.
+/// Execute `plan`: independent actions run up to `ctx.concurrency` at once (fewer while
+/// the platform answers 429), actions sharing a connector, object or name run in plan
+/// order, and the report lists results in plan order. Each action's failure is recorded
+/// and the others run.
 pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
     let tenant = plan.tenant.as_str();
-    let mut results = Vec::new();
     let seen: Vec<Seen> = plan
         .actions
         .iter()
@@ -180,145 +213,44 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
         warn!(tenant, error = %e, "could not record the observed state of connectors in sync");
     }
     let unsettled = unsettled(ctx, tenant).await;
-    for action in &plan.actions {
-        if let Some(entry) = unsettled.get(&action.connector)
-            && calls_the_tenant(&action.op)
-        {
-            results.push(done(
-                action,
-                action.op.kind().as_str(),
-                Outcome::Failed,
-                vec![],
-                None,
-                Some(format!(
-                    "not attempted: the outcome of an earlier {entry} of this connector is not settled yet; \
-                     ferry reads the tenant first (the next reconcile resolves it)"
-                )),
-            ));
-            continue;
+    // Actions settled without calling anything (blocked, or waiting for an unsettled
+    // entry) get their result now; the others run, up to the limit at once, each after
+    // the earlier actions it shares a connector, object or name with.
+    let mut results: Vec<Option<ActionResult>> = plan
+        .actions
+        .iter()
+        .map(|action| settled_now(action, &unsettled))
+        .collect();
+    let runs: Vec<bool> = plan
+        .actions
+        .iter()
+        .zip(&results)
+        .map(|(action, result)| result.is_none() && !matches!(action.op, Op::Noop { .. }))
+        .collect();
+    let waits = order::waits_for(&plan.actions, &runs, ctx.live);
+    let mut pending: Vec<usize> = waits.iter().map(Vec::len).collect();
+    let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); plan.actions.len()];
+    for (i, before) in waits.iter().enumerate() {
+        for &b in before {
+            dependants[b].push(i);
         }
-        let result = match &action.op {
-            Op::Noop { .. } => continue,
-            Op::Blocked { intended, reason } => done(
-                action,
-                intended.as_str(),
-                Outcome::Skipped,
-                vec![],
-                None,
-                Some(reason.to_string()),
-            ),
-            Op::Create {
-                body,
-                hash,
-                source_hash,
-                via,
-                expected_warnings,
-            } => {
-                let op = Applying {
-                    verb: "create",
-                    body: Some(body),
-                    hash,
-                    source_hash,
-                    expected: expected_warnings,
-                    payload: payload(
-                        ctx,
-                        action,
-                        body.name(),
-                        api_name_of(body),
-                        hash,
-                        source_hash,
-                        expected_warnings,
-                    ),
-                };
-                created_by(ctx, tenant, action, op, create_object(ctx, body, via)).await
-            }
-            Op::Duplicate {
-                source_id,
-                name,
-                api_name,
-                hash,
-                source_hash,
-                expected_warnings,
-                ..
-            } => {
-                let mut payload = payload(
-                    ctx,
-                    action,
-                    name,
-                    Some(api_name),
-                    hash,
-                    source_hash,
-                    expected_warnings,
-                );
-                payload["source_id"] = json!(source_id);
-                let op = Applying {
-                    verb: "duplicate",
-                    body: None,
-                    hash,
-                    source_hash,
-                    expected: expected_warnings,
-                    payload,
-                };
-                let call = ctx
-                    .provider
-                    .duplicate(source_id, name, Some(api_name.as_str()));
-                created_by(ctx, tenant, action, op, call).await
-            }
-            Op::Replace {
-                live_id,
-                body,
-                hash,
-                source_hash,
-                via,
-                expected_warnings,
-                strategy,
-                ..
-            } => {
-                let op = Applying {
-                    verb: "replace",
-                    body: Some(body),
-                    hash,
-                    source_hash,
-                    expected: expected_warnings,
-                    payload: payload(
-                        ctx,
-                        action,
-                        body.name(),
-                        api_name_of(body),
-                        hash,
-                        source_hash,
-                        expected_warnings,
-                    ),
-                };
-                match strategy {
-                    ReplaceStrategy::RenameAside => {
-                        replace(ctx, tenant, action, live_id, body, via, op).await
-                    }
-                    strategy => {
-                        let swap = Swap {
-                            live_id,
-                            body,
-                            via,
-                            strategy: *strategy,
-                        };
-                        replace_without_rename(ctx, tenant, action, swap, op).await
-                    }
-                }
-            }
-            Op::Rename {
-                live_id,
-                from,
-                to,
-                hash,
-                source_hash,
-            } => rename(ctx, tenant, action, live_id, from, to, hash, source_hash).await,
-            Op::Adopt {
-                live_id,
-                live_hash,
-                version,
-            } => adopt(ctx, tenant, action, live_id, live_hash, *version).await,
-            Op::Prune { live_id } => prune(ctx, tenant, action, live_id).await,
+    }
+    let mut ready: BTreeSet<usize> = (0..plan.actions.len())
+        .filter(|&i| runs[i] && pending[i] == 0)
+        .collect();
+    let mut limit = Limit::new(tenant, ctx.concurrency, ctx.provider.rate_limited());
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < limit.current()
+            && let Some(i) = ready.pop_first()
+        {
+            let action = &plan.actions[i];
+            running.push(async move { (i, execute(ctx, tenant, action).await) });
+        }
+        let Some((i, result)) = running.next().await else {
+            break;
         };
+        limit.finished(tenant, ctx.provider.rate_limited());
         info!(
             tenant,
             connector = %result.connector,
@@ -327,14 +259,163 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
             warnings = result.warnings.len(),
             "action finished"
         );
-        results.push(result);
+        results[i] = Some(result);
+        for &d in &dependants[i] {
+            pending[d] -= 1;
+            if pending[d] == 0 {
+                ready.insert(d);
+            }
+        }
     }
+    let rate_limited = (limit.lowest() < ctx.concurrency).then(|| RateLimited {
+        concurrency: ctx.concurrency,
+        lowest: limit.lowest(),
+    });
+    let results: Vec<ActionResult> = results.into_iter().flatten().collect();
     ApplyReport {
         tenant: tenant.to_owned(),
         revision: ctx.revision.to_owned(),
         results,
         in_sync,
         closed_warnings: Vec::new(),
+        rate_limited,
+    }
+}
+
+/// The result of an action that calls nothing, known before anything runs: a blocked
+/// action is skipped; one that would call the tenant while an earlier journal entry of
+/// its connector is unsettled fails without calling. `None` for the actions that run (and
+/// for no-ops, which report nothing).
+fn settled_now(action: &Action, unsettled: &HashMap<String, String>) -> Option<ActionResult> {
+    if let Some(entry) = unsettled.get(&action.connector)
+        && calls_the_tenant(&action.op)
+    {
+        return Some(done(
+            action,
+            action.op.kind().as_str(),
+            Outcome::Failed,
+            vec![],
+            None,
+            Some(format!(
+                "not attempted: the outcome of an earlier {entry} of this connector is not settled yet; \
+                 ferry reads the tenant first (the next reconcile resolves it)"
+            )),
+        ));
+    }
+    match &action.op {
+        Op::Blocked { intended, reason } => Some(done(
+            action,
+            intended.as_str(),
+            Outcome::Skipped,
+            vec![],
+            None,
+            Some(reason.to_string()),
+        )),
+        _ => None,
+    }
+}
+
+/// Carry out one action that calls the tenant or records something.
+async fn execute(ctx: &ApplyContext<'_>, tenant: &str, action: &Action) -> ActionResult {
+    match &action.op {
+        Op::Noop { .. } | Op::Blocked { .. } => {
+            unreachable!("noops and blocked actions are settled without running")
+        }
+        Op::Create {
+            body,
+            hash,
+            source_hash,
+            via,
+            expected_warnings,
+        } => {
+            let op = Applying::of_body(
+                ctx,
+                action,
+                "create",
+                body,
+                (hash, source_hash),
+                expected_warnings,
+            );
+            created_by(ctx, tenant, action, op, create_object(ctx, body, via)).await
+        }
+        Op::Duplicate {
+            source_id,
+            name,
+            api_name,
+            hash,
+            source_hash,
+            expected_warnings,
+            ..
+        } => {
+            let mut payload = payload(
+                ctx,
+                action,
+                name,
+                Some(api_name),
+                hash,
+                source_hash,
+                expected_warnings,
+            );
+            payload["source_id"] = json!(source_id);
+            let op = Applying {
+                verb: "duplicate",
+                body: None,
+                hash,
+                source_hash,
+                expected: expected_warnings,
+                payload,
+            };
+            let call = ctx
+                .provider
+                .duplicate(source_id, name, Some(api_name.as_str()));
+            created_by(ctx, tenant, action, op, call).await
+        }
+        Op::Replace {
+            live_id,
+            body,
+            hash,
+            source_hash,
+            via,
+            expected_warnings,
+            strategy,
+            ..
+        } => {
+            let op = Applying::of_body(
+                ctx,
+                action,
+                "replace",
+                body,
+                (hash, source_hash),
+                expected_warnings,
+            );
+            match strategy {
+                ReplaceStrategy::RenameAside => {
+                    replace(ctx, tenant, action, live_id, body, via, op).await
+                }
+                strategy => {
+                    let swap = Swap {
+                        live_id,
+                        body,
+                        via,
+                        strategy: *strategy,
+                    };
+                    replace_without_rename(ctx, tenant, action, swap, op).await
+                }
+            }
+        }
+        Op::Rename {
+            live_id,
+            from,
+            to,
+            hash,
+            source_hash,
+        } => rename(ctx, tenant, action, live_id, from, to, hash, source_hash).await,
+        Op::Adopt {
+            live_id,
+            live_hash,
+            version,
+        } => adopt(ctx, tenant, action, live_id, live_hash, *version).await,
+        Op::Prune { live_id } => prune(ctx, tenant, action, live_id).await,
     }
 }
 
@@ -649,6 +730,35 @@ struct Applying<'a> {
     source_hash: &'a ContentHash,
     expected: &'a [Warning],
     payload: serde_json::Value,
+}
+
+impl<'a> Applying<'a> {
+    /// The action `verb` creating `body` from git (hashes: content, source).
+    fn of_body(
+        ctx: &ApplyContext<'_>,
+        action: &Action,
+        verb: &'static str,
+        body: &'a Body,
+        (hash, source_hash): (&'a ContentHash, &'a ContentHash),
+        expected: &'a [Warning],
+    ) -> Self {
+        Applying {
+            verb,
+            body: Some(body),
+            hash,
+            source_hash,
+            expected,
+            payload: payload(
+                ctx,
+                action,
+                body.name(),
+                api_name_of(body),
+                hash,
+                source_hash,
+                expected,
+            ),
+        }
+    }
 }
 
 /// The hash of what the tenant holds after creating `body` as `summary`: the planned

@@ -266,6 +266,14 @@ pub struct Tenant {
     /// most 10. A create the platform may have acted on is never repeated.
     #[serde(default)]
     pub retries: Option<u32>,
+    /// How many independent actions of one apply run at once against this tenant: 1 to 64,
+    /// default 4. The steps of one action stay in order, and actions that touch the same
+    /// connector, object or name run in plan order. While the platform answers
+    /// `429 Too Many Requests` ferry halves it (down to 1) and raises it again by one after
+    /// each run of successes.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 64))]
+    pub concurrency: Option<u32>,
 }
 
 /// Modelled platform operations a tenant may use: what ferry assumes beyond the vendors'
@@ -344,6 +352,12 @@ pub const DEFAULT_TENANT_RETRIES: u32 = 4;
 /// The most retries `retries` may ask for.
 pub const MAX_TENANT_RETRIES: u32 = 10;
 
+/// The actions run at once in a tenant without `concurrency`.
+pub const DEFAULT_TENANT_CONCURRENCY: u32 = 4;
+
+/// The most actions `concurrency` may run at once.
+pub const MAX_TENANT_CONCURRENCY: u32 = 64;
+
 impl Tenant {
     /// A tenant with a name, platform and URL, and every other setting at the default a
     /// minimal `tenants:` entry gets.
@@ -369,6 +383,7 @@ impl Tenant {
             tests: None,
             timeout: None,
             retries: None,
+            concurrency: None,
         }
     }
 
@@ -393,6 +408,14 @@ impl Tenant {
         self.retries
             .unwrap_or(DEFAULT_TENANT_RETRIES)
             .min(MAX_TENANT_RETRIES)
+    }
+
+    /// How many actions of one apply run at once: `concurrency`, else
+    /// [`DEFAULT_TENANT_CONCURRENCY`], within 1 to [`MAX_TENANT_CONCURRENCY`].
+    pub fn apply_concurrency(&self) -> usize {
+        self.concurrency
+            .unwrap_or(DEFAULT_TENANT_CONCURRENCY)
+            .clamp(1, MAX_TENANT_CONCURRENCY) as usize
     }
 
     /// How long planning this tenant may take before it is reported as unreachable:

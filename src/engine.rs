@@ -388,6 +388,7 @@ impl Engine {
             locations: &planned.locations,
             live: &planned.live.summaries,
             warnings: h.cfg.warnings,
+            concurrency: h.cfg.apply_concurrency(),
         };
         let mut report = apply::apply(&ctx, &planned.plan).await;
         self.keep_applied(planned).await?;

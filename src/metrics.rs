@@ -110,6 +110,7 @@ pub struct Metrics {
     connectors: Family<StateLabels, Gauge>,
     drifted: Family<TenantLabels, Gauge>,
     open_warnings: Family<TenantLabels, Gauge>,
+    apply_concurrency: Family<TenantLabels, Gauge>,
     requests: Family<RequestLabels, Counter>,
     request_duration: HistogramFamily<RequestLabels>,
     deliveries: Family<DeliveryLabels, Counter>,
@@ -166,6 +167,12 @@ impl Metrics {
             "ferry_open_warnings",
             "Import warnings waiting for a person, by tenant",
             open_warnings.clone(),
+        );
+        let apply_concurrency = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "ferry_apply_concurrency",
+            "Actions an apply runs at once against the tenant: its concurrency, lowered while the platform answers 429",
+            apply_concurrency.clone(),
         );
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -230,6 +237,7 @@ impl Metrics {
             connectors,
             drifted,
             open_warnings,
+            apply_concurrency,
             requests,
             request_duration,
             deliveries,
@@ -301,6 +309,15 @@ impl Metrics {
     /// How many import warnings of `tenant` are open.
     pub fn set_open_warnings(&self, tenant: &str, n: i64) {
         self.open_warnings
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_owned(),
+            })
+            .set(n);
+    }
+
+    /// How many actions an apply to `tenant` runs at once now.
+    pub fn set_apply_concurrency(&self, tenant: &str, n: i64) {
+        self.apply_concurrency
             .get_or_create(&TenantLabels {
                 tenant: tenant.to_owned(),
             })

@@ -1,6 +1,7 @@
 //! Crash safety (invariant 4): `ferry apply` killed with SIGKILL at random points while it
-//! creates, replaces and prunes connectors on a slow tenant, then run again to completion,
-//! never leaves a connector duplicated or lost, active, or a journal entry open.
+//! creates, replaces and prunes connectors on a slow tenant (four actions at once,
+//! `concurrency: 4`), then run again to completion, never leaves a connector duplicated or
+//! lost, active, or a journal entry open.
 //!
 //! The emulator runs as its own process with added latency, so a kill can land between
 //! any two calls of an apply. Each iteration commits a new version of the manifests (every
@@ -8,7 +9,8 @@
 //! removed, pruned), starts `ferry apply --auto-approve`, kills it after a random delay,
 //! runs it again and checks the tenants. The random seed is printed (set
 //! `FERRY_CRASH_SEED` to replay a run), as are the figures: iterations, kills that landed
-//! while apply was running, and kills that left journal entries open.
+//! while apply was running, kills that left journal entries open, and the most entries one
+//! kill left open (several actions in flight).
 
 mod support;
 
@@ -112,8 +114,12 @@ fn killing_apply_at_random_points_never_duplicates_or_loses_a_connector() {
     let mut p = Project::new();
     p.tenants(
         vec![
-            Tenant::on(&emu, KIZEN, Platform::Kizen).with("prune: true"),
-            Tenant::on(&emu, CDE, Platform::ProductsupCde).with("prune: true"),
+            Tenant::on(&emu, KIZEN, Platform::Kizen)
+                .with("prune: true")
+                .with("concurrency: 4"),
+            Tenant::on(&emu, CDE, Platform::ProductsupCde)
+                .with("prune: true")
+                .with("concurrency: 4"),
         ],
         None,
     );
@@ -130,7 +136,7 @@ fn killing_apply_at_random_points_never_duplicates_or_loses_a_connector() {
     check(&emu, &p, 1);
 
     let budget = Instant::now();
-    let (mut ran, mut mid_apply, mut left_open) = (0, 0, 0);
+    let (mut ran, mut mid_apply, mut left_open, mut most_open) = (0, 0, 0, 0);
     for version in 2..2 + ITERATIONS {
         if budget.elapsed() > BUDGET {
             break;
@@ -153,9 +159,11 @@ fn killing_apply_at_random_points_never_duplicates_or_loses_a_connector() {
         }
         // A restart takes a moment: let requests the killed process left in flight land.
         std::thread::sleep(Duration::from_millis(100));
-        if !p.open_journal().is_empty() {
+        let open = p.open_journal().len();
+        if open > 0 {
             left_open += 1;
         }
+        most_open = most_open.max(open);
         let rerun = p.ferry(&["apply", "--auto-approve"]);
         assert_eq!(
             rerun.code, 0,
@@ -167,7 +175,7 @@ fn killing_apply_at_random_points_never_duplicates_or_loses_a_connector() {
     }
     eprintln!(
         "crash test: {ran} iterations, {mid_apply} kills landed while apply was running, \
-         {left_open} left journal entries open (full apply: {full:?})"
+         {left_open} left journal entries open, at most {most_open} at once (full apply: {full:?})"
     );
     assert!(ran >= 5, "only {ran} iterations ran within the time budget");
     assert!(mid_apply > 0, "no kill landed while apply was running");

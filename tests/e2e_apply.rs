@@ -729,3 +729,105 @@ fn platform_messages_are_printed_escaped() {
     );
     assert_eq!(emu.names("sandbox").len(), 1, "nothing was created");
 }
+
+/// A Kizen tenant `bulk` whose requests each take `latency_ms`, configured with
+/// `concurrency` (none: the default), and `count` new connectors committed.
+fn bulk(
+    count: usize,
+    concurrency: Option<u32>,
+    faults: ferry::emulator::Faults,
+) -> (Emulator, Project) {
+    let mut t = seed_tenant("bulk", Platform::Kizen);
+    t.catalog = kizen_catalog(&["Lead Router"], &[], &["contacts.email"]);
+    t.faults = faults;
+    let emu = Emulator::start(Seed { tenants: vec![t] }, &[]);
+    let mut p = Project::new();
+    let mut tenant = Tenant::on(&emu, "bulk", Platform::Kizen);
+    if let Some(n) = concurrency {
+        tenant = tenant.with(&format!("concurrency: {n}"));
+    }
+    p.tenants(vec![tenant], None);
+    for i in 0..count {
+        SmartConnector::new(&format!("c-{i:02}"), &format!("Connector {i:02}")).write(&p);
+    }
+    p.commit("connectors");
+    (emu, p)
+}
+
+fn latency(ms: u64) -> ferry::emulator::Faults {
+    ferry::emulator::Faults {
+        latency_ms: ms,
+        ..Default::default()
+    }
+}
+
+/// The creates of one apply run as many at once as the tenant's `concurrency` allows (the
+/// default 4), never more; with `concurrency: 1` one after another. The output keeps the
+/// plan's order either way.
+#[test]
+fn apply_runs_up_to_the_tenant_s_concurrency_at_once() {
+    for (concurrency, expected) in [(None, 4), (Some(1), 1), (Some(6), 6)] {
+        let (emu, p) = bulk(20, concurrency, latency(40));
+        emu.reset_requests();
+        let applied = p.apply_json(0);
+        assert_eq!(
+            emu.requests()["maxInFlight"]["bulk"],
+            json!(expected),
+            "concurrency {concurrency:?}"
+        );
+        let connectors: Vec<String> = changes(&applied, "bulk")
+            .into_iter()
+            .map(|(action, connector)| {
+                assert_eq!(action, "create");
+                connector
+            })
+            .collect();
+        let planned: Vec<String> = (0..20).map(|i| format!("c-{i:02}")).collect();
+        assert_eq!(connectors, planned, "reported in plan order");
+        assert_eq!(emu.objects("bulk").len(), 20);
+        emu.assert_all_inactive();
+        assert!(p.open_journal().is_empty());
+        p.ferry(&["plan"]).expect(0);
+    }
+}
+
+/// While the platform answers 429, apply halves the actions it runs at once and still
+/// completes; the output says how far it went down.
+#[test]
+fn rate_limited_apply_lowers_its_concurrency_and_completes() {
+    let faults = ferry::emulator::Faults {
+        latency_ms: 10,
+        rate_limit: Some(ferry::emulator::RateLimit {
+            retry_after_secs: 0,
+            every_nth: 4,
+        }),
+        ..Default::default()
+    };
+    let (emu, p) = bulk(20, Some(8), faults);
+    let applied = p.apply_json(0);
+    let tenant = &applied["tenants"][0];
+    assert_eq!(tenant["rateLimited"]["concurrency"], 8, "{tenant:#}");
+    let lowest = tenant["rateLimited"]["lowest"].as_u64().unwrap();
+    assert!(
+        (1..=4).contains(&lowest),
+        "halved at least once: {tenant:#}"
+    );
+    assert_eq!(changes(&applied, "bulk").len(), 20);
+    assert!(
+        emu.requests()["tenants"]["bulk"]["routes"]["POST /api/smart-connectors/import"]
+            .as_u64()
+            .unwrap()
+            > 20,
+        "some imports were refused with 429 and sent again"
+    );
+    assert!(
+        emu.requests()["maxInFlight"]["bulk"].as_u64().unwrap() <= 8,
+        "never above the configured concurrency"
+    );
+    let mut names = emu.names("bulk");
+    names.dedup();
+    assert_eq!(names.len(), 20, "every connector once: {names:?}");
+    emu.assert_all_inactive();
+    assert!(p.open_journal().is_empty());
+    p.ferry(&["plan"]).expect(0);
+}

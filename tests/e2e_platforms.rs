@@ -297,6 +297,54 @@ fn a_no_op_plan_costs_one_list_call_per_tenant() {
     assert_eq!(requests["tenants"]["feeds"]["total"], 1);
 }
 
+/// A first apply costs one create per connector, plus each tenant's list and catalog look-up:
+/// where the create's answer carries the object with its `active` flag (Kizen import, Agent
+/// Studio install) nothing is read back. The documented CDE copy answer carries no `active`,
+/// so a copy is still read back, from the list.
+#[test]
+fn a_first_apply_reads_back_only_what_the_create_answer_does_not_show() {
+    let emu = Emulator::start(three_platform_seed(), &[]);
+    let p = three_platform_project(&emu);
+    Plugin::new("leave-request", "Leave Request").write(&p);
+    p.commit("a second plugin");
+    emu.reset_requests();
+    p.apply_json(0);
+    emu.assert_all_inactive();
+    let requests = emu.requests();
+    assert_eq!(
+        requests["tenants"]["sandbox"]["routes"],
+        json!({
+            "GET /api/smart-connectors": 1,
+            "GET /api/catalog": 1,
+            "POST /api/smart-connectors/import": 2,
+        }),
+        "{requests:#}"
+    );
+    assert_eq!(
+        requests["tenants"]["assistants"]["routes"],
+        json!({
+            "GET /api/v1/plugins": 1,
+            "GET /api/v1/connectors": 1,
+            "POST /api/v1/templates": 2,
+            "POST /api/v1/install": 2,
+        }),
+        "a plugin from git is one link issued and installed: {requests:#}"
+    );
+    let feeds = &requests["tenants"]["feeds"]["routes"];
+    assert_eq!(feeds["POST /connectors/copy"], 1, "{requests:#}");
+    assert!(
+        feeds["GET /connectors"].as_u64().unwrap() >= 2,
+        "the plan's list and the copy's read-back: {requests:#}"
+    );
+    // Recorded as applied: the next plan has nothing to do and exports nothing.
+    emu.reset_requests();
+    p.ferry(&["plan"]).expect(0);
+    assert_eq!(
+        emu.requests()["tenants"]["sandbox"],
+        json!({"total": 1, "routes": {"GET /api/smart-connectors": 1}})
+    );
+}
+
 /// Invariant 1: turning a connector on is a human decision and is not drift, on every
 /// platform (CDE manifests spell out platform defaults the platform does not echo back).
 #[test]

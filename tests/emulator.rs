@@ -2072,3 +2072,32 @@ async fn the_command_reports_seed_errors_with_their_location() {
         "{err}"
     );
 }
+
+/// `maxInFlight` beside the request counters: the most platform requests of a tenant
+/// handled at once (latency included), per tenant, set back to what is in flight by a
+/// reset of the counters.
+#[tokio::test]
+async fn the_most_requests_in_flight_are_recorded_per_tenant() {
+    let emu = Emu::start(seed()).await;
+    emu.control(
+        "/_emulator/faults",
+        json!({"tenant": "prod", "latencyMs": 150}),
+    )
+    .await;
+    let list = || emu.get("prod", "/api/smart-connectors");
+    let (a, b, c) = tokio::join!(list(), list(), list());
+    assert!([a.0, b.0, c.0].iter().all(|s| *s == StatusCode::OK));
+    emu.get("sandbox", "/api/smart-connectors").await;
+    let url = format!("{}/_emulator/requests", emu.handle.url());
+    let counts = send(emu.http.get(&url)).await.1;
+    assert_eq!(counts["maxInFlight"]["prod"], 3, "{counts:#}");
+    assert_eq!(counts["maxInFlight"]["sandbox"], 1);
+    assert_eq!(counts["maxInFlight"]["cde"], 0);
+    assert_eq!(
+        counts["tenants"]["prod"],
+        json!({"total": 3, "routes": {"GET /api/smart-connectors": 3}}),
+        "the per-tenant counters keep their shape"
+    );
+    let reset = send(emu.http.delete(&url)).await.1;
+    assert_eq!(reset["maxInFlight"]["prod"], 0);
+}

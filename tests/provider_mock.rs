@@ -129,13 +129,16 @@ fn package() -> Body {
 
 #[tokio::test]
 async fn kizen_object_created_active_is_turned_off_and_reported() {
+    // An answer without `active` says nothing about the toggle: the object is read back.
+    let mut answer = kizen_detail("sc_9", false);
+    answer.as_object_mut().unwrap().remove("active");
     let script = Script::default();
     script
         .on(
             "POST",
             "/api/smart-connectors/import",
             201,
-            json!({"result": "created", "connector": kizen_detail("sc_9", false)}),
+            json!({"result": "created", "connector": answer}),
         )
         .on(
             "GET",
@@ -166,6 +169,12 @@ async fn kizen_object_created_active_is_turned_off_and_reported() {
          activated it"
     );
     let calls = script.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|(m, p, _)| m == "GET" && p == "/api/smart-connectors/sc_9"),
+        "read back: {calls:?}"
+    );
     let patch = calls
         .iter()
         .find(|(m, _, _)| m == "PATCH")
@@ -181,18 +190,13 @@ async fn kizen_object_created_active_is_turned_off_and_reported() {
 
 #[tokio::test]
 async fn failed_deactivation_tells_a_person_to_turn_it_off() {
+    // The duplicate's answer shows it active: no read-back is needed to know it.
     let script = Script::default();
     script
         .on(
             "POST",
             "/api/smart-connectors/sc_1/duplicate",
             201,
-            kizen_detail("sc_2", false),
-        )
-        .on(
-            "GET",
-            "/api/smart-connectors/sc_2",
-            200,
             kizen_detail("sc_2", true),
         )
         .on(
@@ -210,11 +214,16 @@ async fn failed_deactivation_tells_a_person_to_turn_it_off() {
     assert!(text.contains("ferry could not turn it off ("), "{text}");
     assert!(text.contains("API key may not change sc_2."), "{text}");
     assert!(text.ends_with("turn sc_2 off by hand now"), "{text}");
-    let duplicate = &script.calls()[0];
+    let calls = script.calls();
+    let duplicate = &calls[0];
     assert_eq!(
         duplicate.2,
         json!({"name": "Orders Sync 2"}),
         "without an API name the platform derives one"
+    );
+    assert!(
+        calls.iter().all(|(m, _, _)| m != "GET"),
+        "the answer carried the toggle: no read-back: {calls:?}"
     );
 }
 
@@ -233,8 +242,7 @@ async fn plugin_installed_active_is_turned_off() {
             201,
             json!({"link": "http://x/install/abc", "expiresAt": "2026-05-12T12:00:00Z"}),
         )
-        .on("POST", "/api/v1/install", 201, plugin.clone())
-        .on("GET", "/api/v1/plugins/pl_7", 200, plugin)
+        .on("POST", "/api/v1/install", 201, plugin)
         .on("PATCH", "/api/v1/plugins/pl_7", 200, json!({}));
     let base = platform(&script).await;
     let body = Body::AgentStudio(PluginBody {
@@ -265,6 +273,10 @@ async fn plugin_installed_active_is_turned_off() {
     assert!(calls.iter().any(|(m, p, b)| m == "PATCH"
         && p == "/api/v1/plugins/pl_7"
         && *b == json!({"active": false})));
+    assert!(
+        calls.iter().all(|(m, _, _)| m != "GET"),
+        "the install's answer carried the toggle: no read-back: {calls:?}"
+    );
 }
 
 fn cde_connector(id: &str, name: &str) -> Value {

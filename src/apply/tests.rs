@@ -291,6 +291,7 @@ async fn run(fake: &Fake, store: &Store, plan: &Plan) -> ApplyReport {
         locations: &locations,
         live: &[],
         warnings: WarningSource::Predicted,
+        concurrency: 4,
     };
     apply(&ctx, plan).await
 }

@@ -98,7 +98,7 @@ enum TenantOutcome {
     /// It could not be planned or applied: why.
     Failed(String),
     /// Applied.
-    Applied(TenantRun),
+    Applied(Box<TenantRun>),
 }
 
 /// One tenant's apply: the plan carried out, how many connectors git wants there, and
@@ -170,11 +170,11 @@ async fn plan_tenant(
 /// Apply a tenant's plan.
 async fn apply_plan(p: &Prepared, plan: TenantPlan) -> TenantOutcome {
     match p.engine.apply(&plan.planned).await {
-        Ok(report) => TenantOutcome::Applied(TenantRun {
+        Ok(report) => TenantOutcome::Applied(Box::new(TenantRun {
             plan: plan.planned.plan,
             desired: plan.desired,
             report,
-        }),
+        })),
         Err(e) => TenantOutcome::Failed(format!("tenant {}: {e}", plan.planned.plan.tenant)),
     }
 }
@@ -560,6 +560,12 @@ fn print_report(report: &ApplyReport) {
         }
     }
     print_closed(&report.tenant, &report.closed_warnings);
+    if let Some(r) = report.rate_limited {
+        println!(
+            "  the platform answered 429 Too Many Requests: ferry ran as few as {} action(s) at once instead of {}",
+            r.lowest, r.concurrency
+        );
+    }
     let warnings = report.warning_count();
     println!(
         "  {} in sync, {} changed, {} warning(s){}",
@@ -593,7 +599,7 @@ fn print_closed(tenant: &str, closed: &[crate::review::Closed]) {
 }
 
 fn report_json(report: &ApplyReport) -> serde_json::Value {
-    json!({
+    let mut doc = json!({
         "name": report.tenant,
         "revision": report.revision,
         "inSync": report.in_sync,
@@ -608,7 +614,11 @@ fn report_json(report: &ApplyReport) -> serde_json::Value {
             "liveId": r.live_id,
         })).collect::<Vec<_>>(),
         "closedWarnings": report.closed_warnings,
-    })
+    });
+    if let Some(r) = report.rate_limited {
+        doc["rateLimited"] = json!({"concurrency": r.concurrency, "lowest": r.lowest});
+    }
+    doc
 }
 
 /// Post a status per tenant for the applied revision, and deliver what the outbox holds.

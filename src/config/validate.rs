@@ -18,8 +18,9 @@ use croner::parser::{CronParser, Seconds, Year};
 use regex::Regex;
 
 use super::{
-    AlertmanagerReceiver, Auth, ChatReceiver, LoadedConfig, MAX_TENANT_RETRIES,
-    NotificationReceiver, NotifyEvent, SecretSource, StatusTarget, Tenant, WebhookReceiver,
+    AlertmanagerReceiver, Auth, ChatReceiver, DEFAULT_TENANT_CONCURRENCY, LoadedConfig,
+    MAX_TENANT_CONCURRENCY, MAX_TENANT_RETRIES, NotificationReceiver, NotifyEvent, SecretSource,
+    StatusTarget, Tenant, WebhookReceiver,
 };
 use crate::capability::Capability;
 use crate::diagnostic::Diagnostics;
@@ -428,6 +429,14 @@ impl Validator<'_> {
             self.error(
                 &format!("{at}.retries"),
                 format!("{at}.retries is {retries}: at most {MAX_TENANT_RETRIES}; a tenant that fails that often is unreachable, and the others must not wait for it"),
+            );
+        }
+        if let Some(concurrency) = tenant.concurrency
+            && !(1..=MAX_TENANT_CONCURRENCY).contains(&concurrency)
+        {
+            self.error(
+                &format!("{at}.concurrency"),
+                format!("tenant `{}`: concurrency is {concurrency}: set it from 1 (one action after another) to {MAX_TENANT_CONCURRENCY}, or remove it for the default {DEFAULT_TENANT_CONCURRENCY}", tenant.name),
             );
         }
         for (w, window) in tenant.windows.iter().enumerate() {
@@ -1127,6 +1136,36 @@ mod tests {
             "{SOURCE}tenants:\n  - {{name: prod, platform: agent-studio, url: emulator}}\n  - {{name: sandbox, platform: agent-studio, url: emulator, promoteFrom: prod}}\n"
         );
         assert_eq!(problems(&yaml), Vec::<String>::new());
+    }
+
+    #[test]
+    fn concurrency_is_from_1_to_64() {
+        let config = |n: &str| {
+            format!(
+                "{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: emulator, concurrency: {n}}}\n"
+            )
+        };
+        for ok in ["1", "4", "64"] {
+            assert_eq!(problems(&config(ok)), Vec::<String>::new(), "{ok}");
+        }
+        assert_eq!(
+            problems(&config("0")),
+            [
+                "ferry.yaml:3:63: tenant `prod`: concurrency is 0: set it from 1 (one action after another) to 64, or remove it for the default 4"
+            ]
+        );
+        assert_eq!(problems(&config("65")).len(), 1);
+        let loaded =
+            crate::config::parse(std::path::Path::new("ferry.yaml"), config("9").as_bytes())
+                .expect("parses");
+        assert_eq!(loaded.config.tenants[0].apply_concurrency(), 9);
+        let loaded = crate::config::parse(
+            std::path::Path::new("ferry.yaml"),
+            format!("{SOURCE}tenants:\n  - {{name: prod, platform: kizen, url: emulator}}\n")
+                .as_bytes(),
+        )
+        .expect("parses");
+        assert_eq!(loaded.config.tenants[0].apply_concurrency(), 4);
     }
 
     #[test]

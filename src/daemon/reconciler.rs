@@ -678,6 +678,7 @@ impl EngineReconciler {
             results: Vec::new(),
             in_sync: 0,
             closed_warnings: Vec::new(),
+            rate_limited: None,
         };
         let otherwise = sync_status(tenant, &planned.plan, &report, connectors, warnings);
         let status = CommitStatus::suspended(changes, otherwise);

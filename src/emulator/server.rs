@@ -281,13 +281,7 @@ async fn lose_answers(State(emu): State<AppState>, req: Request, next: Next) -> 
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
     let operation = MutatingOperation::of(req.method(), &route);
-    let tenant = req
-        .uri()
-        .path()
-        .strip_prefix("/tenants/")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|name| emu.tenant(name))
-        .cloned();
+    let tenant = tenant_of(&emu, req.uri());
     let response = next.run(req).await;
     let (Some(operation), Some(cell)) = (operation, tenant) else {
         return response;
@@ -300,6 +294,22 @@ async fn lose_answers(State(emu): State<AppState>, req: Request, next: Next) -> 
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::new(LostAnswer))
+}
+
+/// Count a platform request of a tenant as in flight while it is handled (faults,
+/// latency and the work included), for the tenant's `maxInFlight`.
+async fn in_flight(State(emu): State<AppState>, req: Request, next: Next) -> Response {
+    let _guard = tenant_of(&emu, req.uri()).map(|cell| cell.in_flight());
+    next.run(req).await
+}
+
+/// The tenant a platform request under `/tenants/{tenant}/…` is for, if it exists.
+fn tenant_of(emu: &Emulator, uri: &Uri) -> Option<Arc<TenantCell>> {
+    uri.path()
+        .strip_prefix("/tenants/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|name| emu.tenant(name))
+        .cloned()
 }
 
 /// A response body that fails before its first byte: the server closes the connection
@@ -329,7 +339,8 @@ pub(crate) fn router(emu: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             emu.clone(),
             lose_answers,
-        ));
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(emu.clone(), in_flight));
     Router::new()
         .merge(platforms)
         .route("/_emulator/state", get(state_handler))

@@ -324,6 +324,17 @@ pub(crate) struct TenantCell {
     requests: Mutex<BTreeMap<String, u64>>,
     /// Answers lost by the `loseResponse` fault, by operation.
     lost: Mutex<BTreeMap<&'static str, u64>>,
+    /// Platform requests being handled now, and the most at once (see
+    /// [`Emulator::requests_json`]).
+    in_flight: Mutex<InFlight>,
+}
+
+/// Requests of one tenant being handled now, and the most there were at once since start
+/// or the last [`Emulator::reset_requests`].
+#[derive(Debug, Default)]
+struct InFlight {
+    now: u64,
+    max: u64,
 }
 
 impl TenantCell {
@@ -345,6 +356,30 @@ impl TenantCell {
     /// Count one answer the `loseResponse` fault dropped.
     pub(crate) fn count_lost(&self, operation: MutatingOperation) {
         *lock(&self.lost).entry(operation.as_str()).or_default() += 1;
+    }
+
+    /// A platform request of this tenant is being handled until the returned guard drops.
+    pub(crate) fn in_flight(self: &Arc<Self>) -> InFlightGuard {
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.now += 1;
+        in_flight.max = in_flight.max.max(in_flight.now);
+        InFlightGuard(self.clone())
+    }
+
+    /// The most requests of this tenant handled at once.
+    pub(crate) fn max_in_flight(&self) -> u64 {
+        lock(&self.in_flight).max
+    }
+}
+
+/// One request of a tenant in flight (see [`TenantCell::in_flight`]).
+#[derive(Debug)]
+pub(crate) struct InFlightGuard(Arc<TenantCell>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut in_flight = lock(&self.0.in_flight);
+        in_flight.now = in_flight.now.saturating_sub(1);
     }
 }
 
@@ -469,6 +504,7 @@ impl Emulator {
                 user,
                 requests: Mutex::new(BTreeMap::new()),
                 lost: Mutex::new(BTreeMap::new()),
+                in_flight: Mutex::new(InFlight::default()),
                 data: Mutex::new(TenantData {
                     catalog: t.catalog,
                     objects,
@@ -664,10 +700,14 @@ impl Emulator {
     /// `{"tenants":{NAME:{"total":N,"routes":{"GET /api/smart-connectors":N,…}}}}`.
     /// Every request that reached a tenant's platform API counts, including those answered
     /// by an injected fault; control endpoints never count. A tenant whose answers the
-    /// `loseResponse` fault dropped also has `"lost":{"create":N,…}` by operation.
+    /// `loseResponse` fault dropped also has `"lost":{"create":N,…}` by operation. Beside
+    /// `tenants`, `"maxInFlight":{NAME:N,…}` gives the most platform requests of each tenant
+    /// handled at once (latency included) in the same period.
     pub fn requests_json(&self) -> Value {
         let mut tenants = serde_json::Map::new();
+        let mut in_flight = serde_json::Map::new();
         for t in &self.tenants {
+            in_flight.insert(t.name.clone(), json!(t.max_in_flight()));
             let routes = lock(&t.requests).clone();
             let total: u64 = routes.values().sum();
             let lost = lock(&t.lost).clone();
@@ -677,14 +717,17 @@ impl Emulator {
             }
             tenants.insert(t.name.clone(), entry);
         }
-        json!({ "tenants": tenants })
+        json!({ "tenants": tenants, "maxInFlight": in_flight })
     }
 
-    /// Set every tenant's request counters (and lost-answer counters) back to zero.
+    /// Set every tenant's request counters (and lost-answer counters) back to zero, and its
+    /// `maxInFlight` to the requests in flight now.
     pub fn reset_requests(&self) {
         for t in &self.tenants {
             lock(&t.requests).clear();
             lock(&t.lost).clear();
+            let mut in_flight = lock(&t.in_flight);
+            in_flight.max = in_flight.now;
         }
     }
 

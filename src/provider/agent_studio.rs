@@ -10,7 +10,9 @@
 //! installs it at once with the manifest's connector bindings and `onConflict: fail`.
 //! Promotion installs a link exported from another tenant. The platform enforces its own
 //! rules (published only, no webhook triggers, no cross-region links, bindings must exist);
-//! this client reports its refusals as [`Error`]s with the platform's message.
+//! this client reports its refusals as [`Error`]s with the platform's message. The
+//! install's answer is the new plugin's detail: when it carries `active`, the active guard
+//! is enforced on it without a read-back; without `active` the plugin is read back first.
 //!
 //! The vendor documents promotion (export a published plugin, install its link within
 //! 24 hours, select connectors in the wizard) as UI steps, so every path and field here is
@@ -138,12 +140,17 @@ impl AgentStudioClient {
         });
         let req = Request::post("/api/v1/install", body).not_idempotent();
         let installed: Detail = self.api.json(&scope, req).await?;
-        let read = self
-            .detail(
-                &self.api.scope(Operation::ReadBack, Some(&installed.id)),
-                &installed.id,
-            )
-            .await?;
+        // The answer is the plugin's detail: with its `active` flag it needs no read-back.
+        let read = match installed.active {
+            Some(_) => installed,
+            None => {
+                self.detail(
+                    &self.api.scope(Operation::ReadBack, Some(&installed.id)),
+                    &installed.id,
+                )
+                .await?
+            }
+        };
         let summary = read.summary();
         let scope = self
             .api
@@ -172,6 +179,10 @@ impl Provider for AgentStudioClient {
 
     fn tenant(&self) -> &str {
         self.api.tenant()
+    }
+
+    fn rate_limited(&self) -> u64 {
+        self.api.rate_limited()
     }
 
     async fn list(&self) -> Result<Vec<LiveSummary>> {
@@ -356,8 +367,9 @@ struct Detail {
     connectors: Vec<String>,
     #[serde(default)]
     actions: serde_json::Value,
+    /// Absent means off; an install's answer without it is read back.
     #[serde(default)]
-    active: bool,
+    active: Option<bool>,
     #[serde(default)]
     updated_at: String,
     #[serde(default)]
@@ -369,7 +381,7 @@ impl Detail {
         LiveSummary {
             id: self.id.clone(),
             name: self.name.clone(),
-            active: self.active,
+            active: self.active.unwrap_or(false),
             updated_at: self.updated_at.clone(),
             version: version_or_marker(self.version, &self.name, &self.updated_at),
             status: Some(state_word(self.state).to_owned()),

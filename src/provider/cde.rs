@@ -14,7 +14,9 @@
 //! shows has a fallback:
 //!
 //! - `active`: absent means off. The documents show no toggle; the modelled list carries
-//!   one, so a copy is read back from the list.
+//!   one, so a copy is read back from the list (the documented copy answer carries no
+//!   `active`, unlike the modelled Kizen and Agent Studio answers, whose creates need no
+//!   read-back).
 //! - `updated-at`: the top-level field when present, else `versions[0].updated-at`, else
 //!   empty.
 //! - the change marker (`version` of [`LiveSummary`]): when any version carries an
@@ -292,6 +294,10 @@ impl Provider for CdeClient {
 
     fn tenant(&self) -> &str {
         self.api.tenant()
+    }
+
+    fn rate_limited(&self) -> u64 {
+        self.api.rate_limited()
     }
 
     async fn list(&self) -> Result<Vec<LiveSummary>> {

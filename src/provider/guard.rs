@@ -1,6 +1,7 @@
 //! The active-toggle guard every create and duplicate ends with.
 //!
-//! This module owns one rule: after the platform created an object, ferry reads it back,
+//! This module owns one rule: after the platform created an object, ferry looks at its
+//! `active` flag (in the create's answer when the answer carries it, else in a read-back),
 //! and if it is active, turns it off and reports [`Error::ActivatedByPlatform`]. It must
 //! never turn a toggle on.
 
@@ -8,8 +9,8 @@ use super::Provider;
 use super::error::{Error, Result, Scope};
 use crate::model::LiveSummary;
 
-/// Fail with [`Error::ActivatedByPlatform`] (after turning the object off) when the
-/// read-back `summary` says the platform left it active.
+/// Fail with [`Error::ActivatedByPlatform`] (after turning the object off) when `summary`
+/// (the create's answer or a read-back) says the platform left it active.
 pub(crate) async fn ensure_inactive<P: Provider + ?Sized>(
     provider: &P,
     scope: &Scope,

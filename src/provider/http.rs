@@ -258,6 +258,8 @@ pub(crate) struct Endpoint {
     platform: Platform,
     headers: HeaderMap,
     credential: String,
+    /// `429 Too Many Requests` answers received so far (retried or not).
+    rate_limited: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -322,12 +324,18 @@ impl Endpoint {
             platform,
             headers: map,
             credential: credential.to_owned(),
+            rate_limited: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// The tenant name.
     pub(crate) fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// How many `429 Too Many Requests` answers this endpoint has received.
+    pub(crate) fn rate_limited(&self) -> u64 {
+        self.rate_limited.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A [`Scope`] for an operation on this tenant.
@@ -522,6 +530,10 @@ impl Endpoint {
                 // Only a rate limit says the platform did nothing; a 5xx may come after
                 // it acted.
                 let safe = status == StatusCode::TOO_MANY_REQUESTS;
+                if safe {
+                    self.rate_limited
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 (
                     Err(self.status_error(scope, status, retry_after, &body, attempt)),
                     safe,

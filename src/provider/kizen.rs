@@ -17,6 +17,11 @@
 //! fingerprint of `name` and `updated_at` (see [`crate::model::change_marker`]). The
 //! modelled `PATCH` of a name, the `PATCH` of an API name and the re-check are the
 //! capabilities `rename`, `apiName` and `checks`.
+//!
+//! An import or duplicate answers with the new connector's detail. When that answer
+//! carries `active`, ferry takes the object from it (no read-back) and enforces the active
+//! guard on it; an answer without `active` is not taken as "off": the object is read back
+//! (`GET …/{id}`) first, as for every create before.
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -116,17 +121,20 @@ impl KizenClient {
             .await
     }
 
-    /// Read a new object back, enforce the active guard, and build [`Created`].
-    async fn finish_create(
-        &self,
-        scope: &Scope,
-        id: &str,
-        warnings: Vec<Warning>,
-    ) -> Result<Created> {
-        let detail = self
-            .detail(&self.api.scope(Operation::ReadBack, Some(id)), id)
-            .await?;
-        let summary = detail.summary();
+    /// Enforce the active guard on a new object and build [`Created`]: from the create's
+    /// answer when it carries the object's `active` flag, else from a read-back.
+    async fn finish_create(&self, scope: &Scope, answer: Detail) -> Result<Created> {
+        let warnings = answer.warnings.clone();
+        let summary = match answer.active {
+            Some(_) => answer.summary(),
+            None => self
+                .detail(
+                    &self.api.scope(Operation::ReadBack, Some(&answer.id)),
+                    &answer.id,
+                )
+                .await?
+                .summary(),
+        };
         ensure_inactive(self, scope, &summary).await?;
         Ok(Created {
             id: summary.id.clone(),
@@ -143,10 +151,7 @@ impl KizenClient {
         let reply = self.api.send(&scope, req).await?;
         let outcome: ImportOutcome = reply.json(&scope)?;
         match outcome {
-            ImportOutcome::Created { connector } => {
-                let warnings = connector.warnings.clone();
-                self.finish_create(&scope, &connector.id, warnings).await
-            }
+            ImportOutcome::Created { connector } => self.finish_create(&scope, *connector).await,
             ImportOutcome::Skipped {
                 reason,
                 existing_id,
@@ -186,6 +191,10 @@ impl Provider for KizenClient {
 
     fn tenant(&self) -> &str {
         self.api.tenant()
+    }
+
+    fn rate_limited(&self) -> u64 {
+        self.api.rate_limited()
     }
 
     async fn list(&self) -> Result<Vec<LiveSummary>> {
@@ -233,8 +242,7 @@ impl Provider for KizenClient {
         let path = format!("{COLLECTION}/{}/duplicate", encode::component(source_id));
         let req = Request::post(path, body).not_idempotent();
         let detail: Detail = self.api.json(&scope, req).await?;
-        let warnings = detail.warnings.clone();
-        self.finish_create(&scope, &detail.id, warnings).await
+        self.finish_create(&scope, detail).await
     }
 
     async fn rename(&self, id: &str, new_name: &str) -> Result<()> {
@@ -413,8 +421,9 @@ struct Detail {
     api_name: String,
     #[serde(rename = "type")]
     kind: KizenType,
+    /// Absent means off; a create's answer without it is read back.
     #[serde(default)]
-    active: bool,
+    active: Option<bool>,
     #[serde(default)]
     status: Option<String>,
     live_sql: String,
@@ -437,7 +446,7 @@ impl Detail {
         LiveSummary {
             id: self.id.clone(),
             name: self.name.clone(),
-            active: self.active,
+            active: self.active.unwrap_or(false),
             updated_at: self.updated_at.clone(),
             version: version_or_marker(self.version, &self.name, &self.updated_at),
             status: self.status.clone(),

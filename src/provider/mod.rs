@@ -15,7 +15,7 @@
 //! [`Credentials`] and a shared [`HttpClient`]). Layout: `http` (the one HTTP layer:
 //! timeouts, retries, error mapping, request logs), `paging` (the one paginated list
 //! loop), `error`, `credentials`, `guard` (the
-//! read-back that keeps the active toggle off), and one client per platform (`kizen`,
+//! check of a new object that keeps the active toggle off), and one client per platform (`kizen`,
 //! `agent_studio`, `cde`; the CDE module documents what its normalization drops).
 
 mod agent_studio;
@@ -94,7 +94,8 @@ pub trait Provider: Send + Sync {
     async fn export(&self, id: &str) -> Result<LiveObject>;
 
     /// Create an object (Kizen import, Agent Studio install, CDE copy then rename).
-    /// Reads the object back afterwards; if the platform left it active, turns it off and
+    /// Checks the new object's `active` flag, from the answer when it carries the flag,
+    /// else by reading the object back; if the platform left it active, turns it off and
     /// returns [`Error::ActivatedByPlatform`] naming the id.
     async fn create(&self, from: CreateFrom<'_>) -> Result<Created>;
 
@@ -139,6 +140,13 @@ pub trait Provider: Send + Sync {
 
     /// What references, bindings and secrets can resolve to in this tenant.
     async fn catalog(&self) -> Result<Catalog>;
+
+    /// How many `429 Too Many Requests` answers this provider has received so far,
+    /// whether or not a retry then went through: what apply lowers its concurrency on.
+    /// Default 0 (a provider that never sees a rate limit).
+    fn rate_limited(&self) -> u64 {
+        0
+    }
 
     /// Whether a person has set the credentials of the object's VCS (Productsup CDE: a copy
     /// comes back with `authorization: public` and no `username`, since the platform never
