@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::condition::{ConditionKind, Tracked};
 use crate::config::LoadedConfig;
+use crate::names::names;
 use crate::report::status_page_url;
 
 /// How many conditions a chat message lists before `… and N more`.
@@ -25,14 +26,12 @@ pub enum Phase {
     Firing,
 }
 
-impl Phase {
+names! {
     /// `opened`, `resolved` or `firing`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Opened => "opened",
-            Phase::Resolved => "resolved",
-            Phase::Firing => "firing",
-        }
+    Phase {
+        Opened => "opened",
+        Resolved => "resolved",
+        Firing => "firing",
     }
 }
 
