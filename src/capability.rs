@@ -16,11 +16,10 @@
 //!
 //! This module holds data and pure helpers only.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::model::Platform;
+use crate::names::names;
 
 /// A modelled platform operation a tenant can switch off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -48,29 +47,20 @@ pub enum Capability {
     Paging,
 }
 
-impl Capability {
-    /// Every capability, in a stable order.
-    pub const ALL: [Capability; 6] = [
-        Capability::Rename,
-        Capability::ApiName,
-        Capability::Checks,
-        Capability::Templates,
-        Capability::Secrets,
-        Capability::Paging,
-    ];
-
+names! {
+    all;
     /// The key under a tenant's `capabilities:`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capability::Rename => "rename",
-            Capability::ApiName => "apiName",
-            Capability::Checks => "checks",
-            Capability::Templates => "templates",
-            Capability::Secrets => "secrets",
-            Capability::Paging => "paging",
-        }
+    Capability {
+        Rename => "rename",
+        ApiName => "apiName",
+        Checks => "checks",
+        Templates => "templates",
+        Secrets => "secrets",
+        Paging => "paging",
     }
+}
 
+impl Capability {
     /// Whether the capability exists on `platform`.
     pub fn applies_to(self, platform: Platform) -> bool {
         match self {
@@ -95,12 +85,6 @@ impl Capability {
             (Capability::Paging, Platform::AgentStudio) => "GET /api/v1/plugins?cursor=…&limit=…",
             (Capability::Paging, Platform::ProductsupCde) => "GET /connectors?from=…&limit=…",
         }
-    }
-}
-
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

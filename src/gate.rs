@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Tenant, TestsMode};
 use crate::manifest::ManifestSet;
 use crate::model::{ContentHash, Kind};
+use crate::names::names;
 use crate::plan::{BlockReason, Op, OpKind, Plan};
 use crate::sqltest::{self, CaseResult, Options, Outcome, Status};
 
@@ -60,14 +61,12 @@ pub enum TestOutcome {
     Skipped,
 }
 
-impl TestOutcome {
+names! {
     /// `passed`, `failed` or `skipped`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestOutcome::Passed => "passed",
-            TestOutcome::Failed => "failed",
-            TestOutcome::Skipped => "skipped",
-        }
+    TestOutcome {
+        Passed => "passed",
+        Failed => "failed",
+        Skipped => "skipped",
     }
 }
 

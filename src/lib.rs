@@ -31,6 +31,7 @@ pub mod log;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub(crate) mod names;
 pub mod notify;
 pub mod plan;
 pub mod printable;

@@ -13,6 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::names::names;
+
 /// The SaaS platform a tenant lives on.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -27,16 +29,16 @@ pub enum Platform {
     ProductsupCde,
 }
 
-impl Platform {
+names! {
     /// The name used in config files and messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Kizen => "kizen",
-            Platform::AgentStudio => "agent-studio",
-            Platform::ProductsupCde => "productsup-cde",
-        }
+    Platform {
+        Kizen => "kizen",
+        AgentStudio => "agent-studio",
+        ProductsupCde => "productsup-cde",
     }
+}
 
+impl Platform {
     /// The manifest kind that targets this platform.
     pub fn kind(self) -> Kind {
         match self {
@@ -44,12 +46,6 @@ impl Platform {
             Platform::AgentStudio => Kind::Plugin,
             Platform::ProductsupCde => Kind::CdeConnector,
         }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -66,19 +62,17 @@ pub enum Kind {
     CdeConnector,
 }
 
-impl Kind {
-    /// Every kind, in a stable order.
-    pub const ALL: [Kind; 3] = [Kind::SmartConnector, Kind::Plugin, Kind::CdeConnector];
-
+names! {
+    all;
     /// The name as written in `kind:`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::SmartConnector => "SmartConnector",
-            Kind::Plugin => "Plugin",
-            Kind::CdeConnector => "CdeConnector",
-        }
+    Kind {
+        SmartConnector => "SmartConnector",
+        Plugin => "Plugin",
+        CdeConnector => "CdeConnector",
     }
+}
 
+impl Kind {
     /// The platform this kind is applied to.
     pub fn platform(self) -> Platform {
         match self {
@@ -86,12 +80,6 @@ impl Kind {
             Kind::Plugin => Platform::AgentStudio,
             Kind::CdeConnector => Platform::ProductsupCde,
         }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -441,21 +429,13 @@ pub enum WarningKind {
     VcsCredentials,
 }
 
-impl WarningKind {
+names! {
     /// The name used in messages and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WarningKind::AgenticWorkflow => "agentic-workflow",
-            WarningKind::SeedingFilterGroup => "seeding-filter-group",
-            WarningKind::FieldReference => "field-reference",
-            WarningKind::VcsCredentials => "vcs-credentials",
-        }
-    }
-}
-
-impl fmt::Display for WarningKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    WarningKind {
+        AgenticWorkflow => "agentic-workflow",
+        SeedingFilterGroup => "seeding-filter-group",
+        FieldReference => "field-reference",
+        VcsCredentials => "vcs-credentials",
     }
 }
 
@@ -498,13 +478,11 @@ pub enum CheckStatus {
     NeedsAttention,
 }
 
-impl CheckStatus {
+names! {
     /// The platform's wording.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Operational => "Operational",
-            CheckStatus::NeedsAttention => "Operational (Needs Attention)",
-        }
+    CheckStatus {
+        Operational => "Operational",
+        NeedsAttention => "Operational (Needs Attention)",
     }
 }
 

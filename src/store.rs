@@ -340,13 +340,10 @@ pub struct InventoryRow {
 }
 
 fn kind_from_str(s: &str) -> Result<Kind> {
-    Kind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| Error::Decode {
-            table: "inventory",
-            message: format!("unknown kind {s:?}"),
-        })
+    Kind::parse(s).ok_or_else(|| Error::Decode {
+        table: "inventory",
+        message: format!("unknown kind {s:?}"),
+    })
 }
 
 /// Inventory queries.

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::names::names;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -222,25 +223,15 @@ pub enum NotifyEvent {
     Recovered,
 }
 
-impl NotifyEvent {
-    /// Every event, in order.
-    pub const ALL: [NotifyEvent; 5] = [
-        NotifyEvent::Drift,
-        NotifyEvent::Failure,
-        NotifyEvent::Warning,
-        NotifyEvent::Blocked,
-        NotifyEvent::Recovered,
-    ];
-
+names! {
+    all;
     /// The lowercase name, as written in `events`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyEvent::Drift => "drift",
-            NotifyEvent::Failure => "failure",
-            NotifyEvent::Warning => "warning",
-            NotifyEvent::Blocked => "blocked",
-            NotifyEvent::Recovered => "recovered",
-        }
+    NotifyEvent {
+        Drift => "drift",
+        Failure => "failure",
+        Warning => "warning",
+        Blocked => "blocked",
+        Recovered => "recovered",
     }
 }
 

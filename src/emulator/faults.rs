@@ -12,6 +12,7 @@
 
 use std::time::Duration;
 
+use crate::names::names;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -86,19 +87,19 @@ pub enum MutatingOperation {
     Other,
 }
 
-impl MutatingOperation {
+names! {
     /// The word used in the seed, the control API and the request counters.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MutatingOperation::Create => "create",
-            MutatingOperation::Copy => "copy",
-            MutatingOperation::Duplicate => "duplicate",
-            MutatingOperation::Rename => "rename",
-            MutatingOperation::Delete => "delete",
-            MutatingOperation::Other => "other",
-        }
+    MutatingOperation {
+        Create => "create",
+        Copy => "copy",
+        Duplicate => "duplicate",
+        Rename => "rename",
+        Delete => "delete",
+        Other => "other",
     }
+}
 
+impl MutatingOperation {
     /// The operation of a request with `method` on `route` (the matched route, such as
     /// `/tenants/{tenant}/connectors/copy`); `None` for reads.
     pub(crate) fn of(method: &axum::http::Method, route: &str) -> Option<Self> {

@@ -166,10 +166,7 @@ fn reach(text: &str) -> Reach {
     let Ok(header) = serde_saphyr::from_str_with_options::<Header>(text, yaml::options()) else {
         return Reach::Everyone;
     };
-    let kind = match header.kind.as_deref() {
-        Some(k) => Kind::ALL.into_iter().find(|kind| kind.as_str() == k),
-        None => None,
-    };
+    let kind = header.kind.as_deref().and_then(Kind::parse);
     match kind {
         Some(kind) => Reach::Selected {
             kind,

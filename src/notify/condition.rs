@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::ApplyReport;
 use crate::config::NotifyEvent;
+use crate::names::names;
 use crate::plan::{BlockReason, Op, Plan};
 use crate::store::warnings::OpenWarning;
 
@@ -60,29 +61,18 @@ pub enum ConditionKind {
     Blocked,
 }
 
-impl ConditionKind {
-    /// Every kind.
-    pub const ALL: [ConditionKind; 4] = [
-        ConditionKind::Drift,
-        ConditionKind::Failure,
-        ConditionKind::Warning,
-        ConditionKind::Blocked,
-    ];
-
+names! {
+    all;
     /// `drift`, `failure`, `warning`, `blocked`: the name of the event in `events`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConditionKind::Drift => "drift",
-            ConditionKind::Failure => "failure",
-            ConditionKind::Warning => "warning",
-            ConditionKind::Blocked => "blocked",
-        }
+    ConditionKind {
+        Drift => "drift",
+        Failure => "failure",
+        Warning => "warning",
+        Blocked => "blocked",
     }
+}
 
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
+impl ConditionKind {
     /// The configuration's event that announces this kind.
     pub fn event(self) -> NotifyEvent {
         match self {

@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::condition::{ConditionKind, Tracked};
 use crate::config::LoadedConfig;
+use crate::names::names;
 use crate::report::status_page_url;
 
 /// How many conditions a chat message lists before `… and N more`.
@@ -25,14 +26,12 @@ pub enum Phase {
     Firing,
 }
 
-impl Phase {
+names! {
     /// `opened`, `resolved` or `firing`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Opened => "opened",
-            Phase::Resolved => "resolved",
-            Phase::Firing => "firing",
-        }
+    Phase {
+        Opened => "opened",
+        Resolved => "resolved",
+        Firing => "firing",
     }
 }
 
@@ -106,14 +105,7 @@ pub fn forge_commit_url(target: &crate::config::StatusTarget) -> Option<String> 
         StatusTarget::Gitea(f) => (f, "/api/v1", "/commit/"),
         StatusTarget::GitNotes(_) => return None,
     };
-    let mut url = reqwest::Url::parse(&forge.api).ok()?;
-    if url.scheme() != "https" {
-        return None;
-    }
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.set_query(None);
-    url.set_fragment(None);
+    let mut url = bare_https(&forge.api)?;
     if url.host_str() == Some("api.github.com") {
         url.set_host(Some("github.com")).ok()?;
     }
@@ -128,12 +120,9 @@ pub fn forge_commit_url(target: &crate::config::StatusTarget) -> Option<String> 
     Some(format!("{base}/{repo}{infix}{{sha}}"))
 }
 
-/// The commit page of an `https://` repository URL: `<repo>/commit/{sha}` (GitHub,
-/// Gitea, Forgejo, Bitbucket Server's own form aside), `<repo>/-/commit/{sha}` on a host
-/// named `gitlab…`. Credentials in the URL are dropped. `None` for local paths and SSH
-/// URLs, whose web address ferry cannot know.
-pub fn derived_commit_url(repo: &str) -> Option<String> {
-    let mut url = reqwest::Url::parse(repo).ok()?;
+/// `url` parsed, when it is `https://`, without its credentials, query and fragment.
+fn bare_https(url: &str) -> Option<reqwest::Url> {
+    let mut url = reqwest::Url::parse(url).ok()?;
     if url.scheme() != "https" {
         return None;
     }
@@ -141,6 +130,15 @@ pub fn derived_commit_url(repo: &str) -> Option<String> {
     let _ = url.set_password(None);
     url.set_query(None);
     url.set_fragment(None);
+    Some(url)
+}
+
+/// The commit page of an `https://` repository URL: `<repo>/commit/{sha}` (GitHub,
+/// Gitea, Forgejo, Bitbucket Server's own form aside), `<repo>/-/commit/{sha}` on a host
+/// named `gitlab…`. Credentials in the URL are dropped. `None` for local paths and SSH
+/// URLs, whose web address ferry cannot know.
+pub fn derived_commit_url(repo: &str) -> Option<String> {
+    let url = bare_https(repo)?;
     let gitlab = url.host_str()?.starts_with("gitlab");
     let base = url.as_str().trim_end_matches('/');
     let base = base.strip_suffix(".git").unwrap_or(base);

@@ -131,13 +131,7 @@ impl Notifier {
     /// last told. Returns whether notices wait in the outbox (the caller wakes whoever
     /// drains it).
     pub async fn observe(&self, observation: Observation) -> bool {
-        let hearing: Vec<Arc<NotifyReceiver>> = self
-            .inner
-            .receivers
-            .iter()
-            .filter(|r| r.hears_of(&observation.tenant))
-            .cloned()
-            .collect();
+        let hearing = self.receivers_where(|r| r.hears_of(&observation.tenant));
         if hearing.is_empty() {
             return false;
         }
@@ -166,13 +160,8 @@ impl Notifier {
                             event.summary(),
                             std::slice::from_ref(&event),
                         );
-                        let key = OutboxKey {
-                            reporter: report::Receiver::id(receiver.as_ref()),
-                            sha: observation.sha.clone(),
-                            context: notice.key.clone(),
-                        };
-                        report::enqueue(&tx, &key, &Message::Notice(notice), now_ms)?;
-                        sent.push((key.reporter, receiver.name().to_owned(), event.title()));
+                        let id = enqueue(&tx, receiver, &observation.sha, notice, now_ms)?;
+                        sent.push((id, receiver.name().to_owned(), event.title()));
                     }
                 }
                 tx.commit()?;
@@ -195,6 +184,16 @@ impl Notifier {
         self.deliver(&ids).await
     }
 
+    /// The receivers `keep` takes.
+    fn receivers_where(&self, keep: impl Fn(&NotifyReceiver) -> bool) -> Vec<Arc<NotifyReceiver>> {
+        self.inner
+            .receivers
+            .iter()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect()
+    }
+
     /// Send what waits for receivers `ids` now; whether some of it still waits.
     async fn deliver(&self, ids: &[String]) -> bool {
         if ids.is_empty() {
@@ -213,13 +212,9 @@ impl Notifier {
     /// request per receiver with all its firing alerts; none when nothing fires). Returns
     /// whether some wait in the outbox.
     pub async fn heartbeat(&self, due: &[String]) -> bool {
-        let receivers: Vec<Arc<NotifyReceiver>> = self
-            .inner
-            .receivers
-            .iter()
-            .filter(|r| r.resend_interval().is_some() && due.iter().any(|d| d == r.name()))
-            .cloned()
-            .collect();
+        let receivers = self.receivers_where(|r| {
+            r.resend_interval().is_some() && due.iter().any(|d| d == r.name())
+        });
         if receivers.is_empty() {
             return false;
         }
@@ -269,13 +264,7 @@ impl Notifier {
                         format!("re-send of {firing} firing alert(s) at {}", rfc3339(at)),
                         &events,
                     );
-                    let key = OutboxKey {
-                        reporter: report::Receiver::id(receiver.as_ref()),
-                        sha: NO_COMMIT.to_owned(),
-                        context: notice.key.clone(),
-                    };
-                    report::enqueue(&tx, &key, &Message::Notice(notice), now_ms)?;
-                    ids.push(key.reporter);
+                    ids.push(enqueue(&tx, receiver, NO_COMMIT, notice, now_ms)?);
                 }
                 tx.commit()?;
                 Ok(ids)
@@ -328,6 +317,24 @@ impl Notifier {
             }
         }
     }
+}
+
+/// Put `notice` in the outbox of `receiver` for commit `sha`, in the caller's
+/// transaction; returns the receiver's outbox id.
+fn enqueue(
+    tx: &rusqlite::Transaction<'_>,
+    receiver: &NotifyReceiver,
+    sha: &str,
+    notice: report::Notice,
+    now_ms: i64,
+) -> rusqlite::Result<String> {
+    let key = OutboxKey {
+        reporter: report::Receiver::id(receiver),
+        sha: sha.to_owned(),
+        context: notice.key.clone(),
+    };
+    report::enqueue(tx, &key, &Message::Notice(notice), now_ms)?;
+    Ok(key.reporter)
 }
 
 /// The events of one receiver for one pass: per kind, one for what opened, and one for

@@ -249,7 +249,7 @@ impl Target<'_> {
             .map_err(|e| ReportError::ReceiverUnreachable {
                 kind: self.kind,
                 receiver: self.name.to_owned(),
-                reason: url.scrub(&reason(&e)),
+                reason: url.scrub(&report::failure_reason(&e)),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -279,24 +279,6 @@ impl Target<'_> {
             hint: hint(self.kind, code),
         })
     }
-}
-
-/// What the HTTP client said, without the URL (reqwest puts it in its own message).
-fn reason(err: &reqwest::Error) -> String {
-    let mut reason = if err.is_timeout() {
-        "timed out".to_owned()
-    } else if err.is_connect() {
-        "connection failed".to_owned()
-    } else {
-        "request failed".to_owned()
-    };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    reason
 }
 
 /// What to check after a refusal.

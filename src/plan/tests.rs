@@ -20,6 +20,11 @@ fn kizen_policy() -> Policy {
     Policy::new("prod", Platform::Kizen)
 }
 
+/// The plan of `desired` for a tenant that holds nothing and where ferry recorded nothing.
+fn plan_empty(desired: &[Desired], policy: &Policy) -> Plan {
+    plan(desired, &LiveView::default(), &[], policy)
+}
+
 fn ops(plan: &Plan) -> Vec<(String, OpKind)> {
     plan.actions
         .iter()
@@ -30,6 +35,16 @@ fn ops(plan: &Plan) -> Vec<(String, OpKind)> {
 fn only(plan: &Plan) -> &Action {
     assert_eq!(plan.actions.len(), 1, "{:#?}", plan.actions);
     &plan.actions[0]
+}
+
+/// The warnings the one action of `plan`, a create, expects.
+fn create_warnings(plan: &Plan) -> &[Warning] {
+    match &only(plan).op {
+        Op::Create {
+            expected_warnings, ..
+        } => expected_warnings,
+        other => panic!("expected a create, got {other:?}"),
+    }
 }
 
 fn block_reason(action: &Action) -> &BlockReason {
@@ -53,12 +68,7 @@ fn closed() -> WindowDecision {
 #[test]
 fn new_connector_is_imported() {
     let d = kizen("orders-sync").build();
-    let plan = plan(
-        std::slice::from_ref(&d),
-        &LiveView::default(),
-        &[],
-        &kizen_policy(),
-    );
+    let plan = plan_empty(std::slice::from_ref(&d), &kizen_policy());
     let action = only(&plan);
     assert_eq!(action.name, "Orders Sync");
     assert_eq!(action.reason.as_deref(), Some("new in git"));
@@ -554,12 +564,7 @@ fn promotion_waits_for_content_applied_cleanly_in_the_source() {
         promotion: Some(promotion(&[])),
         ..kizen_policy()
     };
-    let plan_waiting = plan(
-        std::slice::from_ref(&d),
-        &LiveView::default(),
-        &[],
-        &waiting,
-    );
+    let plan_waiting = plan_empty(std::slice::from_ref(&d), &waiting);
     let action = only(&plan_waiting);
     assert_eq!(
         block_reason(action),
@@ -579,7 +584,7 @@ fn promotion_waits_for_content_applied_cleanly_in_the_source() {
         promotion: Some(promotion(&[&d.source_hash])),
         ..kizen_policy()
     };
-    let plan_clean = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &clean);
+    let plan_clean = plan_empty(std::slice::from_ref(&d), &clean);
     assert_eq!(only(&plan_clean).op.kind(), OpKind::Create);
 
     // Noops are not held back.
@@ -646,7 +651,7 @@ fn platform_limits_come_before_promotion_and_window() {
         promotion: Some(promotion(&[])),
         ..kizen_policy()
     };
-    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let plan = plan_empty(std::slice::from_ref(&d), &policy);
     assert_eq!(block_reason(only(&plan)), &BlockReason::DraftPlugin);
 }
 
@@ -664,12 +669,7 @@ fn plugin_policy() -> Policy {
 fn draft_and_webhook_plugins_are_blocked() {
     let draft = plugin("draft").state(PluginState::Draft).build();
     let webhook = plugin("hook").trigger(PluginTrigger::Webhook).build();
-    let plan = plan(
-        &[draft, webhook],
-        &LiveView::default(),
-        &[],
-        &plugin_policy(),
-    );
+    let plan = plan_empty(&[draft, webhook], &plugin_policy());
     assert_eq!(block_reason(&plan.actions[0]), &BlockReason::DraftPlugin);
     assert_eq!(block_reason(&plan.actions[1]), &BlockReason::WebhookPlugin);
     assert_eq!(
@@ -688,19 +688,27 @@ fn draft_and_webhook_plugins_are_blocked() {
     );
 }
 
-#[test]
-fn plugin_promotion_across_regions_is_refused() {
-    let d = plugin("pto").build();
-    let policy = Policy {
+/// The policy of a tenant in `region` promoting `d` (live there as `sbx-9`) from a
+/// sandbox in `us-west`.
+fn plugin_promoted_from_region(d: &Desired, region: &str) -> Policy {
+    Policy {
         promotion: Some(Promotion {
             source_ids: BTreeMap::from([("pto".into(), "sbx-9".into())]),
             ..promotion(&[&d.source_hash])
         }),
         plugin_source_region: Some("us-west".into()),
-        region: Some("eu-central".into()),
+        region: Some(region.into()),
         ..plugin_policy()
-    };
-    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    }
+}
+
+#[test]
+fn plugin_promotion_across_regions_is_refused() {
+    let d = plugin("pto").build();
+    let plan = plan_empty(
+        std::slice::from_ref(&d),
+        &plugin_promoted_from_region(&d, "eu-central"),
+    );
     assert_eq!(
         block_reason(only(&plan)),
         &BlockReason::CrossRegion {
@@ -713,16 +721,10 @@ fn plugin_promotion_across_regions_is_refused() {
 #[test]
 fn plugin_promotion_in_one_region_installs_from_a_link() {
     let d = plugin("pto").bindings(&["Workday"]).build();
-    let policy = Policy {
-        promotion: Some(Promotion {
-            source_ids: BTreeMap::from([("pto".into(), "sbx-9".into())]),
-            ..promotion(&[&d.source_hash])
-        }),
-        plugin_source_region: Some("us-west".into()),
-        region: Some("us-west".into()),
-        ..plugin_policy()
-    };
-    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let plan = plan_empty(
+        std::slice::from_ref(&d),
+        &plugin_promoted_from_region(&d, "us-west"),
+    );
     let Op::Create { via, .. } = &only(&plan).op else {
         panic!("{plan:?}")
     };
@@ -734,7 +736,7 @@ fn plugin_promotion_in_one_region_installs_from_a_link() {
         }
     );
     // Without promotion, git's definition is installed.
-    let direct = super::plan(&[d], &LiveView::default(), &[], &plugin_policy());
+    let direct = plan_empty(&[d], &plugin_policy());
     assert!(matches!(
         &only(&direct).op,
         Op::Create {
@@ -747,12 +749,7 @@ fn plugin_promotion_in_one_region_installs_from_a_link() {
 #[test]
 fn plugin_binding_missing_from_the_tenant_is_blocked_at_its_line() {
     let d = plugin("pto").bindings(&["Workday", "BambooHR"]).build();
-    let plan = plan(
-        std::slice::from_ref(&d),
-        &LiveView::default(),
-        &[],
-        &plugin_policy(),
-    );
+    let plan = plan_empty(std::slice::from_ref(&d), &plugin_policy());
     let action = only(&plan);
     assert_eq!(
         block_reason(action),
@@ -790,12 +787,7 @@ fn cde_secret_missing_from_the_store_is_blocked_at_its_line() {
     let d = cde("amazon")
         .secrets(&["amazon/seller", "google/io/shopping"])
         .build();
-    let plan = plan(
-        std::slice::from_ref(&d),
-        &LiveView::default(),
-        &[],
-        &cde_policy(),
-    );
+    let plan = plan_empty(std::slice::from_ref(&d), &cde_policy());
     let action = only(&plan);
     assert_eq!(
         action.reason.as_deref(),
@@ -805,7 +797,7 @@ fn cde_secret_missing_from_the_store_is_blocked_at_its_line() {
         )
     );
     let ok = cde("amazon").secrets(&["amazon/seller"]).build();
-    let plan = super::plan(&[ok], &LiveView::default(), &[], &cde_policy());
+    let plan = plan_empty(&[ok], &cde_policy());
     assert!(matches!(
         &only(&plan).op,
         Op::Create {
@@ -821,13 +813,8 @@ fn every_cde_copy_with_a_repository_expects_a_credentials_warning() {
     // manifest says, a person must set or confirm the credentials.
     for authorization in ["public", "basic"] {
         let d = cde("amazon").vcs_authorization(authorization).build();
-        let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
-        let Op::Create {
-            expected_warnings, ..
-        } = &only(&plan).op
-        else {
-            panic!("{plan:?}")
-        };
+        let plan = plan_empty(&[d], &cde_policy());
+        let expected_warnings = create_warnings(&plan);
         assert_eq!(
             expected_warnings,
             &[Warning {
@@ -841,33 +828,9 @@ fn every_cde_copy_with_a_repository_expects_a_credentials_warning() {
     if let crate::model::Body::ProductsupCde(c) = std::sync::Arc::make_mut(&mut d.body) {
         c.config.as_object_mut().unwrap().remove("vcs");
     }
-    let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
-    let Op::Create {
-        expected_warnings, ..
-    } = &only(&plan).op
-    else {
-        panic!("{plan:?}")
-    };
+    let plan = plan_empty(&[d], &cde_policy());
+    let expected_warnings = create_warnings(&plan);
     assert!(expected_warnings.is_empty());
-}
-
-#[test]
-fn cde_copy_with_private_repository_expects_a_credentials_warning() {
-    let d = cde("amazon").vcs_authorization("basic").build();
-    let plan = plan(&[d], &LiveView::default(), &[], &cde_policy());
-    let Op::Create {
-        expected_warnings, ..
-    } = &only(&plan).op
-    else {
-        panic!("{plan:?}")
-    };
-    assert_eq!(expected_warnings.len(), 1);
-    assert_eq!(expected_warnings[0].kind, WarningKind::VcsCredentials);
-    assert!(
-        expected_warnings[0]
-            .reference
-            .contains("https://git.example.com/import.git")
-    );
 }
 
 #[test]
@@ -887,13 +850,8 @@ fn kizen_references_missing_from_the_catalog_are_expected_warnings_not_blocks() 
         },
         ..kizen_policy()
     };
-    let plan = plan(&[d], &LiveView::default(), &[], &policy);
-    let Op::Create {
-        expected_warnings, ..
-    } = &only(&plan).op
-    else {
-        panic!("{plan:?}")
-    };
+    let plan = plan_empty(&[d], &policy);
+    let expected_warnings = create_warnings(&plan);
     let w = |kind, reference: &str| Warning {
         kind,
         reference: reference.into(),
@@ -919,7 +877,7 @@ fn sensitive_sample_data_blocks_only_cross_business_unreviewed_imports() {
         cross_business: true,
         ..kizen_policy()
     };
-    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &cross);
+    let plan = plan_empty(std::slice::from_ref(&d), &cross);
     let action = only(&plan);
     let BlockReason::SensitiveData { files } = block_reason(action) else {
         panic!("{action:?}")
@@ -961,7 +919,7 @@ fn sensitive_sample_data_blocks_only_cross_business_unreviewed_imports() {
     assert_eq!(only(&same).op.kind(), OpKind::Create);
     // Reviewed: no scan.
     let reviewed = kizen("orders-sync").sample(sample).reviewed().build();
-    let plan = super::plan(&[reviewed], &LiveView::default(), &[], &cross);
+    let plan = plan_empty(&[reviewed], &cross);
     assert_eq!(only(&plan).op.kind(), OpKind::Create);
 }
 
@@ -1009,7 +967,7 @@ fn duplicate_of_duplicates_the_named_tenant_connector() {
         }
     );
 
-    let plan = super::plan(&[d], &LiveView::default(), &[], &kizen_policy());
+    let plan = plan_empty(&[d], &kizen_policy());
     let action = only(&plan);
     assert_eq!(
         action.op,
@@ -1036,7 +994,7 @@ fn actions_are_ordered_by_connector_whatever_the_input_order() {
         kizen("alpha").build(),
         kizen("mid").build(),
     ];
-    let plan = plan(&desired, &LiveView::default(), &[], &kizen_policy());
+    let plan = plan_empty(&desired, &kizen_policy());
     let names: Vec<&str> = plan.actions.iter().map(|a| a.connector.as_str()).collect();
     assert_eq!(names, ["alpha", "mid", "zeta"]);
 }
@@ -1205,7 +1163,7 @@ fn a_plugin_update_deletes_and_redeploys_and_creating_from_git_is_modelled() {
         ..policy
     };
     let d = plugin("pto").build();
-    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let plan = plan_empty(std::slice::from_ref(&d), &policy);
     let action = only(&plan);
     assert!(
         matches!(
@@ -1247,7 +1205,7 @@ fn a_promoted_plugin_relies_on_no_modelled_capability() {
         capabilities: CapabilitySet::all().without(Capability::Templates),
         ..Policy::new("assistants", Platform::AgentStudio)
     };
-    let plan = plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let plan = plan_empty(std::slice::from_ref(&d), &policy);
     let action = only(&plan);
     assert_eq!(action.op.kind(), OpKind::Create, "{action:?}");
     assert!(action.modelled.is_empty());
@@ -1263,7 +1221,7 @@ fn a_cde_copy_without_rename_keeps_its_copy_name_until_a_person_renames_it() {
         ..Policy::new("feeds", Platform::ProductsupCde)
     };
     let d = cde("amazon").secrets(&["amazon/seller"]).build();
-    let first = super::plan(std::slice::from_ref(&d), &LiveView::default(), &[], &policy);
+    let first = plan_empty(std::slice::from_ref(&d), &policy);
     assert_eq!(
         only(&first).modelled,
         [Capability::Rename, Capability::Secrets]
@@ -1276,7 +1234,7 @@ fn a_cde_copy_without_rename_keeps_its_copy_name_until_a_person_renames_it() {
         catalog: Catalog::default(),
         ..policy
     };
-    let plan = super::plan(std::slice::from_ref(&d), &LiveView::default(), &[], &off);
+    let plan = plan_empty(std::slice::from_ref(&d), &off);
     let create = only(&plan);
     assert_eq!(
         create.op.kind(),

@@ -12,6 +12,7 @@ use crate::config::OnConflict;
 use crate::model::{
     Body, Catalog, ContentHash, Kind, LiveObject, LiveSummary, Location, Platform, Warning,
 };
+use crate::names::names;
 use crate::plan::window::WindowDecision;
 use crate::sensitive::{Finding, FindingKind};
 
@@ -452,25 +453,17 @@ pub enum OpKind {
     Blocked,
 }
 
-impl OpKind {
+names! {
     /// The name used in JSON and text output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OpKind::Create => "create",
-            OpKind::Duplicate => "duplicate",
-            OpKind::Replace => "replace",
-            OpKind::Rename => "rename",
-            OpKind::Adopt => "adopt",
-            OpKind::Prune => "prune",
-            OpKind::Noop => "noop",
-            OpKind::Blocked => "blocked",
-        }
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    OpKind {
+        Create => "create",
+        Duplicate => "duplicate",
+        Replace => "replace",
+        Rename => "rename",
+        Adopt => "adopt",
+        Prune => "prune",
+        Noop => "noop",
+        Blocked => "blocked",
     }
 }
 
@@ -525,14 +518,12 @@ pub enum ReplaceStrategy {
     CopyThenDelete,
 }
 
-impl ReplaceStrategy {
+names! {
     /// The name used in output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplaceStrategy::RenameAside => "rename-aside",
-            ReplaceStrategy::DeleteFirst => "delete-first",
-            ReplaceStrategy::CopyThenDelete => "copy-then-delete",
-        }
+    ReplaceStrategy {
+        RenameAside => "rename-aside",
+        DeleteFirst => "delete-first",
+        CopyThenDelete => "copy-then-delete",
     }
 }
 
@@ -548,14 +539,12 @@ pub enum ReplaceCause {
     Conflict,
 }
 
-impl ReplaceCause {
+names! {
     /// The name used in output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplaceCause::Changed => "changed",
-            ReplaceCause::Drift => "drift",
-            ReplaceCause::Conflict => "conflict",
-        }
+    ReplaceCause {
+        Changed => "changed",
+        Drift => "drift",
+        Conflict => "conflict",
     }
 }
 

@@ -120,20 +120,11 @@ impl Credentials {
                 }
             }
         };
-        let mut headers = BTreeMap::new();
-        for (name, source) in &auth.headers {
-            if auth.token_env.is_none() && auth.token_file.is_none() && is_token_header(name) {
-                continue;
-            }
-            headers.insert(
-                name.clone(),
-                read_source(tenant, name, source, base_dir, &env)?,
-            );
-        }
+        let token_from_header = auth.token_env.is_none() && auth.token_file.is_none();
         Ok(Credentials {
             token,
             token_origin,
-            headers,
+            headers: read_headers(tenant, base_dir, &env, token_from_header)?,
             business: tenant.business.clone(),
         })
     }
@@ -145,20 +136,10 @@ impl Credentials {
     /// [`Error::Credentials`] when a header source cannot be read.
     pub fn with_token(tenant: &Tenant, token: Secret, base_dir: &Path) -> Result<Self> {
         let env = |name: &str| std::env::var(name).ok();
-        let mut headers = BTreeMap::new();
-        for (name, source) in &tenant.auth.headers {
-            if is_token_header(name) {
-                continue;
-            }
-            headers.insert(
-                name.clone(),
-                read_source(tenant, name, source, base_dir, &env)?,
-            );
-        }
         Ok(Credentials {
             token,
             token_origin: "the token given to ferry directly".to_owned(),
-            headers,
+            headers: read_headers(tenant, base_dir, &env, true)?,
             business: tenant.business.clone(),
         })
     }
@@ -228,6 +209,27 @@ fn read_file(tenant: &Tenant, path: &Path, field: &str) -> Result<Secret> {
             ),
         }),
     }
+}
+
+/// Every header source of the tenant's `auth.headers`, read. With `skip_token_headers`,
+/// the headers that carry the token itself are left out (the token came from elsewhere).
+fn read_headers(
+    tenant: &Tenant,
+    base_dir: &Path,
+    env: &impl Fn(&str) -> Option<String>,
+    skip_token_headers: bool,
+) -> Result<BTreeMap<String, Secret>> {
+    let mut headers = BTreeMap::new();
+    for (name, source) in &tenant.auth.headers {
+        if skip_token_headers && is_token_header(name) {
+            continue;
+        }
+        headers.insert(
+            name.clone(),
+            read_source(tenant, name, source, base_dir, env)?,
+        );
+    }
+    Ok(headers)
 }
 
 fn read_source(

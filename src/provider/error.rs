@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::capability::Capability;
 use crate::model::Platform;
+use crate::names::names;
 
 /// A result whose error is a provider [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -49,31 +50,23 @@ pub enum Operation {
     Catalog,
 }
 
-impl Operation {
+names! {
     /// The word used in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::List => "list",
-            Operation::Export => "export",
-            Operation::Import => "import",
-            Operation::Template => "template upload",
-            Operation::Install => "install",
-            Operation::Copy => "copy",
-            Operation::Duplicate => "duplicate",
-            Operation::Rename => "rename",
-            Operation::Delete => "delete",
-            Operation::Deactivate => "deactivation",
-            Operation::ReadBack => "read-back",
-            Operation::Recheck => "re-check",
-            Operation::ExportLink => "export of an installation link",
-            Operation::Catalog => "catalog look-up",
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    Operation {
+        List => "list",
+        Export => "export",
+        Import => "import",
+        Template => "template upload",
+        Install => "install",
+        Copy => "copy",
+        Duplicate => "duplicate",
+        Rename => "rename",
+        Delete => "delete",
+        Deactivate => "deactivation",
+        ReadBack => "read-back",
+        Recheck => "re-check",
+        ExportLink => "export of an installation link",
+        Catalog => "catalog look-up",
     }
 }
 

@@ -44,6 +44,24 @@ fn style_of(kind: OpKind) -> &'static str {
     }
 }
 
+/// One line of a unified diff, indented under its action and coloured by what it is:
+/// file headers bold, additions green, removals red, hunk headers cyan.
+fn diff_line(out: &mut String, paint: Paint, line: &str) {
+    let line = &*printable(line);
+    let style = if line.starts_with("+++") || line.starts_with("---") {
+        BOLD
+    } else if line.starts_with('+') {
+        GREEN
+    } else if line.starts_with('-') {
+        RED
+    } else if line.starts_with("@@") {
+        CYAN
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "      {}", paint.paint(style, line));
+}
+
 /// Render plans for a terminal. Noops are counted, not listed. With `color`, actions and
 /// diff lines carry ANSI colours; without, the output is plain text. Text from manifests
 /// and platforms (names, reasons, SQL and data lines) has its control and bidirectional
@@ -96,19 +114,7 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
             match diff {
                 SectionDiff::Unified { lines, omitted, .. } => {
                     for line in lines {
-                        let line = &*printable(line);
-                        let style = if line.starts_with("+++") || line.starts_with("---") {
-                            BOLD
-                        } else if line.starts_with('+') {
-                            GREEN
-                        } else if line.starts_with('-') {
-                            RED
-                        } else if line.starts_with("@@") {
-                            CYAN
-                        } else {
-                            ""
-                        };
-                        let _ = writeln!(out, "      {}", paint.paint(style, line));
+                        diff_line(out, paint, line);
                     }
                     if *omitted > 0 {
                         let _ = writeln!(out, "      … {omitted} more diff lines");
@@ -163,19 +169,7 @@ fn tenant(out: &mut String, plan: &Plan, paint: Paint) {
             if let (Some(applied), Some(live)) = (&item.applied, &item.live) {
                 for section in super::diff::drift_diff(applied, live) {
                     for line in section.text_lines() {
-                        let line = &*printable(&line);
-                        let style = if line.starts_with("+++") || line.starts_with("---") {
-                            BOLD
-                        } else if line.starts_with('+') {
-                            GREEN
-                        } else if line.starts_with('-') {
-                            RED
-                        } else if line.starts_with("@@") {
-                            CYAN
-                        } else {
-                            ""
-                        };
-                        let _ = writeln!(out, "      {}", paint.paint(style, line));
+                        diff_line(out, paint, &line);
                     }
                 }
             }

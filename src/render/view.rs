@@ -1,6 +1,6 @@
 //! What every rendering shows of one action: a symbol, a verb, a detail, notes and diffs.
 
-use crate::model::Kind;
+use crate::model::{Kind, Warning};
 use crate::plan::{Action, Op, ReplaceStrategy};
 
 use super::diff::{SectionDiff, body_diff};
@@ -22,6 +22,13 @@ pub(crate) struct ActionView<'a> {
     pub diffs: Vec<SectionDiff>,
 }
 
+/// The notes of the warnings an action expects from the platform.
+fn expected(warnings: &[Warning]) -> impl Iterator<Item = String> + '_ {
+    warnings
+        .iter()
+        .map(|w| format!("expected warning: {} `{}`", w.kind, w.reference))
+}
+
 /// The view of an action; `None` for a noop (renderings count noops, they do not list them).
 pub(crate) fn view(action: &Action) -> Option<ActionView<'_>> {
     let mut notes: Vec<String> = action.reason.iter().cloned().collect();
@@ -33,11 +40,7 @@ pub(crate) fn view(action: &Action) -> Option<ActionView<'_>> {
             expected_warnings,
             ..
         } => {
-            notes.extend(
-                expected_warnings
-                    .iter()
-                    .map(|w| format!("expected warning: {} `{}`", w.kind, w.reference)),
-            );
+            notes.extend(expected(expected_warnings));
             ('+', via.to_string())
         }
         Op::Duplicate {
@@ -45,11 +48,7 @@ pub(crate) fn view(action: &Action) -> Option<ActionView<'_>> {
             expected_warnings,
             ..
         } => {
-            notes.extend(
-                expected_warnings
-                    .iter()
-                    .map(|w| format!("expected warning: {} `{}`", w.kind, w.reference)),
-            );
+            notes.extend(expected(expected_warnings));
             ('+', format!("from `{source_name}`"))
         }
         Op::Replace {
@@ -76,11 +75,7 @@ pub(crate) fn view(action: &Action) -> Option<ActionView<'_>> {
                     "the copy is created before the old {noun} goes to the bin, and keeps its `- Copy` name until a person renames it"
                 )),
             }
-            notes.extend(
-                expected_warnings
-                    .iter()
-                    .map(|w| format!("expected warning: {} `{}`", w.kind, w.reference)),
-            );
+            notes.extend(expected(expected_warnings));
             match old {
                 Some(old) => diffs = body_diff(old, body),
                 None => notes.push(format!("live content of {live_id} not exported: no diff")),

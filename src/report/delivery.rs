@@ -311,23 +311,7 @@ impl Deliverer {
                 .instrument(span),
             );
         }
-        let mut report = DeliveryReport::default();
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(r)) => report.add(r),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(ReportError::task("submit a status", e));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(report),
-        }
+        join_all(tasks, DeliveryReport::default(), "submit a status").await
     }
 
     /// Retry every waiting status that is due, oldest first; reporters in parallel, one
@@ -429,22 +413,7 @@ impl Deliverer {
                     .instrument(span),
             );
         }
-        let mut first_error = None;
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok(Ok(r)) => report.add(r),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(e) => {
-                    first_error.get_or_insert(ReportError::task("drain the outbox", e));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(report),
-        }
+        join_all(tasks, report, "drain the outbox").await
     }
 
     /// Retry waiting statuses as they fall due (as [`Deliverer::drain`] does) until the
@@ -894,6 +863,32 @@ impl Label {
         } else {
             crate::metrics::get().status_delivery(&self.name, outcome);
         }
+    }
+}
+
+/// Wait for every task of `tasks` and add what each delivered to `report`. The first
+/// error (a failed delivery, or a task that panicked while doing `what`) wins, once every
+/// task has finished.
+async fn join_all(
+    mut tasks: JoinSet<Result<DeliveryReport>>,
+    mut report: DeliveryReport,
+    what: &'static str,
+) -> Result<DeliveryReport> {
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(r)) => report.add(r),
+            Ok(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                first_error.get_or_insert(ReportError::task(what, e));
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
     }
 }
 

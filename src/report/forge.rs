@@ -203,19 +203,7 @@ impl Endpoint {
     }
 
     fn unreachable(&self, err: &reqwest::Error) -> ReportError {
-        let mut reason = if err.is_timeout() {
-            "timed out".to_owned()
-        } else if err.is_connect() {
-            "connection failed".to_owned()
-        } else {
-            "request failed".to_owned()
-        };
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            reason.push_str(": ");
-            reason.push_str(&cause.to_string());
-            source = cause.source();
-        }
+        let reason = failure_reason(err);
         ReportError::Unreachable {
             forge: self.forge,
             api: crate::sensitive::redact(&self.api).into_owned(),
@@ -297,6 +285,26 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(HeaderName::from_bytes(name.as_bytes()).ok()?)
         .and_then(|v| v.to_str().ok())
+}
+
+/// What the HTTP client said of a request that got no answer: `timed out`, `connection
+/// failed` or `request failed`, then each source's message. Without the URL (reqwest puts
+/// it in its own message), but not scrubbed of tokens: callers scrub it.
+pub(crate) fn failure_reason(err: &reqwest::Error) -> String {
+    let mut reason = if err.is_timeout() {
+        "timed out".to_owned()
+    } else if err.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    reason
 }
 
 /// When the forge allows the next request: `Retry-After` (seconds or HTTP date) first,

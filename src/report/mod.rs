@@ -30,7 +30,7 @@ mod status;
 pub use delivery::{Deliverer, DeliveryReport, RetryPolicy, Undelivered};
 pub use error::{ReportError, Result, RetryAt};
 pub use forge::Token;
-pub(crate) use forge::{forge_message, http_client, retry_at};
+pub(crate) use forge::{failure_reason, forge_message, http_client, retry_at};
 pub use git_notes::{GitNotesReporter, NOTES_REF, Note, NoteEntry};
 pub use gitea::{GITEA_DESCRIPTION_LIMIT, GiteaReporter, gitea_state};
 pub use github::{GITHUB_API_VERSION, GITHUB_DESCRIPTION_LIMIT, GithubReporter, github_state};

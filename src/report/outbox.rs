@@ -269,32 +269,20 @@ fn enqueue_in(
         {
             due
         }
-        Some(_) => {
-            conn.execute(
+        waiting => {
+            // The same values either replace the waiting row (a new version) or make one.
+            let sql = if waiting.is_some() {
                 "UPDATE report_outbox SET state = ?4, warnings = ?5, description = ?6,
                      target_url = ?7, payload = ?9, version = version + 1, attempts = 0,
                      due_at_ms = ?10, created_at_ms = ?8, last_error = NULL
-                 WHERE reporter = ?1 AND sha = ?2 AND context = ?3",
-                params![
-                    key.reporter,
-                    key.sha,
-                    key.context,
-                    message.state(),
-                    message.warnings(),
-                    message.description(),
-                    message.target_url(),
-                    now_ms,
-                    message.payload(),
-                    due_now
-                ],
-            )?;
-            due_now
-        }
-        None => {
-            conn.execute(
+                 WHERE reporter = ?1 AND sha = ?2 AND context = ?3"
+            } else {
                 "INSERT INTO report_outbox (reporter, sha, context, state, warnings, description,
                      target_url, payload, version, attempts, due_at_ms, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, 1, 0, ?10, ?8)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, 1, 0, ?10, ?8)"
+            };
+            conn.execute(
+                sql,
                 params![
                     key.reporter,
                     key.sha,

@@ -5,11 +5,11 @@
 //! (the reporters map [`StatusState`] to their own states) and does no I/O.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::encode;
+use crate::names::names;
 use crate::printable::printable;
 use crate::sensitive::redact;
 
@@ -36,32 +36,14 @@ pub enum StatusState {
     Error,
 }
 
-impl StatusState {
+names! {
+    all;
     /// The lowercase name (`pending`, `success`, `failure`, `error`), also used in git notes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StatusState::Pending => "pending",
-            StatusState::Success => "success",
-            StatusState::Failure => "failure",
-            StatusState::Error => "error",
-        }
-    }
-
-    /// Parse [`StatusState::as_str`] back.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(StatusState::Pending),
-            "success" => Some(StatusState::Success),
-            "failure" => Some(StatusState::Failure),
-            "error" => Some(StatusState::Error),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for StatusState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    StatusState {
+        Pending => "pending",
+        Success => "success",
+        Failure => "failure",
+        Error => "error",
     }
 }
 
