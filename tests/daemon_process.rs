@@ -42,7 +42,8 @@ async fn sigterm_during_an_apply_lets_it_finish_and_exits_0() {
     ws.configure(
         "origin.git",
         "1h",
-        &[ws.tenant(&emulator, "sandbox", &[])],
+        // One action at a time, so the apply is still running when the first one ends.
+        &[ws.tenant(&emulator, "sandbox", &["concurrency: 1"])],
         "",
     );
 

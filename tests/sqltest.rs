@@ -681,3 +681,24 @@ fn serve_blocks_a_connector_whose_required_tests_fail_and_says_so_on_the_commit(
         .collect();
     assert_eq!(actions, ["orders-sync noop", "refunds-sync blocked"]);
 }
+
+/// A relative `--python` means the path below the folder ferry was started in, as a user
+/// types it (`--python .venv/bin/python`), although the engine runs in a scratch folder.
+#[test]
+fn a_relative_python_path_is_taken_from_where_ferry_runs() {
+    let repo = Repo::new(&manifest(""), ORDERS_SQL);
+    let venv = engine_python()
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    std::os::unix::fs::symlink(&venv, repo.dir.path().join(".venv")).unwrap();
+    let out = ferry_in(
+        repo.dir.path(),
+        &["test", "--python", ".venv/bin/python"],
+        None,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}

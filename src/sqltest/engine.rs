@@ -8,7 +8,7 @@
 //! start is [`Error::EngineMissing`], with the commands that install one.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,17 @@ impl EngineInfo {
             format!("clickhouse local {}", self.clickhouse)
         }
     }
+}
+
+/// `path` as the process sees it from its working directory: a relative path of more than
+/// one component is joined to it; a bare command name (`python3`) is left to `PATH`.
+fn from_here(path: &Path) -> PathBuf {
+    if path.is_relative() && path.components().count() > 1 {
+        if let Ok(here) = std::env::current_dir() {
+            return here.join(path);
+        }
+    }
+    path.to_path_buf()
 }
 
 /// One file loaded as a table, as the runner sees it.
@@ -168,10 +179,14 @@ pub(crate) fn run(
     workdir: &std::path::Path,
     cases: &[CaseRequest],
 ) -> Result<(EngineInfo, Vec<CaseAnswer>)> {
+    // The engine runs in the scratch folder: a relative path the user gave (`--python
+    // .venv/bin/python`) means the one below the folder ferry was started in.
+    let python = from_here(&settings.python);
+    let clickhouse = from_here(&settings.clickhouse);
     let request = Request {
         protocol: 1,
         engine: settings.kind,
-        clickhouse: &settings.clickhouse,
+        clickhouse: &clickhouse,
         workdir,
         spawned_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -179,7 +194,7 @@ pub(crate) fn run(
         cases,
     };
     let body = serde_json::to_vec(&request).expect("requests always serialize");
-    let mut child = Command::new(&settings.python)
+    let mut child = Command::new(&python)
         .arg("-c")
         .arg(RUNNER)
         .current_dir(workdir)
