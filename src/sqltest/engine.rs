@@ -73,10 +73,11 @@ impl EngineInfo {
 /// `path` as the process sees it from its working directory: a relative path of more than
 /// one component is joined to it; a bare command name (`python3`) is left to `PATH`.
 fn from_here(path: &Path) -> PathBuf {
-    if path.is_relative() && path.components().count() > 1 {
-        if let Ok(here) = std::env::current_dir() {
-            return here.join(path);
-        }
+    if path.is_relative()
+        && path.components().count() > 1
+        && let Ok(here) = std::env::current_dir()
+    {
+        return here.join(path);
     }
     path.to_path_buf()
 }
