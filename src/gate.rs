@@ -127,7 +127,8 @@ impl TestGate {
 }
 
 /// Test outcomes kept across plans: by tenant, connector and the manifest's source hash
-/// (the SQL, the files and the manifest text), with the engine settings they ran with.
+/// (the SQL, the files and the manifest text). The engine settings come from the
+/// configuration and the environment, fixed for the life of the process that keeps them.
 #[derive(Debug, Default)]
 pub struct Outcomes {
     kept: Mutex<HashMap<(String, String, ContentHash), TestResult>>,
@@ -204,14 +205,11 @@ pub async fn gate(
     }
     let mut engine = None;
     if !to_run.is_empty() {
-        let subjects = match sqltest::subjects(set, Some(tenant)) {
-            Ok(all) => all
-                .into_iter()
-                .filter(|s| to_run.contains(&s.connector.as_str()))
-                .collect(),
-            // Undefined variables stop the plan before this; nothing to test then.
-            Err(_) => Vec::new(),
-        };
+        // The plan's connectors are the tenant's already: no second selection.
+        let subjects: Vec<_> = to_run
+            .iter()
+            .filter_map(|c| sqltest::subject_for(set, c, tenant))
+            .collect();
         let options = options.clone();
         let ran = tokio::task::spawn_blocking(move || sqltest::run_tests(&subjects, &options))
             .await

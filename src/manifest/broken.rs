@@ -90,35 +90,6 @@ impl Broken {
         Broken { problems }
     }
 
-    /// Every problem reaching every tenant (for a revision that could not be read at all).
-    pub fn everywhere(diagnostics: &Diagnostics) -> Self {
-        Broken {
-            problems: diagnostics
-                .iter()
-                .map(|d| (d.clone(), Reach::Everyone))
-                .collect(),
-        }
-    }
-
-    /// Whether there is no problem.
-    pub fn is_empty(&self) -> bool {
-        self.problems.is_empty()
-    }
-
-    /// How many problems in all.
-    pub fn len(&self) -> usize {
-        self.problems.len()
-    }
-
-    /// Every problem, for every tenant.
-    pub fn all(&self) -> Diagnostics {
-        let mut out = Diagnostics::new();
-        for (d, _) in &self.problems {
-            out.push(d.clone());
-        }
-        out
-    }
-
     /// The problems that stop `tenant`, sorted as the loader sorts them.
     pub fn for_tenant(&self, tenant: &Tenant) -> Diagnostics {
         let mut out = Diagnostics::new();

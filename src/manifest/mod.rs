@@ -56,7 +56,7 @@ pub(crate) use vars::Substitution;
 
 pub use crate::diagnostic::{Diagnostic, Diagnostics};
 pub use crate::sensitive::secrets::REFERENCE_FORM;
-pub use broken::{Broken, Reach};
+pub use broken::Broken;
 pub(crate) use load::TestFile;
 pub use load::{
     Manifest, ManifestSet, load, load_all, load_changed, load_changed_all, parsed_files,

@@ -98,6 +98,15 @@ pub fn subjects(set: &ManifestSet, tenant: Option<&Tenant>) -> Result<Vec<Subjec
         .collect())
 }
 
+/// The SmartConnector `connector` of `set` to test with `tenant`'s `${vars}` (None when
+/// `set` has no SmartConnector of that name). Unlike [`subjects`], it does not check that
+/// the tenant selects it: for callers that took the name from the tenant's plan.
+pub fn subject_for(set: &ManifestSet, connector: &str, tenant: &Tenant) -> Option<Subject> {
+    set.get(connector)
+        .filter(|m| m.kind == Kind::SmartConnector)
+        .map(|m| subject(m, Some(tenant)))
+}
+
 fn subject(m: &Manifest, tenant: Option<&Tenant>) -> Subject {
     let Spec::SmartConnector(spec) = &m.spec else {
         unreachable!("only SmartConnectors are selected");

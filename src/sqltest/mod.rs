@@ -36,7 +36,7 @@ mod render;
 mod run;
 mod standin;
 
-pub use case::{Case, Subject, TableFile, subjects};
+pub use case::{Case, Subject, TableFile, subject_for, subjects};
 pub use compare::{Cell, RowDiff, TableDiff};
 pub use engine::{EngineInfo, EngineSettings, RECOMMENDED_CHDB};
 pub use error::{Error, Result};
