@@ -486,15 +486,10 @@ fn clickhouse_local_runs_the_same_cases_through_its_command_line() {
     );
 }
 
-/// `tests: required` runs the SQL tests of every connector a plan creates and blocks the
-/// ones that fail: `plan` shows the outcome (text, Markdown, JSON), `apply` applies only
-/// the passing connector, and a tenant's own `tests: advisory` applies it anyway.
-#[test]
-fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
-    let case =
-        "  tests:\n    - name: labels every order\n      expect: { output: tests/expected.csv }\n";
-    let repo = Repo::new(&manifest(case), ORDERS_SQL);
-    // A second connector on the same SQL whose expected rows are wrong.
+/// `orders-sync` (its tests `orders_case`) and `refunds-sync`, the same SQL with a test
+/// whose expected rows are wrong, under `tests: required`.
+fn gated(orders_case: &str) -> Repo {
+    let repo = Repo::new(&manifest(orders_case), ORDERS_SQL);
     repo.write(
         "connectors/refunds.yaml",
         &manifest("  tests:\n    - name: labels every refund\n      expect: { output: tests/refunds.csv }\n")
@@ -507,6 +502,35 @@ fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
         "order_id,currency,status\n1,EUR,Paid\n2,USD,Unmapped\n",
     );
     repo.write("ferry.yaml", &format!("{CONFIG}tests: required\n"));
+    repo
+}
+
+/// `connector action` for each action of a JSON `plan --tenant sandbox`.
+fn sandbox_actions(repo: &Repo) -> Vec<String> {
+    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    plan["tenants"][0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["connector"].as_str().unwrap(),
+                a["action"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// `tests: required` runs the SQL tests of every connector a plan creates and blocks the
+/// ones that fail: `plan` shows the outcome (text, Markdown, JSON), `apply` applies only
+/// the passing connector, and a tenant's own `tests: advisory` applies it anyway.
+#[test]
+fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
+    let case =
+        "  tests:\n    - name: labels every order\n      expect: { output: tests/expected.csv }\n";
+    let repo = gated(case);
 
     let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "markdown"]);
     let (stdout, stderr) = text(&out);
@@ -562,25 +586,9 @@ fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
         stdout.contains("SQL tests: 1 failed (refunds-sync), 1 passed"),
         "{stdout}{stderr}"
     );
-    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let actions: Vec<(String, String)> = plan["tenants"][0]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["connector"].as_str().unwrap().to_owned(),
-                a["action"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
     assert_eq!(
-        actions,
-        [
-            ("orders-sync".to_owned(), "noop".to_owned()),
-            ("refunds-sync".to_owned(), "blocked".to_owned())
-        ],
+        sandbox_actions(&repo),
+        ["orders-sync noop", "refunds-sync blocked"],
         "only the passing connector was applied"
     );
 
@@ -612,19 +620,7 @@ fn required_tests_block_a_failing_connector_and_advisory_only_reports_it() {
 /// blocked, the passing one applied, and the tenant's commit status names the failure.
 #[test]
 fn serve_blocks_a_connector_whose_required_tests_fail_and_says_so_on_the_commit() {
-    let repo = Repo::new(&manifest(""), ORDERS_SQL);
-    repo.write(
-        "connectors/refunds.yaml",
-        &manifest("  tests:\n    - name: labels every refund\n      expect: { output: tests/refunds.csv }\n")
-            .replace("name: orders-sync", "name: refunds-sync")
-            .replace("Orders Sync", "Refunds Sync")
-            .replace("orders_sync", "refunds_sync"),
-    );
-    repo.write(
-        "connectors/tests/refunds.csv",
-        "order_id,currency,status\n1,EUR,Paid\n2,USD,Unmapped\n",
-    );
-    repo.write("ferry.yaml", &format!("{CONFIG}tests: required\n"));
+    let repo = gated("");
     let git = |args: &[&str]| {
         let out = Command::new("git")
             .args([
@@ -665,21 +661,10 @@ fn serve_blocks_a_connector_whose_required_tests_fail_and_says_so_on_the_commit(
         ),
         "{sandbox}"
     );
-    let out = repo.ferry(&["plan", "--tenant", "sandbox", "-o", "json"]);
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let actions: Vec<String> = plan["tenants"][0]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{} {}",
-                a["connector"].as_str().unwrap(),
-                a["action"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(actions, ["orders-sync noop", "refunds-sync blocked"]);
+    assert_eq!(
+        sandbox_actions(&repo),
+        ["orders-sync noop", "refunds-sync blocked"]
+    );
 }
 
 /// A relative `--python` means the path below the folder ferry was started in, as a user
