@@ -3,11 +3,13 @@
 //! Apply never decides what to change: it carries out the plan's actions and records what
 //! happened. Its guarantees:
 //!
-//! - **Concurrent, ordered where it matters.** Up to the tenant's `concurrency` actions
-//!   run at once (`order` says which wait for which: the steps of one action stay one
-//!   action, and actions sharing a connector, live object, name or API name, or a prune
-//!   and a create, run in plan order). The limit halves while the platform answers 429
-//!   and climbs back by one per run of successes (`limit`). Results are reported in plan
+//! - **Concurrent, ordered where it matters.** Up to the tenant's `concurrency` calls are
+//!   in flight at once (`gate`), and up to twice as many actions run, so journaling the
+//!   next action and recording a finished one happen beside the calls, not between them
+//!   (`order` says which actions wait for which: the steps of one action stay one action,
+//!   and actions sharing a connector, live object, name or API name, or a prune and a
+//!   create, run in plan order). The limit halves while the platform answers 429 and
+//!   climbs back by one per run of successes (`limit`). Results are reported in plan
 //!   order, whatever order the actions finished in.
 //! # Guarantees
 //! - **Journal first.** Every mutating call is journaled in the state store before it is
@@ -56,9 +58,11 @@ use crate::recovery;
 use crate::review;
 use crate::store::{self, InventoryRow, Store, clean, inventory, journal, warnings};
 
+mod gate;
 mod limit;
 mod order;
 
+use gate::{Gate, Gated};
 use limit::Limit;
 
 /// What happened to one action.
@@ -179,12 +183,12 @@ pub struct ApplyContext<'a> {
     pub live: &'a [LiveSummary],
     /// Where the warnings recorded for created connectors come from.
     pub warnings: WarningSource,
-    /// How many actions run at once at most (the tenant's `concurrency`).
+    /// How many calls are in flight at once at most (the tenant's `concurrency`).
     pub concurrency: usize,
 }
 
-/// Execute `plan`: independent actions run up to `ctx.concurrency` at once (fewer while
-/// the platform answers 429), actions sharing a connector, object or name run in plan
+/// Execute `plan`: up to `ctx.concurrency` calls in flight at once (fewer while the
+/// platform answers 429), actions sharing a connector, object or name run in plan
 /// order, and the report lists results in plan order. Each action's failure is recorded
 /// and the others run.
 pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
@@ -239,9 +243,20 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
         .filter(|&i| runs[i] && pending[i] == 0)
         .collect();
     let mut limit = Limit::new(tenant, ctx.concurrency, ctx.provider.rate_limited());
+    // The limit holds the calls in flight; twice as many actions run, so an action
+    // journaled and waiting takes a call's place as soon as it is freed.
+    let gate = Gate::new(limit.current());
+    let gated = Gated {
+        inner: ctx.provider,
+        gate: &gate,
+    };
+    let ctx = &ApplyContext {
+        provider: &gated,
+        ..*ctx
+    };
     let mut running = FuturesUnordered::new();
     loop {
-        while running.len() < limit.current()
+        while running.len() < 2 * limit.current()
             && let Some(i) = ready.pop_first()
         {
             let action = &plan.actions[i];
@@ -251,6 +266,7 @@ pub async fn apply(ctx: &ApplyContext<'_>, plan: &Plan) -> ApplyReport {
             break;
         };
         limit.finished(tenant, ctx.provider.rate_limited());
+        gate.set_limit(limit.current());
         info!(
             tenant,
             connector = %result.connector,

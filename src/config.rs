@@ -266,11 +266,11 @@ pub struct Tenant {
     /// most 10. A create the platform may have acted on is never repeated.
     #[serde(default)]
     pub retries: Option<u32>,
-    /// How many independent actions of one apply run at once against this tenant: 1 to 64,
-    /// default 4. The steps of one action stay in order, and actions that touch the same
-    /// connector, object or name run in plan order. While the platform answers
-    /// `429 Too Many Requests` ferry halves it (down to 1) and raises it again by one after
-    /// each run of successes.
+    /// How many calls of one apply are in flight to this tenant at once: 1 to 64, default
+    /// 4. Each action makes its calls one after another; the steps of one action stay in
+    /// order, and actions that touch the same connector, object or name run in plan order.
+    /// While the platform answers `429 Too Many Requests` ferry halves it (down to 1) and
+    /// raises it again by one after each run of successes.
     #[serde(default)]
     #[schemars(range(min = 1, max = 64))]
     pub concurrency: Option<u32>,
@@ -352,10 +352,10 @@ pub const DEFAULT_TENANT_RETRIES: u32 = 4;
 /// The most retries `retries` may ask for.
 pub const MAX_TENANT_RETRIES: u32 = 10;
 
-/// The actions run at once in a tenant without `concurrency`.
+/// The calls in flight at once to a tenant without `concurrency`.
 pub const DEFAULT_TENANT_CONCURRENCY: u32 = 4;
 
-/// The most actions `concurrency` may run at once.
+/// The most calls in flight at once `concurrency` may allow.
 pub const MAX_TENANT_CONCURRENCY: u32 = 64;
 
 impl Tenant {
@@ -410,7 +410,7 @@ impl Tenant {
             .min(MAX_TENANT_RETRIES)
     }
 
-    /// How many actions of one apply run at once: `concurrency`, else
+    /// How many calls of one apply are in flight at once: `concurrency`, else
     /// [`DEFAULT_TENANT_CONCURRENCY`], within 1 to [`MAX_TENANT_CONCURRENCY`].
     pub fn apply_concurrency(&self) -> usize {
         self.concurrency

@@ -1,14 +1,15 @@
-//! How many actions of one apply run at once: additive increase, multiplicative decrease.
+//! How many calls of one apply are in flight at once: additive increase, multiplicative
+//! decrease.
 //!
 //! The limit starts at the tenant's `concurrency`. When an action finishes and the
 //! platform answered `429 Too Many Requests` since the last look (the provider counts
 //! them, retried or not), the limit is halved, down to 1; after as many successive
 //! actions without a 429 as the limit allows at once, it goes up by one, back to the
 //! configured ceiling. Each change is logged once, and the `ferry_apply_concurrency`
-//! gauge shows the limit in force.
+//! gauge shows the limit in force; apply passes it to its [`Gate`](super::gate::Gate).
 //!
 //! It must not sleep or retry: the HTTP layer honours `Retry-After`; this only decides how
-//! many actions may be in flight.
+//! many calls may be in flight.
 
 use tracing::{info, warn};
 
@@ -42,7 +43,7 @@ impl Limit {
         }
     }
 
-    /// How many actions may be in flight now.
+    /// How many calls may be in flight now.
     pub(super) fn current(&self) -> usize {
         self.current
     }
@@ -63,7 +64,7 @@ impl Limit {
                     tenant,
                     concurrency = lowered,
                     from = self.current,
-                    "the platform answers 429 Too Many Requests: lowering the actions run at once"
+                    "the platform answers 429 Too Many Requests: lowering the calls in flight at once"
                 );
                 self.set(tenant, lowered);
             }
@@ -77,7 +78,7 @@ impl Limit {
                 tenant,
                 concurrency = raised,
                 ceiling = self.ceiling,
-                "no 429 for a while: raising the actions run at once"
+                "no 429 for a while: raising the calls in flight at once"
             );
             self.set(tenant, raised);
         }

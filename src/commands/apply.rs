@@ -562,7 +562,7 @@ fn print_report(report: &ApplyReport) {
     print_closed(&report.tenant, &report.closed_warnings);
     if let Some(r) = report.rate_limited {
         println!(
-            "  the platform answered 429 Too Many Requests: ferry ran as few as {} action(s) at once instead of {}",
+            "  the platform answered 429 Too Many Requests: ferry made as few as {} call(s) at once instead of {}",
             r.lowest, r.concurrency
         );
     }
