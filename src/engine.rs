@@ -309,7 +309,16 @@ impl Engine {
                 }
             })
             .collect();
-        let summaries = provider.list().await?;
+        // When the inventory alone says something changes, the catalog is looked up
+        // beside the list instead of after it (two calls at once: not with
+        // `concurrency: 1`).
+        let early = cfg.apply_concurrency() > 1 && changes_by_inventory(desired, &inventory);
+        let (summaries, early_catalog) = if early {
+            let (summaries, catalog) = tokio::join!(provider.list(), provider.catalog());
+            (summaries?, Some(catalog?))
+        } else {
+            (provider.list().await?, None)
+        };
         let mut policy = self.policy(cfg, revision, drift, now).await?;
         let ids = plan::needs_export(desired, &summaries, &inventory, &policy);
         let mut exported: HashMap<String, LiveObject> = HashMap::new();
@@ -318,10 +327,14 @@ impl Engine {
             exported.insert(id, object);
         }
         let mut catalog = None;
-        if needs_catalog(desired, &inventory, &summaries)
+        if early_catalog.is_some()
+            || needs_catalog(desired, &inventory, &summaries)
             || (policy.heal_drift && drifted(&exported, &inventory))
         {
-            policy.catalog = provider.catalog().await?;
+            policy.catalog = match early_catalog {
+                Some(early) => early,
+                None => provider.catalog().await?,
+            };
             catalog = Some(policy.catalog.clone());
         }
         let live = LiveView {
@@ -584,6 +597,22 @@ fn needs_catalog(
     summaries: &[crate::model::LiveSummary],
 ) -> bool {
     let live: HashSet<&str> = summaries.iter().map(|s| s.id.as_str()).collect();
+    differs(desired, inventory, |e| !live.contains(e.live_id.as_str()))
+}
+
+/// Whether a connector is new or changed since ferry applied it, whatever the tenant holds:
+/// then the catalog is needed in any case.
+fn changes_by_inventory(desired: &[Desired], inventory: &[InventoryEntry]) -> bool {
+    differs(desired, inventory, |_| false)
+}
+
+/// Whether a desired connector has no inventory entry, another applied hash, or an entry
+/// for which `gone` holds.
+fn differs(
+    desired: &[Desired],
+    inventory: &[InventoryEntry],
+    gone: impl Fn(&InventoryEntry) -> bool,
+) -> bool {
     let mut entries: HashMap<&str, &InventoryEntry> = HashMap::with_capacity(inventory.len());
     for e in inventory {
         // The first entry of a connector, as a search from the front would find it.
@@ -593,7 +622,7 @@ fn needs_catalog(
         .iter()
         .any(|d| match entries.get(d.connector.as_str()) {
             None => true,
-            Some(e) => e.applied_hash != d.hash || !live.contains(e.live_id.as_str()),
+            Some(e) => e.applied_hash != d.hash || gone(e),
         })
 }
 

@@ -187,13 +187,7 @@ pub fn read(config_path: &Path, rev: Option<&str>) -> Result<Result<Read, Diagno
                 );
                 return empty(loaded, diagnostics);
             }
-            let head = git2::Repository::discover(&repo).ok().and_then(|r| {
-                r.head()
-                    .ok()?
-                    .peel_to_commit()
-                    .ok()
-                    .map(|c| c.id().to_string())
-            });
+            let head = crate::source::head_commit(&repo);
             (Box::new(WorkTree::new(&repo)), head)
         }
     };

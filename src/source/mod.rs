@@ -11,7 +11,7 @@
 //! which commit each followed branch points at; `connection` holds the one credentials
 //! callback every fetch and git-notes push uses, and `watchdog` cuts off network operations
 //! that get no answer. [`uncommitted`] names the files of a local source that differ from
-//! its commit.
+//! its commit, and [`head_commit`] reads which commit its `HEAD` names.
 //!
 //! Apart from `remote` (and the git-notes reporter, through [`remote::RemoteSpec`]), it
 //! must not talk to remotes; it never parses or judges file contents (that is
@@ -30,6 +30,7 @@
 mod commit;
 pub(crate) mod connection;
 mod error;
+mod head;
 mod listed;
 pub mod remote;
 mod snapshot;
@@ -39,6 +40,7 @@ mod worktree;
 
 pub use commit::{CommitSnapshot, changed_paths};
 pub use error::{Error, Result};
+pub use head::head_commit;
 pub(crate) use listed::Listed;
 pub use snapshot::{Entry, EntryKind, Snapshot};
 pub use uncommitted::uncommitted;
