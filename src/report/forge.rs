@@ -1,5 +1,6 @@
-//! What the three forge reporters share: the token type, the HTTP client, and turning a
-//! forge's answer into success or a classified [`ReportError`].
+//! What the three forge reporters share: the token type, the HTTP client, posting a
+//! status ([`ForgeApi`]: every forge is a [`Reporter`] through it), and turning a forge's
+//! answer into success or a classified [`ReportError`].
 //!
 //! It must not know any forge's paths or body shapes (those live in `github.rs`,
 //! `gitlab.rs`, `gitea.rs`). Tokens only leave a [`Token`] as a sensitive header value;
@@ -8,12 +9,14 @@
 use std::fmt;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, RetryAt};
-use super::status::CommitStatus;
+use super::reporter::{Reporter, check_sha};
+use super::status::{CommitStatus, truncate_chars};
 use crate::encode;
 
 /// Request timeout for one status post.
@@ -99,6 +102,70 @@ pub(crate) struct Endpoint {
     pub(crate) external_url: Option<String>,
 }
 
+/// One forge's commit-status API: where a status goes, with which headers and body, and
+/// which refusals the forge settles itself. Every `ForgeApi` is a [`Reporter`] that checks
+/// the commit, cuts the description, posts and classifies the answer in one way.
+pub(crate) trait ForgeApi: Send + Sync + fmt::Debug {
+    /// The documented body of one status.
+    type Body<'a>: Serialize + Send + Sync;
+
+    /// The forge's limit on `description`, in characters.
+    const DESCRIPTION_LIMIT: usize;
+
+    /// Which forge, where its API is, which repository, with which token.
+    fn endpoint(&self) -> &Endpoint;
+
+    /// Where the statuses of commit `sha` are posted.
+    fn url(&self, sha: &str) -> String;
+
+    /// The headers of a post, the token's among them.
+    fn headers(&self) -> HeaderMap;
+
+    /// The body of `status` on commit `sha`, with `description` already cut to
+    /// [`ForgeApi::DESCRIPTION_LIMIT`].
+    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str)
+    -> Self::Body<'a>;
+
+    /// The outcome of a refusal this forge reads in its own way; `None` leaves it to
+    /// [`Endpoint::classify`].
+    fn settle(
+        &self,
+        _refusal: &Refusal,
+        _sha: &str,
+        _status: &CommitStatus,
+    ) -> Option<Result<(), ReportError>> {
+        None
+    }
+}
+
+#[async_trait]
+impl<F: ForgeApi> Reporter for F {
+    fn name(&self) -> &str {
+        self.endpoint().forge
+    }
+
+    fn id(&self) -> String {
+        self.endpoint().id()
+    }
+
+    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<(), ReportError> {
+        check_sha(sha)?;
+        let description = truncate_chars(&status.description, F::DESCRIPTION_LIMIT);
+        let body = self.body(sha, status, &description);
+        let endpoint = self.endpoint();
+        match endpoint
+            .post_json(&self.url(sha), self.headers(), &body)
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(refusal) => match self.settle(&refusal, sha, status) {
+                Some(settled) => settled,
+                None => Err(endpoint.classify(refusal, sha, &status.context)),
+            },
+        }
+    }
+}
+
 /// A repository addressed as `owner/name`, as GitHub and Gitea do.
 #[derive(Debug, Clone)]
 pub(crate) struct OwnerRepo {
@@ -165,6 +232,21 @@ impl Endpoint {
     /// `{forge} {api} {repo}`: the reporter's identity in the outbox.
     pub(crate) fn id(&self) -> String {
         format!("{} {} {}", self.forge, self.api, self.repo)
+    }
+
+    /// `Accept: accept` and the token in `auth` after `prefix` (`Bearer `, `token `).
+    pub(crate) fn headers(
+        &self,
+        accept: &'static str,
+        auth: HeaderName,
+        prefix: &str,
+    ) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        if let Some(value) = self.token.header_value(prefix) {
+            headers.insert(auth, value);
+        }
+        headers
     }
 
     /// The `target_url` of `status` on commit `sha`.

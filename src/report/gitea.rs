@@ -5,14 +5,12 @@
 //! `target_url` (only when known), authenticated with `Authorization: token <token>`.
 //! A success with open warnings is sent as `warning`. It never logs or returns the token.
 
-use async_trait::async_trait;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde::Serialize;
 
 use super::error::Result;
-use super::forge::{Endpoint, OwnerRepo, Token};
-use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, truncate_chars};
+use super::forge::{Endpoint, ForgeApi, OwnerRepo, Token};
+use super::status::{CommitStatus, StatusState};
 
 /// The description length ferry keeps for Gitea, in characters. Gitea stores the column as
 /// TEXT; ferry cuts at 255 like GitLab so the line stays readable in Gitea's status list.
@@ -27,7 +25,7 @@ pub struct GiteaReporter {
 
 /// The body of `CreateStatusOption`.
 #[derive(Debug, Serialize)]
-struct Body<'a> {
+pub(crate) struct Body<'a> {
     state: &'static str,
     context: &'a str,
     description: &'a str,
@@ -63,47 +61,32 @@ impl GiteaReporter {
         self.endpoint.external_url = external_url.map(str::to_owned);
         self
     }
+}
+
+impl ForgeApi for GiteaReporter {
+    type Body<'a> = Body<'a>;
+
+    const DESCRIPTION_LIMIT: usize = GITEA_DESCRIPTION_LIMIT;
+
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
 
     fn url(&self, sha: &str) -> String {
         self.repo.statuses_url(&self.endpoint.api, sha)
     }
 
     fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(auth) = self.endpoint.token.header_value("token ") {
-            headers.insert(AUTHORIZATION, auth);
-        }
-        headers
-    }
-}
-
-#[async_trait]
-impl Reporter for GiteaReporter {
-    fn name(&self) -> &str {
-        "gitea"
+        self.endpoint
+            .headers("application/json", AUTHORIZATION, "token ")
     }
 
-    fn id(&self) -> String {
-        self.endpoint.id()
-    }
-
-    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
-        check_sha(sha)?;
-        let description = truncate_chars(&status.description, GITEA_DESCRIPTION_LIMIT);
-        let body = Body {
+    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str) -> Body<'a> {
+        Body {
             state: gitea_state(status.state, status.warnings),
             context: &status.context,
-            description: &description,
+            description,
             target_url: self.endpoint.target_url(status, sha),
-        };
-        match self
-            .endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
         }
     }
 }

@@ -6,14 +6,12 @@
 //! statuses before creating one (the delivery layer remembers what it sent) and it never
 //! logs or returns the token.
 
-use async_trait::async_trait;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, Result};
-use super::forge::{Endpoint, OwnerRepo, Token};
-use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, truncate_chars};
+use super::forge::{Endpoint, ForgeApi, OwnerRepo, Refusal, Token};
+use super::status::{CommitStatus, StatusState};
 
 /// GitHub's limit on `description`, in characters (longer ones are refused with 422).
 pub const GITHUB_DESCRIPTION_LIMIT: usize = 140;
@@ -33,7 +31,7 @@ pub struct GithubReporter {
 
 /// The body of "Create a commit status".
 #[derive(Debug, Serialize)]
-struct Body<'a> {
+pub(crate) struct Body<'a> {
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     target_url: Option<String>,
@@ -69,71 +67,59 @@ impl GithubReporter {
         self.endpoint.external_url = external_url.map(str::to_owned);
         self
     }
+}
+
+impl ForgeApi for GithubReporter {
+    type Body<'a> = Body<'a>;
+
+    const DESCRIPTION_LIMIT: usize = GITHUB_DESCRIPTION_LIMIT;
+
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
 
     fn url(&self, sha: &str) -> String {
         self.repo.statuses_url(&self.endpoint.api, sha)
     }
 
     fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.github+json"),
-        );
+        let mut headers =
+            self.endpoint
+                .headers("application/vnd.github+json", AUTHORIZATION, "Bearer ");
         headers.insert(
             "x-github-api-version",
             HeaderValue::from_static(GITHUB_API_VERSION),
         );
-        if let Some(auth) = self.endpoint.token.header_value("Bearer ") {
-            headers.insert(AUTHORIZATION, auth);
-        }
         headers
     }
-}
 
-#[async_trait]
-impl Reporter for GithubReporter {
-    fn name(&self) -> &str {
-        "github"
-    }
-
-    fn id(&self) -> String {
-        self.endpoint.id()
-    }
-
-    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
-        check_sha(sha)?;
-        let description = truncate_chars(&status.description, GITHUB_DESCRIPTION_LIMIT);
-        let body = Body {
+    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str) -> Body<'a> {
+        Body {
             state: github_state(status.state),
             target_url: self.endpoint.target_url(status, sha),
-            description: &description,
+            description,
             context: &status.context,
-        };
-        match self
-            .endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(refusal)
-                if refusal.status.as_u16() == 422
-                    && refusal.message.contains(STATUS_CAP_MESSAGE) =>
-            {
+        }
+    }
+
+    /// A commit and context that hold 1,000 statuses already take no more.
+    fn settle(&self, refusal: &Refusal, sha: &str, status: &CommitStatus) -> Option<Result<()>> {
+        (refusal.status.as_u16() == 422 && refusal.message.contains(STATUS_CAP_MESSAGE)).then(
+            || {
                 Err(ReportError::StatusLimitReached {
                     repo: self.endpoint.repo.clone(),
                     sha: sha.to_owned(),
                     context: status.context.clone(),
                 })
-            }
-            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
-        }
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Reporter;
     use crate::report::forge::split_owner_repo;
 
     #[test]

@@ -11,14 +11,12 @@
 //! the transition fix. The job already shows the state ferry asked for, so that answer
 //! counts as delivered (only the new description is not shown).
 
-use async_trait::async_trait;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde::Serialize;
 
 use super::error::Result;
-use super::forge::{Endpoint, Token};
-use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, truncate_chars};
+use super::forge::{Endpoint, ForgeApi, Refusal, Token};
+use super::status::{CommitStatus, StatusState};
 use crate::config::TokenType;
 use crate::encode;
 
@@ -38,7 +36,7 @@ pub struct GitlabReporter {
 
 /// The body of "Set the pipeline status of a commit".
 #[derive(Debug, Serialize)]
-struct Body<'a> {
+pub(crate) struct Body<'a> {
     state: &'static str,
     name: &'a str,
     description: &'a str,
@@ -83,6 +81,16 @@ impl GitlabReporter {
         self.endpoint.external_url = external_url.map(str::to_owned);
         self
     }
+}
+
+impl ForgeApi for GitlabReporter {
+    type Body<'a> = Body<'a>;
+
+    const DESCRIPTION_LIMIT: usize = GITLAB_DESCRIPTION_LIMIT;
+
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
 
     fn url(&self, sha: &str) -> String {
         format!(
@@ -92,37 +100,15 @@ impl GitlabReporter {
     }
 
     fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        match self.token_type {
-            TokenType::Private => {
-                if let Some(value) = self.endpoint.token.header_value("") {
-                    headers.insert("private-token", value);
-                }
-            }
-            TokenType::Oauth => {
-                if let Some(value) = self.endpoint.token.header_value("Bearer ") {
-                    headers.insert(AUTHORIZATION, value);
-                }
-            }
-        }
-        headers
-    }
-}
-
-#[async_trait]
-impl Reporter for GitlabReporter {
-    fn name(&self) -> &str {
-        "gitlab"
+        let (auth, prefix) = match self.token_type {
+            TokenType::Private => (HeaderName::from_static("private-token"), ""),
+            TokenType::Oauth => (AUTHORIZATION, "Bearer "),
+        };
+        self.endpoint.headers("application/json", auth, prefix)
     }
 
-    fn id(&self) -> String {
-        self.endpoint.id()
-    }
-
-    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
-        check_sha(sha)?;
-        let description = truncate_chars(&status.description, GITLAB_DESCRIPTION_LIMIT);
+    /// Without a `target_url` longer than GitLab keeps.
+    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str) -> Body<'a> {
         let target_url = status
             .target_url_for(self.endpoint.external_url.as_deref(), sha)
             .filter(|url| {
@@ -132,34 +118,28 @@ impl Reporter for GitlabReporter {
                 }
                 fits
             });
-        let body = Body {
+        Body {
             state: gitlab_state(status.state),
             name: &status.context,
-            description: &description,
+            description,
             target_url,
-        };
-        match self
-            .endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(refusal)
-                if refusal.status.as_u16() == 400
-                    && refusal.message.contains(TRANSITION_MESSAGE) =>
-            {
-                tracing::debug!(
-                    forge = "gitlab",
-                    repo = %self.endpoint.repo,
-                    sha,
-                    context = %status.context,
-                    message = %refusal.message,
-                    "status already in this state on GitLab; counted as delivered"
-                );
-                Ok(())
-            }
-            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
         }
+    }
+
+    /// A job already in the posted state counts as delivered.
+    fn settle(&self, refusal: &Refusal, sha: &str, status: &CommitStatus) -> Option<Result<()>> {
+        if refusal.status.as_u16() != 400 || !refusal.message.contains(TRANSITION_MESSAGE) {
+            return None;
+        }
+        tracing::debug!(
+            forge = "gitlab",
+            repo = %self.endpoint.repo,
+            sha,
+            context = %status.context,
+            message = %refusal.message,
+            "status already in this state on GitLab; counted as delivered"
+        );
+        Some(Ok(()))
     }
 }
 
