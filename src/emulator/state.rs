@@ -206,16 +206,21 @@ impl<T: Entity> Store<T> {
 
     /// Objects named `name`, oldest first.
     pub(crate) fn with_name<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a T> + 'a {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|seq| self.items.get(seq))
+        self.indexed(&self.by_name, name)
     }
 
     /// Objects whose second key is `key`, oldest first.
     pub(crate) fn with_alt_key<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a T> + 'a {
-        self.by_alt
+        self.indexed(&self.by_alt, key)
+    }
+
+    /// The objects `index` lists under `key`, oldest first.
+    fn indexed<'a>(
+        &'a self,
+        index: &'a HashMap<String, Vec<u64>>,
+        key: &str,
+    ) -> impl Iterator<Item = &'a T> + 'a {
+        index
             .get(key)
             .into_iter()
             .flatten()
