@@ -907,7 +907,8 @@ mod tests {
         id: &'static str,
         failures: usize,
         refuse: bool,
-        posts: AtomicUsize,
+        /// Posts so far, shared with the test.
+        posts: Arc<AtomicUsize>,
     }
 
     impl Forge {
@@ -916,7 +917,7 @@ mod tests {
                 id,
                 failures,
                 refuse,
-                posts: AtomicUsize::new(0),
+                posts: Arc::new(AtomicUsize::new(0)),
             })
         }
     }
@@ -1018,42 +1019,19 @@ mod tests {
         }
     }
 
-    /// A forge that answers 503 to the first post and takes the others.
-    #[derive(Debug)]
-    struct Flaky(Arc<std::sync::atomic::AtomicUsize>);
-
-    #[async_trait::async_trait]
-    impl Reporter for Flaky {
-        fn name(&self) -> &str {
-            "github"
-        }
-
-        async fn post(&self, _sha: &str, _status: &CommitStatus) -> Result<(), ReportError> {
-            use std::sync::atomic::Ordering;
-            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
-                Err(ReportError::ServerError {
-                    forge: "github",
-                    repo: "o/r".to_owned(),
-                    status: 503,
-                    message: "Service Unavailable".to_owned(),
-                })
-            } else {
-                Ok(())
-            }
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_status_left_in_the_outbox_is_retried_when_due() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let dir = tempfile::tempdir().unwrap();
         let posts = Arc::new(AtomicUsize::new(0));
-        let deliverer = Deliverer::open(
-            &dir.path().join("state.db"),
-            vec![Box::new(Flaky(posts.clone()))],
-        )
-        .await
-        .unwrap();
+        let flaky = Forge {
+            id: "github",
+            failures: 1,
+            refuse: false,
+            posts: posts.clone(),
+        };
+        let deliverer = Deliverer::open(&dir.path().join("state.db"), vec![Box::new(flaky)])
+            .await
+            .unwrap();
         let queued = Arc::new(Notify::new());
         let stop = CancellationToken::new();
         let drain = tokio::spawn(deliverer.clone().drain_until(queued.clone(), stop.clone()));
