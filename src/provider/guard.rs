@@ -5,19 +5,40 @@
 //! and if it is active, turns it off and reports [`Error::ActivatedByPlatform`]. It must
 //! never turn a toggle on.
 
+use std::future::Future;
+
 use super::Provider;
 use super::error::{Error, Result, Scope};
-use crate::model::LiveSummary;
+use crate::model::{Created, LiveSummary, Warning};
 
-/// Fail with [`Error::ActivatedByPlatform`] (after turning the object off) when `summary`
-/// (the create's answer or a read-back) says the platform left it active.
-pub(crate) async fn ensure_inactive<P: Provider + ?Sized>(
+/// What a create answered (`answer`, whose `active` flag is `active`) when it carries the
+/// flag, else what `read_back` reads of the new object.
+pub(crate) async fn answered_or_read_back<D>(
+    active: Option<bool>,
+    answer: D,
+    read_back: impl Future<Output = Result<D>>,
+) -> Result<D> {
+    match active {
+        Some(_) => Ok(answer),
+        None => read_back.await,
+    }
+}
+
+/// The [`Created`] of a new object whose `summary` is the create's answer or a
+/// read-back. Fails with [`Error::ActivatedByPlatform`] (after turning the object off) when
+/// the summary says the platform left it active.
+pub(crate) async fn created<P: Provider + ?Sized>(
     provider: &P,
     scope: &Scope,
-    summary: &LiveSummary,
-) -> Result<()> {
+    summary: LiveSummary,
+    warnings: Vec<Warning>,
+) -> Result<Created> {
     if !summary.active {
-        return Ok(());
+        return Ok(Created {
+            id: summary.id.clone(),
+            summary,
+            warnings,
+        });
     }
     tracing::warn!(
         tenant = %scope.tenant,
