@@ -1,5 +1,5 @@
 //! What the three forge reporters share: the token type, the HTTP client, posting a
-//! status ([`ForgeApi`]: every forge is a [`Reporter`] through it), and turning a forge's
+//! status ([`ForgeReporter`], with each forge's part as a [`ForgeApi`]), and turning a forge's
 //! answer into success or a classified [`ReportError`].
 //!
 //! It must not know any forge's paths or body shapes (those live in `github.rs`,
@@ -102,9 +102,30 @@ pub(crate) struct Endpoint {
     pub(crate) external_url: Option<String>,
 }
 
-/// One forge's commit-status API: where a status goes, with which headers and body, and
-/// which refusals the forge settles itself. Every `ForgeApi` is a [`Reporter`] that checks
-/// the commit, cuts the description, posts and classifies the answer in one way.
+/// Posts commit statuses to one repository of one forge: `F` is the forge's part
+/// ([`ForgeApi`]: GitHub, GitLab, Gitea), the rest (checking the commit, cutting the
+/// description, posting, classifying the answer) is the same for all three.
+#[derive(Debug)]
+pub struct ForgeReporter<F> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) forge: F,
+}
+
+impl<F> ForgeReporter<F> {
+    /// A reporter posting to `endpoint` the way `forge` says.
+    pub(crate) fn with_forge(endpoint: Endpoint, forge: F) -> Self {
+        ForgeReporter { endpoint, forge }
+    }
+
+    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
+    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
+        self.endpoint.external_url = external_url.map(str::to_owned);
+        self
+    }
+}
+
+/// One forge's part of posting a commit status: where a status goes, with which headers
+/// and body, and which refusals the forge settles itself.
 pub(crate) trait ForgeApi: Send + Sync + fmt::Debug {
     /// The documented body of one status.
     type Body<'a>: Serialize + Send + Sync;
@@ -112,53 +133,72 @@ pub(crate) trait ForgeApi: Send + Sync + fmt::Debug {
     /// The forge's limit on `description`, in characters.
     const DESCRIPTION_LIMIT: usize;
 
-    /// Which forge, where its API is, which repository, with which token.
-    fn endpoint(&self) -> &Endpoint;
-
-    /// Where the statuses of commit `sha` are posted.
-    fn url(&self, sha: &str) -> String;
+    /// Where the statuses of commit `sha` are posted, below the API base URL `api`.
+    fn url(&self, api: &str, sha: &str) -> String;
 
     /// The headers of a post, the token's among them.
-    fn headers(&self) -> HeaderMap;
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap;
 
-    /// The body of `status` on commit `sha`, with `description` already cut to
-    /// [`ForgeApi::DESCRIPTION_LIMIT`].
-    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str)
-    -> Self::Body<'a>;
+    /// The body of `post`.
+    fn body<'a>(&self, post: &Post<'a>) -> Self::Body<'a>;
 
-    /// The outcome of a refusal this forge reads in its own way; `None` leaves it to
-    /// [`Endpoint::classify`].
-    fn settle(
-        &self,
-        _refusal: &Refusal,
-        _sha: &str,
-        _status: &CommitStatus,
-    ) -> Option<Result<(), ReportError>> {
+    /// The outcome of a refusal of `post` this forge reads in its own way; `None` leaves
+    /// it to [`Endpoint::classify`].
+    fn settle(&self, _post: &Post<'_>, _refusal: &Refusal) -> Option<Result<(), ReportError>> {
         None
     }
 }
 
+/// One status on its way to a forge.
+pub(crate) struct Post<'a> {
+    /// Where it goes.
+    pub(crate) endpoint: &'a Endpoint,
+    /// The commit.
+    pub(crate) sha: &'a str,
+    /// The status.
+    pub(crate) status: &'a CommitStatus,
+    /// Its description, cut to [`ForgeApi::DESCRIPTION_LIMIT`].
+    pub(crate) description: &'a str,
+}
+
+impl Post<'_> {
+    /// The status's `target_url`.
+    pub(crate) fn target_url(&self) -> Option<String> {
+        self.endpoint.target_url(self.status, self.sha)
+    }
+}
+
 #[async_trait]
-impl<F: ForgeApi> Reporter for F {
+impl<F: ForgeApi> Reporter for ForgeReporter<F> {
     fn name(&self) -> &str {
-        self.endpoint().forge
+        self.endpoint.forge
     }
 
     fn id(&self) -> String {
-        self.endpoint().id()
+        self.endpoint.id()
     }
 
     async fn post(&self, sha: &str, status: &CommitStatus) -> Result<(), ReportError> {
         check_sha(sha)?;
+        let (endpoint, forge) = (&self.endpoint, &self.forge);
         let description = truncate_chars(&status.description, F::DESCRIPTION_LIMIT);
-        let body = self.body(sha, status, &description);
-        let endpoint = self.endpoint();
+        let post = Post {
+            endpoint,
+            sha,
+            status,
+            description: &description,
+        };
+        let body = forge.body(&post);
         match endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
+            .post_json(
+                &forge.url(&endpoint.api, sha),
+                forge.headers(endpoint),
+                &body,
+            )
             .await?
         {
             Ok(()) => Ok(()),
-            Err(refusal) => match self.settle(&refusal, sha, status) {
+            Err(refusal) => match forge.settle(&post, &refusal) {
                 Some(settled) => settled,
                 None => Err(endpoint.classify(refusal, sha, &status.context)),
             },

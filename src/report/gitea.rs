@@ -9,17 +9,19 @@ use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde::Serialize;
 
 use super::error::Result;
-use super::forge::{Endpoint, ForgeApi, OwnerRepo, Token};
-use super::status::{CommitStatus, StatusState};
+use super::forge::{Endpoint, ForgeApi, ForgeReporter, OwnerRepo, Post, Token};
+use super::status::StatusState;
 
 /// The description length ferry keeps for Gitea, in characters. Gitea stores the column as
 /// TEXT; ferry cuts at 255 like GitLab so the line stays readable in Gitea's status list.
 pub const GITEA_DESCRIPTION_LIMIT: usize = 255;
 
 /// Posts commit statuses to one Gitea or Forgejo repository.
+pub type GiteaReporter = ForgeReporter<Gitea>;
+
+/// Gitea's part of a [`GiteaReporter`]: the repository.
 #[derive(Debug)]
-pub struct GiteaReporter {
-    endpoint: Endpoint,
+pub struct Gitea {
     repo: OwnerRepo,
 }
 
@@ -50,43 +52,35 @@ impl GiteaReporter {
     /// # Errors
     /// [`ReportError::Config`](super::ReportError::Config) (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
-        Ok(GiteaReporter {
+        let gitea = Gitea {
             repo: OwnerRepo::parse("gitea", repo)?,
-            endpoint: Endpoint::new("gitea", api, repo, token),
-        })
-    }
-
-    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
-    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.endpoint.external_url = external_url.map(str::to_owned);
-        self
+        };
+        Ok(ForgeReporter::with_forge(
+            Endpoint::new("gitea", api, repo, token),
+            gitea,
+        ))
     }
 }
 
-impl ForgeApi for GiteaReporter {
+impl ForgeApi for Gitea {
     type Body<'a> = Body<'a>;
 
     const DESCRIPTION_LIMIT: usize = GITEA_DESCRIPTION_LIMIT;
 
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    fn url(&self, api: &str, sha: &str) -> String {
+        self.repo.statuses_url(api, sha)
     }
 
-    fn url(&self, sha: &str) -> String {
-        self.repo.statuses_url(&self.endpoint.api, sha)
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
+        endpoint.headers("application/json", AUTHORIZATION, "token ")
     }
 
-    fn headers(&self) -> HeaderMap {
-        self.endpoint
-            .headers("application/json", AUTHORIZATION, "token ")
-    }
-
-    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str) -> Body<'a> {
+    fn body<'a>(&self, post: &Post<'a>) -> Body<'a> {
         Body {
-            state: gitea_state(status.state, status.warnings),
-            context: &status.context,
-            description,
-            target_url: self.endpoint.target_url(status, sha),
+            state: gitea_state(post.status.state, post.status.warnings),
+            context: &post.status.context,
+            description: post.description,
+            target_url: post.target_url(),
         }
     }
 }

@@ -10,8 +10,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, Result};
-use super::forge::{Endpoint, ForgeApi, OwnerRepo, Refusal, Token};
-use super::status::{CommitStatus, StatusState};
+use super::forge::{Endpoint, ForgeApi, ForgeReporter, OwnerRepo, Post, Refusal, Token};
+use super::status::StatusState;
 
 /// GitHub's limit on `description`, in characters (longer ones are refused with 422).
 pub const GITHUB_DESCRIPTION_LIMIT: usize = 140;
@@ -23,9 +23,11 @@ pub const GITHUB_API_VERSION: &str = "2022-11-28";
 const STATUS_CAP_MESSAGE: &str = "reached the maximum number of statuses";
 
 /// Posts commit statuses to one GitHub (or GitHub Enterprise Server) repository.
+pub type GithubReporter = ForgeReporter<Github>;
+
+/// GitHub's part of a [`GithubReporter`]: the repository.
 #[derive(Debug)]
-pub struct GithubReporter {
-    endpoint: Endpoint,
+pub struct Github {
     repo: OwnerRepo,
 }
 
@@ -56,36 +58,27 @@ impl GithubReporter {
     /// # Errors
     /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
-        Ok(GithubReporter {
+        let github = Github {
             repo: OwnerRepo::parse("github", repo)?,
-            endpoint: Endpoint::new("github", api, repo, token),
-        })
-    }
-
-    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
-    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.endpoint.external_url = external_url.map(str::to_owned);
-        self
+        };
+        Ok(ForgeReporter::with_forge(
+            Endpoint::new("github", api, repo, token),
+            github,
+        ))
     }
 }
 
-impl ForgeApi for GithubReporter {
+impl ForgeApi for Github {
     type Body<'a> = Body<'a>;
 
     const DESCRIPTION_LIMIT: usize = GITHUB_DESCRIPTION_LIMIT;
 
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    fn url(&self, api: &str, sha: &str) -> String {
+        self.repo.statuses_url(api, sha)
     }
 
-    fn url(&self, sha: &str) -> String {
-        self.repo.statuses_url(&self.endpoint.api, sha)
-    }
-
-    fn headers(&self) -> HeaderMap {
-        let mut headers =
-            self.endpoint
-                .headers("application/vnd.github+json", AUTHORIZATION, "Bearer ");
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
+        let mut headers = endpoint.headers("application/vnd.github+json", AUTHORIZATION, "Bearer ");
         headers.insert(
             "x-github-api-version",
             HeaderValue::from_static(GITHUB_API_VERSION),
@@ -93,23 +86,23 @@ impl ForgeApi for GithubReporter {
         headers
     }
 
-    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str) -> Body<'a> {
+    fn body<'a>(&self, post: &Post<'a>) -> Body<'a> {
         Body {
-            state: github_state(status.state),
-            target_url: self.endpoint.target_url(status, sha),
-            description,
-            context: &status.context,
+            state: github_state(post.status.state),
+            target_url: post.target_url(),
+            description: post.description,
+            context: &post.status.context,
         }
     }
 
     /// A commit and context that hold 1,000 statuses already take no more.
-    fn settle(&self, refusal: &Refusal, sha: &str, status: &CommitStatus) -> Option<Result<()>> {
+    fn settle(&self, post: &Post<'_>, refusal: &Refusal) -> Option<Result<()>> {
         (refusal.status.as_u16() == 422 && refusal.message.contains(STATUS_CAP_MESSAGE)).then(
             || {
                 Err(ReportError::StatusLimitReached {
-                    repo: self.endpoint.repo.clone(),
-                    sha: sha.to_owned(),
-                    context: status.context.clone(),
+                    repo: post.endpoint.repo.clone(),
+                    sha: post.sha.to_owned(),
+                    context: post.status.context.clone(),
                 })
             },
         )
@@ -143,7 +136,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            r.url("abc"),
+            r.forge.url(&r.endpoint.api, "abc"),
             "https://api.github.com/repos/acme/connectors/statuses/abc"
         );
         assert_eq!(r.id(), "github https://api.github.com acme/connectors");

@@ -15,8 +15,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde::Serialize;
 
 use super::error::Result;
-use super::forge::{Endpoint, ForgeApi, Refusal, Token};
-use super::status::{CommitStatus, StatusState};
+use super::forge::{Endpoint, ForgeApi, ForgeReporter, Post, Refusal, Token};
+use super::status::StatusState;
 use crate::config::TokenType;
 use crate::encode;
 
@@ -27,9 +27,11 @@ pub const GITLAB_DESCRIPTION_LIMIT: usize = 255;
 const TRANSITION_MESSAGE: &str = "Cannot transition status via";
 
 /// Posts commit statuses to one GitLab project.
+pub type GitlabReporter = ForgeReporter<Gitlab>;
+
+/// GitLab's part of a [`GitlabReporter`]: the project and how the token is sent.
 #[derive(Debug)]
-pub struct GitlabReporter {
-    endpoint: Endpoint,
+pub struct Gitlab {
     project: String,
     token_type: TokenType,
 }
@@ -69,73 +71,58 @@ impl GitlabReporter {
     /// A reporter for `project` (numeric id or `group/project` path) at `api`
     /// (`https://gitlab.com/api/v4`).
     pub fn new(api: &str, project: &str, token: Token, token_type: TokenType) -> Self {
-        GitlabReporter {
-            endpoint: Endpoint::new("gitlab", api, project, token),
+        let gitlab = Gitlab {
             project: project_segment(project),
             token_type,
-        }
-    }
-
-    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
-    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.endpoint.external_url = external_url.map(str::to_owned);
-        self
+        };
+        ForgeReporter::with_forge(Endpoint::new("gitlab", api, project, token), gitlab)
     }
 }
 
-impl ForgeApi for GitlabReporter {
+impl ForgeApi for Gitlab {
     type Body<'a> = Body<'a>;
 
     const DESCRIPTION_LIMIT: usize = GITLAB_DESCRIPTION_LIMIT;
 
-    fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+    fn url(&self, api: &str, sha: &str) -> String {
+        format!("{api}/projects/{}/statuses/{sha}", self.project)
     }
 
-    fn url(&self, sha: &str) -> String {
-        format!(
-            "{}/projects/{}/statuses/{}",
-            self.endpoint.api, self.project, sha
-        )
-    }
-
-    fn headers(&self) -> HeaderMap {
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
         let (auth, prefix) = match self.token_type {
             TokenType::Private => (HeaderName::from_static("private-token"), ""),
             TokenType::Oauth => (AUTHORIZATION, "Bearer "),
         };
-        self.endpoint.headers("application/json", auth, prefix)
+        endpoint.headers("application/json", auth, prefix)
     }
 
     /// Without a `target_url` longer than GitLab keeps.
-    fn body<'a>(&self, sha: &str, status: &'a CommitStatus, description: &'a str) -> Body<'a> {
-        let target_url = status
-            .target_url_for(self.endpoint.external_url.as_deref(), sha)
-            .filter(|url| {
-                let fits = url.chars().count() <= GITLAB_DESCRIPTION_LIMIT;
-                if !fits {
-                    tracing::debug!(forge = "gitlab", repo = %self.endpoint.repo, "target_url longer than 255 characters; sent without it");
-                }
-                fits
-            });
+    fn body<'a>(&self, post: &Post<'a>) -> Body<'a> {
+        let target_url = post.target_url().filter(|url| {
+            let fits = url.chars().count() <= GITLAB_DESCRIPTION_LIMIT;
+            if !fits {
+                tracing::debug!(forge = "gitlab", repo = %post.endpoint.repo, "target_url longer than 255 characters; sent without it");
+            }
+            fits
+        });
         Body {
-            state: gitlab_state(status.state),
-            name: &status.context,
-            description,
+            state: gitlab_state(post.status.state),
+            name: &post.status.context,
+            description: post.description,
             target_url,
         }
     }
 
     /// A job already in the posted state counts as delivered.
-    fn settle(&self, refusal: &Refusal, sha: &str, status: &CommitStatus) -> Option<Result<()>> {
+    fn settle(&self, post: &Post<'_>, refusal: &Refusal) -> Option<Result<()>> {
         if refusal.status.as_u16() != 400 || !refusal.message.contains(TRANSITION_MESSAGE) {
             return None;
         }
         tracing::debug!(
             forge = "gitlab",
-            repo = %self.endpoint.repo,
-            sha,
-            context = %status.context,
+            repo = %post.endpoint.repo,
+            sha = post.sha,
+            context = %post.status.context,
             message = %refusal.message,
             "status already in this state on GitLab; counted as delivered"
         );
