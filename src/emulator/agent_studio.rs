@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 
 use super::clock::rfc3339_z;
 use super::http::{ApiError, JsonBody, Params, created};
-use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail, json_response};
+use super::server::{
+    AppState, Ctx, PatchRequest, PlatformApi, Tenant, delete, detail, json_response,
+};
 use super::state::{
     Emulator, Entity, Objects, SeedContext, Store, TenantCell, check_new_name, lock, set_if_changed,
 };
@@ -412,16 +414,6 @@ fn free_name(store: &Store<Plugin>, name: &str) -> String {
         .map(|n| format!("{name} ({n})"))
         .find(|candidate| store.iter().all(|p| &p.name != candidate))
         .unwrap_or_else(|| name.to_owned())
-}
-
-/// Body of `PATCH /api/v1/plugins/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PatchRequest {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    active: Option<bool>,
 }
 
 /// Rename a plugin or flip its active toggle.

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use super::agent_studio::bearer;
 use super::clock::rfc3339_offset;
 use super::http::{ApiError, JsonBody, Params, created};
-use super::server::{AppState, Ctx, PlatformApi, Tenant, json_response};
+use super::server::{AppState, Ctx, PatchRequest, PlatformApi, Tenant, json_response};
 use super::state::{
     Emulator, Entity, Objects, SeedContext, Store, TenantCell, check_new_name, set_if_changed,
 };
@@ -615,16 +615,6 @@ fn copy_config(c: &Map<String, Value>, kind: &str, now: &str) -> Value {
         get_or(c, "feature-flags", json!([])),
     );
     Value::Object(out)
-}
-
-/// Body of `PATCH /connectors/{publicId}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PatchRequest {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    active: Option<bool>,
 }
 
 /// Rename a connector (names unique among connectors not in the bin) or flip its toggle.

@@ -87,6 +87,17 @@ pub(crate) trait PlatformApi: Send + Sync + 'static {
     }
 }
 
+/// Body of `PATCH …/{id}` on Agent Studio (`/api/v1/plugins/{id}`) and Productsup CDE
+/// (`/connectors/{publicId}`): a new name, the active toggle, or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchRequest {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) active: Option<bool>,
+}
+
 /// `GET …/{id}`: the object as stored, or the platform's not-found answer.
 pub(crate) async fn detail<P: PlatformApi<Object: serde::Serialize>>(
     t: Tenant<P>,
