@@ -118,11 +118,8 @@ impl AgentStudioClient {
         let installed: Detail = self.api.json(&scope, req).await?;
         // The answer is the plugin's detail: with its `active` flag it needs no read-back.
         let id = installed.id.clone();
-        let read_scope = self.api.scope(Operation::ReadBack, Some(&id));
-        let read_back = self.api.get_object(&read_scope, COLLECTION, &id);
-        let summary = answered_or_read_back(installed.active, installed, read_back)
-            .await?
-            .summary();
+        let read = answered_or_read_back(&self.api, COLLECTION, &id, installed.active, installed);
+        let summary = read.await?.summary();
         let scope = self
             .api
             .scope(Operation::Install, Some(name.unwrap_or(&summary.name)));

@@ -5,22 +5,28 @@
 //! and if it is active, turns it off and reports [`Error::ActivatedByPlatform`]. It must
 //! never turn a toggle on.
 
-use std::future::Future;
+use serde::de::DeserializeOwned;
 
 use super::Provider;
-use super::error::{Error, Result, Scope};
+use super::error::{Error, Operation, Result, Scope};
+use super::http::Endpoint;
 use crate::model::{Created, LiveSummary, Warning};
 
 /// What a create answered (`answer`, whose `active` flag is `active`) when it carries the
-/// flag, else what `read_back` reads of the new object.
-pub(crate) async fn answered_or_read_back<D>(
+/// flag, else the new object `id` read back (`GET {collection}/{id}`).
+pub(crate) async fn answered_or_read_back<D: DeserializeOwned>(
+    api: &Endpoint,
+    collection: &str,
+    id: &str,
     active: Option<bool>,
     answer: D,
-    read_back: impl Future<Output = Result<D>>,
 ) -> Result<D> {
     match active {
         Some(_) => Ok(answer),
-        None => read_back.await,
+        None => {
+            let scope = api.scope(Operation::ReadBack, Some(id));
+            api.get_object(&scope, collection, id).await
+        }
     }
 }
 

@@ -117,11 +117,8 @@ impl KizenClient {
     async fn finish_create(&self, scope: &Scope, answer: Detail) -> Result<Created> {
         let warnings = answer.warnings.clone();
         let id = answer.id.clone();
-        let read_scope = self.api.scope(Operation::ReadBack, Some(&id));
-        let read_back = self.api.get_object(&read_scope, COLLECTION, &id);
-        let summary = answered_or_read_back(answer.active, answer, read_back)
-            .await?
-            .summary();
+        let read = answered_or_read_back(&self.api, COLLECTION, &id, answer.active, answer);
+        let summary = read.await?.summary();
         created(self, scope, summary, warnings).await
     }
 
