@@ -40,13 +40,14 @@ use super::status::CommitStatus;
 use crate::backoff::Backoff;
 
 /// Log at `$level` with the destination as `forge = …` (a commit status) or
-/// `receiver = …` (a notification), then the given fields and message.
+/// `receiver = …` (a notification), the outbox row `$key` names (`reporter`, `sha`,
+/// `context`), then the given fields and message.
 macro_rules! log_to {
-    ($level:ident, $label:expr, $($rest:tt)*) => {
+    ($level:ident, $label:expr, $key:expr, $($rest:tt)*) => {
         if $label.notice {
-            tracing::$level!(receiver = %$label.name, $($rest)*)
+            tracing::$level!(receiver = %$label.name, reporter = %$key.reporter, sha = %$key.sha, context = %$key.context, $($rest)*)
         } else {
-            tracing::$level!(forge = %$label.name, $($rest)*)
+            tracing::$level!(forge = %$label.name, reporter = %$key.reporter, sha = %$key.sha, context = %$key.context, $($rest)*)
         }
     };
 }
@@ -729,7 +730,7 @@ impl Inner {
                         outbox::finish(c, &item, Outcome::Delivered, done_at)
                     })
                     .await?;
-                log_to!(debug, label, reporter = %key.reporter, sha = %key.sha, context = %key.context, "{} delivered", label.noun);
+                log_to!(debug, label, key, "{} delivered", label.noun);
                 label.record("delivered");
                 Ok(Attempt::Delivered)
             }
@@ -749,9 +750,7 @@ impl Inner {
                 log_to!(
                     warn,
                     label,
-                    reporter = %key.reporter,
-                    sha = %key.sha,
-                    context = %key.context,
+                    key,
                     attempt = attempts,
                     retry_in_ms = delay,
                     error = %message,
@@ -770,9 +769,7 @@ impl Inner {
                 log_to!(
                     error,
                     label,
-                    reporter = %key.reporter,
-                    sha = %key.sha,
-                    context = %key.context,
+                    key,
                     error = %err,
                     "{} refused; not retried",
                     label.noun
