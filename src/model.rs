@@ -283,6 +283,19 @@ pub fn change_marker(value: &serde_json::Value) -> u64 {
     u64::from_str_radix(&hash.0[..13], 16).unwrap_or_default()
 }
 
+/// The platform's `version`, else a [`change_marker`] of `name` and the update time, kept
+/// under `updated_key` (the platform's spelling): what its list and detail both carry.
+pub(crate) fn version_or_marker(
+    version: Option<u64>,
+    name: &str,
+    updated_key: &str,
+    updated_at: &str,
+) -> u64 {
+    version.unwrap_or_else(|| {
+        change_marker(&serde_json::json!({ "name": name, updated_key: updated_at }))
+    })
+}
+
 impl fmt::Display for ContentHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -21,9 +21,11 @@ use serde_json::{Value, json};
 
 use super::clock::rfc3339_z;
 use super::http::{ApiError, JsonBody, Params, created};
-use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail, json_response};
+use super::server::{
+    AppState, Ctx, PatchRequest, PlatformApi, Tenant, delete, detail, json_response,
+};
 use super::state::{
-    Emulator, Entity, Objects, SeedContext, Store, TenantCell, lock, set_if_changed,
+    Emulator, Entity, Objects, SeedContext, Store, TenantCell, check_new_name, lock, set_if_changed,
 };
 use crate::model::{Platform, PluginState, PluginTrigger};
 
@@ -247,9 +249,7 @@ fn draft_refused(name: &str) -> ApiError {
 
 /// The template an export of plugin `id` carries; drafts cannot be exported.
 pub(crate) fn export(store: &Store<Plugin>, ctx: &Ctx<'_>, id: &str) -> Result<Template, ApiError> {
-    let p = store
-        .get(id)
-        .ok_or_else(|| AgentStudioApi::not_found(ctx, id))?;
+    let p = AgentStudioApi::get(store, ctx, id)?;
     if p.state != PluginState::Published {
         return Err(draft_refused(&p.name));
     }
@@ -416,16 +416,6 @@ fn free_name(store: &Store<Plugin>, name: &str) -> String {
         .unwrap_or_else(|| name.to_owned())
 }
 
-/// Body of `PATCH /api/v1/plugins/{id}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PatchRequest {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    active: Option<bool>,
-}
-
 /// Rename a plugin or flip its active toggle.
 pub(crate) fn patch(
     store: &mut Store<Plugin>,
@@ -433,31 +423,21 @@ pub(crate) fn patch(
     id: &str,
     req: PatchRequest,
 ) -> Result<Plugin, ApiError> {
-    if store.get(id).is_none() {
-        return Err(AgentStudioApi::not_found(ctx, id));
-    }
+    AgentStudioApi::get(store, ctx, id)?;
     if let Some(name) = &req.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::unprocessable("The name is empty."));
-        }
-        if let Some(holder) = store.named(name, id) {
-            return Err(ApiError::conflict(format!(
-                "A plugin named '{name}' already exists ({}); choose another name.",
-                holder.id
-            )));
-        }
+        check_new_name("plugin", name, store.named(name, id), || {
+            ApiError::unprocessable("The name is empty.")
+        })?;
     }
-    store
-        .update(id, |p| {
-            let changed =
-                set_if_changed(&mut p.name, req.name) | set_if_changed(&mut p.active, req.active);
-            if changed {
-                p.version += 1;
-                p.updated_at = rfc3339_z(ctx.now);
-            }
-            p.clone()
-        })
-        .ok_or_else(|| AgentStudioApi::not_found(ctx, id))
+    AgentStudioApi::update(store, ctx, id, |p| {
+        let changed =
+            set_if_changed(&mut p.name, req.name) | set_if_changed(&mut p.active, req.active);
+        if changed {
+            p.version += 1;
+            p.updated_at = rfc3339_z(ctx.now);
+        }
+        p.clone()
+    })
 }
 
 /// Body of `POST /api/v1/templates`: a plugin kept in git (connectors are ignored: a

@@ -28,8 +28,10 @@ use sha2::{Digest, Sha256};
 use super::agent_studio::bearer;
 use super::clock::rfc3339_offset;
 use super::http::{ApiError, JsonBody, Params, created};
-use super::server::{AppState, Ctx, PlatformApi, Tenant, json_response};
-use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell, set_if_changed};
+use super::server::{AppState, Ctx, PatchRequest, PlatformApi, Tenant, json_response};
+use super::state::{
+    Emulator, Entity, Objects, SeedContext, Store, TenantCell, check_new_name, set_if_changed,
+};
 use crate::model::Platform;
 
 /// A connector: the fields the emulator tracks, plus the rest of the vendor shape as is.
@@ -315,12 +317,12 @@ fn live<'a>(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<&'a CdeConnector, ApiError> {
-    match store.get(id) {
-        None => Err(CdeApi::not_found(ctx, id)),
-        Some(c) if c.binned_at.is_some() => Err(ApiError::not_found(format!(
+    let c = CdeApi::get(store, ctx, id)?;
+    match c.binned_at {
+        Some(_) => Err(ApiError::not_found(format!(
             "Connector '{id}' is in the bin; restore it with POST /connectors/{id}/restore."
         ))),
-        Some(c) => Ok(c),
+        None => Ok(c),
     }
 }
 
@@ -332,9 +334,7 @@ fn update_live<R>(
     f: impl FnOnce(&mut CdeConnector) -> R,
 ) -> Result<R, ApiError> {
     live(store, ctx, id)?;
-    store
-        .update(id, f)
-        .ok_or_else(|| CdeApi::not_found(ctx, id))
+    CdeApi::update(store, ctx, id, f)
 }
 
 fn bad_request(errors: BTreeMap<String, String>) -> ApiError {
@@ -617,16 +617,6 @@ fn copy_config(c: &Map<String, Value>, kind: &str, now: &str) -> Value {
     Value::Object(out)
 }
 
-/// Body of `PATCH /connectors/{publicId}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PatchRequest {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    active: Option<bool>,
-}
-
 /// Rename a connector (names unique among connectors not in the bin) or flip its toggle.
 pub(crate) fn patch(
     store: &mut Store<CdeConnector>,
@@ -636,23 +626,15 @@ pub(crate) fn patch(
 ) -> Result<CdeConnector, ApiError> {
     live(store, ctx, id)?;
     if let Some(name) = &req.name {
-        let mut errors = BTreeMap::new();
-        if name.trim().is_empty() {
-            errors.insert(
+        let holder = store
+            .with_name(name)
+            .find(|c| c.id != id && c.binned_at.is_none());
+        check_new_name("connector", name, holder, || {
+            bad_request(BTreeMap::from([(
                 "name".to_owned(),
                 "This value should not be blank.".to_owned(),
-            );
-            return Err(bad_request(errors));
-        }
-        if let Some(holder) = store
-            .with_name(name)
-            .find(|c| c.id != id && c.binned_at.is_none())
-        {
-            return Err(ApiError::conflict(format!(
-                "A connector named '{name}' already exists ({}); choose another name.",
-                holder.id
-            )));
-        }
+            )]))
+        })?;
     }
     update_live(store, ctx, id, |c| {
         let mut changed = false;
@@ -695,19 +677,17 @@ pub(crate) fn restore(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<CdeConnector, ApiError> {
-    let c = store.get(id).ok_or_else(|| CdeApi::not_found(ctx, id))?;
+    let c = CdeApi::get(store, ctx, id)?;
     if c.binned_at.is_none() {
         return Err(ApiError::conflict(format!(
             "Connector '{id}' is not in the bin."
         )));
     }
-    store
-        .update(id, |c| {
-            c.binned_at = None;
-            c.touch(ctx);
-            c.clone()
-        })
-        .ok_or_else(|| CdeApi::not_found(ctx, id))
+    CdeApi::update(store, ctx, id, |c| {
+        c.binned_at = None;
+        c.touch(ctx);
+        c.clone()
+    })
 }
 
 /// What a person does in the CDE UI after a copy ("VCS will need to be updated with the

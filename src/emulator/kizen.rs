@@ -18,7 +18,9 @@ use super::http::{ApiError, JsonBody, Params, created};
 use super::seed::SeedCatalog;
 use super::server::{AppState, Ctx, PlatformApi, Tenant, delete, detail};
 use super::sql;
-use super::state::{Emulator, Entity, Objects, SeedContext, Store, TenantCell, set_if_changed};
+use super::state::{
+    Emulator, Entity, Objects, SeedContext, Store, TenantCell, check_new_name, set_if_changed,
+};
 use crate::model::{
     CheckStatus, KizenPackage, KizenReferences, KizenType, Platform, Warning, WarningKind,
 };
@@ -446,10 +448,7 @@ pub(crate) fn duplicate(
     id: &str,
     req: DuplicateRequest,
 ) -> Result<SmartConnector, ApiError> {
-    let source = store
-        .get(id)
-        .ok_or_else(|| KizenApi::not_found(ctx, id))?
-        .clone();
+    let source = KizenApi::get(store, ctx, id)?.clone();
     if req.name.trim().is_empty() {
         return Err(ApiError::unprocessable("The duplicate's name is empty."));
     }
@@ -535,19 +534,11 @@ pub(crate) fn patch(
     id: &str,
     req: PatchRequest,
 ) -> Result<SmartConnector, ApiError> {
-    if store.get(id).is_none() {
-        return Err(KizenApi::not_found(ctx, id));
-    }
+    KizenApi::get(store, ctx, id)?;
     if let Some(name) = &req.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::unprocessable("The name is empty."));
-        }
-        if let Some(holder) = name_holder(store, name, id) {
-            return Err(ApiError::conflict(format!(
-                "A SmartConnector named '{name}' already exists ({}); choose another name.",
-                holder.id
-            )));
-        }
+        check_new_name("SmartConnector", name, name_holder(store, name, id), || {
+            ApiError::unprocessable("The name is empty.")
+        })?;
     }
     if let Some(api_name) = &req.api_name {
         if api_name.trim().is_empty() {
@@ -560,17 +551,15 @@ pub(crate) fn patch(
             )));
         }
     }
-    store
-        .update(id, |c| {
-            let changed = set_if_changed(&mut c.name, req.name)
-                | set_if_changed(&mut c.api_name, req.api_name)
-                | set_if_changed(&mut c.active, req.active);
-            if changed {
-                c.touch(ctx);
-            }
-            c.clone()
-        })
-        .ok_or_else(|| KizenApi::not_found(ctx, id))
+    KizenApi::update(store, ctx, id, |c| {
+        let changed = set_if_changed(&mut c.name, req.name)
+            | set_if_changed(&mut c.api_name, req.api_name)
+            | set_if_changed(&mut c.active, req.active);
+        if changed {
+            c.touch(ctx);
+        }
+        c.clone()
+    })
 }
 
 /// Re-run pre-activation checks against the current catalog.
@@ -579,18 +568,16 @@ pub(crate) fn recheck(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<(CheckStatus, Vec<Warning>), ApiError> {
-    store
-        .update(id, |c| {
-            let warnings = checks(&c.references, ctx.catalog);
-            let status = status_of(&warnings);
-            if warnings != c.warnings || status != c.status {
-                c.warnings = warnings;
-                c.status = status;
-                c.touch(ctx);
-            }
-            (c.status, c.warnings.clone())
-        })
-        .ok_or_else(|| KizenApi::not_found(ctx, id))
+    KizenApi::update(store, ctx, id, |c| {
+        let warnings = checks(&c.references, ctx.catalog);
+        let status = status_of(&warnings);
+        if warnings != c.warnings || status != c.status {
+            c.warnings = warnings;
+            c.status = status;
+            c.touch(ctx);
+        }
+        (c.status, c.warnings.clone())
+    })
 }
 
 /// A simulated live run: the status becomes `Operational` whatever the warnings (the
@@ -600,15 +587,13 @@ pub(crate) fn run(
     ctx: &Ctx<'_>,
     id: &str,
 ) -> Result<SmartConnector, ApiError> {
-    store
-        .update(id, |c| {
-            if c.status != CheckStatus::Operational {
-                c.status = CheckStatus::Operational;
-                c.touch(ctx);
-            }
-            c.clone()
-        })
-        .ok_or_else(|| KizenApi::not_found(ctx, id))
+    KizenApi::update(store, ctx, id, |c| {
+        if c.status != CheckStatus::Operational {
+            c.status = CheckStatus::Operational;
+            c.touch(ctx);
+        }
+        c.clone()
+    })
 }
 
 /// The Kizen API marker.
@@ -708,9 +693,7 @@ async fn export(
     axum::extract::Path((_, id)): Id,
 ) -> Result<Response, ApiError> {
     t.read(|store, ctx| {
-        let c = store
-            .get(&id)
-            .ok_or_else(|| KizenApi::not_found(ctx, &id))?;
+        let c = KizenApi::get(store, ctx, &id)?;
         Ok(super::server::json_response(StatusCode::OK, &c.package()))
     })
 }

@@ -66,6 +66,36 @@ pub(crate) trait PlatformApi: Send + Sync + 'static {
     ) -> std::result::Result<(), ApiError>;
     /// The platform's answer for an unknown object `id`.
     fn not_found(ctx: &Ctx<'_>, id: &str) -> ApiError;
+
+    /// The object `id`, or the platform's not-found answer.
+    fn get<'a>(
+        store: &'a Store<Self::Object>,
+        ctx: &Ctx<'_>,
+        id: &str,
+    ) -> std::result::Result<&'a Self::Object, ApiError> {
+        store.get(id).ok_or_else(|| Self::not_found(ctx, id))
+    }
+
+    /// Change the object `id` with `f`, or the platform's not-found answer.
+    fn update<R>(
+        store: &mut Store<Self::Object>,
+        ctx: &Ctx<'_>,
+        id: &str,
+        f: impl FnOnce(&mut Self::Object) -> R,
+    ) -> std::result::Result<R, ApiError> {
+        store.update(id, f).ok_or_else(|| Self::not_found(ctx, id))
+    }
+}
+
+/// Body of `PATCH …/{id}` on Agent Studio (`/api/v1/plugins/{id}`) and Productsup CDE
+/// (`/connectors/{publicId}`): a new name, the active toggle, or both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchRequest {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) active: Option<bool>,
 }
 
 /// `GET …/{id}`: the object as stored, or the platform's not-found answer.
@@ -73,10 +103,7 @@ pub(crate) async fn detail<P: PlatformApi<Object: serde::Serialize>>(
     t: Tenant<P>,
     Path((_, id)): Path<(String, String)>,
 ) -> std::result::Result<Response, ApiError> {
-    t.read(|store, ctx| {
-        let object = store.get(&id).ok_or_else(|| P::not_found(ctx, &id))?;
-        Ok(json_response(StatusCode::OK, object))
-    })
+    t.read(|store, ctx| Ok(json_response(StatusCode::OK, P::get(store, ctx, &id)?)))
 }
 
 /// `DELETE …/{id}`: the object is gone at once (204), or the platform's not-found answer.

@@ -4,7 +4,8 @@
 //!
 //! Each tenant's data sits behind its own `std::sync::Mutex`, held only for in-memory work
 //! and never across an `.await`, so one busy or faulty tenant does not slow the others.
-//! Platform rules live in the platform modules; this module only stores and dumps.
+//! Platform rules live in the platform modules; this module stores and dumps, and holds
+//! the one name check every platform makes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use super::cde::{self, CdeConnector};
 use super::clock::{Clock, rfc3339_z};
 use super::error::{Error, Result};
 use super::faults::{FaultState, Faults, MutatingOperation};
+use super::http::ApiError;
 use super::kizen::{self, SmartConnector};
 use super::seed::{Seed, SeedCatalog, SeedTenant, Token};
 use crate::model::Platform;
@@ -39,6 +41,27 @@ pub(crate) fn set_if_changed<T: PartialEq>(slot: &mut T, value: Option<T>) -> bo
             true
         }
         _ => false,
+    }
+}
+
+/// The checks of a new name every platform makes: not blank (`blank` is the platform's
+/// refusal) and not held by another object (`holder`, found by the platform's rule):
+/// `409 A {noun} named '{name}' already exists ({id}); choose another name.`
+pub(crate) fn check_new_name<T: Entity>(
+    noun: &str,
+    name: &str,
+    holder: Option<&T>,
+    blank: impl FnOnce() -> ApiError,
+) -> std::result::Result<(), ApiError> {
+    if name.trim().is_empty() {
+        return Err(blank());
+    }
+    match holder {
+        Some(holder) => Err(ApiError::conflict(format!(
+            "A {noun} named '{name}' already exists ({}); choose another name.",
+            holder.id()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -183,16 +206,21 @@ impl<T: Entity> Store<T> {
 
     /// Objects named `name`, oldest first.
     pub(crate) fn with_name<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a T> + 'a {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|seq| self.items.get(seq))
+        self.indexed(&self.by_name, name)
     }
 
     /// Objects whose second key is `key`, oldest first.
     pub(crate) fn with_alt_key<'a>(&'a self, key: &str) -> impl Iterator<Item = &'a T> + 'a {
-        self.by_alt
+        self.indexed(&self.by_alt, key)
+    }
+
+    /// The objects `index` lists under `key`, oldest first.
+    fn indexed<'a>(
+        &'a self,
+        index: &'a HashMap<String, Vec<u64>>,
+        key: &str,
+    ) -> impl Iterator<Item = &'a T> + 'a {
+        index
             .get(key)
             .into_iter()
             .flatten()

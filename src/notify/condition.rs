@@ -313,23 +313,31 @@ pub(crate) fn track(
         let known = open
             .iter()
             .find(|t| (t.condition.kind, t.condition.subject()) == key);
-        if let Some(known) = known {
-            if known.condition.summary == condition.summary
-                && known.condition.facts == condition.facts
-            {
-                continue;
-            }
+        if known.is_some_and(|known| {
+            known.condition.summary == condition.summary && known.condition.facts == condition.facts
+        }) {
+            continue;
+        }
+        // A known condition gets its new summary and facts (the first six values), a new
+        // one its whole row.
+        let opened_at = observation
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let row = params![
+            receiver,
+            observation.tenant,
+            key.0.as_str(),
+            key.1,
+            condition.summary,
+            facts,
+            opened_at,
+            observation.sha
+        ];
+        if known.is_some() {
             conn.execute(
                 "UPDATE notify_conditions SET summary = ?5, facts = ?6
                  WHERE receiver = ?1 AND tenant = ?2 AND kind = ?3 AND subject = ?4",
-                params![
-                    receiver,
-                    observation.tenant,
-                    key.0.as_str(),
-                    key.1,
-                    condition.summary,
-                    facts
-                ],
+                &row[..6],
             )?;
             continue;
         }
@@ -337,18 +345,7 @@ pub(crate) fn track(
             "INSERT INTO notify_conditions
                  (receiver, tenant, kind, subject, summary, facts, opened_at, sha)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                receiver,
-                observation.tenant,
-                key.0.as_str(),
-                key.1,
-                condition.summary,
-                facts,
-                observation
-                    .at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                observation.sha
-            ],
+            row,
         )?;
         transition.opened.push(Tracked {
             condition: condition.clone(),

@@ -346,25 +346,20 @@ fn events(
     links: &Links,
 ) -> Vec<Event> {
     let mut groups: BTreeMap<(ConditionKind, u8), Vec<Item>> = BTreeMap::new();
-    for tracked in transition.opened {
+    let opened = transition.opened.into_iter().map(|tracked| (tracked, None));
+    let resolved = transition
+        .resolved
+        .into_iter()
+        .filter(|_| recovered)
+        .map(|tracked| (tracked, Some(observation.at)));
+    for (tracked, resolved_at) in opened.chain(resolved) {
         groups
-            .entry((tracked.condition.kind, 0))
+            .entry((tracked.condition.kind, u8::from(resolved_at.is_some())))
             .or_default()
             .push(Item {
                 tracked,
-                resolved_at: None,
+                resolved_at,
             });
-    }
-    if recovered {
-        for tracked in transition.resolved {
-            groups
-                .entry((tracked.condition.kind, 1))
-                .or_default()
-                .push(Item {
-                    tracked,
-                    resolved_at: Some(observation.at),
-                });
-        }
     }
     groups
         .into_iter()

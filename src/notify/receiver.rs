@@ -324,19 +324,18 @@ pub(crate) fn build_with(
         };
         let per = crate::config::parse_duration(&common.rate_limit.per)
             .map_err(|e| reader.config(format!("rateLimit.per: {e}")))?;
+        // Every receiver's URL: given (webhook, Alertmanager), or from a variable or a file.
+        let (url, url_env, url_file) = match configured {
+            NotificationReceiver::Slack(r) => (None, &r.url_env, &r.url_file),
+            NotificationReceiver::Teams(r) => (None, &r.url_env, &r.url_file),
+            NotificationReceiver::Webhook(r) => (r.url.as_deref(), &r.url_env, &r.url_file),
+            NotificationReceiver::Alertmanager(r) => (r.url.as_deref(), &r.url_env, &r.url_file),
+        };
+        let url = reader.url(url, url_env.as_deref(), url_file.as_deref())?;
         let sink = match configured {
-            NotificationReceiver::Slack(r) => Sink::Slack(Slack {
-                url: reader.url(None, r.url_env.as_deref(), r.url_file.as_deref())?,
-            }),
-            NotificationReceiver::Teams(r) => Sink::Teams(Teams {
-                url: reader.url(None, r.url_env.as_deref(), r.url_file.as_deref())?,
-            }),
+            NotificationReceiver::Slack(_) => Sink::Slack(Slack { url }),
+            NotificationReceiver::Teams(_) => Sink::Teams(Teams { url }),
             NotificationReceiver::Webhook(r) => {
-                let url = reader.url(
-                    r.url.as_deref(),
-                    r.url_env.as_deref(),
-                    r.url_file.as_deref(),
-                )?;
                 let secret = reader
                     .secret(
                         "secretEnv",
@@ -355,11 +354,6 @@ pub(crate) fn build_with(
                 Sink::Webhook(Webhook { url, key })
             }
             NotificationReceiver::Alertmanager(r) => {
-                let base = reader.url(
-                    r.url.as_deref(),
-                    r.url_env.as_deref(),
-                    r.url_file.as_deref(),
-                )?;
                 let token = reader.secret(
                     "tokenEnv",
                     r.token_env.as_deref(),
@@ -376,7 +370,7 @@ pub(crate) fn build_with(
                         ))
                     })?;
                 Sink::Alertmanager(Alertmanager::new(
-                    &base,
+                    &url,
                     token,
                     r.labels.clone(),
                     resend_interval,

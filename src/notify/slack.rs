@@ -107,7 +107,7 @@ fn header_icon(phase: Phase) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::testing::event;
+    use crate::notify::testing::{crowded_event, event};
 
     #[test]
     fn names_cannot_become_links_or_mentions() {
@@ -147,11 +147,7 @@ mod tests {
 
     #[test]
     fn long_lists_stay_within_slack_limits() {
-        let names: Vec<String> = (0..40)
-            .map(|i| format!("connector-{i:02}-{}", "x".repeat(120)))
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let body = render(&event(Phase::Resolved, &refs));
+        let body = render(&crowded_event('x', 120));
         let section = body["blocks"][1]["text"]["text"].as_str().unwrap();
         assert!(section.chars().count() <= SECTION_LIMIT);
         assert!(section.ends_with("… and 30 more"), "{section}");

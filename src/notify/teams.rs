@@ -96,7 +96,7 @@ pub(crate) fn render(event: &Event) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::testing::event;
+    use crate::notify::testing::{crowded_event, event};
 
     #[test]
     fn an_adaptive_card_inside_a_message() {
@@ -128,11 +128,7 @@ mod tests {
 
     #[test]
     fn forty_conditions_stay_small() {
-        let names: Vec<String> = (0..40)
-            .map(|i| format!("connector-{i}-{}", "y".repeat(300)))
-            .collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let body = render(&event(Phase::Resolved, &refs));
+        let body = render(&crowded_event('y', 300));
         assert!(body.to_string().len() < 28 * 1024);
         let blocks = body["attachments"][0]["content"]["body"]
             .as_array()

@@ -42,3 +42,13 @@ pub(crate) fn event(phase: Phase, connectors: &[&str]) -> Event {
             .collect(),
     }
 }
+
+/// A resolved drift event on `prod` about 40 connectors named `connector-{i:02}-` followed by
+/// `len` times `fill`: more than a message may list.
+pub(crate) fn crowded_event(fill: char, len: usize) -> Event {
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("connector-{i:02}-{}", fill.to_string().repeat(len)))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    event(Phase::Resolved, &refs)
+}

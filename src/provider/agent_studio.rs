@@ -27,9 +27,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::credentials::{Credentials, Secret};
+use super::credentials::Credentials;
 use super::error::{Error, Operation, Result, Scope};
-use super::guard::ensure_inactive;
+use super::guard::{answered_or_read_back, created};
 use super::http::{Endpoint, HttpClient, Request};
 use super::paging;
 use super::{CheckResult, CreateFrom, NameConflict, Provider};
@@ -37,7 +37,7 @@ use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::{
     Body, Catalog, Created, LiveObject, LiveSummary, Platform, PluginBody, PluginState,
-    PluginTrigger, change_marker,
+    PluginTrigger, version_or_marker,
 };
 
 /// Page size of list calls (the API's maximum).
@@ -67,22 +67,7 @@ impl AgentStudioClient {
         region: Option<String>,
         http: HttpClient,
     ) -> Result<Self> {
-        let bearer = Secret::new(format!("Bearer {}", credentials.token.expose()));
-        let mut headers = vec![("Authorization", &bearer)];
-        headers.extend(
-            credentials
-                .headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value)),
-        );
-        let api = Endpoint::new(
-            base_url,
-            tenant,
-            Platform::AgentStudio,
-            headers,
-            &credentials.token_origin,
-            http,
-        )?;
+        let api = Endpoint::bearer(base_url, tenant, Platform::AgentStudio, credentials, http)?;
         Ok(AgentStudioClient { api, region })
     }
 
@@ -96,15 +81,6 @@ impl AgentStudioClient {
     /// The tenant's data center, if configured.
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
-    }
-
-    async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
-        self.api
-            .json(
-                scope,
-                Request::get(format!("{COLLECTION}/{}", encode::component(id))),
-            )
-            .await
     }
 
     /// Turn a plugin from git into an installation link issued by this tenant.
@@ -141,26 +117,13 @@ impl AgentStudioClient {
         let req = Request::post("/api/v1/install", body).not_idempotent();
         let installed: Detail = self.api.json(&scope, req).await?;
         // The answer is the plugin's detail: with its `active` flag it needs no read-back.
-        let read = match installed.active {
-            Some(_) => installed,
-            None => {
-                self.detail(
-                    &self.api.scope(Operation::ReadBack, Some(&installed.id)),
-                    &installed.id,
-                )
-                .await?
-            }
-        };
-        let summary = read.summary();
+        let id = installed.id.clone();
+        let read = answered_or_read_back(&self.api, COLLECTION, &id, installed.active, installed);
+        let summary = read.await?.summary();
         let scope = self
             .api
-            .scope(Operation::Install, Some(name.unwrap_or(&read.name)));
-        ensure_inactive(self, &scope, &summary).await?;
-        Ok(Created {
-            id: summary.id.clone(),
-            summary,
-            warnings: Vec::new(),
-        })
+            .scope(Operation::Install, Some(name.unwrap_or(&summary.name)));
+        created(self, &scope, summary, Vec::new()).await
     }
 }
 
@@ -191,9 +154,8 @@ impl Provider for AgentStudioClient {
     }
 
     async fn export(&self, id: &str) -> Result<LiveObject> {
-        let detail = self
-            .detail(&self.api.scope(Operation::Export, Some(id)), id)
-            .await?;
+        let scope = self.api.scope(Operation::Export, Some(id));
+        let detail: Detail = self.api.get_object(&scope, COLLECTION, id).await?;
         let summary = detail.summary();
         Ok(LiveObject {
             summary,
@@ -339,7 +301,7 @@ struct Summary {
 impl Summary {
     fn into_live(self) -> LiveSummary {
         LiveSummary {
-            version: version_or_marker(self.version, &self.name, &self.updated_at),
+            version: version_or_marker(self.version, &self.name, UPDATED_KEY, &self.updated_at),
             id: self.id,
             name: self.name,
             active: self.active,
@@ -349,10 +311,8 @@ impl Summary {
     }
 }
 
-/// The platform's `version`, or a fingerprint of what list and detail both carry.
-fn version_or_marker(version: Option<u64>, name: &str, updated_at: &str) -> u64 {
-    version.unwrap_or_else(|| change_marker(&json!({ "name": name, "updatedAt": updated_at })))
-}
+/// How the platform spells the update time in what the change marker fingerprints.
+const UPDATED_KEY: &str = "updatedAt";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -383,7 +343,7 @@ impl Detail {
             name: self.name.clone(),
             active: self.active.unwrap_or(false),
             updated_at: self.updated_at.clone(),
-            version: version_or_marker(self.version, &self.name, &self.updated_at),
+            version: version_or_marker(self.version, &self.name, UPDATED_KEY, &self.updated_at),
             status: Some(state_word(self.state).to_owned()),
         }
     }

@@ -69,14 +69,13 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::credentials::{Credentials, Secret};
+use super::credentials::Credentials;
 use super::error::{Error, Operation, Result, Scope};
-use super::guard::ensure_inactive;
+use super::guard::created;
 use super::http::{Endpoint, HttpClient, Request};
 use super::paging;
 use super::{CheckResult, CreateFrom, Provider};
 use crate::capability::{Capability, CapabilitySet};
-use crate::encode;
 use crate::model::{
     Body, Catalog, CdeBody, Created, LiveObject, LiveSummary, Platform, Warning, change_marker,
 };
@@ -157,22 +156,7 @@ impl CdeClient {
         region: Option<String>,
         http: HttpClient,
     ) -> Result<Self> {
-        let bearer = Secret::new(format!("Bearer {}", credentials.token.expose()));
-        let mut headers = vec![("Authorization", &bearer)];
-        headers.extend(
-            credentials
-                .headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value)),
-        );
-        let api = Endpoint::new(
-            base_url,
-            tenant,
-            Platform::ProductsupCde,
-            headers,
-            &credentials.token_origin,
-            http,
-        )?;
+        let api = Endpoint::bearer(base_url, tenant, Platform::ProductsupCde, credentials, http)?;
         Ok(CdeClient { api, region })
     }
 
@@ -221,13 +205,7 @@ impl CdeClient {
     }
 
     async fn connector(&self, scope: &Scope, id: &str) -> Result<Value> {
-        let reply: Envelope = self
-            .api
-            .json(
-                scope,
-                Request::get(format!("{COLLECTION}/{}", encode::component(id))),
-            )
-            .await?;
+        let reply: Envelope = self.api.get_object(scope, COLLECTION, id).await?;
         Ok(reply.data)
     }
 
@@ -275,14 +253,8 @@ impl CdeClient {
         }
 
         let summary = self.listed(&copy.id).await?;
-        ensure_inactive(self, &scope, &summary).await?;
-
         let warnings = Warning::vcs_credentials(&body.config).into_iter().collect();
-        Ok(Created {
-            id: summary.id.clone(),
-            summary,
-            warnings,
-        })
+        created(self, &scope, summary, warnings).await
     }
 }
 

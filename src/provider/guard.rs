@@ -5,19 +5,46 @@
 //! and if it is active, turns it off and reports [`Error::ActivatedByPlatform`]. It must
 //! never turn a toggle on.
 
-use super::Provider;
-use super::error::{Error, Result, Scope};
-use crate::model::LiveSummary;
+use serde::de::DeserializeOwned;
 
-/// Fail with [`Error::ActivatedByPlatform`] (after turning the object off) when `summary`
-/// (the create's answer or a read-back) says the platform left it active.
-pub(crate) async fn ensure_inactive<P: Provider + ?Sized>(
+use super::Provider;
+use super::error::{Error, Operation, Result, Scope};
+use super::http::Endpoint;
+use crate::model::{Created, LiveSummary, Warning};
+
+/// What a create answered (`answer`, whose `active` flag is `active`) when it carries the
+/// flag, else the new object `id` read back (`GET {collection}/{id}`).
+pub(crate) async fn answered_or_read_back<D: DeserializeOwned>(
+    api: &Endpoint,
+    collection: &str,
+    id: &str,
+    active: Option<bool>,
+    answer: D,
+) -> Result<D> {
+    match active {
+        Some(_) => Ok(answer),
+        None => {
+            let scope = api.scope(Operation::ReadBack, Some(id));
+            api.get_object(&scope, collection, id).await
+        }
+    }
+}
+
+/// The [`Created`] of a new object whose `summary` is the create's answer or a
+/// read-back. Fails with [`Error::ActivatedByPlatform`] (after turning the object off) when
+/// the summary says the platform left it active.
+pub(crate) async fn created<P: Provider + ?Sized>(
     provider: &P,
     scope: &Scope,
-    summary: &LiveSummary,
-) -> Result<()> {
+    summary: LiveSummary,
+    warnings: Vec<Warning>,
+) -> Result<Created> {
     if !summary.active {
-        return Ok(());
+        return Ok(Created {
+            id: summary.id.clone(),
+            summary,
+            warnings,
+        });
     }
     tracing::warn!(
         tenant = %scope.tenant,

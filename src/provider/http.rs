@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-use super::credentials::Secret;
+use super::credentials::{Credentials, Secret};
 use super::error::{Error, Operation, Result, Scope};
 use crate::backoff::Backoff;
 use crate::capability::{Capability, CapabilitySet};
@@ -273,6 +273,11 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// `{collection}/{id}`, the id percent-encoded: where a platform keeps one object.
+pub(crate) fn object_path(collection: &str, id: &str) -> String {
+    format!("{collection}/{}", encode::component(id))
+}
+
 impl Endpoint {
     /// An endpoint for `tenant` at `base_url`, sending `headers` (marked sensitive) on
     /// every request. `credential` says where the token came from, for 401 messages.
@@ -328,6 +333,36 @@ impl Endpoint {
         })
     }
 
+    /// An endpoint for `tenant` at `base_url` sending `Authorization: Bearer <token>` and
+    /// the other configured headers (Agent Studio, Productsup CDE).
+    ///
+    /// # Errors
+    /// As [`Endpoint::new`].
+    pub(crate) fn bearer(
+        base_url: &str,
+        tenant: &str,
+        platform: Platform,
+        credentials: &Credentials,
+        http: HttpClient,
+    ) -> Result<Self> {
+        let bearer = Secret::new(format!("Bearer {}", credentials.token.expose()));
+        let mut headers = vec![("Authorization", &bearer)];
+        headers.extend(
+            credentials
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value)),
+        );
+        Endpoint::new(
+            base_url,
+            tenant,
+            platform,
+            headers,
+            &credentials.token_origin,
+            http,
+        )
+    }
+
     /// The tenant name.
     pub(crate) fn tenant(&self) -> &str {
         &self.tenant
@@ -343,6 +378,17 @@ impl Endpoint {
         Scope::new(&self.tenant, self.platform, operation, object)
     }
 
+    /// `GET {collection}/{id}`: one object, decoded.
+    pub(crate) async fn get_object<T: DeserializeOwned>(
+        &self,
+        scope: &Scope,
+        collection: &str,
+        id: &str,
+    ) -> Result<T> {
+        self.json(scope, Request::get(object_path(collection, id)))
+            .await
+    }
+
     /// `PATCH {collection}/{id}` with `body` (rename, the active toggle), discarding the
     /// answer.
     pub(crate) async fn patch_object(
@@ -353,7 +399,7 @@ impl Endpoint {
         body: serde_json::Value,
     ) -> Result<()> {
         let scope = self.scope(operation, Some(id));
-        let req = Request::patch(format!("{collection}/{}", encode::component(id)), body);
+        let req = Request::patch(object_path(collection, id), body);
         self.send(&scope, req).await.map(drop)
     }
 
@@ -392,7 +438,7 @@ impl Endpoint {
     /// `DELETE {collection}/{id}`.
     pub(crate) async fn delete_object(&self, collection: &str, id: &str) -> Result<()> {
         let scope = self.scope(Operation::Delete, Some(id));
-        let req = Request::delete(format!("{collection}/{}", encode::component(id)));
+        let req = Request::delete(object_path(collection, id));
         self.send(&scope, req).await.map(drop)
     }
 

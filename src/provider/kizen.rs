@@ -29,7 +29,7 @@ use serde_json::json;
 
 use super::credentials::Credentials;
 use super::error::{Error, Operation, Result, Scope};
-use super::guard::ensure_inactive;
+use super::guard::{answered_or_read_back, created};
 use super::http::{Endpoint, HttpClient, Request};
 use super::paging;
 use super::{CheckResult, CreateFrom, Provider};
@@ -37,7 +37,7 @@ use crate::capability::{Capability, CapabilitySet};
 use crate::encode;
 use crate::model::{
     Body, Catalog, CheckStatus, ContentHash, Created, KizenPackage, KizenReferences, KizenType,
-    LiveObject, LiveSummary, Platform, Warning, change_marker,
+    LiveObject, LiveSummary, Platform, Warning, version_or_marker,
 };
 
 /// Page size of list calls (the API's maximum).
@@ -112,35 +112,14 @@ impl KizenClient {
         self.region.as_deref()
     }
 
-    async fn detail(&self, scope: &Scope, id: &str) -> Result<Detail> {
-        self.api
-            .json(
-                scope,
-                Request::get(format!("{COLLECTION}/{}", encode::component(id))),
-            )
-            .await
-    }
-
     /// Enforce the active guard on a new object and build [`Created`]: from the create's
     /// answer when it carries the object's `active` flag, else from a read-back.
     async fn finish_create(&self, scope: &Scope, answer: Detail) -> Result<Created> {
         let warnings = answer.warnings.clone();
-        let summary = match answer.active {
-            Some(_) => answer.summary(),
-            None => self
-                .detail(
-                    &self.api.scope(Operation::ReadBack, Some(&answer.id)),
-                    &answer.id,
-                )
-                .await?
-                .summary(),
-        };
-        ensure_inactive(self, scope, &summary).await?;
-        Ok(Created {
-            id: summary.id.clone(),
-            summary,
-            warnings,
-        })
+        let id = answer.id.clone();
+        let read = answered_or_read_back(&self.api, COLLECTION, &id, answer.active, answer);
+        let summary = read.await?.summary();
+        created(self, scope, summary, warnings).await
     }
 
     async fn import(&self, package: &KizenPackage) -> Result<Created> {
@@ -203,9 +182,8 @@ impl Provider for KizenClient {
     }
 
     async fn export(&self, id: &str) -> Result<LiveObject> {
-        let detail = self
-            .detail(&self.api.scope(Operation::Export, Some(id)), id)
-            .await?;
+        let scope = self.api.scope(Operation::Export, Some(id));
+        let detail: Detail = self.api.get_object(&scope, COLLECTION, id).await?;
         let summary = detail.summary();
         Ok(LiveObject {
             summary,
@@ -253,19 +231,18 @@ impl Provider for KizenClient {
         let scope = self.api.scope(Operation::Rename, Some(id));
         self.api.require(&scope, Capability::Rename)?;
         self.api.require(&scope, Capability::ApiName)?;
-        let current = self.detail(&scope, id).await?;
+        let current: Detail = self.api.get_object(&scope, COLLECTION, id).await?;
         let api_name = aside_api_name(&current.api_name, aside_name);
-        let req = Request::patch(
-            format!("{COLLECTION}/{}", encode::component(id)),
-            json!({ "name": aside_name, "api_name": api_name }),
-        );
-        self.api.send(&scope, req).await.map(drop)
+        let body = json!({ "name": aside_name, "api_name": api_name });
+        self.api
+            .patch_object(Operation::Rename, COLLECTION, id, body)
+            .await
     }
 
     async fn restore_name(&self, id: &str, name: &str) -> Result<()> {
         let scope = self.api.scope(Operation::Rename, Some(id));
         self.api.require(&scope, Capability::Rename)?;
-        let current = self.detail(&scope, id).await?;
+        let current: Detail = self.api.get_object(&scope, COLLECTION, id).await?;
         let body = match original_api_name(&current.api_name) {
             Some(original) => {
                 self.api.require(&scope, Capability::ApiName)?;
@@ -273,8 +250,9 @@ impl Provider for KizenClient {
             }
             None => json!({ "name": name }),
         };
-        let req = Request::patch(format!("{COLLECTION}/{}", encode::component(id)), body);
-        self.api.send(&scope, req).await.map(drop)
+        self.api
+            .patch_object(Operation::Rename, COLLECTION, id, body)
+            .await
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
@@ -388,7 +366,7 @@ struct Summary {
 impl Summary {
     fn into_live(self) -> LiveSummary {
         LiveSummary {
-            version: version_or_marker(self.version, &self.name, &self.updated_at),
+            version: version_or_marker(self.version, &self.name, UPDATED_KEY, &self.updated_at),
             id: self.id,
             name: self.name,
             active: self.active,
@@ -398,10 +376,8 @@ impl Summary {
     }
 }
 
-/// The platform's `version`, or a fingerprint of what list and detail both carry.
-fn version_or_marker(version: Option<u64>, name: &str, updated_at: &str) -> u64 {
-    version.unwrap_or_else(|| change_marker(&json!({ "name": name, "updated_at": updated_at })))
-}
+/// How the platform spells the update time in what the change marker fingerprints.
+const UPDATED_KEY: &str = "updated_at";
 
 /// `references` as the platform sends it (unknown fields tolerated, unlike manifests).
 #[derive(Deserialize, Default)]
@@ -448,7 +424,7 @@ impl Detail {
             name: self.name.clone(),
             active: self.active.unwrap_or(false),
             updated_at: self.updated_at.clone(),
-            version: version_or_marker(self.version, &self.name, &self.updated_at),
+            version: version_or_marker(self.version, &self.name, UPDATED_KEY, &self.updated_at),
             status: self.status.clone(),
         }
     }

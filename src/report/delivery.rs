@@ -40,13 +40,14 @@ use super::status::CommitStatus;
 use crate::backoff::Backoff;
 
 /// Log at `$level` with the destination as `forge = …` (a commit status) or
-/// `receiver = …` (a notification), then the given fields and message.
+/// `receiver = …` (a notification), the outbox row `$key` names (`reporter`, `sha`,
+/// `context`), then the given fields and message.
 macro_rules! log_to {
-    ($level:ident, $label:expr, $($rest:tt)*) => {
+    ($level:ident, $label:expr, $key:expr, $($rest:tt)*) => {
         if $label.notice {
-            tracing::$level!(receiver = %$label.name, $($rest)*)
+            tracing::$level!(receiver = %$label.name, reporter = %$key.reporter, sha = %$key.sha, context = %$key.context, $($rest)*)
         } else {
-            tracing::$level!(forge = %$label.name, $($rest)*)
+            tracing::$level!(forge = %$label.name, reporter = %$key.reporter, sha = %$key.sha, context = %$key.context, $($rest)*)
         }
     };
 }
@@ -729,7 +730,7 @@ impl Inner {
                         outbox::finish(c, &item, Outcome::Delivered, done_at)
                     })
                     .await?;
-                log_to!(debug, label, reporter = %key.reporter, sha = %key.sha, context = %key.context, "{} delivered", label.noun);
+                log_to!(debug, label, key, "{} delivered", label.noun);
                 label.record("delivered");
                 Ok(Attempt::Delivered)
             }
@@ -749,9 +750,7 @@ impl Inner {
                 log_to!(
                     warn,
                     label,
-                    reporter = %key.reporter,
-                    sha = %key.sha,
-                    context = %key.context,
+                    key,
                     attempt = attempts,
                     retry_in_ms = delay,
                     error = %message,
@@ -770,9 +769,7 @@ impl Inner {
                 log_to!(
                     error,
                     label,
-                    reporter = %key.reporter,
-                    sha = %key.sha,
-                    context = %key.context,
+                    key,
                     error = %err,
                     "{} refused; not retried",
                     label.noun
@@ -907,7 +904,8 @@ mod tests {
         id: &'static str,
         failures: usize,
         refuse: bool,
-        posts: AtomicUsize,
+        /// Posts so far, shared with the test.
+        posts: Arc<AtomicUsize>,
     }
 
     impl Forge {
@@ -916,7 +914,7 @@ mod tests {
                 id,
                 failures,
                 refuse,
-                posts: AtomicUsize::new(0),
+                posts: Arc::new(AtomicUsize::new(0)),
             })
         }
     }
@@ -1018,42 +1016,19 @@ mod tests {
         }
     }
 
-    /// A forge that answers 503 to the first post and takes the others.
-    #[derive(Debug)]
-    struct Flaky(Arc<std::sync::atomic::AtomicUsize>);
-
-    #[async_trait::async_trait]
-    impl Reporter for Flaky {
-        fn name(&self) -> &str {
-            "github"
-        }
-
-        async fn post(&self, _sha: &str, _status: &CommitStatus) -> Result<(), ReportError> {
-            use std::sync::atomic::Ordering;
-            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
-                Err(ReportError::ServerError {
-                    forge: "github",
-                    repo: "o/r".to_owned(),
-                    status: 503,
-                    message: "Service Unavailable".to_owned(),
-                })
-            } else {
-                Ok(())
-            }
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn a_status_left_in_the_outbox_is_retried_when_due() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let dir = tempfile::tempdir().unwrap();
         let posts = Arc::new(AtomicUsize::new(0));
-        let deliverer = Deliverer::open(
-            &dir.path().join("state.db"),
-            vec![Box::new(Flaky(posts.clone()))],
-        )
-        .await
-        .unwrap();
+        let flaky = Forge {
+            id: "github",
+            failures: 1,
+            refuse: false,
+            posts: posts.clone(),
+        };
+        let deliverer = Deliverer::open(&dir.path().join("state.db"), vec![Box::new(flaky)])
+            .await
+            .unwrap();
         let queued = Arc::new(Notify::new());
         let stop = CancellationToken::new();
         let drain = tokio::spawn(deliverer.clone().drain_until(queued.clone(), stop.clone()));

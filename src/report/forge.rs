@@ -1,5 +1,6 @@
-//! What the three forge reporters share: the token type, the HTTP client, and turning a
-//! forge's answer into success or a classified [`ReportError`].
+//! What the three forge reporters share: the token type, the HTTP client, posting a
+//! status ([`ForgeReporter`], with each forge's part as a [`ForgeApi`]), and turning a forge's
+//! answer into success or a classified [`ReportError`].
 //!
 //! It must not know any forge's paths or body shapes (those live in `github.rs`,
 //! `gitlab.rs`, `gitea.rs`). Tokens only leave a [`Token`] as a sensitive header value;
@@ -8,12 +9,14 @@
 use std::fmt;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, RetryAt};
-use super::status::CommitStatus;
+use super::reporter::{Reporter, check_sha};
+use super::status::{CommitStatus, truncate_chars};
 use crate::encode;
 
 /// Request timeout for one status post.
@@ -99,6 +102,110 @@ pub(crate) struct Endpoint {
     pub(crate) external_url: Option<String>,
 }
 
+/// Posts commit statuses to one repository of one forge: `F` is the forge's part
+/// ([`ForgeApi`]: GitHub, GitLab, Gitea), the rest (checking the commit, cutting the
+/// description, posting, classifying the answer) is the same for all three.
+#[derive(Debug)]
+pub struct ForgeReporter<F> {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) forge: F,
+}
+
+impl<F> ForgeReporter<F> {
+    /// A reporter posting to `endpoint` the way `forge` says.
+    pub(crate) fn with_forge(endpoint: Endpoint, forge: F) -> Self {
+        ForgeReporter { endpoint, forge }
+    }
+
+    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
+    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
+        self.endpoint.external_url = external_url.map(str::to_owned);
+        self
+    }
+}
+
+/// One forge's part of posting a commit status: where a status goes, with which headers
+/// and body, and which refusals the forge settles itself.
+pub(crate) trait ForgeApi: Send + Sync + fmt::Debug {
+    /// The documented body of one status.
+    type Body<'a>: Serialize + Send + Sync;
+
+    /// The forge's limit on `description`, in characters.
+    const DESCRIPTION_LIMIT: usize;
+
+    /// Where the statuses of commit `sha` are posted, below the API base URL `api`.
+    fn url(&self, api: &str, sha: &str) -> String;
+
+    /// The headers of a post, the token's among them.
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap;
+
+    /// The body of `post`.
+    fn body<'a>(&self, post: &Post<'a>) -> Self::Body<'a>;
+
+    /// The outcome of a refusal of `post` this forge reads in its own way; `None` leaves
+    /// it to [`Endpoint::classify`].
+    fn settle(&self, _post: &Post<'_>, _refusal: &Refusal) -> Option<Result<(), ReportError>> {
+        None
+    }
+}
+
+/// One status on its way to a forge.
+pub(crate) struct Post<'a> {
+    /// Where it goes.
+    pub(crate) endpoint: &'a Endpoint,
+    /// The commit.
+    pub(crate) sha: &'a str,
+    /// The status.
+    pub(crate) status: &'a CommitStatus,
+    /// Its description, cut to [`ForgeApi::DESCRIPTION_LIMIT`].
+    pub(crate) description: &'a str,
+}
+
+impl Post<'_> {
+    /// The status's `target_url`.
+    pub(crate) fn target_url(&self) -> Option<String> {
+        self.endpoint.target_url(self.status, self.sha)
+    }
+}
+
+#[async_trait]
+impl<F: ForgeApi> Reporter for ForgeReporter<F> {
+    fn name(&self) -> &str {
+        self.endpoint.forge
+    }
+
+    fn id(&self) -> String {
+        self.endpoint.id()
+    }
+
+    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<(), ReportError> {
+        check_sha(sha)?;
+        let (endpoint, forge) = (&self.endpoint, &self.forge);
+        let description = truncate_chars(&status.description, F::DESCRIPTION_LIMIT);
+        let post = Post {
+            endpoint,
+            sha,
+            status,
+            description: &description,
+        };
+        let body = forge.body(&post);
+        match endpoint
+            .post_json(
+                &forge.url(&endpoint.api, sha),
+                forge.headers(endpoint),
+                &body,
+            )
+            .await?
+        {
+            Ok(()) => Ok(()),
+            Err(refusal) => match forge.settle(&post, &refusal) {
+                Some(settled) => settled,
+                None => Err(endpoint.classify(refusal, sha, &status.context)),
+            },
+        }
+    }
+}
+
 /// A repository addressed as `owner/name`, as GitHub and Gitea do.
 #[derive(Debug, Clone)]
 pub(crate) struct OwnerRepo {
@@ -165,6 +272,21 @@ impl Endpoint {
     /// `{forge} {api} {repo}`: the reporter's identity in the outbox.
     pub(crate) fn id(&self) -> String {
         format!("{} {} {}", self.forge, self.api, self.repo)
+    }
+
+    /// `Accept: accept` and the token in `auth` after `prefix` (`Bearer `, `token `).
+    pub(crate) fn headers(
+        &self,
+        accept: &'static str,
+        auth: HeaderName,
+        prefix: &str,
+    ) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        if let Some(value) = self.token.header_value(prefix) {
+            headers.insert(auth, value);
+        }
+        headers
     }
 
     /// The `target_url` of `status` on commit `sha`.

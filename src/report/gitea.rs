@@ -5,29 +5,29 @@
 //! `target_url` (only when known), authenticated with `Authorization: token <token>`.
 //! A success with open warnings is sent as `warning`. It never logs or returns the token.
 
-use async_trait::async_trait;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde::Serialize;
 
 use super::error::Result;
-use super::forge::{Endpoint, OwnerRepo, Token};
-use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, truncate_chars};
+use super::forge::{Endpoint, ForgeApi, ForgeReporter, OwnerRepo, Post, Token};
+use super::status::StatusState;
 
 /// The description length ferry keeps for Gitea, in characters. Gitea stores the column as
 /// TEXT; ferry cuts at 255 like GitLab so the line stays readable in Gitea's status list.
 pub const GITEA_DESCRIPTION_LIMIT: usize = 255;
 
 /// Posts commit statuses to one Gitea or Forgejo repository.
+pub type GiteaReporter = ForgeReporter<Gitea>;
+
+/// Gitea's part of a [`GiteaReporter`]: the repository.
 #[derive(Debug)]
-pub struct GiteaReporter {
-    endpoint: Endpoint,
+pub struct Gitea {
     repo: OwnerRepo,
 }
 
 /// The body of `CreateStatusOption`.
 #[derive(Debug, Serialize)]
-struct Body<'a> {
+pub(crate) struct Body<'a> {
     state: &'static str,
     context: &'a str,
     description: &'a str,
@@ -52,58 +52,35 @@ impl GiteaReporter {
     /// # Errors
     /// [`ReportError::Config`](super::ReportError::Config) (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
-        Ok(GiteaReporter {
+        let gitea = Gitea {
             repo: OwnerRepo::parse("gitea", repo)?,
-            endpoint: Endpoint::new("gitea", api, repo, token),
-        })
-    }
-
-    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
-    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.endpoint.external_url = external_url.map(str::to_owned);
-        self
-    }
-
-    fn url(&self, sha: &str) -> String {
-        self.repo.statuses_url(&self.endpoint.api, sha)
-    }
-
-    fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(auth) = self.endpoint.token.header_value("token ") {
-            headers.insert(AUTHORIZATION, auth);
-        }
-        headers
+        };
+        Ok(ForgeReporter::with_forge(
+            Endpoint::new("gitea", api, repo, token),
+            gitea,
+        ))
     }
 }
 
-#[async_trait]
-impl Reporter for GiteaReporter {
-    fn name(&self) -> &str {
-        "gitea"
+impl ForgeApi for Gitea {
+    type Body<'a> = Body<'a>;
+
+    const DESCRIPTION_LIMIT: usize = GITEA_DESCRIPTION_LIMIT;
+
+    fn url(&self, api: &str, sha: &str) -> String {
+        self.repo.statuses_url(api, sha)
     }
 
-    fn id(&self) -> String {
-        self.endpoint.id()
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
+        endpoint.headers("application/json", AUTHORIZATION, "token ")
     }
 
-    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
-        check_sha(sha)?;
-        let description = truncate_chars(&status.description, GITEA_DESCRIPTION_LIMIT);
-        let body = Body {
-            state: gitea_state(status.state, status.warnings),
-            context: &status.context,
-            description: &description,
-            target_url: self.endpoint.target_url(status, sha),
-        };
-        match self
-            .endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
+    fn body<'a>(&self, post: &Post<'a>) -> Body<'a> {
+        Body {
+            state: gitea_state(post.status.state, post.status.warnings),
+            context: &post.status.context,
+            description: post.description,
+            target_url: post.target_url(),
         }
     }
 }

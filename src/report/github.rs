@@ -6,14 +6,12 @@
 //! statuses before creating one (the delivery layer remembers what it sent) and it never
 //! logs or returns the token.
 
-use async_trait::async_trait;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 
 use super::error::{ReportError, Result};
-use super::forge::{Endpoint, OwnerRepo, Token};
-use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, truncate_chars};
+use super::forge::{Endpoint, ForgeApi, ForgeReporter, OwnerRepo, Post, Refusal, Token};
+use super::status::StatusState;
 
 /// GitHub's limit on `description`, in characters (longer ones are refused with 422).
 pub const GITHUB_DESCRIPTION_LIMIT: usize = 140;
@@ -25,15 +23,17 @@ pub const GITHUB_API_VERSION: &str = "2022-11-28";
 const STATUS_CAP_MESSAGE: &str = "reached the maximum number of statuses";
 
 /// Posts commit statuses to one GitHub (or GitHub Enterprise Server) repository.
+pub type GithubReporter = ForgeReporter<Github>;
+
+/// GitHub's part of a [`GithubReporter`]: the repository.
 #[derive(Debug)]
-pub struct GithubReporter {
-    endpoint: Endpoint,
+pub struct Github {
     repo: OwnerRepo,
 }
 
 /// The body of "Create a commit status".
 #[derive(Debug, Serialize)]
-struct Body<'a> {
+pub(crate) struct Body<'a> {
     state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     target_url: Option<String>,
@@ -58,82 +58,61 @@ impl GithubReporter {
     /// # Errors
     /// [`ReportError::Config`] (index 0) when `repo` is not `owner/name`.
     pub fn new(api: &str, repo: &str, token: Token) -> Result<Self> {
-        Ok(GithubReporter {
+        let github = Github {
             repo: OwnerRepo::parse("github", repo)?,
-            endpoint: Endpoint::new("github", api, repo, token),
-        })
+        };
+        Ok(ForgeReporter::with_forge(
+            Endpoint::new("github", api, repo, token),
+            github,
+        ))
+    }
+}
+
+impl ForgeApi for Github {
+    type Body<'a> = Body<'a>;
+
+    const DESCRIPTION_LIMIT: usize = GITHUB_DESCRIPTION_LIMIT;
+
+    fn url(&self, api: &str, sha: &str) -> String {
+        self.repo.statuses_url(api, sha)
     }
 
-    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
-    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.endpoint.external_url = external_url.map(str::to_owned);
-        self
-    }
-
-    fn url(&self, sha: &str) -> String {
-        self.repo.statuses_url(&self.endpoint.api, sha)
-    }
-
-    fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.github+json"),
-        );
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
+        let mut headers = endpoint.headers("application/vnd.github+json", AUTHORIZATION, "Bearer ");
         headers.insert(
             "x-github-api-version",
             HeaderValue::from_static(GITHUB_API_VERSION),
         );
-        if let Some(auth) = self.endpoint.token.header_value("Bearer ") {
-            headers.insert(AUTHORIZATION, auth);
-        }
         headers
     }
-}
 
-#[async_trait]
-impl Reporter for GithubReporter {
-    fn name(&self) -> &str {
-        "github"
-    }
-
-    fn id(&self) -> String {
-        self.endpoint.id()
-    }
-
-    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
-        check_sha(sha)?;
-        let description = truncate_chars(&status.description, GITHUB_DESCRIPTION_LIMIT);
-        let body = Body {
-            state: github_state(status.state),
-            target_url: self.endpoint.target_url(status, sha),
-            description: &description,
-            context: &status.context,
-        };
-        match self
-            .endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(refusal)
-                if refusal.status.as_u16() == 422
-                    && refusal.message.contains(STATUS_CAP_MESSAGE) =>
-            {
-                Err(ReportError::StatusLimitReached {
-                    repo: self.endpoint.repo.clone(),
-                    sha: sha.to_owned(),
-                    context: status.context.clone(),
-                })
-            }
-            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
+    fn body<'a>(&self, post: &Post<'a>) -> Body<'a> {
+        Body {
+            state: github_state(post.status.state),
+            target_url: post.target_url(),
+            description: post.description,
+            context: &post.status.context,
         }
+    }
+
+    /// A commit and context that hold 1,000 statuses already take no more.
+    fn settle(&self, post: &Post<'_>, refusal: &Refusal) -> Option<Result<()>> {
+        (refusal.status.as_u16() == 422 && refusal.message.contains(STATUS_CAP_MESSAGE)).then(
+            || {
+                Err(ReportError::StatusLimitReached {
+                    repo: post.endpoint.repo.clone(),
+                    sha: post.sha.to_owned(),
+                    context: post.status.context.clone(),
+                })
+            },
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Reporter;
     use crate::report::forge::split_owner_repo;
 
     #[test]
@@ -157,7 +136,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            r.url("abc"),
+            r.forge.url(&r.endpoint.api, "abc"),
             "https://api.github.com/repos/acme/connectors/statuses/abc"
         );
         assert_eq!(r.id(), "github https://api.github.com acme/connectors");

@@ -11,14 +11,12 @@
 //! the transition fix. The job already shows the state ferry asked for, so that answer
 //! counts as delivered (only the new description is not shown).
 
-use async_trait::async_trait;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName};
 use serde::Serialize;
 
 use super::error::Result;
-use super::forge::{Endpoint, Token};
-use super::reporter::{Reporter, check_sha};
-use super::status::{CommitStatus, StatusState, truncate_chars};
+use super::forge::{Endpoint, ForgeApi, ForgeReporter, Post, Refusal, Token};
+use super::status::StatusState;
 use crate::config::TokenType;
 use crate::encode;
 
@@ -29,16 +27,18 @@ pub const GITLAB_DESCRIPTION_LIMIT: usize = 255;
 const TRANSITION_MESSAGE: &str = "Cannot transition status via";
 
 /// Posts commit statuses to one GitLab project.
+pub type GitlabReporter = ForgeReporter<Gitlab>;
+
+/// GitLab's part of a [`GitlabReporter`]: the project and how the token is sent.
 #[derive(Debug)]
-pub struct GitlabReporter {
-    endpoint: Endpoint,
+pub struct Gitlab {
     project: String,
     token_type: TokenType,
 }
 
 /// The body of "Set the pipeline status of a commit".
 #[derive(Debug, Serialize)]
-struct Body<'a> {
+pub(crate) struct Body<'a> {
     state: &'static str,
     name: &'a str,
     description: &'a str,
@@ -71,95 +71,62 @@ impl GitlabReporter {
     /// A reporter for `project` (numeric id or `group/project` path) at `api`
     /// (`https://gitlab.com/api/v4`).
     pub fn new(api: &str, project: &str, token: Token, token_type: TokenType) -> Self {
-        GitlabReporter {
-            endpoint: Endpoint::new("gitlab", api, project, token),
+        let gitlab = Gitlab {
             project: project_segment(project),
             token_type,
-        }
-    }
-
-    /// Derive `target_url` from `server.externalUrl` for statuses that have none.
-    pub fn with_external_url(mut self, external_url: Option<&str>) -> Self {
-        self.endpoint.external_url = external_url.map(str::to_owned);
-        self
-    }
-
-    fn url(&self, sha: &str) -> String {
-        format!(
-            "{}/projects/{}/statuses/{}",
-            self.endpoint.api, self.project, sha
-        )
-    }
-
-    fn headers(&self) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        match self.token_type {
-            TokenType::Private => {
-                if let Some(value) = self.endpoint.token.header_value("") {
-                    headers.insert("private-token", value);
-                }
-            }
-            TokenType::Oauth => {
-                if let Some(value) = self.endpoint.token.header_value("Bearer ") {
-                    headers.insert(AUTHORIZATION, value);
-                }
-            }
-        }
-        headers
+        };
+        ForgeReporter::with_forge(Endpoint::new("gitlab", api, project, token), gitlab)
     }
 }
 
-#[async_trait]
-impl Reporter for GitlabReporter {
-    fn name(&self) -> &str {
-        "gitlab"
+impl ForgeApi for Gitlab {
+    type Body<'a> = Body<'a>;
+
+    const DESCRIPTION_LIMIT: usize = GITLAB_DESCRIPTION_LIMIT;
+
+    fn url(&self, api: &str, sha: &str) -> String {
+        format!("{api}/projects/{}/statuses/{sha}", self.project)
     }
 
-    fn id(&self) -> String {
-        self.endpoint.id()
-    }
-
-    async fn post(&self, sha: &str, status: &CommitStatus) -> Result<()> {
-        check_sha(sha)?;
-        let description = truncate_chars(&status.description, GITLAB_DESCRIPTION_LIMIT);
-        let target_url = status
-            .target_url_for(self.endpoint.external_url.as_deref(), sha)
-            .filter(|url| {
-                let fits = url.chars().count() <= GITLAB_DESCRIPTION_LIMIT;
-                if !fits {
-                    tracing::debug!(forge = "gitlab", repo = %self.endpoint.repo, "target_url longer than 255 characters; sent without it");
-                }
-                fits
-            });
-        let body = Body {
-            state: gitlab_state(status.state),
-            name: &status.context,
-            description: &description,
-            target_url,
+    fn headers(&self, endpoint: &Endpoint) -> HeaderMap {
+        let (auth, prefix) = match self.token_type {
+            TokenType::Private => (HeaderName::from_static("private-token"), ""),
+            TokenType::Oauth => (AUTHORIZATION, "Bearer "),
         };
-        match self
-            .endpoint
-            .post_json(&self.url(sha), self.headers(), &body)
-            .await?
-        {
-            Ok(()) => Ok(()),
-            Err(refusal)
-                if refusal.status.as_u16() == 400
-                    && refusal.message.contains(TRANSITION_MESSAGE) =>
-            {
-                tracing::debug!(
-                    forge = "gitlab",
-                    repo = %self.endpoint.repo,
-                    sha,
-                    context = %status.context,
-                    message = %refusal.message,
-                    "status already in this state on GitLab; counted as delivered"
-                );
-                Ok(())
+        endpoint.headers("application/json", auth, prefix)
+    }
+
+    /// Without a `target_url` longer than GitLab keeps.
+    fn body<'a>(&self, post: &Post<'a>) -> Body<'a> {
+        let target_url = post.target_url().filter(|url| {
+            let fits = url.chars().count() <= GITLAB_DESCRIPTION_LIMIT;
+            if !fits {
+                tracing::debug!(forge = "gitlab", repo = %post.endpoint.repo, "target_url longer than 255 characters; sent without it");
             }
-            Err(refusal) => Err(self.endpoint.classify(refusal, sha, &status.context)),
+            fits
+        });
+        Body {
+            state: gitlab_state(post.status.state),
+            name: &post.status.context,
+            description: post.description,
+            target_url,
         }
+    }
+
+    /// A job already in the posted state counts as delivered.
+    fn settle(&self, post: &Post<'_>, refusal: &Refusal) -> Option<Result<()>> {
+        if refusal.status.as_u16() != 400 || !refusal.message.contains(TRANSITION_MESSAGE) {
+            return None;
+        }
+        tracing::debug!(
+            forge = "gitlab",
+            repo = %post.endpoint.repo,
+            sha = post.sha,
+            context = %post.status.context,
+            message = %refusal.message,
+            "status already in this state on GitLab; counted as delivered"
+        );
+        Some(Ok(()))
     }
 }
 

@@ -106,24 +106,14 @@ pub(crate) fn build(
             StatusTarget::GitNotes(notes) => {
                 Box::new(git_notes(index, notes, source_repo, source, external_url)?)
             }
-            StatusTarget::Github(forge) => {
-                let token = forge_token(index, "github", forge, base_dir, env)?;
-                check_forge(index, "github", forge)?;
-                Box::new(
-                    GithubReporter::new(&forge.api, &forge.repo, token)
-                        .map_err(|e| reindex(e, index))?
-                        .with_external_url(external_url),
-                )
-            }
-            StatusTarget::Gitea(forge) => {
-                let token = forge_token(index, "gitea", forge, base_dir, env)?;
-                check_forge(index, "gitea", forge)?;
-                Box::new(
-                    GiteaReporter::new(&forge.api, &forge.repo, token)
-                        .map_err(|e| reindex(e, index))?
-                        .with_external_url(external_url),
-                )
-            }
+            StatusTarget::Github(forge) => Box::new(
+                owner_repo(index, "github", forge, base_dir, env, GithubReporter::new)?
+                    .with_external_url(external_url),
+            ),
+            StatusTarget::Gitea(forge) => Box::new(
+                owner_repo(index, "gitea", forge, base_dir, env, GiteaReporter::new)?
+                    .with_external_url(external_url),
+            ),
             StatusTarget::Gitlab(forge) => {
                 let token = forge_token(index, "gitlab", forge, base_dir, env)?;
                 check_api(index, "gitlab", &forge.api)?;
@@ -148,6 +138,21 @@ pub(crate) fn build(
         reporters.push(reporter);
     }
     Ok(reporters)
+}
+
+/// The reporter `new` makes for a forge whose repositories are `owner/name` (GitHub,
+/// Gitea), once its token is read and its entry checked.
+fn owner_repo<R>(
+    index: usize,
+    kind: &'static str,
+    forge: &Forge,
+    base_dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    new: fn(&str, &str, Token) -> Result<R>,
+) -> Result<R> {
+    let token = forge_token(index, kind, forge, base_dir, env)?;
+    check_forge(index, kind, forge)?;
+    new(&forge.api, &forge.repo, token).map_err(|e| reindex(e, index))
 }
 
 fn config(index: usize, kind: &'static str, message: String) -> ReportError {
@@ -410,73 +415,39 @@ mod tests {
     fn git_notes_push_target_follows_the_source() {
         let dir = tempfile::tempdir().unwrap();
         let repo = git2::Repository::init(dir.path().join("src")).unwrap();
-        let forced = GitNotes { push: Some(true) };
-        let err = build(
-            &[StatusTarget::GitNotes(forced.clone())],
-            repo.path(),
-            None,
-            None,
-            dir.path(),
-            &env,
-        )
-        .unwrap_err()
-        .to_string();
+        let notes = |push: Option<bool>, source: Option<&RemoteSpec>| {
+            build(
+                &[StatusTarget::GitNotes(GitNotes { push })],
+                repo.path(),
+                source,
+                None,
+                dir.path(),
+                &env,
+            )
+        };
+        let err = notes(Some(true), None).unwrap_err().to_string();
         assert!(
             err.contains("has no `origin` remote; add one or set push: false"),
             "{err}"
         );
 
         repo.remote("origin", "/srv/git/connectors.git").unwrap();
-        let reporters = build(
-            &[StatusTarget::GitNotes(forced)],
-            repo.path(),
-            None,
-            None,
-            dir.path(),
-            &env,
-        )
-        .unwrap();
+        let reporters = notes(Some(true), None).unwrap();
         assert!(format!("{:?}", reporters[0]).contains("/srv/git/connectors.git"));
 
         // Unset: a local source (no default) is written in place and pushed nowhere, even
         // with an origin; a remote source's cache pushes to the source URL.
-        let unset = GitNotes { push: None };
-        let reporters = build(
-            &[StatusTarget::GitNotes(unset.clone())],
-            repo.path(),
-            None,
-            None,
-            dir.path(),
-            &env,
-        )
-        .unwrap();
+        let reporters = notes(None, None).unwrap();
         assert!(!format!("{:?}", reporters[0]).contains("/srv/git/connectors.git"));
         let remote =
             RemoteSpec::from_repo("https://git.example.com/acme/connectors.git", dir.path())
                 .unwrap();
-        let reporters = build(
-            &[StatusTarget::GitNotes(unset)],
-            repo.path(),
-            Some(&remote),
-            None,
-            dir.path(),
-            &env,
-        )
-        .unwrap();
+        let reporters = notes(None, Some(&remote)).unwrap();
         assert!(
             format!("{:?}", reporters[0]).contains("https://git.example.com/acme/connectors.git")
         );
 
-        let off = GitNotes { push: Some(false) };
-        let reporters = build(
-            &[StatusTarget::GitNotes(off)],
-            repo.path(),
-            None,
-            None,
-            dir.path(),
-            &env,
-        )
-        .unwrap();
+        let reporters = notes(Some(false), None).unwrap();
         assert!(!format!("{:?}", reporters[0]).contains("/srv/git/connectors.git"));
     }
 

@@ -184,6 +184,18 @@ async fn exhausted_retries_report_attempts_and_platform_message() {
     );
 }
 
+/// How long a list waited between `first` answer and its retry, which succeeds.
+async fn wait_before_retry(first: Step, options: ClientOptions) -> Duration {
+    let (mock, addr) = serve(vec![first, respond(200, "{}")]).await;
+    let api = endpoint(addr, options);
+    api.send(&scope(Operation::List), Request::get("/connectors"))
+        .await
+        .unwrap();
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 2);
+    seen[1].at - seen[0].at
+}
+
 #[tokio::test(start_paused = true)]
 async fn too_many_requests_waits_for_retry_after_seconds() {
     let limited = Step::Respond(
@@ -191,14 +203,7 @@ async fn too_many_requests_waits_for_retry_after_seconds() {
         vec![("retry-after", "7".to_owned())],
         r#"{"message":"Slow down."}"#.to_owned(),
     );
-    let (mock, addr) = serve(vec![limited, respond(200, "{}")]).await;
-    let api = endpoint(addr, options(5));
-    api.send(&scope(Operation::List), Request::get("/connectors"))
-        .await
-        .unwrap();
-    let seen = mock.seen();
-    assert_eq!(seen.len(), 2);
-    let gap = seen[1].at - seen[0].at;
+    let gap = wait_before_retry(limited, options(5)).await;
     assert!(
         gap >= Duration::from_secs(7) && gap < Duration::from_secs(8),
         "waited {gap:?}"
@@ -212,15 +217,9 @@ async fn retry_after_is_capped() {
         vec![("retry-after", "3600".to_owned())],
         "{}".to_owned(),
     );
-    let (mock, addr) = serve(vec![limited, respond(200, "{}")]).await;
     let mut opts = options(5);
     opts.retry.max_retry_after = Duration::from_secs(5);
-    let api = endpoint(addr, opts);
-    api.send(&scope(Operation::List), Request::get("/connectors"))
-        .await
-        .unwrap();
-    let seen = mock.seen();
-    let gap = seen[1].at - seen[0].at;
+    let gap = wait_before_retry(limited, opts).await;
     assert!(
         gap >= Duration::from_secs(5) && gap < Duration::from_secs(6),
         "waited {gap:?}"
@@ -232,13 +231,7 @@ async fn retry_after_http_date_is_honoured() {
     let at = chrono::Utc::now() + chrono::Duration::seconds(20);
     let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let limited = Step::Respond(429, vec![("retry-after", date)], "{}".to_owned());
-    let (mock, addr) = serve(vec![limited, respond(200, "{}")]).await;
-    let api = endpoint(addr, options(5));
-    api.send(&scope(Operation::List), Request::get("/connectors"))
-        .await
-        .unwrap();
-    let seen = mock.seen();
-    let gap = seen[1].at - seen[0].at;
+    let gap = wait_before_retry(limited, options(5)).await;
     // The date has one-second resolution and is read against the real clock.
     assert!(
         gap >= Duration::from_secs(18) && gap <= Duration::from_secs(20),
