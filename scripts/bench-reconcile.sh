@@ -28,7 +28,9 @@
 #   9. the first `ferry apply` of COUNT connectors into one empty tenant of a second
 #      emulator that adds LATENCY_MS (default 20) to every request, with the tenant's
 #      default `concurrency` (4; CONCURRENCY=n sets it), against its floor: the requests
-#      the emulator counted × LATENCY_MS ÷ concurrency.
+#      the emulator counted × LATENCY_MS ÷ concurrency; and against the floor as the
+#      emulator serves it: the same requests × one request's time measured by a plain
+#      client (its timer and HTTP on top of LATENCY_MS) ÷ concurrency.
 #
 # LATENCY_ONLY=1 runs step 9 alone (and builds no floor benchmark).
 #
@@ -213,8 +215,25 @@ latency_run() {
   local code=0
   TOKEN_SLOW=slow-token timed "$dir/time.txt" \
     "$ferry" apply --auto-approve --config "$dir/ferry.yaml" > "$dir/out.txt" 2> "$dir/err.txt" < /dev/null || code=$?
-  local total
+  local total served
   total="$(curl -fsS "$slow_url/_emulator/requests" | jq '.tenants.slow.total')"
+  # What one request takes as the emulator serves it (its timer and HTTP included), with
+  # as many keep-alive clients as the concurrency: the floor any client meets.
+  served="$(python3 - "$slow_url" "$concurrency" <<'PY'
+import http.client, sys, threading, time, urllib.parse
+url, slots, rounds = urllib.parse.urlparse(sys.argv[1]), int(sys.argv[2]), 50
+def client():
+    conn = http.client.HTTPConnection(url.hostname, url.port)
+    for _ in range(rounds):
+        conn.request("GET", "/tenants/slow/api/catalog", headers={"Authorization": "Bearer slow-token"})
+        conn.getresponse().read()
+start = time.monotonic()
+threads = [threading.Thread(target=client) for _ in range(slots)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(f"{(time.monotonic() - start) / rounds * 1000:.2f}")
+PY
+)"
   kill "$slow_pid" 2>/dev/null || true
   wait "$slow_pid" 2>/dev/null || true
   if [[ "$code" != 0 ]]; then
@@ -229,6 +248,10 @@ latency_run() {
   printf '  wall %ss, ferry CPU %ss, peak RSS %d MB; %s requests; floor (requests x %s ms / %s) %ss: %sx the floor\n' \
     "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')" "$((rss / 1024))" \
     "$total" "$latency" "$concurrency" "$floor_s" "$(ratio "$wall" "$floor_s")"
+  local served_s
+  served_s="$(awk -v n="$total" -v l="$served" -v c="$concurrency" 'BEGIN { printf "%.2f", n * l / 1000 / c }')"
+  printf '  a request as the emulator serves it: %s ms (%s keep-alive clients); requests x that / %s = %ss: %sx\n' \
+    "$served" "$concurrency" "$concurrency" "$served_s" "$(ratio "$wall" "$served_s")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
