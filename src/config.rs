@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::capability::{Capability, CapabilitySet};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Location, Platform};
+use crate::names::names;
 use crate::yaml::{self, SourceMap};
 
 pub use notifications::{
@@ -81,14 +82,12 @@ pub enum TestsMode {
     Required,
 }
 
-impl TestsMode {
+names! {
     /// The name as written in `ferry.yaml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestsMode::Off => "off",
-            TestsMode::Advisory => "advisory",
-            TestsMode::Required => "required",
-        }
+    TestsMode {
+        Off => "off",
+        Advisory => "advisory",
+        Required => "required",
     }
 }
 

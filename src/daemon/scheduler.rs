@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, error, info, info_span, warn};
 
 use crate::config;
+use crate::names::names;
 
 /// Why a tenant was marked dirty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -65,25 +66,17 @@ pub enum Reason {
     Retry,
 }
 
-impl Reason {
+names! {
     /// Lower-case name, as in logs and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Startup => "startup",
-            Reason::Poll => "poll",
-            Reason::Webhook => "webhook",
-            Reason::Watch => "watch",
-            Reason::Drift => "drift",
-            Reason::Promotion => "promotion",
-            Reason::Manual => "manual",
-            Reason::Retry => "retry",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    Reason {
+        Startup => "startup",
+        Poll => "poll",
+        Webhook => "webhook",
+        Watch => "watch",
+        Drift => "drift",
+        Promotion => "promotion",
+        Manual => "manual",
+        Retry => "retry",
     }
 }
 
@@ -754,6 +747,16 @@ mod tests {
             self.behaviour.lock().unwrap().insert(tenant.to_owned(), b);
         }
 
+        /// `tenant`'s reconciles take `d` and succeed.
+        fn succeeds_after(&self, tenant: &str, d: Duration) {
+            self.behave(tenant, Behaviour::Take(d, ReconcileOutcome::Ok));
+        }
+
+        /// `tenant`'s reconciles end at once with `outcome`.
+        fn ends_at_once(&self, tenant: &str, outcome: ReconcileOutcome) {
+            self.behave(tenant, Behaviour::Take(Duration::ZERO, outcome));
+        }
+
         fn calls(&self) -> Vec<Call> {
             self.calls.lock().unwrap().clone()
         }
@@ -858,10 +861,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_is_done_only_by_a_run_that_started_after_it() {
         let fake = Fake::new();
-        fake.behave(
-            "prod",
-            Behaviour::Take(Duration::from_secs(10), ReconcileOutcome::Ok),
-        );
+        fake.succeeds_after("prod", Duration::from_secs(10));
         let (h, _cancel, _task) = start(&fake, &["prod"], SchedulerOptions::default());
         let first = h.request("prod", Reason::Manual).unwrap();
         assert_eq!(first, 1);
@@ -925,10 +925,7 @@ mod tests {
         let fake = Fake::new();
         let tenants = ["a", "b", "c", "d", "e"];
         for t in tenants {
-            fake.behave(
-                t,
-                Behaviour::Take(Duration::from_secs(1), ReconcileOutcome::Ok),
-            );
+            fake.succeeds_after(t, Duration::from_secs(1));
         }
         let options = SchedulerOptions {
             concurrency: 2,
@@ -951,10 +948,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_tenant_marked_while_running_runs_again_right_after() {
         let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::from_secs(2), ReconcileOutcome::Ok),
-        );
+        fake.succeeds_after("a", Duration::from_secs(2));
         let (h, _cancel, _task) = start(&fake, &["a", "b"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Poll);
         sleep(ms(500)).await;
@@ -980,12 +974,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_failures_back_off_with_growing_delays_up_to_the_cap() {
         let fake = Fake::new();
-        fake.behave(
+        fake.ends_at_once(
             "a",
-            Behaviour::Take(
-                Duration::ZERO,
-                ReconcileOutcome::Transient("tenant unreachable".into()),
-            ),
+            ReconcileOutcome::Transient("tenant unreachable".into()),
         );
         let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
@@ -1022,15 +1013,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn success_resets_the_backoff() {
         let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::ZERO, ReconcileOutcome::Transient("down".into())),
-        );
+        fake.ends_at_once("a", ReconcileOutcome::Transient("down".into()));
         let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(20)).await;
         assert!(h.status("a").unwrap().consecutive_failures >= 3);
-        fake.behave("a", Behaviour::Take(Duration::ZERO, ReconcileOutcome::Ok));
+        fake.ends_at_once("a", ReconcileOutcome::Ok);
         sleep(Duration::from_secs(60)).await;
         let status = h.status("a").unwrap();
         assert_eq!(status.consecutive_failures, 0);
@@ -1043,13 +1031,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_permanent_failure_waits_for_the_next_change() {
         let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(
-                Duration::ZERO,
-                ReconcileOutcome::Permanent("invalid manifest".into()),
-            ),
-        );
+        fake.ends_at_once("a", ReconcileOutcome::Permanent("invalid manifest".into()));
         let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Poll);
         sleep(Duration::from_secs(3600)).await;
@@ -1068,10 +1050,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_new_change_does_not_wait_for_a_long_retry() {
         let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::ZERO, ReconcileOutcome::Transient("down".into())),
-        );
+        fake.ends_at_once("a", ReconcileOutcome::Transient("down".into()));
         let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(200)).await; // retries now wait about two minutes
@@ -1109,10 +1088,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn promotion_marks_dependents_when_the_source_finishes() {
         let fake = Fake::new();
-        fake.behave(
-            "sandbox",
-            Behaviour::Take(Duration::from_secs(1), ReconcileOutcome::Ok),
-        );
+        fake.succeeds_after("sandbox", Duration::from_secs(1));
         let tenants = vec![
             tenant("sandbox", None),
             tenant("prod", Some("sandbox")),
@@ -1132,10 +1108,7 @@ mod tests {
         }
         assert!(fake.calls_of("other").is_empty());
 
-        fake.behave(
-            "sandbox",
-            Behaviour::Take(Duration::ZERO, ReconcileOutcome::Transient("down".into())),
-        );
+        fake.ends_at_once("sandbox", ReconcileOutcome::Transient("down".into()));
         h.mark_dirty("sandbox", Reason::Poll);
         sleep(ms(500)).await;
         assert_eq!(
@@ -1148,10 +1121,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn shutdown_lets_the_running_reconcile_finish_and_starts_nothing_new() {
         let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::from_secs(5), ReconcileOutcome::Ok),
-        );
+        fake.succeeds_after("a", Duration::from_secs(5));
         let (h, cancel, task) = start(&fake, &["a", "b"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(1)).await;
