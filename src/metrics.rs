@@ -25,7 +25,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 /// The `Content-Type` of [`Metrics::encode`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -92,6 +92,22 @@ struct BuildLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// Register `metric` in `registry` and keep a handle to record into (it shares its
+/// values with the registered one).
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// Set `tenant`'s series of a per-tenant gauge to `n`.
+fn set_tenant_gauge(gauges: &Family<TenantLabels, Gauge>, tenant: &str, n: i64) {
+    gauges
+        .get_or_create(&TenantLabels {
+            tenant: tenant.to_owned(),
+        })
+        .set(n);
+}
+
 fn reconcile_histogram() -> Histogram {
     // 50 ms … ~27 min.
     Histogram::new(exponential_buckets(0.05, 2.0, 16))
@@ -137,91 +153,90 @@ impl Metrics {
     /// A fresh registry holding every ferry family, all empty.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let reconcile_duration: HistogramFamily<OutcomeLabels> =
-            Family::new_with_constructor(reconcile_histogram);
-        registry.register(
+        let r = &mut registry;
+        let reconcile_duration: HistogramFamily<OutcomeLabels> = register(
+            r,
             "ferry_reconcile_duration_seconds",
             "Time one reconcile of one tenant took, by tenant and outcome",
-            reconcile_duration.clone(),
+            Family::new_with_constructor(reconcile_histogram),
         );
-        let reconciles = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
+        let reconciles = register(
+            r,
             "ferry_reconciles",
             "Finished reconciles, by tenant and outcome (ok, warning, failed, error, blocked, noop)",
-            reconciles.clone(),
+            Family::default(),
         );
-        let connectors = Family::<StateLabels, Gauge>::default();
-        registry.register(
+        let connectors = register(
+            r,
             "ferry_connectors",
             "Connectors ferry manages, by tenant and sync state (in_sync, pending, blocked, failed, drifted)",
-            connectors.clone(),
+            Family::default(),
         );
-        let drifted = Family::<TenantLabels, Gauge>::default();
-        registry.register(
+        let drifted = register(
+            r,
             "ferry_drifted_connectors",
             "Connectors whose live content differs from what ferry applied, by tenant",
-            drifted.clone(),
+            Family::default(),
         );
-        let open_warnings = Family::<TenantLabels, Gauge>::default();
-        registry.register(
+        let open_warnings = register(
+            r,
             "ferry_open_warnings",
             "Import warnings waiting for a person, by tenant",
-            open_warnings.clone(),
+            Family::default(),
         );
-        let apply_concurrency = Family::<TenantLabels, Gauge>::default();
-        registry.register(
+        let apply_concurrency = register(
+            r,
             "ferry_apply_concurrency",
             "Actions an apply runs at once against the tenant: its concurrency, lowered while the platform answers 429",
-            apply_concurrency.clone(),
+            Family::default(),
         );
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let requests = register(
+            r,
             "ferry_tenant_requests",
             "HTTP requests to tenant APIs (each attempt), by tenant, platform, operation and status code (timeout, error when no answer)",
-            requests.clone(),
+            Family::default(),
         );
-        let request_duration: HistogramFamily<RequestLabels> =
-            Family::new_with_constructor(request_histogram);
-        registry.register(
+        let request_duration: HistogramFamily<RequestLabels> = register(
+            r,
             "ferry_tenant_request_duration_seconds",
             "Time of one HTTP request to a tenant API, by tenant, platform, operation and status code",
-            request_duration.clone(),
+            Family::new_with_constructor(request_histogram),
         );
-        let deliveries = Family::<DeliveryLabels, Counter>::default();
-        registry.register(
+        let deliveries = register(
+            r,
             "ferry_status_deliveries",
             "Commit status delivery attempts, by forge and outcome (delivered, deferred, refused)",
-            deliveries.clone(),
+            Family::default(),
         );
-        let notifications = Family::<NotificationLabels, Counter>::default();
-        registry.register(
+        let notifications = register(
+            r,
             "ferry_notifications",
             "Notification delivery attempts, by receiver (its configured name) and outcome (delivered, deferred, refused, limited)",
-            notifications.clone(),
+            Family::default(),
         );
-        let outbox_depth = Gauge::default();
-        registry.register(
+        let outbox_depth = register(
+            r,
             "ferry_status_outbox_depth",
             "Commit statuses and notifications waiting in the outbox",
-            outbox_depth.clone(),
+            Gauge::default(),
         );
-        let fetch_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
-        registry.register(
+        let fetch_duration = register(
+            r,
             "ferry_git_fetch_duration_seconds",
             "Time of one fetch of the source repository, failed ones included",
-            fetch_duration.clone(),
+            Histogram::new(exponential_buckets(0.05, 2.0, 12)),
         );
-        let fetch_failures = Family::<FailureLabels, Counter>::default();
-        registry.register(
+        let fetch_failures = register(
+            r,
             "ferry_git_fetch_failures",
             "Failed fetches of the source repository, by class (transient, permanent)",
-            fetch_failures.clone(),
+            Family::default(),
         );
-        let owned_tenants = Gauge::default();
-        registry.register(
+        let owned_tenants = register(
+            r,
             "ferry_owned_tenants",
             "Tenants this replica owns (its shard)",
-            owned_tenants.clone(),
+            Gauge::default(),
         );
         let build = Family::<BuildLabels, Gauge>::default();
         build
@@ -229,7 +244,7 @@ impl Metrics {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             })
             .set(1);
-        registry.register("ferry_build_info", "ferry's version, always 1", build);
+        r.register("ferry_build_info", "ferry's version, always 1", build);
         Metrics {
             registry,
             reconcile_duration,
@@ -299,29 +314,17 @@ impl Metrics {
 
     /// How many connectors of `tenant` drifted.
     pub fn set_drifted(&self, tenant: &str, n: i64) {
-        self.drifted
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .set(n);
+        set_tenant_gauge(&self.drifted, tenant, n);
     }
 
     /// How many import warnings of `tenant` are open.
     pub fn set_open_warnings(&self, tenant: &str, n: i64) {
-        self.open_warnings
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .set(n);
+        set_tenant_gauge(&self.open_warnings, tenant, n);
     }
 
     /// How many actions an apply to `tenant` runs at once now.
     pub fn set_apply_concurrency(&self, tenant: &str, n: i64) {
-        self.apply_concurrency
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .set(n);
+        set_tenant_gauge(&self.apply_concurrency, tenant, n);
     }
 
     /// How many commit statuses wait in the outbox.
@@ -483,82 +486,63 @@ mod tests {
         m.notification("oncall", "limited");
         m.git_fetch(0.3, Some(true));
         let text = m.encode();
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconciles_total{tenant="prod",outcome="ok"}"#
+        for (series, value, why) in [
+            (
+                r#"ferry_reconciles_total{tenant="prod",outcome="ok"}"#,
+                "2",
+                "",
             ),
-            Some("2")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconciles_total{tenant="prod",outcome="error"}"#
+            (
+                r#"ferry_reconciles_total{tenant="prod",outcome="error"}"#,
+                "1",
+                "unknown outcomes count as error: the label set stays bounded",
             ),
-            Some("1"),
-            "unknown outcomes count as error: the label set stays bounded"
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconcile_duration_seconds_sum{tenant="prod",outcome="ok"}"#
+            (
+                r#"ferry_reconcile_duration_seconds_sum{tenant="prod",outcome="ok"}"#,
+                "2.0",
+                "",
             ),
-            Some("2.0")
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_connectors{tenant="prod",state="in_sync"}"#),
-            Some("4")
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_connectors{tenant="prod",state="failed"}"#),
-            Some("0"),
-            "states missing from the counts are set to zero"
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_open_warnings{tenant="prod"}"#),
-            Some("3")
-        );
-        assert_eq!(sample(&text, "ferry_status_outbox_depth "), Some("7"));
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_tenant_requests_total{tenant="prod",platform="kizen",operation="list",code="200"}"#
+            (
+                r#"ferry_connectors{tenant="prod",state="in_sync"}"#,
+                "4",
+                "",
             ),
-            Some("1")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_status_deliveries_total{forge="github",outcome="deferred"}"#
+            (
+                r#"ferry_connectors{tenant="prod",state="failed"}"#,
+                "0",
+                "states missing from the counts are set to zero",
             ),
-            Some("1")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_notifications_total{receiver="oncall",outcome="limited"}"#
+            (r#"ferry_open_warnings{tenant="prod"}"#, "3", ""),
+            ("ferry_status_outbox_depth ", "7", ""),
+            (
+                r#"ferry_tenant_requests_total{tenant="prod",platform="kizen",operation="list",code="200"}"#,
+                "1",
+                "",
             ),
-            Some("2")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_notifications_total{receiver="oncall",outcome="delivered"}"#
+            (
+                r#"ferry_status_deliveries_total{forge="github",outcome="deferred"}"#,
+                "1",
+                "",
             ),
-            Some("0"),
-            "a configured receiver's series exist from the start"
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_git_fetch_failures_total{class="transient"}"#
+            (
+                r#"ferry_notifications_total{receiver="oncall",outcome="limited"}"#,
+                "2",
+                "",
             ),
-            Some("1")
-        );
-        assert_eq!(
-            sample(&text, "ferry_git_fetch_duration_seconds_count "),
-            Some("1")
-        );
+            (
+                r#"ferry_notifications_total{receiver="oncall",outcome="delivered"}"#,
+                "0",
+                "a configured receiver's series exist from the start",
+            ),
+            (
+                r#"ferry_git_fetch_failures_total{class="transient"}"#,
+                "1",
+                "",
+            ),
+            ("ferry_git_fetch_duration_seconds_count ", "1", ""),
+        ] {
+            assert_eq!(sample(&text, series), Some(value), "{series} {why}");
+        }
     }
 
     #[test]
@@ -566,24 +550,13 @@ mod tests {
         let m = Metrics::new();
         m.init_tenant("sandbox");
         let text = m.encode();
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconciles_total{tenant="sandbox",outcome="failed"}"#
-            ),
-            Some("0")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_connectors{tenant="sandbox",state="drifted"}"#
-            ),
-            Some("0")
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_open_warnings{tenant="sandbox"}"#),
-            Some("0")
-        );
+        for series in [
+            r#"ferry_reconciles_total{tenant="sandbox",outcome="failed"}"#,
+            r#"ferry_connectors{tenant="sandbox",state="drifted"}"#,
+            r#"ferry_open_warnings{tenant="sandbox"}"#,
+        ] {
+            assert_eq!(sample(&text, series), Some("0"), "{series}");
+        }
     }
 
     #[test]

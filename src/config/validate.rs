@@ -284,6 +284,16 @@ impl Validator<'_> {
         }
     }
 
+    /// A secret named by `{at}.{key}Env` (a variable) or `{at}.{key}File` (a file).
+    fn secret_refs(&mut self, at: &str, key: &str, env: Option<&str>, file: Option<&str>) {
+        if let Some(env) = env {
+            self.env_name(&format!("{at}.{key}Env"), env);
+        }
+        if let Some(file) = file {
+            self.secret_file(&format!("{at}.{key}File"), file);
+        }
+    }
+
     fn source(&mut self) {
         let source = &self.cfg.config.source;
         if source.repo.trim().is_empty() {
@@ -310,12 +320,12 @@ impl Validator<'_> {
             }
         }
         if let Some(auth) = &source.auth {
-            if let Some(env) = &auth.token_env {
-                self.env_name("source.auth.tokenEnv", env);
-            }
-            if let Some(file) = &auth.token_file {
-                self.secret_file("source.auth.tokenFile", file);
-            }
+            self.secret_refs(
+                "source.auth",
+                "token",
+                auth.token_env.as_deref(),
+                auth.token_file.as_deref(),
+            );
             if let Some(file) = &auth.ssh_key_file {
                 self.secret_file("source.auth.sshKeyFile", file);
             }
@@ -448,12 +458,12 @@ impl Validator<'_> {
     }
 
     fn auth(&mut self, at: &str, tenant: &Tenant, auth: &Auth, emulated: bool) {
-        if let Some(env) = &auth.token_env {
-            self.env_name(&format!("{at}.auth.tokenEnv"), env);
-        }
-        if let Some(file) = &auth.token_file {
-            self.secret_file(&format!("{at}.auth.tokenFile"), file);
-        }
+        self.secret_refs(
+            &format!("{at}.auth"),
+            "token",
+            auth.token_env.as_deref(),
+            auth.token_file.as_deref(),
+        );
         let mut has_secret_header = false;
         for (name, source) in &auth.headers {
             let field = format!("{at}.auth.headers.{name}");
@@ -598,12 +608,12 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if let Some(env) = &forge.token_env {
-                self.env_name(&format!("{at}.tokenEnv"), env);
-            }
-            if let Some(file) = &forge.token_file {
-                self.secret_file(&format!("{at}.tokenFile"), file);
-            }
+            self.secret_refs(
+                &at,
+                "token",
+                forge.token_env.as_deref(),
+                forge.token_file.as_deref(),
+            );
             if forge.token_env.is_none() && forge.token_file.is_none() {
                 self.error(
                     &at,
@@ -887,85 +897,48 @@ impl Validator<'_> {
     }
 
     fn webhook_receiver(&mut self, at: &str, r: &WebhookReceiver) {
-        self.one_of(
+        self.receiver_url(
             at,
-            "URL",
-            &[
-                ("url", r.url.is_some()),
-                ("urlEnv", r.url_env.is_some()),
-                ("urlFile", r.url_file.is_some()),
-            ],
-            true,
+            r.url.as_deref(),
+            r.url_env.as_deref(),
+            r.url_file.as_deref(),
+            "https://hooks.example.com/ferry",
         );
-        if let Some(url) = &r.url {
-            self.literal_url(&format!("{at}.url"), url, "https://hooks.example.com/ferry");
-        }
-        if let Some(env) = &r.url_env {
-            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
-        }
-        if let Some(file) = &r.url_file {
-            self.secret_file(&format!("{at}.urlFile"), file);
-        }
-        self.one_of(
+        self.receiver_secret(
             at,
             "signing secret",
-            &[
-                ("secretEnv", r.secret_env.is_some()),
-                ("secretFile", r.secret_file.is_some()),
-            ],
+            "secret",
+            r.secret_env.as_deref(),
+            r.secret_file.as_deref(),
             true,
         );
-        if let Some(env) = &r.secret_env {
-            self.env_name(&format!("{at}.secretEnv"), env);
-        }
-        if let Some(file) = &r.secret_file {
-            self.secret_file(&format!("{at}.secretFile"), file);
-        }
     }
 
     fn alertmanager_receiver(&mut self, at: &str, r: &AlertmanagerReceiver) {
-        self.one_of(
+        self.receiver_url(
             at,
-            "URL",
-            &[
-                ("url", r.url.is_some()),
-                ("urlEnv", r.url_env.is_some()),
-                ("urlFile", r.url_file.is_some()),
-            ],
-            true,
+            r.url.as_deref(),
+            r.url_env.as_deref(),
+            r.url_file.as_deref(),
+            "http://alertmanager:9093",
         );
         if let Some(url) = &r.url {
-            let field = format!("{at}.url");
-            self.literal_url(&field, url, "http://alertmanager:9093");
             let path = url.trim_end_matches('/');
             if path.ends_with("/api/v2/alerts") || path.ends_with("/api/v1/alerts") {
                 self.error(
-                    &field,
+                    &format!("{at}.url"),
                     "give Alertmanager's base URL (for example `http://alertmanager:9093`): ferry appends /api/v2/alerts itself",
                 );
             }
         }
-        if let Some(env) = &r.url_env {
-            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
-        }
-        if let Some(file) = &r.url_file {
-            self.secret_file(&format!("{at}.urlFile"), file);
-        }
-        self.one_of(
+        self.receiver_secret(
             at,
             "bearer token",
-            &[
-                ("tokenEnv", r.token_env.is_some()),
-                ("tokenFile", r.token_file.is_some()),
-            ],
+            "token",
+            r.token_env.as_deref(),
+            r.token_file.as_deref(),
             false,
         );
-        if let Some(env) = &r.token_env {
-            self.env_name(&format!("{at}.tokenEnv"), env);
-        }
-        if let Some(file) = &r.token_file {
-            self.secret_file(&format!("{at}.tokenFile"), file);
-        }
         for (name, value) in &r.labels {
             let field = format!("{at}.labels.{name}");
             if ALERT_LABELS.contains(&name.as_str()) {
@@ -987,6 +960,58 @@ impl Validator<'_> {
             }
         }
         self.duration(&format!("{at}.resendInterval"), &r.resend_interval);
+    }
+
+    /// A receiver's URL: exactly one of `url` (written in the file, like `example`),
+    /// `urlEnv` or `urlFile`.
+    fn receiver_url(
+        &mut self,
+        at: &str,
+        url: Option<&str>,
+        env: Option<&str>,
+        file: Option<&str>,
+        example: &str,
+    ) {
+        self.one_of(
+            at,
+            "URL",
+            &[
+                ("url", url.is_some()),
+                ("urlEnv", env.is_some()),
+                ("urlFile", file.is_some()),
+            ],
+            true,
+        );
+        if let Some(url) = url {
+            self.literal_url(&format!("{at}.url"), url, example);
+        }
+        if let Some(env) = env {
+            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
+        }
+        if let Some(file) = file {
+            self.secret_file(&format!("{at}.urlFile"), file);
+        }
+    }
+
+    /// A receiver's secret: at most one of `{key}Env` and `{key}File`, and one if
+    /// `required`.
+    fn receiver_secret(
+        &mut self,
+        at: &str,
+        what: &str,
+        key: &str,
+        env: Option<&str>,
+        file: Option<&str>,
+        required: bool,
+    ) {
+        let (env_key, file_key) = (format!("{key}Env"), format!("{key}File"));
+        self.one_of(
+            at,
+            what,
+            &[(&env_key, env.is_some()), (&file_key, file.is_some())],
+            required,
+        );
+        self.secret_refs(at, key, env, file);
     }
 
     /// A URL written in the file: http(s), and no credentials in it.
