@@ -106,61 +106,48 @@ pub fn run(args: &StatusArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    if let Some(tenant) = &args.tenant {
-        return match runtime.block_on(fetch_tenant(&args.server, tenant)) {
-            Ok(detail) => {
-                match args.output {
-                    Output::Json => print!("{}", document(&detail, Document::Json)),
-                    Output::Yaml => print!("{}", document(&detail, Document::Yaml)),
-                    Output::Text => {
-                        let colour = std::io::stdout().is_terminal()
-                            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                        print!("{}", render_tenant(&detail, colour));
-                    }
-                }
-                let list = serde_json::json!({"tenants": [detail]});
-                if troubled(&list).is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_FAILURE)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-        };
-    }
-    match runtime.block_on(fetch(&args.server)) {
-        Ok(list) => {
+    let shown = match &args.tenant {
+        Some(tenant) => runtime
+            .block_on(fetch_tenant(&args.server, tenant))
+            .map(|detail| {
+                show(args.output, &detail, render_tenant);
+                troubled(&serde_json::json!({"tenants": [detail]}))
+            }),
+        None => runtime.block_on(fetch(&args.server)).map(|list| {
             let troubled = troubled(&list);
-            match args.output {
-                Output::Json => print!("{}", document(&list, Document::Json)),
-                Output::Yaml => print!("{}", document(&list, Document::Yaml)),
-                Output::Text => {
-                    let colour = std::io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                    print!("{}", render(&list, colour));
-                    if !troubled.is_empty() {
-                        let count = match troubled.len() {
-                            1 => "1 tenant needs".to_owned(),
-                            n => format!("{n} tenants need"),
-                        };
-                        eprintln!("ferry: {count} attention: {}", troubled.join(", "));
-                    }
-                }
+            if show(args.output, &list, render) && !troubled.is_empty() {
+                let count = match troubled.len() {
+                    1 => "1 tenant needs".to_owned(),
+                    n => format!("{n} tenants need"),
+                };
+                eprintln!("ferry: {count} attention: {}", troubled.join(", "));
             }
-            if troubled.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FAILURE)
-            }
-        }
+            troubled
+        }),
+    };
+    match shown {
+        Ok(troubled) if troubled.is_empty() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_FAILURE),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Print `value` as `output` asks: text through `text` (coloured on a terminal unless
+/// `NO_COLOR` is set). Whether it was text.
+fn show(output: Output, value: &Value, text: fn(&Value, bool) -> String) -> bool {
+    match output {
+        Output::Json => print!("{}", document(value, Document::Json)),
+        Output::Yaml => print!("{}", document(value, Document::Yaml)),
+        Output::Text => {
+            let colour = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            print!("{}", text(value, colour));
+        }
+    }
+    output == Output::Text
 }
 
 /// The tenants of a tenant list (`GET /api/v1/tenants`) that this replica owns and whose

@@ -250,22 +250,26 @@ impl EngineReconciler {
 
     /// Whether the last check recorded drift in `tenant`.
     async fn drift_recorded(&self, tenant: &str) -> bool {
-        let t = tenant.to_owned();
-        self.engine
-            .store()
-            .call(move |c| tenant_state::get(c, &t))
+        self.read(tenant, |c, t| tenant_state::get(c, t))
             .await
             .is_ok_and(|st| !st.drift.is_empty())
     }
 
     async fn open_warning_count(&self, tenant: &str) -> u32 {
-        let t = tenant.to_owned();
-        self.engine
-            .store()
-            .call(move |c| warnings::for_tenant(c, &t))
+        self.read(tenant, |c, t| warnings::for_tenant(c, t))
             .await
             .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX))
             .unwrap_or(0)
+    }
+
+    /// `read(connection, tenant)` in the state store, off the runtime's workers.
+    async fn read<R: Send + 'static>(
+        &self,
+        tenant: &str,
+        read: impl FnOnce(&mut rusqlite::Connection, &str) -> store::Result<R> + Send + 'static,
+    ) -> store::Result<R> {
+        let t = tenant.to_owned();
+        self.engine.store().call(move |c| read(c, &t)).await
     }
 }
 
@@ -642,13 +646,7 @@ impl EngineReconciler {
     /// The tenant's suspension, if a person suspended it. A store that cannot be read
     /// counts as not suspended (and is logged): the tenant then reconciles as configured.
     async fn suspension(&self, tenant: &str) -> Option<suspension::Suspension> {
-        let t = tenant.to_owned();
-        match self
-            .engine
-            .store()
-            .call(move |c| suspension::get(c, &t))
-            .await
-        {
+        match self.read(tenant, |c, t| suspension::get(c, t)).await {
             Ok(s) => s,
             Err(e) => {
                 warn!(tenant, error = %e, "cannot read whether the tenant is suspended");
