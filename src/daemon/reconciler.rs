@@ -353,8 +353,13 @@ pub(crate) fn sync_status(
     connectors: usize,
     warnings: u32,
 ) -> CommitStatus {
-    let status =
-        status_of(tenant, plan, report, connectors, warnings).noting_tests(plan.tests.as_deref());
+    let status = if report.failed() {
+        failed_status(tenant, report)
+    } else {
+        blocked_status(tenant, plan, warnings)
+            .unwrap_or_else(|| CommitStatus::in_sync(tenant, connectors, warnings))
+    }
+    .noting_tests(plan.tests.as_deref());
     if plan.platform == crate::model::Platform::Kizen {
         status.noting_kizen_email()
     } else {
@@ -362,73 +367,60 @@ pub(crate) fn sync_status(
     }
 }
 
-fn status_of(
-    tenant: &str,
-    plan: &Plan,
-    report: &ApplyReport,
-    connectors: usize,
-    warnings: u32,
-) -> CommitStatus {
-    if report.failed() {
-        let failures = report
-            .results
-            .iter()
-            .filter(|r| r.outcome == crate::apply::Outcome::Failed)
-            .count();
-        return CommitStatus::failed(
-            tenant,
-            &report.first_failure().unwrap_or_default(),
-            failures.saturating_sub(1),
-        );
-    }
-    let blocked: Vec<&BlockReason> = plan
+/// The status of an apply with failed actions: the first failure and how many more.
+fn failed_status(tenant: &str, report: &ApplyReport) -> CommitStatus {
+    let failures = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == crate::apply::Outcome::Failed)
+        .count();
+    CommitStatus::failed(
+        tenant,
+        &report.first_failure().unwrap_or_default(),
+        failures.saturating_sub(1),
+    )
+}
+
+/// The status of a plan with blocked connectors, if it has any: failed when one needs a
+/// person, pending when they only wait for a window or a promotion.
+fn blocked_status(tenant: &str, plan: &Plan, warnings: u32) -> Option<CommitStatus> {
+    let (waiting, hard): (Vec<&BlockReason>, Vec<&BlockReason>) = plan
         .actions
         .iter()
         .filter_map(|a| match &a.op {
             Op::Blocked { reason, .. } => Some(reason),
             _ => None,
         })
-        .collect();
-    let waiting = blocked
-        .iter()
-        .filter(|r| {
-            matches!(
-                r,
-                BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+        .partition(|r| r.only_waits());
+    if let Some(first) = hard.first() {
+        let more = hard.len() - 1;
+        return Some(
+            CommitStatus::new(
+                crate::report::sync_context(tenant),
+                StatusState::Failure,
+                format!(
+                    "blocked: {first}{}",
+                    if more > 0 {
+                        format!(" (+{more} more)")
+                    } else {
+                        String::new()
+                    }
+                ),
             )
-        })
-        .count();
-    if let Some(hard) = blocked.iter().find(|r| {
-        !matches!(
-            r,
-            BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
-        )
-    }) {
-        let more = blocked.len() - waiting - 1;
-        return CommitStatus::new(
-            crate::report::sync_context(tenant),
-            StatusState::Failure,
-            format!(
-                "blocked: {hard}{}",
-                if more > 0 {
-                    format!(" (+{more} more)")
-                } else {
-                    String::new()
-                }
-            ),
-        )
-        .with_warnings(warnings);
+            .with_warnings(warnings),
+        );
     }
-    if waiting > 0 {
-        let why = blocked.first().map(|r| r.to_string()).unwrap_or_default();
-        return CommitStatus::new(
-            crate::report::sync_context(tenant),
-            StatusState::Pending,
-            format!("{waiting} waiting: {why}"),
-        )
-        .with_warnings(warnings);
+    if let Some(why) = waiting.first() {
+        return Some(
+            CommitStatus::new(
+                crate::report::sync_context(tenant),
+                StatusState::Pending,
+                format!("{} waiting: {why}", waiting.len()),
+            )
+            .with_warnings(warnings),
+        );
     }
-    CommitStatus::in_sync(tenant, connectors, warnings)
+    None
 }
 
 #[async_trait]

@@ -373,6 +373,16 @@ impl SchedulerHandle {
         self.shared.lock().values().cloned().collect()
     }
 
+    /// The owned tenants reconciling now, sorted by name.
+    pub fn running(&self) -> Vec<String> {
+        self.shared
+            .lock()
+            .values()
+            .filter(|s| s.running)
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
     /// One tenant's status.
     pub fn status(&self, tenant: &str) -> Option<TenantStatus> {
         self.shared.lock().get(tenant).cloned()

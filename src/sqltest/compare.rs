@@ -86,43 +86,29 @@ impl TableDiff {
     /// What differs, in counts: `1 missing row, 2 changed rows (rows matched by id)`.
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
-        let plural = |n: usize, what: &str| {
-            if n == 1 {
-                format!("1 {what}")
-            } else {
-                format!("{n} {what}s")
+        for (which, columns) in [
+            ("missing", &self.missing_columns),
+            ("extra", &self.extra_columns),
+        ] {
+            if !columns.is_empty() {
+                let noun = if columns.len() == 1 {
+                    "column"
+                } else {
+                    "columns"
+                };
+                parts.push(format!("{which} {noun} {}", columns.join(", ")));
             }
-        };
-        if !self.missing_columns.is_empty() {
-            parts.push(format!(
-                "missing {} {}",
-                if self.missing_columns.len() == 1 {
-                    "column"
-                } else {
-                    "columns"
-                },
-                self.missing_columns.join(", ")
-            ));
         }
-        if !self.extra_columns.is_empty() {
-            parts.push(format!(
-                "extra {} {}",
-                if self.extra_columns.len() == 1 {
-                    "column"
-                } else {
-                    "columns"
-                },
-                self.extra_columns.join(", ")
-            ));
-        }
-        if self.missing_rows > 0 {
-            parts.push(plural(self.missing_rows, "missing row"));
-        }
-        if self.extra_rows > 0 {
-            parts.push(plural(self.extra_rows, "extra row"));
-        }
-        if self.changed_rows > 0 {
-            parts.push(plural(self.changed_rows, "changed row"));
+        for (n, what) in [
+            (self.missing_rows, "missing row"),
+            (self.extra_rows, "extra row"),
+            (self.changed_rows, "changed row"),
+        ] {
+            match n {
+                0 => {}
+                1 => parts.push(format!("1 {what}")),
+                n => parts.push(format!("{n} {what}s")),
+            }
         }
         let by = if self.key.is_empty() {
             String::new()
