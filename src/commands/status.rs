@@ -25,6 +25,7 @@ use serde_json::Value;
 use crate::commands::{Document, document};
 use crate::daemon::lifecycle::EXIT_FAILURE;
 use crate::printable::{printable, printable_lines};
+use crate::render::line_style;
 
 /// Where `ferry status` looks when neither `--server` nor `FERRY_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9400";
@@ -535,17 +536,7 @@ pub fn render_tenant(t: &Value, colour: bool) -> String {
             for section in d["diff"].as_array().into_iter().flatten() {
                 for line in section["lines"].as_array().into_iter().flatten() {
                     let line = printable(line.as_str().unwrap_or("")).into_owned();
-                    let code = if line.starts_with("+++") || line.starts_with("---") {
-                        "1"
-                    } else if line.starts_with('+') {
-                        "32"
-                    } else if line.starts_with('-') {
-                        "31"
-                    } else if line.starts_with("@@") {
-                        "36"
-                    } else {
-                        ""
-                    };
+                    let code = line_style(&line, ["1", "32", "31", "36"]);
                     out.push_str(&format!("      {}\n", paint(&line, code, colour)));
                 }
                 if let Some(n) = section["omitted"].as_u64().filter(|n| *n > 0) {
