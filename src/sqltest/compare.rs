@@ -119,6 +119,25 @@ impl TableDiff {
     }
 }
 
+/// The rows of `rows` that no row of `other` matches, each row of `other` matching one
+/// equal row at most (a multiset difference), in `rows`' order.
+fn unmatched(rows: &[Vec<Cell>], other: &[Vec<Cell>]) -> Vec<Vec<Cell>> {
+    let mut counts: HashMap<&Vec<Cell>, usize> = HashMap::new();
+    for r in other {
+        *counts.entry(r).or_default() += 1;
+    }
+    rows.iter()
+        .filter(|r| match counts.get_mut(r) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
 fn unique(rows: &[Vec<Cell>], column: usize) -> bool {
     let mut seen = std::collections::HashSet::new();
     rows.iter().all(|r| seen.insert(&r[column]))
@@ -141,18 +160,15 @@ pub(crate) fn compare(
         .enumerate()
         .filter_map(|(e, c)| index_in(actual, c).map(|a| (c.clone(), e, a)))
         .collect();
-    let missing_columns: Vec<String> = expected
-        .columns
-        .iter()
-        .filter(|c| index_in(actual, c).is_none())
-        .cloned()
-        .collect();
-    let extra_columns: Vec<String> = actual
-        .columns
-        .iter()
-        .filter(|c| index_in(expected, c).is_none())
-        .cloned()
-        .collect();
+    let only_in = |t: &Table, other: &Table| -> Vec<String> {
+        t.columns
+            .iter()
+            .filter(|c| index_in(other, c).is_none())
+            .cloned()
+            .collect()
+    };
+    let missing_columns = only_in(expected, actual);
+    let extra_columns = only_in(actual, expected);
     let names: Vec<String> = common.iter().map(|(c, _, _)| c.clone()).collect();
     let project =
         |rows: &[Vec<Cell>], side: fn(&(String, usize, usize)) -> usize| -> Vec<Vec<Cell>> {
@@ -211,26 +227,8 @@ pub(crate) fn compare(
     let mut extra = Vec::new();
     let mut changed = Vec::new();
     if key_idx.is_empty() {
-        let mut counts: HashMap<&Vec<Cell>, isize> = HashMap::new();
-        for r in &act {
-            *counts.entry(r).or_default() += 1;
-        }
-        for r in &exp {
-            match counts.get_mut(r) {
-                Some(n) if *n > 0 => *n -= 1,
-                _ => missing.push(r.clone()),
-            }
-        }
-        let mut counts: HashMap<&Vec<Cell>, isize> = HashMap::new();
-        for r in &exp {
-            *counts.entry(r).or_default() += 1;
-        }
-        for r in &act {
-            match counts.get_mut(r) {
-                Some(n) if *n > 0 => *n -= 1,
-                _ => extra.push(r.clone()),
-            }
-        }
+        missing = unmatched(&exp, &act);
+        extra = unmatched(&act, &exp);
     } else {
         let key_of =
             |r: &Vec<Cell>| -> Vec<Cell> { key_idx.iter().map(|&i| r[i].clone()).collect() };
