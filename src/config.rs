@@ -357,6 +357,21 @@ pub const DEFAULT_TENANT_CONCURRENCY: u32 = 4;
 /// The most actions `concurrency` may run at once.
 pub const MAX_TENANT_CONCURRENCY: u32 = 64;
 
+/// Tenants for tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Tenant;
+    use crate::model::Platform;
+
+    /// An emulated Kizen tenant named `name`, promoting from `promote_from` when given.
+    pub(crate) fn tenant(name: &str, promote_from: Option<&str>) -> Tenant {
+        Tenant {
+            promote_from: promote_from.map(str::to_owned),
+            ..Tenant::new(name, Platform::Kizen, "emulator")
+        }
+    }
+}
+
 impl Tenant {
     /// A tenant with a name, platform and URL, and every other setting at the default a
     /// minimal `tenants:` entry gets.

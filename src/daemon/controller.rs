@@ -652,6 +652,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::config::testing::tenant;
 
     #[test]
     fn the_poll_interval_is_checked() {
@@ -904,13 +905,6 @@ mod tests {
         assert!(!is_branch_ref(g, Path::new("/r/.git/refs/notes/ferry")));
         assert!(!is_branch_ref(g, Path::new("/r/.git/objects/ab/cdef")));
         assert!(!is_branch_ref(g, Path::new("/elsewhere/refs/heads/main")));
-    }
-
-    fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
-        config::Tenant {
-            promote_from: promote_from.map(str::to_owned),
-            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
-        }
     }
 
     #[test]

@@ -715,6 +715,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::config::testing::tenant;
 
     #[derive(Debug, Clone)]
     struct Call {
@@ -1165,12 +1166,5 @@ mod tests {
             );
         }
         assert!(b.delay(u32::MAX) <= b.max);
-    }
-
-    fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
-        config::Tenant {
-            promote_from: promote_from.map(str::to_owned),
-            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
-        }
     }
 }
