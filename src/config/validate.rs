@@ -899,17 +899,14 @@ impl Validator<'_> {
     fn webhook_receiver(&mut self, at: &str, r: &WebhookReceiver) {
         self.receiver_url(
             at,
-            r.url.as_deref(),
-            r.url_env.as_deref(),
-            r.url_file.as_deref(),
+            [&r.url, &r.url_env, &r.url_file],
             "https://hooks.example.com/ferry",
         );
         self.receiver_secret(
             at,
             "signing secret",
             "secret",
-            r.secret_env.as_deref(),
-            r.secret_file.as_deref(),
+            [&r.secret_env, &r.secret_file],
             true,
         );
     }
@@ -917,9 +914,7 @@ impl Validator<'_> {
     fn alertmanager_receiver(&mut self, at: &str, r: &AlertmanagerReceiver) {
         self.receiver_url(
             at,
-            r.url.as_deref(),
-            r.url_env.as_deref(),
-            r.url_file.as_deref(),
+            [&r.url, &r.url_env, &r.url_file],
             "http://alertmanager:9093",
         );
         if let Some(url) = &r.url {
@@ -935,8 +930,7 @@ impl Validator<'_> {
             at,
             "bearer token",
             "token",
-            r.token_env.as_deref(),
-            r.token_file.as_deref(),
+            [&r.token_env, &r.token_file],
             false,
         );
         for (name, value) in &r.labels {
@@ -964,14 +958,7 @@ impl Validator<'_> {
 
     /// A receiver's URL: exactly one of `url` (written in the file, like `example`),
     /// `urlEnv` or `urlFile`.
-    fn receiver_url(
-        &mut self,
-        at: &str,
-        url: Option<&str>,
-        env: Option<&str>,
-        file: Option<&str>,
-        example: &str,
-    ) {
+    fn receiver_url(&mut self, at: &str, [url, env, file]: [&Option<String>; 3], example: &str) {
         self.one_of(
             at,
             "URL",
@@ -1000,8 +987,7 @@ impl Validator<'_> {
         at: &str,
         what: &str,
         key: &str,
-        env: Option<&str>,
-        file: Option<&str>,
+        [env, file]: [&Option<String>; 2],
         required: bool,
     ) {
         let (env_key, file_key) = (format!("{key}Env"), format!("{key}File"));
@@ -1011,7 +997,7 @@ impl Validator<'_> {
             &[(&env_key, env.is_some()), (&file_key, file.is_some())],
             required,
         );
-        self.secret_refs(at, key, env, file);
+        self.secret_refs(at, key, env.as_deref(), file.as_deref());
     }
 
     /// A URL written in the file: http(s), and no credentials in it.
@@ -1040,39 +1026,34 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration(" 2h "), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("62h"), Ok(Duration::from_secs(62 * 3600)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(
-            parse_duration("1d2h3m4s5ms"),
-            Ok(Duration::from_millis(93_784_005))
-        );
+        for (text, ms) in [
+            ("30s", 30_000),
+            ("250ms", 250),
+            (" 2h ", 7_200_000),
+            ("1m", 60_000),
+            ("62h", 62 * 3_600_000),
+            ("1h30m", 5_400_000),
+            ("1d2h3m4s5ms", 93_784_005),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
         assert_eq!(
             parse_duration("").unwrap_err(),
             "the duration is empty: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
         );
-        assert_eq!(
-            parse_duration("5 minutes").unwrap_err(),
-            "`5 minutes` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
-        assert_eq!(
-            parse_duration("10").unwrap_err(),
-            "`10` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
-        assert_eq!(
-            parse_duration("h").unwrap_err(),
-            "`h` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
+        for bad in ["5 minutes", "10", "h", "99999999999999999999d"] {
+            assert_eq!(
+                parse_duration(bad).unwrap_err(),
+                format!("`{bad}` is not a duration: {DURATION_HELP}")
+            );
+        }
         assert_eq!(
             parse_duration("30m1h").unwrap_err(),
             "`30m1h` is not a duration: give each unit once, from the largest to the smallest (for example `1h30m`)"
-        );
-        assert_eq!(
-            parse_duration("99999999999999999999d").unwrap_err(),
-            "`99999999999999999999d` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
         );
         assert_eq!(
             parse_duration("9999999999999999d").unwrap_err(),
@@ -1082,17 +1063,17 @@ mod tests {
 
     #[test]
     fn crons() {
-        assert!(parse_cron("*/10 * * * *").is_ok());
-        assert!(parse_cron("0 18 * * 5").is_ok());
-        assert!(parse_cron("0 18 * * FRI").is_ok());
-        assert_eq!(
-            parse_cron("0 */10 * * * *").unwrap_err(),
-            "`0 */10 * * * *` has 6 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
-        );
-        assert_eq!(
-            parse_cron("0 0 0 * * * 2030").unwrap_err(),
-            "`0 0 0 * * * 2030` has 7 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
-        );
+        for ok in ["*/10 * * * *", "0 18 * * 5", "0 18 * * FRI"] {
+            assert!(parse_cron(ok).is_ok(), "{ok}");
+        }
+        for (cron, fields) in [("0 */10 * * * *", 6), ("0 0 0 * * * 2030", 7)] {
+            assert_eq!(
+                parse_cron(cron).unwrap_err(),
+                format!(
+                    "`{cron}` has {fields} fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
+                )
+            );
+        }
         assert_eq!(
             parse_cron("@daily").unwrap_err(),
             "`@daily` is not a 5-field cron expression (minute hour day-of-month month day-of-week), for example `*/10 * * * *`"
