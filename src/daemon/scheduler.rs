@@ -824,20 +824,22 @@ mod tests {
         }
     }
 
+    /// A running scheduler of `tenants` with a fresh [`Fake`] reconciler.
     fn start(
-        fake: &Arc<Fake>,
         tenants: &[&str],
         options: SchedulerOptions,
     ) -> (
+        Arc<Fake>,
         SchedulerHandle,
         CancellationToken,
         tokio::task::JoinHandle<()>,
     ) {
+        let fake = Fake::new();
         let scheduler = Scheduler::new(fake.clone(), tenants.iter().copied(), options);
         let handle = scheduler.handle();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(scheduler.run(cancel.clone()));
-        (handle, cancel, task)
+        (fake, handle, cancel, task)
     }
 
     fn ms(n: u64) -> Duration {
@@ -850,8 +852,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn marks_before_a_run_are_merged_into_one_run() {
-        let fake = Fake::new();
-        let (h, _cancel, _task) = start(&fake, &["sandbox", "prod"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["sandbox", "prod"], SchedulerOptions::default());
         assert!(h.mark_dirty("sandbox", Reason::Poll));
         assert!(h.mark_dirty("sandbox", Reason::Drift));
         assert!(h.mark_dirty("sandbox", Reason::Poll));
@@ -871,9 +872,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_is_done_only_by_a_run_that_started_after_it() {
-        let fake = Fake::new();
+        let (fake, h, _cancel, _task) = start(&["prod"], SchedulerOptions::default());
         fake.succeeds_after("prod", Duration::from_secs(10));
-        let (h, _cancel, _task) = start(&fake, &["prod"], SchedulerOptions::default());
         let first = h.request("prod", Reason::Manual).unwrap();
         assert_eq!(first, 1);
         sleep(Duration::from_secs(1)).await;
@@ -894,12 +894,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_run_waits_for_the_debounce_after_the_last_mark() {
-        let fake = Fake::new();
         let options = SchedulerOptions {
             debounce: ms(250),
             ..SchedulerOptions::default()
         };
-        let (h, _cancel, _task) = start(&fake, &["sandbox"], options);
+        let (fake, h, _cancel, _task) = start(&["sandbox"], options);
         h.mark_dirty("sandbox", Reason::Watch);
         sleep(ms(200)).await;
         assert!(fake.calls().is_empty(), "still debouncing");
@@ -917,8 +916,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stream_of_marks_cannot_postpone_a_run_forever() {
-        let fake = Fake::new();
-        let (h, _cancel, _task) = start(&fake, &["sandbox"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["sandbox"], SchedulerOptions::default());
         for _ in 0..40 {
             h.mark_dirty("sandbox", Reason::Webhook);
             sleep(ms(100)).await;
@@ -933,16 +931,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_capped_and_every_tenant_runs() {
-        let fake = Fake::new();
         let tenants = ["a", "b", "c", "d", "e"];
-        for t in tenants {
-            fake.succeeds_after(t, Duration::from_secs(1));
-        }
         let options = SchedulerOptions {
             concurrency: 2,
             ..SchedulerOptions::default()
         };
-        let (h, _cancel, _task) = start(&fake, &tenants, options);
+        let (fake, h, _cancel, _task) = start(&tenants, options);
+        for t in tenants {
+            fake.succeeds_after(t, Duration::from_secs(1));
+        }
         h.mark_all(Reason::Startup);
         sleep(Duration::from_secs(10)).await;
         assert_eq!(fake.calls().len(), 5);
@@ -958,9 +955,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_tenant_marked_while_running_runs_again_right_after() {
-        let fake = Fake::new();
+        let (fake, h, _cancel, _task) = start(&["a", "b"], SchedulerOptions::default());
         fake.succeeds_after("a", Duration::from_secs(2));
-        let (h, _cancel, _task) = start(&fake, &["a", "b"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Poll);
         sleep(ms(500)).await;
         assert_eq!(fake.calls().len(), 1);
@@ -984,12 +980,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_failures_back_off_with_growing_delays_up_to_the_cap() {
-        let fake = Fake::new();
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
         fake.ends_at_once(
             "a",
             ReconcileOutcome::Transient("tenant unreachable".into()),
         );
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(60 * 60)).await;
         let calls = fake.calls();
@@ -1023,9 +1018,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn success_resets_the_backoff() {
-        let fake = Fake::new();
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
         fake.ends_at_once("a", ReconcileOutcome::Transient("down".into()));
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(20)).await;
         assert!(h.status("a").unwrap().consecutive_failures >= 3);
@@ -1041,9 +1035,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_permanent_failure_waits_for_the_next_change() {
-        let fake = Fake::new();
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
         fake.ends_at_once("a", ReconcileOutcome::Permanent("invalid manifest".into()));
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Poll);
         sleep(Duration::from_secs(3600)).await;
         assert_eq!(fake.calls().len(), 1, "no retry");
@@ -1060,9 +1053,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_new_change_does_not_wait_for_a_long_retry() {
-        let fake = Fake::new();
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
         fake.ends_at_once("a", ReconcileOutcome::Transient("down".into()));
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(200)).await; // retries now wait about two minutes
         let before = fake.calls().len();
@@ -1075,13 +1067,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_hung_tenant_does_not_delay_the_others() {
-        let fake = Fake::new();
-        fake.behave("stuck", Behaviour::Hang);
         let options = SchedulerOptions {
             concurrency: 2,
             ..SchedulerOptions::default()
         };
-        let (h, _cancel, _task) = start(&fake, &["stuck", "b", "c", "d"], options);
+        let (fake, h, _cancel, _task) = start(&["stuck", "b", "c", "d"], options);
+        fake.behave("stuck", Behaviour::Hang);
         h.mark_dirty("stuck", Reason::Startup);
         sleep(Duration::from_secs(1)).await;
         for t in ["b", "c", "d"] {
@@ -1098,8 +1089,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn promotion_marks_dependents_when_the_source_finishes() {
-        let fake = Fake::new();
-        fake.succeeds_after("sandbox", Duration::from_secs(1));
         let tenants = vec![
             tenant("sandbox", None),
             tenant("prod", Some("sandbox")),
@@ -1108,7 +1097,8 @@ mod tests {
         ];
         let options = SchedulerOptions::default().with_promotions_from(&tenants);
         let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
-        let (h, _cancel, _task) = start(&fake, &names, options);
+        let (fake, h, _cancel, _task) = start(&names, options);
+        fake.succeeds_after("sandbox", Duration::from_secs(1));
         h.mark_dirty("sandbox", Reason::Webhook);
         sleep(Duration::from_secs(5)).await;
         for t in ["prod", "eu"] {
@@ -1131,9 +1121,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_lets_the_running_reconcile_finish_and_starts_nothing_new() {
-        let fake = Fake::new();
+        let (fake, h, cancel, task) = start(&["a", "b"], SchedulerOptions::default());
         fake.succeeds_after("a", Duration::from_secs(5));
-        let (h, cancel, task) = start(&fake, &["a", "b"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(1)).await;
         h.mark_dirty("b", Reason::Poll);
