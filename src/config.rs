@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::capability::{Capability, CapabilitySet};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Location, Platform};
+use crate::names::names;
 use crate::yaml::{self, SourceMap};
 
 pub use notifications::{
@@ -81,14 +82,12 @@ pub enum TestsMode {
     Required,
 }
 
-impl TestsMode {
+names! {
     /// The name as written in `ferry.yaml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestsMode::Off => "off",
-            TestsMode::Advisory => "advisory",
-            TestsMode::Required => "required",
-        }
+    TestsMode {
+        Off => "off",
+        Advisory => "advisory",
+        Required => "required",
     }
 }
 
@@ -357,6 +356,21 @@ pub const DEFAULT_TENANT_CONCURRENCY: u32 = 4;
 
 /// The most calls in flight at once `concurrency` may allow.
 pub const MAX_TENANT_CONCURRENCY: u32 = 64;
+
+/// Tenants for tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Tenant;
+    use crate::model::Platform;
+
+    /// An emulated Kizen tenant named `name`, promoting from `promote_from` when given.
+    pub(crate) fn tenant(name: &str, promote_from: Option<&str>) -> Tenant {
+        Tenant {
+            promote_from: promote_from.map(str::to_owned),
+            ..Tenant::new(name, Platform::Kizen, "emulator")
+        }
+    }
+}
 
 impl Tenant {
     /// A tenant with a name, platform and URL, and every other setting at the default a

@@ -207,19 +207,23 @@ mod tests {
     #[test]
     fn the_fix_is_the_last_clause_telling_what_to_do() {
         let fix = |m: &str| Diagnostic::file("f.yaml", m).fix().map(str::to_owned);
-        assert_eq!(
-            fix("metadata.name `a` is already used by the manifest at b.yaml:4:9: names must be unique across all manifests; rename one of them").as_deref(),
-            Some("rename one of them")
-        );
-        assert_eq!(
-            fix("undefined variable `${group}` for tenant `prod`: add `group` under the tenant's `vars` in ferry.yaml").as_deref(),
-            Some("add `group` under the tenant's `vars` in ferry.yaml")
-        );
-        assert_eq!(fix("unknown field `branh`"), None);
-        assert_eq!(
-            fix("spec.type: unknown variant `csv`, expected one of spreadsheet, webhook"),
-            None
-        );
+        for (message, expected) in [
+            (
+                "metadata.name `a` is already used by the manifest at b.yaml:4:9: names must be unique across all manifests; rename one of them",
+                Some("rename one of them"),
+            ),
+            (
+                "undefined variable `${group}` for tenant `prod`: add `group` under the tenant's `vars` in ferry.yaml",
+                Some("add `group` under the tenant's `vars` in ferry.yaml"),
+            ),
+            ("unknown field `branh`", None),
+            (
+                "spec.type: unknown variant `csv`, expected one of spreadsheet, webhook",
+                None,
+            ),
+        ] {
+            assert_eq!(fix(message).as_deref(), expected, "{message}");
+        }
     }
 
     fn loc(path: &str, line: u64, column: u64) -> Location {

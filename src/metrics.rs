@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
@@ -92,6 +92,39 @@ struct BuildLabels {
 
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
+/// Set `tenant`'s series of a per-tenant gauge to `n`.
+fn set_tenant_gauge(gauges: &Family<TenantLabels, Gauge>, tenant: &str, n: i64) {
+    gauges
+        .get_or_create(&TenantLabels {
+            tenant: tenant.to_owned(),
+        })
+        .set(n);
+}
+
+/// Create the series of `labels` in `family` (at zero), so they are exported before
+/// their first recording.
+fn create_series<L, M, C>(family: &Family<L, M, C>, labels: impl IntoIterator<Item = L>)
+where
+    L: Clone + std::hash::Hash + Eq,
+    C: MetricConstructor<M>,
+{
+    for l in labels {
+        // Creating the series is the point; the guard is dropped at once.
+        let _ = family.get_or_create(&l);
+    }
+}
+
+/// Count one event under `labels` and observe how many `seconds` it took.
+fn count_timed<L: Clone + std::hash::Hash + Eq>(
+    counts: &Family<L, Counter>,
+    durations: &HistogramFamily<L>,
+    labels: &L,
+    seconds: f64,
+) {
+    counts.get_or_create(labels).inc();
+    durations.get_or_create(labels).observe(seconds.max(0.0));
+}
+
 fn reconcile_histogram() -> Histogram {
     // 50 ms … ~27 min.
     Histogram::new(exponential_buckets(0.05, 2.0, 16))
@@ -102,23 +135,61 @@ fn request_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
-/// ferry's metric families, in one registry.
-pub struct Metrics {
-    registry: Registry,
-    reconcile_duration: HistogramFamily<OutcomeLabels>,
-    reconciles: Family<OutcomeLabels, Counter>,
-    connectors: Family<StateLabels, Gauge>,
-    drifted: Family<TenantLabels, Gauge>,
-    open_warnings: Family<TenantLabels, Gauge>,
-    apply_concurrency: Family<TenantLabels, Gauge>,
-    requests: Family<RequestLabels, Counter>,
-    request_duration: HistogramFamily<RequestLabels>,
-    deliveries: Family<DeliveryLabels, Counter>,
-    notifications: Family<NotificationLabels, Counter>,
-    outbox_depth: Gauge,
-    fetch_duration: Histogram,
-    fetch_failures: Family<FailureLabels, Counter>,
-    owned_tenants: Gauge,
+/// Declares [`Metrics`] from one table, a row per family: the field that records it, its
+/// type and how it is made, then its name and help as `/metrics` shows them.
+/// `Metrics::new` registers the families in the table's order, then `ferry_build_info`.
+macro_rules! families {
+    ($($field:ident: $ty:ty = $make:expr => $name:literal, $help:literal;)+) => {
+        /// ferry's metric families, in one registry.
+        pub struct Metrics {
+            registry: Registry,
+            $($field: $ty,)+
+        }
+
+        impl Metrics {
+            /// A fresh registry holding every ferry family, all empty.
+            pub fn new() -> Self {
+                let mut registry = Registry::default();
+                $(
+                    let $field: $ty = $make;
+                    registry.register($name, $help, $field.clone());
+                )+
+                registry.register("ferry_build_info", "ferry's version, always 1", build_info());
+                Metrics {
+                    registry,
+                    $($field,)+
+                }
+            }
+        }
+    };
+}
+
+families! {
+    reconcile_duration: HistogramFamily<OutcomeLabels> = Family::new_with_constructor(reconcile_histogram) => "ferry_reconcile_duration_seconds", "Time one reconcile of one tenant took, by tenant and outcome";
+    reconciles: Family<OutcomeLabels, Counter> = Family::default() => "ferry_reconciles", "Finished reconciles, by tenant and outcome (ok, warning, failed, error, blocked, noop)";
+    connectors: Family<StateLabels, Gauge> = Family::default() => "ferry_connectors", "Connectors ferry manages, by tenant and sync state (in_sync, pending, blocked, failed, drifted)";
+    drifted: Family<TenantLabels, Gauge> = Family::default() => "ferry_drifted_connectors", "Connectors whose live content differs from what ferry applied, by tenant";
+    open_warnings: Family<TenantLabels, Gauge> = Family::default() => "ferry_open_warnings", "Import warnings waiting for a person, by tenant";
+    apply_concurrency: Family<TenantLabels, Gauge> = Family::default() => "ferry_apply_concurrency", "Actions an apply runs at once against the tenant: its concurrency, lowered while the platform answers 429";
+    requests: Family<RequestLabels, Counter> = Family::default() => "ferry_tenant_requests", "HTTP requests to tenant APIs (each attempt), by tenant, platform, operation and status code (timeout, error when no answer)";
+    request_duration: HistogramFamily<RequestLabels> = Family::new_with_constructor(request_histogram) => "ferry_tenant_request_duration_seconds", "Time of one HTTP request to a tenant API, by tenant, platform, operation and status code";
+    deliveries: Family<DeliveryLabels, Counter> = Family::default() => "ferry_status_deliveries", "Commit status delivery attempts, by forge and outcome (delivered, deferred, refused)";
+    notifications: Family<NotificationLabels, Counter> = Family::default() => "ferry_notifications", "Notification delivery attempts, by receiver (its configured name) and outcome (delivered, deferred, refused, limited)";
+    outbox_depth: Gauge = Gauge::default() => "ferry_status_outbox_depth", "Commit statuses and notifications waiting in the outbox";
+    fetch_duration: Histogram = Histogram::new(exponential_buckets(0.05, 2.0, 12)) => "ferry_git_fetch_duration_seconds", "Time of one fetch of the source repository, failed ones included";
+    fetch_failures: Family<FailureLabels, Counter> = Family::default() => "ferry_git_fetch_failures", "Failed fetches of the source repository, by class (transient, permanent)";
+    owned_tenants: Gauge = Gauge::default() => "ferry_owned_tenants", "Tenants this replica owns (its shard)";
+}
+
+/// `ferry_build_info{version}`, always 1.
+fn build_info() -> Family<BuildLabels, Gauge> {
+    let build = Family::<BuildLabels, Gauge>::default();
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        })
+        .set(1);
+    build
 }
 
 impl std::fmt::Debug for Metrics {
@@ -134,132 +205,17 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A fresh registry holding every ferry family, all empty.
-    pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let reconcile_duration: HistogramFamily<OutcomeLabels> =
-            Family::new_with_constructor(reconcile_histogram);
-        registry.register(
-            "ferry_reconcile_duration_seconds",
-            "Time one reconcile of one tenant took, by tenant and outcome",
-            reconcile_duration.clone(),
-        );
-        let reconciles = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
-            "ferry_reconciles",
-            "Finished reconciles, by tenant and outcome (ok, warning, failed, error, blocked, noop)",
-            reconciles.clone(),
-        );
-        let connectors = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "ferry_connectors",
-            "Connectors ferry manages, by tenant and sync state (in_sync, pending, blocked, failed, drifted)",
-            connectors.clone(),
-        );
-        let drifted = Family::<TenantLabels, Gauge>::default();
-        registry.register(
-            "ferry_drifted_connectors",
-            "Connectors whose live content differs from what ferry applied, by tenant",
-            drifted.clone(),
-        );
-        let open_warnings = Family::<TenantLabels, Gauge>::default();
-        registry.register(
-            "ferry_open_warnings",
-            "Import warnings waiting for a person, by tenant",
-            open_warnings.clone(),
-        );
-        let apply_concurrency = Family::<TenantLabels, Gauge>::default();
-        registry.register(
-            "ferry_apply_concurrency",
-            "Actions an apply runs at once against the tenant: its concurrency, lowered while the platform answers 429",
-            apply_concurrency.clone(),
-        );
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "ferry_tenant_requests",
-            "HTTP requests to tenant APIs (each attempt), by tenant, platform, operation and status code (timeout, error when no answer)",
-            requests.clone(),
-        );
-        let request_duration: HistogramFamily<RequestLabels> =
-            Family::new_with_constructor(request_histogram);
-        registry.register(
-            "ferry_tenant_request_duration_seconds",
-            "Time of one HTTP request to a tenant API, by tenant, platform, operation and status code",
-            request_duration.clone(),
-        );
-        let deliveries = Family::<DeliveryLabels, Counter>::default();
-        registry.register(
-            "ferry_status_deliveries",
-            "Commit status delivery attempts, by forge and outcome (delivered, deferred, refused)",
-            deliveries.clone(),
-        );
-        let notifications = Family::<NotificationLabels, Counter>::default();
-        registry.register(
-            "ferry_notifications",
-            "Notification delivery attempts, by receiver (its configured name) and outcome (delivered, deferred, refused, limited)",
-            notifications.clone(),
-        );
-        let outbox_depth = Gauge::default();
-        registry.register(
-            "ferry_status_outbox_depth",
-            "Commit statuses and notifications waiting in the outbox",
-            outbox_depth.clone(),
-        );
-        let fetch_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
-        registry.register(
-            "ferry_git_fetch_duration_seconds",
-            "Time of one fetch of the source repository, failed ones included",
-            fetch_duration.clone(),
-        );
-        let fetch_failures = Family::<FailureLabels, Counter>::default();
-        registry.register(
-            "ferry_git_fetch_failures",
-            "Failed fetches of the source repository, by class (transient, permanent)",
-            fetch_failures.clone(),
-        );
-        let owned_tenants = Gauge::default();
-        registry.register(
-            "ferry_owned_tenants",
-            "Tenants this replica owns (its shard)",
-            owned_tenants.clone(),
-        );
-        let build = Family::<BuildLabels, Gauge>::default();
-        build
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-            })
-            .set(1);
-        registry.register("ferry_build_info", "ferry's version, always 1", build);
-        Metrics {
-            registry,
-            reconcile_duration,
-            reconciles,
-            connectors,
-            drifted,
-            open_warnings,
-            apply_concurrency,
-            requests,
-            request_duration,
-            deliveries,
-            notifications,
-            outbox_depth,
-            fetch_duration,
-            fetch_failures,
-            owned_tenants,
-        }
-    }
-
     /// Create the series of an owned tenant at zero (reconciles per outcome, connectors per
     /// state, drifted connectors, open warnings), so dashboards and alerts see the tenant
     /// before its first reconcile. Families without any series are not exported at all.
     pub fn init_tenant(&self, tenant: &str) {
-        for outcome in RECONCILE_OUTCOMES {
-            // Creating the series is the point; the guard is dropped at once.
-            let _ = self.reconciles.get_or_create(&OutcomeLabels {
+        create_series(
+            &self.reconciles,
+            RECONCILE_OUTCOMES.map(|outcome| OutcomeLabels {
                 tenant: tenant.to_owned(),
                 outcome: outcome.to_owned(),
-            });
-        }
+            }),
+        );
         self.set_connectors(tenant, &BTreeMap::new());
         self.set_drifted(tenant, 0);
         self.set_open_warnings(tenant, 0);
@@ -278,10 +234,7 @@ impl Metrics {
             tenant: tenant.to_owned(),
             outcome: outcome.to_owned(),
         };
-        self.reconciles.get_or_create(&labels).inc();
-        self.reconcile_duration
-            .get_or_create(&labels)
-            .observe(seconds.max(0.0));
+        count_timed(&self.reconciles, &self.reconcile_duration, &labels, seconds);
     }
 
     /// The connectors of `tenant` per sync state. Every state of [`CONNECTOR_STATES`] is
@@ -299,29 +252,17 @@ impl Metrics {
 
     /// How many connectors of `tenant` drifted.
     pub fn set_drifted(&self, tenant: &str, n: i64) {
-        self.drifted
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .set(n);
+        set_tenant_gauge(&self.drifted, tenant, n);
     }
 
     /// How many import warnings of `tenant` are open.
     pub fn set_open_warnings(&self, tenant: &str, n: i64) {
-        self.open_warnings
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .set(n);
+        set_tenant_gauge(&self.open_warnings, tenant, n);
     }
 
     /// How many actions an apply to `tenant` runs at once now.
     pub fn set_apply_concurrency(&self, tenant: &str, n: i64) {
-        self.apply_concurrency
-            .get_or_create(&TenantLabels {
-                tenant: tenant.to_owned(),
-            })
-            .set(n);
+        set_tenant_gauge(&self.apply_concurrency, tenant, n);
     }
 
     /// How many commit statuses wait in the outbox.
@@ -350,10 +291,7 @@ impl Metrics {
             operation: operation.to_owned(),
             code: code.to_owned(),
         };
-        self.requests.get_or_create(&labels).inc();
-        self.request_duration
-            .get_or_create(&labels)
-            .observe(seconds.max(0.0));
+        count_timed(&self.requests, &self.request_duration, &labels, seconds);
     }
 
     /// One attempt to deliver a commit status to `forge` (`github`, `gitlab`, `gitea`,
@@ -380,13 +318,13 @@ impl Metrics {
 
     /// Create the series of a configured receiver at zero, one per outcome.
     pub fn init_receiver(&self, receiver: &str) {
-        for outcome in NOTIFICATION_OUTCOMES {
-            // Creating the series is the point; the guard is dropped at once.
-            let _ = self.notifications.get_or_create(&NotificationLabels {
+        create_series(
+            &self.notifications,
+            NOTIFICATION_OUTCOMES.map(|outcome| NotificationLabels {
                 receiver: receiver.to_owned(),
                 outcome: outcome.to_owned(),
-            });
-        }
+            }),
+        );
     }
 
     /// One fetch of the source repository took `seconds`; `failure` is `Some(transient)`
@@ -483,82 +421,32 @@ mod tests {
         m.notification("oncall", "limited");
         m.git_fetch(0.3, Some(true));
         let text = m.encode();
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconciles_total{tenant="prod",outcome="ok"}"#
-            ),
-            Some("2")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconciles_total{tenant="prod",outcome="error"}"#
-            ),
-            Some("1"),
-            "unknown outcomes count as error: the label set stays bounded"
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconcile_duration_seconds_sum{tenant="prod",outcome="ok"}"#
-            ),
-            Some("2.0")
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_connectors{tenant="prod",state="in_sync"}"#),
-            Some("4")
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_connectors{tenant="prod",state="failed"}"#),
-            Some("0"),
-            "states missing from the counts are set to zero"
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_open_warnings{tenant="prod"}"#),
-            Some("3")
-        );
-        assert_eq!(sample(&text, "ferry_status_outbox_depth "), Some("7"));
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_tenant_requests_total{tenant="prod",platform="kizen",operation="list",code="200"}"#
-            ),
-            Some("1")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_status_deliveries_total{forge="github",outcome="deferred"}"#
-            ),
-            Some("1")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_notifications_total{receiver="oncall",outcome="limited"}"#
-            ),
-            Some("2")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_notifications_total{receiver="oncall",outcome="delivered"}"#
-            ),
-            Some("0"),
-            "a configured receiver's series exist from the start"
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_git_fetch_failures_total{class="transient"}"#
-            ),
-            Some("1")
-        );
-        assert_eq!(
-            sample(&text, "ferry_git_fetch_duration_seconds_count "),
-            Some("1")
-        );
+        // Each line as exposed: the series, a space, the value.
+        for line in [
+            r#"ferry_reconciles_total{tenant="prod",outcome="ok"} 2"#,
+            // Unknown outcomes count as error: the label set stays bounded.
+            r#"ferry_reconciles_total{tenant="prod",outcome="error"} 1"#,
+            r#"ferry_reconcile_duration_seconds_sum{tenant="prod",outcome="ok"} 2.0"#,
+            r#"ferry_connectors{tenant="prod",state="in_sync"} 4"#,
+            // States missing from the counts are set to zero.
+            r#"ferry_connectors{tenant="prod",state="failed"} 0"#,
+            r#"ferry_open_warnings{tenant="prod"} 3"#,
+            r#"ferry_status_outbox_depth 7"#,
+            r#"ferry_tenant_requests_total{tenant="prod",platform="kizen",operation="list",code="200"} 1"#,
+            r#"ferry_status_deliveries_total{forge="github",outcome="deferred"} 1"#,
+            r#"ferry_notifications_total{receiver="oncall",outcome="limited"} 2"#,
+            // A configured receiver's series exist from the start.
+            r#"ferry_notifications_total{receiver="oncall",outcome="delivered"} 0"#,
+            r#"ferry_git_fetch_failures_total{class="transient"} 1"#,
+            r#"ferry_git_fetch_duration_seconds_count 1"#,
+        ] {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert_eq!(
+                sample(&text, &format!("{series} ")),
+                Some(value),
+                "{series}"
+            );
+        }
     }
 
     #[test]
@@ -566,24 +454,13 @@ mod tests {
         let m = Metrics::new();
         m.init_tenant("sandbox");
         let text = m.encode();
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_reconciles_total{tenant="sandbox",outcome="failed"}"#
-            ),
-            Some("0")
-        );
-        assert_eq!(
-            sample(
-                &text,
-                r#"ferry_connectors{tenant="sandbox",state="drifted"}"#
-            ),
-            Some("0")
-        );
-        assert_eq!(
-            sample(&text, r#"ferry_open_warnings{tenant="sandbox"}"#),
-            Some("0")
-        );
+        for series in [
+            r#"ferry_reconciles_total{tenant="sandbox",outcome="failed"}"#,
+            r#"ferry_connectors{tenant="sandbox",state="drifted"}"#,
+            r#"ferry_open_warnings{tenant="sandbox"}"#,
+        ] {
+            assert_eq!(sample(&text, series), Some("0"), "{series}");
+        }
     }
 
     #[test]

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config;
 use crate::export::{self, Options, Report};
 
 /// Arguments of `ferry export`.
@@ -111,22 +110,9 @@ fn source_path_for(repository: Option<&Path>, out: &Path) -> Option<String> {
 
 /// Run `ferry export`.
 pub fn run(args: ExportArgs) -> ExitCode {
-    if !args.config.is_file() {
-        eprintln!(
-            "ferry: cannot read the configuration {}; pass the right file with --config",
-            args.config.display()
-        );
-        return ExitCode::from(64);
-    }
-    let loaded = match config::load(&args.config) {
+    let loaded = match super::load_config(&args.config, "exported", 1) {
         Ok(loaded) => loaded,
-        Err(diagnostics) => {
-            for d in &diagnostics {
-                eprintln!("{d}");
-            }
-            eprintln!("ferry: the configuration is invalid; nothing was exported");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     super::block_on(async {
         match export::export(&loaded, &args.options()).await {

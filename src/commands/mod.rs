@@ -34,6 +34,30 @@ where
     }
 }
 
+/// The configuration at `path`, or the exit code after saying on stderr why it cannot be
+/// used: 64 when the file cannot be read; `invalid` after its problems and
+/// `ferry: the configuration is invalid; nothing was {undone}`.
+pub(crate) fn load_config(
+    path: &std::path::Path,
+    undone: &str,
+    invalid: u8,
+) -> Result<crate::config::LoadedConfig, std::process::ExitCode> {
+    if !path.is_file() {
+        eprintln!(
+            "ferry: cannot read the configuration {}; pass the right file with --config",
+            path.display()
+        );
+        return Err(std::process::ExitCode::from(64));
+    }
+    crate::config::load(path).map_err(|diagnostics| {
+        for d in &diagnostics {
+            eprintln!("{d}");
+        }
+        eprintln!("ferry: the configuration is invalid; nothing was {undone}");
+        std::process::ExitCode::from(invalid)
+    })
+}
+
 /// The serialisations of a command's machine-readable document (`-o json`, `-o yaml`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Document {

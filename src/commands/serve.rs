@@ -39,7 +39,7 @@ use crate::daemon::scheduler::{Reason, Reconciler, Scheduler, SchedulerOptions};
 use crate::daemon::shard::{self, Shard};
 use crate::engine::Engine;
 use crate::http::server;
-use crate::http::state::{ApiToken, AppState, StatusContext, WebhookSecret};
+use crate::http::state::{self, ApiToken, AppState, StatusContext, WebhookSecret};
 use crate::notify::Notifier;
 use crate::provider::ClientOptions;
 use crate::report::{self, Deliverer};
@@ -107,6 +107,14 @@ impl StartError {
             message: message.to_string(),
         }
     }
+}
+
+/// The secret in the environment variable `var`, when the configuration names one.
+fn read_secret<T>(
+    var: Option<&str>,
+    read: fn(&str) -> Result<T, state::Error>,
+) -> Result<Option<T>, StartError> {
+    var.map(read).transpose().map_err(StartError::config)
 }
 
 /// Everything read and checked from the configuration and flags.
@@ -186,25 +194,16 @@ fn load(args: &ServeArgs) -> Result<Settings, StartError> {
         .unwrap_or_else(|| config_dir.join(&config.state));
     let listen = server::listen_address(args.listen.as_deref(), &config.server)
         .map_err(StartError::config)?;
-    let webhook_secret = config
-        .server
-        .webhook_secret_env
-        .as_deref()
-        .map(WebhookSecret::from_env)
-        .transpose()
-        .map_err(StartError::config)?;
+    let webhook_secret = read_secret(
+        config.server.webhook_secret_env.as_deref(),
+        WebhookSecret::from_env,
+    )?;
     let remote_spec =
         RemoteSpec::from_config(&config.source, &config_dir).map_err(StartError::config)?;
     let controller = ControllerOptions::from_config(&config).map_err(StartError::config)?;
     let shard = Shard::resolve(args.shard, args.shards, shard::host_name().as_deref())
         .map_err(StartError::config)?;
-    let api_token = config
-        .server
-        .api_token_env
-        .as_deref()
-        .map(ApiToken::from_env)
-        .transpose()
-        .map_err(StartError::config)?;
+    let api_token = read_secret(config.server.api_token_env.as_deref(), ApiToken::from_env)?;
     for t in &config.tenants {
         controller::drift_schedule(t).map_err(StartError::config)?;
     }
@@ -434,13 +433,7 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
             "HTTP server failure"
         }
     };
-    let in_flight: Vec<String> = controller
-        .scheduler()
-        .statuses()
-        .into_iter()
-        .filter(|s| s.running)
-        .map(|s| s.name)
-        .collect();
+    let in_flight = controller.scheduler().running();
     info!(
         cause,
         grace_period_s = args.grace_period.as_secs_f64(),
@@ -451,13 +444,7 @@ async fn main(args: ServeArgs, settings: Settings) -> Result<u8, StartError> {
     match outcome {
         Shutdown::Clean => info!("shutdown complete"),
         Shutdown::GraceExpired => {
-            let still: Vec<String> = controller
-                .scheduler()
-                .statuses()
-                .into_iter()
-                .filter(|s| s.running)
-                .map(|s| s.name)
-                .collect();
+            let still = controller.scheduler().running();
             error!(
                 still_running = ?still,
                 "the grace period ran out; exiting with reconciles unfinished (the journal resolves them at the next start)"

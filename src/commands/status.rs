@@ -25,6 +25,7 @@ use serde_json::Value;
 use crate::commands::{Document, document};
 use crate::daemon::lifecycle::EXIT_FAILURE;
 use crate::printable::{printable, printable_lines};
+use crate::render::line_style;
 
 /// Where `ferry status` looks when neither `--server` nor `FERRY_SERVER` is given.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9400";
@@ -106,61 +107,48 @@ pub fn run(args: &StatusArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    if let Some(tenant) = &args.tenant {
-        return match runtime.block_on(fetch_tenant(&args.server, tenant)) {
-            Ok(detail) => {
-                match args.output {
-                    Output::Json => print!("{}", document(&detail, Document::Json)),
-                    Output::Yaml => print!("{}", document(&detail, Document::Yaml)),
-                    Output::Text => {
-                        let colour = std::io::stdout().is_terminal()
-                            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                        print!("{}", render_tenant(&detail, colour));
-                    }
-                }
-                let list = serde_json::json!({"tenants": [detail]});
-                if troubled(&list).is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(EXIT_FAILURE)
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_FAILURE)
-            }
-        };
-    }
-    match runtime.block_on(fetch(&args.server)) {
-        Ok(list) => {
+    let shown = match &args.tenant {
+        Some(tenant) => runtime
+            .block_on(fetch_tenant(&args.server, tenant))
+            .map(|detail| {
+                show(args.output, &detail, render_tenant);
+                troubled(&serde_json::json!({"tenants": [detail]}))
+            }),
+        None => runtime.block_on(fetch(&args.server)).map(|list| {
             let troubled = troubled(&list);
-            match args.output {
-                Output::Json => print!("{}", document(&list, Document::Json)),
-                Output::Yaml => print!("{}", document(&list, Document::Yaml)),
-                Output::Text => {
-                    let colour = std::io::stdout().is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-                    print!("{}", render(&list, colour));
-                    if !troubled.is_empty() {
-                        let count = match troubled.len() {
-                            1 => "1 tenant needs".to_owned(),
-                            n => format!("{n} tenants need"),
-                        };
-                        eprintln!("ferry: {count} attention: {}", troubled.join(", "));
-                    }
-                }
+            if show(args.output, &list, render) && !troubled.is_empty() {
+                let count = match troubled.len() {
+                    1 => "1 tenant needs".to_owned(),
+                    n => format!("{n} tenants need"),
+                };
+                eprintln!("ferry: {count} attention: {}", troubled.join(", "));
             }
-            if troubled.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_FAILURE)
-            }
-        }
+            troubled
+        }),
+    };
+    match shown {
+        Ok(troubled) if troubled.is_empty() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_FAILURE),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Print `value` as `output` asks: text through `text` (coloured on a terminal unless
+/// `NO_COLOR` is set). Whether it was text.
+fn show(output: Output, value: &Value, text: fn(&Value, bool) -> String) -> bool {
+    match output {
+        Output::Json => print!("{}", document(value, Document::Json)),
+        Output::Yaml => print!("{}", document(value, Document::Yaml)),
+        Output::Text => {
+            let colour = std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            print!("{}", text(value, colour));
+        }
+    }
+    output == Output::Text
 }
 
 /// The tenants of a tenant list (`GET /api/v1/tenants`) that this replica owns and whose
@@ -548,17 +536,7 @@ pub fn render_tenant(t: &Value, colour: bool) -> String {
             for section in d["diff"].as_array().into_iter().flatten() {
                 for line in section["lines"].as_array().into_iter().flatten() {
                     let line = printable(line.as_str().unwrap_or("")).into_owned();
-                    let code = if line.starts_with("+++") || line.starts_with("---") {
-                        "1"
-                    } else if line.starts_with('+') {
-                        "32"
-                    } else if line.starts_with('-') {
-                        "31"
-                    } else if line.starts_with("@@") {
-                        "36"
-                    } else {
-                        ""
-                    };
+                    let code = line_style(&line, ["1", "32", "31", "36"]);
                     out.push_str(&format!("      {}\n", paint(&line, code, colour)));
                 }
                 if let Some(n) = section["omitted"].as_u64().filter(|n| *n > 0) {

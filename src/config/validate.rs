@@ -284,6 +284,16 @@ impl Validator<'_> {
         }
     }
 
+    /// A secret named by `{at}.{key}Env` (a variable) or `{at}.{key}File` (a file).
+    fn secret_refs(&mut self, at: &str, key: &str, env: Option<&str>, file: Option<&str>) {
+        if let Some(env) = env {
+            self.env_name(&format!("{at}.{key}Env"), env);
+        }
+        if let Some(file) = file {
+            self.secret_file(&format!("{at}.{key}File"), file);
+        }
+    }
+
     fn source(&mut self) {
         let source = &self.cfg.config.source;
         if source.repo.trim().is_empty() {
@@ -310,12 +320,12 @@ impl Validator<'_> {
             }
         }
         if let Some(auth) = &source.auth {
-            if let Some(env) = &auth.token_env {
-                self.env_name("source.auth.tokenEnv", env);
-            }
-            if let Some(file) = &auth.token_file {
-                self.secret_file("source.auth.tokenFile", file);
-            }
+            self.secret_refs(
+                "source.auth",
+                "token",
+                auth.token_env.as_deref(),
+                auth.token_file.as_deref(),
+            );
             if let Some(file) = &auth.ssh_key_file {
                 self.secret_file("source.auth.sshKeyFile", file);
             }
@@ -448,12 +458,12 @@ impl Validator<'_> {
     }
 
     fn auth(&mut self, at: &str, tenant: &Tenant, auth: &Auth, emulated: bool) {
-        if let Some(env) = &auth.token_env {
-            self.env_name(&format!("{at}.auth.tokenEnv"), env);
-        }
-        if let Some(file) = &auth.token_file {
-            self.secret_file(&format!("{at}.auth.tokenFile"), file);
-        }
+        self.secret_refs(
+            &format!("{at}.auth"),
+            "token",
+            auth.token_env.as_deref(),
+            auth.token_file.as_deref(),
+        );
         let mut has_secret_header = false;
         for (name, source) in &auth.headers {
             let field = format!("{at}.auth.headers.{name}");
@@ -598,12 +608,12 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if let Some(env) = &forge.token_env {
-                self.env_name(&format!("{at}.tokenEnv"), env);
-            }
-            if let Some(file) = &forge.token_file {
-                self.secret_file(&format!("{at}.tokenFile"), file);
-            }
+            self.secret_refs(
+                &at,
+                "token",
+                forge.token_env.as_deref(),
+                forge.token_file.as_deref(),
+            );
             if forge.token_env.is_none() && forge.token_file.is_none() {
                 self.error(
                     &at,
@@ -887,85 +897,42 @@ impl Validator<'_> {
     }
 
     fn webhook_receiver(&mut self, at: &str, r: &WebhookReceiver) {
-        self.one_of(
+        self.receiver_url(
             at,
-            "URL",
-            &[
-                ("url", r.url.is_some()),
-                ("urlEnv", r.url_env.is_some()),
-                ("urlFile", r.url_file.is_some()),
-            ],
-            true,
+            [&r.url, &r.url_env, &r.url_file],
+            "https://hooks.example.com/ferry",
         );
-        if let Some(url) = &r.url {
-            self.literal_url(&format!("{at}.url"), url, "https://hooks.example.com/ferry");
-        }
-        if let Some(env) = &r.url_env {
-            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
-        }
-        if let Some(file) = &r.url_file {
-            self.secret_file(&format!("{at}.urlFile"), file);
-        }
-        self.one_of(
+        self.receiver_secret(
             at,
             "signing secret",
-            &[
-                ("secretEnv", r.secret_env.is_some()),
-                ("secretFile", r.secret_file.is_some()),
-            ],
+            "secret",
+            [&r.secret_env, &r.secret_file],
             true,
         );
-        if let Some(env) = &r.secret_env {
-            self.env_name(&format!("{at}.secretEnv"), env);
-        }
-        if let Some(file) = &r.secret_file {
-            self.secret_file(&format!("{at}.secretFile"), file);
-        }
     }
 
     fn alertmanager_receiver(&mut self, at: &str, r: &AlertmanagerReceiver) {
-        self.one_of(
+        self.receiver_url(
             at,
-            "URL",
-            &[
-                ("url", r.url.is_some()),
-                ("urlEnv", r.url_env.is_some()),
-                ("urlFile", r.url_file.is_some()),
-            ],
-            true,
+            [&r.url, &r.url_env, &r.url_file],
+            "http://alertmanager:9093",
         );
         if let Some(url) = &r.url {
-            let field = format!("{at}.url");
-            self.literal_url(&field, url, "http://alertmanager:9093");
             let path = url.trim_end_matches('/');
             if path.ends_with("/api/v2/alerts") || path.ends_with("/api/v1/alerts") {
                 self.error(
-                    &field,
+                    &format!("{at}.url"),
                     "give Alertmanager's base URL (for example `http://alertmanager:9093`): ferry appends /api/v2/alerts itself",
                 );
             }
         }
-        if let Some(env) = &r.url_env {
-            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
-        }
-        if let Some(file) = &r.url_file {
-            self.secret_file(&format!("{at}.urlFile"), file);
-        }
-        self.one_of(
+        self.receiver_secret(
             at,
             "bearer token",
-            &[
-                ("tokenEnv", r.token_env.is_some()),
-                ("tokenFile", r.token_file.is_some()),
-            ],
+            "token",
+            [&r.token_env, &r.token_file],
             false,
         );
-        if let Some(env) = &r.token_env {
-            self.env_name(&format!("{at}.tokenEnv"), env);
-        }
-        if let Some(file) = &r.token_file {
-            self.secret_file(&format!("{at}.tokenFile"), file);
-        }
         for (name, value) in &r.labels {
             let field = format!("{at}.labels.{name}");
             if ALERT_LABELS.contains(&name.as_str()) {
@@ -987,6 +954,50 @@ impl Validator<'_> {
             }
         }
         self.duration(&format!("{at}.resendInterval"), &r.resend_interval);
+    }
+
+    /// A receiver's URL: exactly one of `url` (written in the file, like `example`),
+    /// `urlEnv` or `urlFile`.
+    fn receiver_url(&mut self, at: &str, [url, env, file]: [&Option<String>; 3], example: &str) {
+        self.one_of(
+            at,
+            "URL",
+            &[
+                ("url", url.is_some()),
+                ("urlEnv", env.is_some()),
+                ("urlFile", file.is_some()),
+            ],
+            true,
+        );
+        if let Some(url) = url {
+            self.literal_url(&format!("{at}.url"), url, example);
+        }
+        if let Some(env) = env {
+            self.env_reference(&format!("{at}.urlEnv"), env, "URL");
+        }
+        if let Some(file) = file {
+            self.secret_file(&format!("{at}.urlFile"), file);
+        }
+    }
+
+    /// A receiver's secret: at most one of `{key}Env` and `{key}File`, and one if
+    /// `required`.
+    fn receiver_secret(
+        &mut self,
+        at: &str,
+        what: &str,
+        key: &str,
+        [env, file]: [&Option<String>; 2],
+        required: bool,
+    ) {
+        let (env_key, file_key) = (format!("{key}Env"), format!("{key}File"));
+        self.one_of(
+            at,
+            what,
+            &[(&env_key, env.is_some()), (&file_key, file.is_some())],
+            required,
+        );
+        self.secret_refs(at, key, env.as_deref(), file.as_deref());
     }
 
     /// A URL written in the file: http(s), and no credentials in it.
@@ -1015,39 +1026,34 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration(" 2h "), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("62h"), Ok(Duration::from_secs(62 * 3600)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(
-            parse_duration("1d2h3m4s5ms"),
-            Ok(Duration::from_millis(93_784_005))
-        );
+        for (text, ms) in [
+            ("30s", 30_000),
+            ("250ms", 250),
+            (" 2h ", 7_200_000),
+            ("1m", 60_000),
+            ("62h", 62 * 3_600_000),
+            ("1h30m", 5_400_000),
+            ("1d2h3m4s5ms", 93_784_005),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
         assert_eq!(
             parse_duration("").unwrap_err(),
             "the duration is empty: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
         );
-        assert_eq!(
-            parse_duration("5 minutes").unwrap_err(),
-            "`5 minutes` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
-        assert_eq!(
-            parse_duration("10").unwrap_err(),
-            "`10` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
-        assert_eq!(
-            parse_duration("h").unwrap_err(),
-            "`h` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
+        for bad in ["5 minutes", "10", "h", "99999999999999999999d"] {
+            assert_eq!(
+                parse_duration(bad).unwrap_err(),
+                format!("`{bad}` is not a duration: {DURATION_HELP}")
+            );
+        }
         assert_eq!(
             parse_duration("30m1h").unwrap_err(),
             "`30m1h` is not a duration: give each unit once, from the largest to the smallest (for example `1h30m`)"
-        );
-        assert_eq!(
-            parse_duration("99999999999999999999d").unwrap_err(),
-            "`99999999999999999999d` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
         );
         assert_eq!(
             parse_duration("9999999999999999d").unwrap_err(),
@@ -1057,17 +1063,17 @@ mod tests {
 
     #[test]
     fn crons() {
-        assert!(parse_cron("*/10 * * * *").is_ok());
-        assert!(parse_cron("0 18 * * 5").is_ok());
-        assert!(parse_cron("0 18 * * FRI").is_ok());
-        assert_eq!(
-            parse_cron("0 */10 * * * *").unwrap_err(),
-            "`0 */10 * * * *` has 6 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
-        );
-        assert_eq!(
-            parse_cron("0 0 0 * * * 2030").unwrap_err(),
-            "`0 0 0 * * * 2030` has 7 fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
-        );
+        for ok in ["*/10 * * * *", "0 18 * * 5", "0 18 * * FRI"] {
+            assert!(parse_cron(ok).is_ok(), "{ok}");
+        }
+        for (cron, fields) in [("0 */10 * * * *", 6), ("0 0 0 * * * 2030", 7)] {
+            assert_eq!(
+                parse_cron(cron).unwrap_err(),
+                format!(
+                    "`{cron}` has {fields} fields: ferry schedules use 5 fields (minute hour day-of-month month day-of-week), without seconds or years"
+                )
+            );
+        }
         assert_eq!(
             parse_cron("@daily").unwrap_err(),
             "`@daily` is not a 5-field cron expression (minute hour day-of-month month day-of-week), for example `*/10 * * * *`"

@@ -652,6 +652,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::config::testing::tenant;
 
     #[test]
     fn the_poll_interval_is_checked() {
@@ -659,20 +660,21 @@ mod tests {
             serde_saphyr::from_str("source: {repo: .}\ntenants: []\n").unwrap();
         let options = ControllerOptions::from_config(&config).unwrap();
         assert_eq!(options.poll_interval, Duration::from_secs(60), "default 1m");
-        config.source.interval = "500ms".to_owned();
-        assert_eq!(
-            ControllerOptions::from_config(&config)
-                .unwrap_err()
-                .to_string(),
-            "source.interval \"500ms\" cannot be used: it must be at least 1s"
-        );
-        config.source.interval = "often".to_owned();
-        assert_eq!(
-            ControllerOptions::from_config(&config)
-                .unwrap_err()
-                .to_string(),
-            "source.interval \"often\" cannot be used: `often` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)"
-        );
+        for (interval, error) in [
+            ("500ms", "it must be at least 1s"),
+            (
+                "often",
+                "`often` is not a duration: write it like `30s`, `1m`, `2h` or `1h30m` (units d, h, m, s, ms)",
+            ),
+        ] {
+            config.source.interval = interval.to_owned();
+            assert_eq!(
+                ControllerOptions::from_config(&config)
+                    .unwrap_err()
+                    .to_string(),
+                format!("source.interval \"{interval}\" cannot be used: {error}")
+            );
+        }
     }
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -682,24 +684,16 @@ mod tests {
     #[test]
     fn cron_schedules_in_a_time_zone() {
         let every10 = CronSchedule::parse("*/10 * * * *", None).unwrap();
-        assert_eq!(
-            every10.next_after(at("2025-03-01T12:03:00Z")),
-            Some(at("2025-03-01T12:10:00Z"))
-        );
-        assert_eq!(
-            every10.next_after(at("2025-03-01T12:10:00Z")),
-            Some(at("2025-03-01T12:20:00Z"))
-        );
         // 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer.
         let berlin = CronSchedule::parse("0 9 * * *", Some("Europe/Berlin")).unwrap();
-        assert_eq!(
-            berlin.next_after(at("2025-01-15T00:00:00Z")),
-            Some(at("2025-01-15T08:00:00Z"))
-        );
-        assert_eq!(
-            berlin.next_after(at("2025-07-15T00:00:00Z")),
-            Some(at("2025-07-15T07:00:00Z"))
-        );
+        for (schedule, after, next) in [
+            (&every10, "2025-03-01T12:03:00Z", "2025-03-01T12:10:00Z"),
+            (&every10, "2025-03-01T12:10:00Z", "2025-03-01T12:20:00Z"),
+            (&berlin, "2025-01-15T00:00:00Z", "2025-01-15T08:00:00Z"),
+            (&berlin, "2025-07-15T00:00:00Z", "2025-07-15T07:00:00Z"),
+        ] {
+            assert_eq!(schedule.next_after(at(after)), Some(at(next)), "{after}");
+        }
     }
 
     #[test]
@@ -911,13 +905,6 @@ mod tests {
         assert!(!is_branch_ref(g, Path::new("/r/.git/refs/notes/ferry")));
         assert!(!is_branch_ref(g, Path::new("/r/.git/objects/ab/cdef")));
         assert!(!is_branch_ref(g, Path::new("/elsewhere/refs/heads/main")));
-    }
-
-    fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
-        config::Tenant {
-            promote_from: promote_from.map(str::to_owned),
-            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
-        }
     }
 
     #[test]

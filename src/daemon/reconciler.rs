@@ -250,22 +250,26 @@ impl EngineReconciler {
 
     /// Whether the last check recorded drift in `tenant`.
     async fn drift_recorded(&self, tenant: &str) -> bool {
-        let t = tenant.to_owned();
-        self.engine
-            .store()
-            .call(move |c| tenant_state::get(c, &t))
+        self.read(tenant, |c, t| tenant_state::get(c, t))
             .await
             .is_ok_and(|st| !st.drift.is_empty())
     }
 
     async fn open_warning_count(&self, tenant: &str) -> u32 {
-        let t = tenant.to_owned();
-        self.engine
-            .store()
-            .call(move |c| warnings::for_tenant(c, &t))
+        self.read(tenant, |c, t| warnings::for_tenant(c, t))
             .await
             .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX))
             .unwrap_or(0)
+    }
+
+    /// `read(connection, tenant)` in the state store, off the runtime's workers.
+    async fn read<R: Send + 'static>(
+        &self,
+        tenant: &str,
+        read: impl FnOnce(&mut rusqlite::Connection, &str) -> store::Result<R> + Send + 'static,
+    ) -> store::Result<R> {
+        let t = tenant.to_owned();
+        self.engine.store().call(move |c| read(c, &t)).await
     }
 }
 
@@ -349,8 +353,13 @@ pub(crate) fn sync_status(
     connectors: usize,
     warnings: u32,
 ) -> CommitStatus {
-    let status =
-        status_of(tenant, plan, report, connectors, warnings).noting_tests(plan.tests.as_deref());
+    let status = if report.failed() {
+        failed_status(tenant, report)
+    } else {
+        blocked_status(tenant, plan, warnings)
+            .unwrap_or_else(|| CommitStatus::in_sync(tenant, connectors, warnings))
+    }
+    .noting_tests(plan.tests.as_deref());
     if plan.platform == crate::model::Platform::Kizen {
         status.noting_kizen_email()
     } else {
@@ -358,73 +367,60 @@ pub(crate) fn sync_status(
     }
 }
 
-fn status_of(
-    tenant: &str,
-    plan: &Plan,
-    report: &ApplyReport,
-    connectors: usize,
-    warnings: u32,
-) -> CommitStatus {
-    if report.failed() {
-        let failures = report
-            .results
-            .iter()
-            .filter(|r| r.outcome == crate::apply::Outcome::Failed)
-            .count();
-        return CommitStatus::failed(
-            tenant,
-            &report.first_failure().unwrap_or_default(),
-            failures.saturating_sub(1),
-        );
-    }
-    let blocked: Vec<&BlockReason> = plan
+/// The status of an apply with failed actions: the first failure and how many more.
+fn failed_status(tenant: &str, report: &ApplyReport) -> CommitStatus {
+    let failures = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == crate::apply::Outcome::Failed)
+        .count();
+    CommitStatus::failed(
+        tenant,
+        &report.first_failure().unwrap_or_default(),
+        failures.saturating_sub(1),
+    )
+}
+
+/// The status of a plan with blocked connectors, if it has any: failed when one needs a
+/// person, pending when they only wait for a window or a promotion.
+fn blocked_status(tenant: &str, plan: &Plan, warnings: u32) -> Option<CommitStatus> {
+    let (waiting, hard): (Vec<&BlockReason>, Vec<&BlockReason>) = plan
         .actions
         .iter()
         .filter_map(|a| match &a.op {
             Op::Blocked { reason, .. } => Some(reason),
             _ => None,
         })
-        .collect();
-    let waiting = blocked
-        .iter()
-        .filter(|r| {
-            matches!(
-                r,
-                BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+        .partition(|r| r.only_waits());
+    if let Some(first) = hard.first() {
+        let more = hard.len() - 1;
+        return Some(
+            CommitStatus::new(
+                crate::report::sync_context(tenant),
+                StatusState::Failure,
+                format!(
+                    "blocked: {first}{}",
+                    if more > 0 {
+                        format!(" (+{more} more)")
+                    } else {
+                        String::new()
+                    }
+                ),
             )
-        })
-        .count();
-    if let Some(hard) = blocked.iter().find(|r| {
-        !matches!(
-            r,
-            BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
-        )
-    }) {
-        let more = blocked.len() - waiting - 1;
-        return CommitStatus::new(
-            crate::report::sync_context(tenant),
-            StatusState::Failure,
-            format!(
-                "blocked: {hard}{}",
-                if more > 0 {
-                    format!(" (+{more} more)")
-                } else {
-                    String::new()
-                }
-            ),
-        )
-        .with_warnings(warnings);
+            .with_warnings(warnings),
+        );
     }
-    if waiting > 0 {
-        let why = blocked.first().map(|r| r.to_string()).unwrap_or_default();
-        return CommitStatus::new(
-            crate::report::sync_context(tenant),
-            StatusState::Pending,
-            format!("{waiting} waiting: {why}"),
-        )
-        .with_warnings(warnings);
+    if let Some(why) = waiting.first() {
+        return Some(
+            CommitStatus::new(
+                crate::report::sync_context(tenant),
+                StatusState::Pending,
+                format!("{} waiting: {why}", waiting.len()),
+            )
+            .with_warnings(warnings),
+        );
     }
-    CommitStatus::in_sync(tenant, connectors, warnings)
+    None
 }
 
 #[async_trait]
@@ -642,13 +638,7 @@ impl EngineReconciler {
     /// The tenant's suspension, if a person suspended it. A store that cannot be read
     /// counts as not suspended (and is logged): the tenant then reconciles as configured.
     async fn suspension(&self, tenant: &str) -> Option<suspension::Suspension> {
-        let t = tenant.to_owned();
-        match self
-            .engine
-            .store()
-            .call(move |c| suspension::get(c, &t))
-            .await
-        {
+        match self.read(tenant, |c, t| suspension::get(c, t)).await {
             Ok(s) => s,
             Err(e) => {
                 warn!(tenant, error = %e, "cannot read whether the tenant is suspended");

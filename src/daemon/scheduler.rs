@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, error, info, info_span, warn};
 
 use crate::config;
+use crate::names::names;
 
 /// Why a tenant was marked dirty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -65,25 +66,17 @@ pub enum Reason {
     Retry,
 }
 
-impl Reason {
+names! {
     /// Lower-case name, as in logs and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Startup => "startup",
-            Reason::Poll => "poll",
-            Reason::Webhook => "webhook",
-            Reason::Watch => "watch",
-            Reason::Drift => "drift",
-            Reason::Promotion => "promotion",
-            Reason::Manual => "manual",
-            Reason::Retry => "retry",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    Reason {
+        Startup => "startup",
+        Poll => "poll",
+        Webhook => "webhook",
+        Watch => "watch",
+        Drift => "drift",
+        Promotion => "promotion",
+        Manual => "manual",
+        Retry => "retry",
     }
 }
 
@@ -378,6 +371,16 @@ impl SchedulerHandle {
     /// Every owned tenant's status, sorted by name.
     pub fn statuses(&self) -> Vec<TenantStatus> {
         self.shared.lock().values().cloned().collect()
+    }
+
+    /// The owned tenants reconciling now, sorted by name.
+    pub fn running(&self) -> Vec<String> {
+        self.shared
+            .lock()
+            .values()
+            .filter(|s| s.running)
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// One tenant's status.
@@ -712,6 +715,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::config::testing::tenant;
 
     #[derive(Debug, Clone)]
     struct Call {
@@ -752,6 +756,16 @@ mod tests {
 
         fn behave(&self, tenant: &str, b: Behaviour) {
             self.behaviour.lock().unwrap().insert(tenant.to_owned(), b);
+        }
+
+        /// `tenant`'s reconciles take `d` and succeed.
+        fn succeeds_after(&self, tenant: &str, d: Duration) {
+            self.behave(tenant, Behaviour::Take(d, ReconcileOutcome::Ok));
+        }
+
+        /// `tenant`'s reconciles end at once with `outcome`.
+        fn ends_at_once(&self, tenant: &str, outcome: ReconcileOutcome) {
+            self.behave(tenant, Behaviour::Take(Duration::ZERO, outcome));
         }
 
         fn calls(&self) -> Vec<Call> {
@@ -810,20 +824,22 @@ mod tests {
         }
     }
 
+    /// A running scheduler of `tenants` with a fresh [`Fake`] reconciler.
     fn start(
-        fake: &Arc<Fake>,
         tenants: &[&str],
         options: SchedulerOptions,
     ) -> (
+        Arc<Fake>,
         SchedulerHandle,
         CancellationToken,
         tokio::task::JoinHandle<()>,
     ) {
+        let fake = Fake::new();
         let scheduler = Scheduler::new(fake.clone(), tenants.iter().copied(), options);
         let handle = scheduler.handle();
         let cancel = CancellationToken::new();
         let task = tokio::spawn(scheduler.run(cancel.clone()));
-        (handle, cancel, task)
+        (fake, handle, cancel, task)
     }
 
     fn ms(n: u64) -> Duration {
@@ -836,8 +852,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn marks_before_a_run_are_merged_into_one_run() {
-        let fake = Fake::new();
-        let (h, _cancel, _task) = start(&fake, &["sandbox", "prod"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["sandbox", "prod"], SchedulerOptions::default());
         assert!(h.mark_dirty("sandbox", Reason::Poll));
         assert!(h.mark_dirty("sandbox", Reason::Drift));
         assert!(h.mark_dirty("sandbox", Reason::Poll));
@@ -857,12 +872,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_is_done_only_by_a_run_that_started_after_it() {
-        let fake = Fake::new();
-        fake.behave(
-            "prod",
-            Behaviour::Take(Duration::from_secs(10), ReconcileOutcome::Ok),
-        );
-        let (h, _cancel, _task) = start(&fake, &["prod"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["prod"], SchedulerOptions::default());
+        fake.succeeds_after("prod", Duration::from_secs(10));
         let first = h.request("prod", Reason::Manual).unwrap();
         assert_eq!(first, 1);
         sleep(Duration::from_secs(1)).await;
@@ -883,12 +894,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_run_waits_for_the_debounce_after_the_last_mark() {
-        let fake = Fake::new();
         let options = SchedulerOptions {
             debounce: ms(250),
             ..SchedulerOptions::default()
         };
-        let (h, _cancel, _task) = start(&fake, &["sandbox"], options);
+        let (fake, h, _cancel, _task) = start(&["sandbox"], options);
         h.mark_dirty("sandbox", Reason::Watch);
         sleep(ms(200)).await;
         assert!(fake.calls().is_empty(), "still debouncing");
@@ -906,8 +916,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stream_of_marks_cannot_postpone_a_run_forever() {
-        let fake = Fake::new();
-        let (h, _cancel, _task) = start(&fake, &["sandbox"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["sandbox"], SchedulerOptions::default());
         for _ in 0..40 {
             h.mark_dirty("sandbox", Reason::Webhook);
             sleep(ms(100)).await;
@@ -922,19 +931,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_capped_and_every_tenant_runs() {
-        let fake = Fake::new();
         let tenants = ["a", "b", "c", "d", "e"];
-        for t in tenants {
-            fake.behave(
-                t,
-                Behaviour::Take(Duration::from_secs(1), ReconcileOutcome::Ok),
-            );
-        }
         let options = SchedulerOptions {
             concurrency: 2,
             ..SchedulerOptions::default()
         };
-        let (h, _cancel, _task) = start(&fake, &tenants, options);
+        let (fake, h, _cancel, _task) = start(&tenants, options);
+        for t in tenants {
+            fake.succeeds_after(t, Duration::from_secs(1));
+        }
         h.mark_all(Reason::Startup);
         sleep(Duration::from_secs(10)).await;
         assert_eq!(fake.calls().len(), 5);
@@ -950,12 +955,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_tenant_marked_while_running_runs_again_right_after() {
-        let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::from_secs(2), ReconcileOutcome::Ok),
-        );
-        let (h, _cancel, _task) = start(&fake, &["a", "b"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["a", "b"], SchedulerOptions::default());
+        fake.succeeds_after("a", Duration::from_secs(2));
         h.mark_dirty("a", Reason::Poll);
         sleep(ms(500)).await;
         assert_eq!(fake.calls().len(), 1);
@@ -979,15 +980,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_failures_back_off_with_growing_delays_up_to_the_cap() {
-        let fake = Fake::new();
-        fake.behave(
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
+        fake.ends_at_once(
             "a",
-            Behaviour::Take(
-                Duration::ZERO,
-                ReconcileOutcome::Transient("tenant unreachable".into()),
-            ),
+            ReconcileOutcome::Transient("tenant unreachable".into()),
         );
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(60 * 60)).await;
         let calls = fake.calls();
@@ -1021,16 +1018,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn success_resets_the_backoff() {
-        let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::ZERO, ReconcileOutcome::Transient("down".into())),
-        );
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
+        fake.ends_at_once("a", ReconcileOutcome::Transient("down".into()));
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(20)).await;
         assert!(h.status("a").unwrap().consecutive_failures >= 3);
-        fake.behave("a", Behaviour::Take(Duration::ZERO, ReconcileOutcome::Ok));
+        fake.ends_at_once("a", ReconcileOutcome::Ok);
         sleep(Duration::from_secs(60)).await;
         let status = h.status("a").unwrap();
         assert_eq!(status.consecutive_failures, 0);
@@ -1042,15 +1035,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_permanent_failure_waits_for_the_next_change() {
-        let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(
-                Duration::ZERO,
-                ReconcileOutcome::Permanent("invalid manifest".into()),
-            ),
-        );
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
+        fake.ends_at_once("a", ReconcileOutcome::Permanent("invalid manifest".into()));
         h.mark_dirty("a", Reason::Poll);
         sleep(Duration::from_secs(3600)).await;
         assert_eq!(fake.calls().len(), 1, "no retry");
@@ -1067,12 +1053,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_new_change_does_not_wait_for_a_long_retry() {
-        let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::ZERO, ReconcileOutcome::Transient("down".into())),
-        );
-        let (h, _cancel, _task) = start(&fake, &["a"], SchedulerOptions::default());
+        let (fake, h, _cancel, _task) = start(&["a"], SchedulerOptions::default());
+        fake.ends_at_once("a", ReconcileOutcome::Transient("down".into()));
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(200)).await; // retries now wait about two minutes
         let before = fake.calls().len();
@@ -1085,13 +1067,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_hung_tenant_does_not_delay_the_others() {
-        let fake = Fake::new();
-        fake.behave("stuck", Behaviour::Hang);
         let options = SchedulerOptions {
             concurrency: 2,
             ..SchedulerOptions::default()
         };
-        let (h, _cancel, _task) = start(&fake, &["stuck", "b", "c", "d"], options);
+        let (fake, h, _cancel, _task) = start(&["stuck", "b", "c", "d"], options);
+        fake.behave("stuck", Behaviour::Hang);
         h.mark_dirty("stuck", Reason::Startup);
         sleep(Duration::from_secs(1)).await;
         for t in ["b", "c", "d"] {
@@ -1108,11 +1089,6 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn promotion_marks_dependents_when_the_source_finishes() {
-        let fake = Fake::new();
-        fake.behave(
-            "sandbox",
-            Behaviour::Take(Duration::from_secs(1), ReconcileOutcome::Ok),
-        );
         let tenants = vec![
             tenant("sandbox", None),
             tenant("prod", Some("sandbox")),
@@ -1121,7 +1097,8 @@ mod tests {
         ];
         let options = SchedulerOptions::default().with_promotions_from(&tenants);
         let names: Vec<&str> = tenants.iter().map(|t| t.name.as_str()).collect();
-        let (h, _cancel, _task) = start(&fake, &names, options);
+        let (fake, h, _cancel, _task) = start(&names, options);
+        fake.succeeds_after("sandbox", Duration::from_secs(1));
         h.mark_dirty("sandbox", Reason::Webhook);
         sleep(Duration::from_secs(5)).await;
         for t in ["prod", "eu"] {
@@ -1132,10 +1109,7 @@ mod tests {
         }
         assert!(fake.calls_of("other").is_empty());
 
-        fake.behave(
-            "sandbox",
-            Behaviour::Take(Duration::ZERO, ReconcileOutcome::Transient("down".into())),
-        );
+        fake.ends_at_once("sandbox", ReconcileOutcome::Transient("down".into()));
         h.mark_dirty("sandbox", Reason::Poll);
         sleep(ms(500)).await;
         assert_eq!(
@@ -1147,12 +1121,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_lets_the_running_reconcile_finish_and_starts_nothing_new() {
-        let fake = Fake::new();
-        fake.behave(
-            "a",
-            Behaviour::Take(Duration::from_secs(5), ReconcileOutcome::Ok),
-        );
-        let (h, cancel, task) = start(&fake, &["a", "b"], SchedulerOptions::default());
+        let (fake, h, cancel, task) = start(&["a", "b"], SchedulerOptions::default());
+        fake.succeeds_after("a", Duration::from_secs(5));
         h.mark_dirty("a", Reason::Startup);
         sleep(Duration::from_secs(1)).await;
         h.mark_dirty("b", Reason::Poll);
@@ -1185,12 +1155,5 @@ mod tests {
             );
         }
         assert!(b.delay(u32::MAX) <= b.max);
-    }
-
-    fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
-        config::Tenant {
-            promote_from: promote_from.map(str::to_owned),
-            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
-        }
     }
 }

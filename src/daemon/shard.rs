@@ -217,13 +217,7 @@ pub fn host_name() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tenant(name: &str, promote_from: Option<&str>) -> config::Tenant {
-        config::Tenant {
-            promote_from: promote_from.map(str::to_owned),
-            ..config::Tenant::new(name, crate::model::Platform::Kizen, "emulator")
-        }
-    }
+    use crate::config::testing::tenant;
 
     #[test]
     fn fnv1a_64_matches_the_reference_vectors() {

@@ -49,6 +49,7 @@ use crate::daemon::shard;
 use crate::drift::DriftRecord;
 use crate::http::state::{AppState, ConfiguredTenant, StatusContext};
 use crate::model::Platform;
+use crate::names::names;
 use crate::store::{self, InventoryRow, Store, history, inventory, suspension, tenant, warnings};
 
 /// How many history entries a tenant view holds.
@@ -164,20 +165,20 @@ pub enum SyncState {
     Unknown,
 }
 
-impl SyncState {
+names! {
     /// `in_sync`, `pending`, … as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncState::InSync => "in_sync",
-            SyncState::Pending => "pending",
-            SyncState::Syncing => "syncing",
-            SyncState::Blocked => "blocked",
-            SyncState::Failed => "failed",
-            SyncState::Error => "error",
-            SyncState::Unknown => "unknown",
-        }
+    SyncState {
+        InSync => "in_sync",
+        Pending => "pending",
+        Syncing => "syncing",
+        Blocked => "blocked",
+        Failed => "failed",
+        Error => "error",
+        Unknown => "unknown",
     }
+}
 
+impl SyncState {
     /// The words people read: `In sync`, `Pending`, …
     pub fn label(self) -> &'static str {
         match self {
@@ -204,16 +205,16 @@ pub enum DriftState {
     Unknown,
 }
 
-impl DriftState {
+names! {
     /// `none`, `drifted`, `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriftState::None => "none",
-            DriftState::Drifted => "drifted",
-            DriftState::Unknown => "unknown",
-        }
+    DriftState {
+        None => "none",
+        Drifted => "drifted",
+        Unknown => "unknown",
     }
+}
 
+impl DriftState {
     /// The words people read.
     pub fn label(self) -> &'static str {
         match self {
@@ -240,18 +241,18 @@ pub enum ConnectorState {
     Drifted,
 }
 
-impl ConnectorState {
+names! {
     /// `in_sync`, `pending`, `blocked`, `failed`, `drifted`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConnectorState::InSync => "in_sync",
-            ConnectorState::Pending => "pending",
-            ConnectorState::Blocked => "blocked",
-            ConnectorState::Failed => "failed",
-            ConnectorState::Drifted => "drifted",
-        }
+    ConnectorState {
+        InSync => "in_sync",
+        Pending => "pending",
+        Blocked => "blocked",
+        Failed => "failed",
+        Drifted => "drifted",
     }
+}
 
+impl ConnectorState {
     /// The words people read.
     pub fn label(self) -> &'static str {
         match self {

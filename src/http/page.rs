@@ -38,6 +38,7 @@ use crate::http::api::{
 use crate::http::state::AppState;
 use crate::model::Platform;
 use crate::printable::printable;
+use crate::render::line_style;
 
 /// Seconds between automatic refreshes of a page.
 pub const REFRESH_SECONDS: u32 = 30;
@@ -565,16 +566,8 @@ impl DriftCard {
                     .map(|l| DiffLine {
                         class: if s.lines.is_empty() || !s.lines.contains(l) {
                             "d-note"
-                        } else if l.starts_with("+++") || l.starts_with("---") {
-                            "d-head"
-                        } else if l.starts_with('+') {
-                            "d-add"
-                        } else if l.starts_with('-') {
-                            "d-del"
-                        } else if l.starts_with("@@") {
-                            "d-hunk"
                         } else {
-                            ""
+                            line_style(l, ["d-head", "d-add", "d-del", "d-hunk"])
                         },
                         text: shown(l),
                     })

@@ -49,18 +49,28 @@ pub enum Error {
 }
 
 /// A secret value read once at start: the bytes and the constant-time checks both
-/// [`ApiToken`] and [`WebhookSecret`] need.
+/// [`ApiToken`] and [`WebhookSecret`] need. Its `Debug` never shows the value.
 #[derive(Clone)]
 struct SharedSecret(Arc<[u8]>);
 
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 impl SharedSecret {
-    /// The value of `var`, or why there is none (`not set` or `empty`): a configured
-    /// secret that cannot be read must not leave an endpoint open.
-    fn from_env(var: &str) -> Result<Self, &'static str> {
+    fn new(value: &[u8]) -> Self {
+        SharedSecret(Arc::from(value))
+    }
+
+    /// The value of `var`, or `unset(var, why)` when there is none (`not set` or
+    /// `empty`): a configured secret that cannot be read must not leave an endpoint open.
+    fn from_env(var: &str, unset: fn(String, &'static str) -> Error) -> Result<Self, Error> {
         match std::env::var_os(var) {
-            None => Err("not set"),
-            Some(v) if v.is_empty() => Err("empty"),
-            Some(v) => Ok(SharedSecret(Arc::from(v.as_encoded_bytes()))),
+            None => Err(unset(var.to_owned(), "not set")),
+            Some(v) if v.is_empty() => Err(unset(var.to_owned(), "empty")),
+            Some(v) => Ok(SharedSecret::new(v.as_encoded_bytes())),
         }
     }
 
@@ -96,19 +106,13 @@ impl SharedSecret {
 }
 
 /// The bearer token state-changing calls need. Its `Debug` never shows the value.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ApiToken(SharedSecret);
-
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken(***)")
-    }
-}
 
 impl ApiToken {
     /// A token from its value.
     pub fn new(value: impl AsRef<[u8]>) -> Self {
-        ApiToken(SharedSecret(Arc::from(value.as_ref())))
+        ApiToken(SharedSecret::new(value.as_ref()))
     }
 
     /// Read the token from the environment variable `var` (`server.apiTokenEnv`).
@@ -116,12 +120,7 @@ impl ApiToken {
     /// # Errors
     /// [`Error::TokenUnset`] when it is missing or empty.
     pub fn from_env(var: &str) -> Result<Self, Error> {
-        SharedSecret::from_env(var)
-            .map(ApiToken)
-            .map_err(|state| Error::TokenUnset {
-                var: var.to_owned(),
-                state,
-            })
+        SharedSecret::from_env(var, |var, state| Error::TokenUnset { var, state }).map(ApiToken)
     }
 
     /// Whether `given` equals the token, in constant time.
@@ -131,19 +130,13 @@ impl ApiToken {
 }
 
 /// The shared webhook secret. Its `Debug` never shows the value.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WebhookSecret(SharedSecret);
-
-impl std::fmt::Debug for WebhookSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookSecret(***)")
-    }
-}
 
 impl WebhookSecret {
     /// A secret from its value.
     pub fn new(value: impl AsRef<[u8]>) -> Self {
-        WebhookSecret(SharedSecret(Arc::from(value.as_ref())))
+        WebhookSecret(SharedSecret::new(value.as_ref()))
     }
 
     /// Read the secret from the environment variable `var` (`server.webhookSecretEnv`).
@@ -151,12 +144,8 @@ impl WebhookSecret {
     /// # Errors
     /// [`Error::SecretUnset`] when it is missing or empty.
     pub fn from_env(var: &str) -> Result<Self, Error> {
-        SharedSecret::from_env(var)
+        SharedSecret::from_env(var, |var, state| Error::SecretUnset { var, state })
             .map(WebhookSecret)
-            .map_err(|state| Error::SecretUnset {
-                var: var.to_owned(),
-                state,
-            })
     }
 
     /// Whether `hex_signature` is the HMAC-SHA256 of `body` under this secret (constant

@@ -682,6 +682,17 @@ pub enum BlockReason {
     },
 }
 
+impl BlockReason {
+    /// Whether the connector only waits (for a window to open or a promotion to arrive)
+    /// and goes on by itself, rather than needing a person.
+    pub fn only_waits(&self) -> bool {
+        matches!(
+            self,
+            BlockReason::WaitingForPromotion { .. } | BlockReason::OutsideWindow { .. }
+        )
+    }
+}
+
 impl fmt::Display for BlockReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

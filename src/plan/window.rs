@@ -332,6 +332,28 @@ mod tests {
         }
     }
 
+    /// Whether `windows` let changes through at `at`.
+    fn open_at(windows: &[Window], at: &str) -> bool {
+        decide(windows, utc(at)).unwrap().is_open()
+    }
+
+    /// Closed for `reason` until `reopens`.
+    fn closed(reason: &str, reopens: &str) -> WindowDecision {
+        WindowDecision::Closed {
+            reason: reason.to_owned(),
+            reopens: Some(utc(reopens)),
+        }
+    }
+
+    /// When `windows`, closed at `at`, open again.
+    fn reopens_after(windows: &[Window], at: &str) -> Option<DateTime<Utc>> {
+        let decision = decide(windows, utc(at)).unwrap();
+        let WindowDecision::Closed { reopens, .. } = decision else {
+            panic!("expected closed at {at}, got {decision:?}")
+        };
+        reopens
+    }
+
     /// The DESIGN example: no changes from Friday 18:00 Berlin time for 62 hours.
     fn weekend_freeze() -> Vec<Window> {
         vec![window(
@@ -354,11 +376,7 @@ mod tests {
     fn deny_window_closes_from_friday_evening_until_monday_morning() {
         let windows = weekend_freeze();
         // Friday 2024-06-07 17:59 CEST = 15:59 UTC: still open.
-        assert!(
-            decide(&windows, utc("2024-06-07T15:59:59Z"))
-                .unwrap()
-                .is_open()
-        );
+        assert!(open_at(&windows, "2024-06-07T15:59:59Z"));
         // 18:00 CEST = 16:00 UTC: closed, and reopens 62 h later (Monday 08:00 CEST).
         let decision = decide(&windows, utc("2024-06-07T16:00:00Z")).unwrap();
         let WindowDecision::Closed { reason, reopens } = decision else {
@@ -371,21 +389,9 @@ mod tests {
         );
         assert!(reason.contains("since 2024-06-07 16:00 UTC"), "{reason}");
         // Sunday noon: closed. Monday 07:59:59 CEST: closed. Monday 08:00 CEST: open.
-        assert!(
-            !decide(&windows, utc("2024-06-09T10:00:00Z"))
-                .unwrap()
-                .is_open()
-        );
-        assert!(
-            !decide(&windows, utc("2024-06-10T05:59:59Z"))
-                .unwrap()
-                .is_open()
-        );
-        assert!(
-            decide(&windows, utc("2024-06-10T06:00:00Z"))
-                .unwrap()
-                .is_open()
-        );
+        assert!(!open_at(&windows, "2024-06-09T10:00:00Z"));
+        assert!(!open_at(&windows, "2024-06-10T05:59:59Z"));
+        assert!(open_at(&windows, "2024-06-10T06:00:00Z"));
     }
 
     #[test]
@@ -393,20 +399,15 @@ mod tests {
         // Berlin leaves summer time on Sunday 2024-10-27 at 03:00 CEST (01:00 UTC).
         // Friday 2024-10-25 18:00 CEST = 16:00 UTC; + 62 h = Monday 06:00 UTC = 07:00 CET.
         let windows = weekend_freeze();
-        let decision = decide(&windows, utc("2024-10-26T12:00:00Z")).unwrap();
         assert_eq!(
-            decision,
-            WindowDecision::Closed {
-                reason: "inside the deny window `0 18 * * 5` (Europe/Berlin, 62h) since 2024-10-25 16:00 UTC".into(),
-                reopens: Some(utc("2024-10-28T06:00:00Z")),
-            }
+            decide(&windows, utc("2024-10-26T12:00:00Z")).unwrap(),
+            closed(
+                "inside the deny window `0 18 * * 5` (Europe/Berlin, 62h) since 2024-10-25 16:00 UTC",
+                "2024-10-28T06:00:00Z"
+            )
         );
         // Monday 07:30 CET (06:30 UTC): the window ended at 07:00 wall-clock time.
-        assert!(
-            decide(&windows, utc("2024-10-28T06:30:00Z"))
-                .unwrap()
-                .is_open()
-        );
+        assert!(open_at(&windows, "2024-10-28T06:30:00Z"));
     }
 
     #[test]
@@ -414,52 +415,29 @@ mod tests {
         // Berlin enters summer time on 2024-03-31. Friday 2024-03-29 18:00 CET = 17:00 UTC;
         // Friday 2024-04-05 18:00 CEST = 16:00 UTC.
         let windows = weekend_freeze();
-        assert!(
-            decide(&windows, utc("2024-03-29T16:30:00Z"))
-                .unwrap()
-                .is_open()
-        );
-        assert!(
-            !decide(&windows, utc("2024-03-29T17:00:00Z"))
-                .unwrap()
-                .is_open()
-        );
-        assert!(
-            !decide(&windows, utc("2024-04-05T16:00:00Z"))
-                .unwrap()
-                .is_open()
-        );
-        assert!(
-            decide(&windows, utc("2024-04-05T15:59:00Z"))
-                .unwrap()
-                .is_open()
-        );
+        assert!(open_at(&windows, "2024-03-29T16:30:00Z"));
+        assert!(!open_at(&windows, "2024-03-29T17:00:00Z"));
+        assert!(!open_at(&windows, "2024-04-05T16:00:00Z"));
+        assert!(open_at(&windows, "2024-04-05T15:59:00Z"));
     }
 
     #[test]
     fn allow_windows_restrict_changes_to_their_hours() {
         // Weekdays 09:00-17:00 UTC.
         let windows = vec![window(WindowKind::Allow, "0 9 * * 1-5", "8h", None)];
-        assert!(
-            decide(&windows, utc("2024-06-05T10:00:00Z"))
-                .unwrap()
-                .is_open()
-        );
-        let decision = decide(&windows, utc("2024-06-05T18:00:00Z")).unwrap();
+        assert!(open_at(&windows, "2024-06-05T10:00:00Z"));
         assert_eq!(
-            decision,
-            WindowDecision::Closed {
-                reason: "outside every allow window (`0 9 * * 1-5`)".into(),
-                reopens: Some(utc("2024-06-06T09:00:00Z")),
-            }
+            decide(&windows, utc("2024-06-05T18:00:00Z")).unwrap(),
+            closed(
+                "outside every allow window (`0 9 * * 1-5`)",
+                "2024-06-06T09:00:00Z"
+            )
         );
         // Saturday: reopens Monday.
-        let WindowDecision::Closed { reopens, .. } =
-            decide(&windows, utc("2024-06-08T12:00:00Z")).unwrap()
-        else {
-            panic!("closed on Saturday")
-        };
-        assert_eq!(reopens, Some(utc("2024-06-10T09:00:00Z")));
+        assert_eq!(
+            reopens_after(&windows, "2024-06-08T12:00:00Z"),
+            Some(utc("2024-06-10T09:00:00Z"))
+        );
     }
 
     #[test]
@@ -468,50 +446,38 @@ mod tests {
             window(WindowKind::Allow, "0 0 * * *", "24h", None),
             window(WindowKind::Deny, "0 12 * * *", "1h", None),
         ];
-        assert!(
-            decide(&windows, utc("2024-06-05T11:59:00Z"))
-                .unwrap()
-                .is_open()
-        );
-        let decision = decide(&windows, utc("2024-06-05T12:30:00Z")).unwrap();
+        assert!(open_at(&windows, "2024-06-05T11:59:00Z"));
         assert_eq!(
-            decision,
-            WindowDecision::Closed {
-                reason: "inside the deny window `0 12 * * *` (UTC, 1h) since 2024-06-05 12:00 UTC"
-                    .into(),
-                reopens: Some(utc("2024-06-05T13:00:00Z")),
-            }
+            decide(&windows, utc("2024-06-05T12:30:00Z")).unwrap(),
+            closed(
+                "inside the deny window `0 12 * * *` (UTC, 1h) since 2024-06-05 12:00 UTC",
+                "2024-06-05T13:00:00Z"
+            )
         );
     }
 
     #[test]
-    fn reopening_skips_a_deny_window_that_ends_outside_every_allow_window() {
-        // Allowed 09:00-17:00; denied 16:00-18:00. At 16:30, the deny ends at 18:00, which is
-        // outside the allow window, so the tenant reopens at 09:00 the next day.
-        let windows = vec![
-            window(WindowKind::Allow, "0 9 * * *", "8h", None),
-            window(WindowKind::Deny, "0 16 * * *", "2h", None),
-        ];
-        let WindowDecision::Closed { reopens, .. } =
-            decide(&windows, utc("2024-06-05T16:30:00Z")).unwrap()
-        else {
-            panic!("closed")
-        };
-        assert_eq!(reopens, Some(utc("2024-06-06T09:00:00Z")));
-    }
-
-    #[test]
-    fn overlapping_deny_windows_reopen_after_the_last_one() {
-        let windows = vec![
-            window(WindowKind::Deny, "0 10 * * *", "2h", None),
-            window(WindowKind::Deny, "0 11 * * *", "3h", None),
-        ];
-        let WindowDecision::Closed { reopens, .. } =
-            decide(&windows, utc("2024-06-05T11:30:00Z")).unwrap()
-        else {
-            panic!("closed")
-        };
-        assert_eq!(reopens, Some(utc("2024-06-05T14:00:00Z")));
+    fn reopening_waits_until_no_window_holds_the_tenant() {
+        use WindowKind::{Allow, Deny};
+        for (windows, at, reopens) in [
+            // Allowed 09:00-17:00; denied 16:00-18:00. At 16:30, the deny ends at 18:00,
+            // which is outside the allow window, so the tenant reopens at 09:00 the next day.
+            (
+                [(Allow, "0 9 * * *", "8h"), (Deny, "0 16 * * *", "2h")],
+                "2024-06-05T16:30:00Z",
+                "2024-06-06T09:00:00Z",
+            ),
+            // Overlapping deny windows reopen after the last one.
+            (
+                [(Deny, "0 10 * * *", "2h"), (Deny, "0 11 * * *", "3h")],
+                "2024-06-05T11:30:00Z",
+                "2024-06-05T14:00:00Z",
+            ),
+        ] {
+            let windows =
+                windows.map(|(kind, schedule, duration)| window(kind, schedule, duration, None));
+            assert_eq!(reopens_after(&windows, at), Some(utc(reopens)), "{at}");
+        }
     }
 
     #[test]

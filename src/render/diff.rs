@@ -282,6 +282,26 @@ fn section_diff(section: &Section, old: &str, (old_side, new_side): (&str, &str)
     }
 }
 
+/// The style of a line of a unified diff, from a renderer's `[header, added, removed,
+/// hunk]` styles: `---`/`+++` file headers, `+` additions, `-` removals, `@@` hunk
+/// headers; `""` for context lines.
+pub(crate) fn line_style(
+    line: &str,
+    [header, added, removed, hunk]: [&'static str; 4],
+) -> &'static str {
+    if line.starts_with("+++") || line.starts_with("---") {
+        header
+    } else if line.starts_with('+') {
+        added
+    } else if line.starts_with('-') {
+        removed
+    } else if line.starts_with("@@") {
+        hunk
+    } else {
+        ""
+    }
+}
+
 impl SectionDiff {
     /// The note shown for a counts-only section.
     pub(crate) fn counts_note(label: &str, added: usize, removed: usize) -> String {

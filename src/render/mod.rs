@@ -12,6 +12,7 @@ mod markdown;
 mod text;
 mod view;
 
+pub(crate) use diff::line_style;
 pub use diff::{DiffSection, drift_diff};
 pub use json::json;
 pub use markdown::{PlannedFrom, markdown, markdown_from};

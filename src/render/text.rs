@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::plan::{OpKind, Plan};
 use crate::printable::{printable, printable_lines};
 
-use super::diff::SectionDiff;
+use super::diff::{SectionDiff, line_style};
 use super::view::view;
 
 const RESET: &str = "\x1b[0m";
@@ -48,17 +48,7 @@ fn style_of(kind: OpKind) -> &'static str {
 /// file headers bold, additions green, removals red, hunk headers cyan.
 fn diff_line(out: &mut String, paint: Paint, line: &str) {
     let line = &*printable(line);
-    let style = if line.starts_with("+++") || line.starts_with("---") {
-        BOLD
-    } else if line.starts_with('+') {
-        GREEN
-    } else if line.starts_with('-') {
-        RED
-    } else if line.starts_with("@@") {
-        CYAN
-    } else {
-        ""
-    };
+    let style = line_style(line, [BOLD, GREEN, RED, CYAN]);
     let _ = writeln!(out, "      {}", paint.paint(style, line));
 }
 

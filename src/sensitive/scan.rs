@@ -683,6 +683,20 @@ mod tests {
         kinds(text).contains(&kind)
     }
 
+    /// Each of `texts` has a finding of `kind`.
+    fn found_in_each(kind: FindingKind, texts: &[&str]) {
+        for text in texts {
+            assert!(found(text, kind), "{kind} in {text:?}: {:?}", scan(text));
+        }
+    }
+
+    /// None of `texts` has a finding of `kind`.
+    fn found_in_none(kind: FindingKind, texts: &[&str]) {
+        for text in texts {
+            assert!(!found(text, kind), "{kind} in {text:?}: {:?}", scan(text));
+        }
+    }
+
     #[test]
     fn clean_text_has_no_findings() {
         let csv = "order_id,sku,date,qty,amount\nORD-2024-000123,SKU-4411-22,2024-03-15,3,19.99\n";
@@ -713,70 +727,73 @@ mod tests {
 
     #[test]
     fn email() {
-        assert!(found(
-            "contact: first.last+tag@mail.example.co.uk",
-            FindingKind::Email
-        ));
-        assert!(!found(
-            "see @mention and user@localhost",
-            FindingKind::Email
-        ));
-        assert!(!found("version 1.2.3@latest", FindingKind::Email));
+        found_in_each(
+            FindingKind::Email,
+            &["contact: first.last+tag@mail.example.co.uk"],
+        );
+        found_in_none(
+            FindingKind::Email,
+            &["see @mention and user@localhost", "version 1.2.3@latest"],
+        );
     }
 
     #[test]
     fn phone_true_positives() {
-        for text in [
-            "+14155552671",
-            "+44 20 7946 0958",
-            "+1 (415) 555-2671",
-            "(415) 555-2671",
-            "415-555-2671",
-            "030 1234 5678",
-            "07700 900123",
-            "call 415.555.2671.",
-        ] {
-            assert!(found(text, FindingKind::Phone), "{text}");
-        }
+        found_in_each(
+            FindingKind::Phone,
+            &[
+                "+14155552671",
+                "+44 20 7946 0958",
+                "+1 (415) 555-2671",
+                "(415) 555-2671",
+                "415-555-2671",
+                "030 1234 5678",
+                "07700 900123",
+                "call 415.555.2671.",
+            ],
+        );
     }
 
     #[test]
     fn phone_false_positives() {
-        for text in [
-            "4155552671",       // a plain integer
-            "2024-03-15",       // a date
-            "15.03.2024 10:30", // a date and time
-            "SKU-415-555-2671", // an order id
-            "ORD-2024-000123",
-            "qty 1234567",
-            "+1",
-        ] {
-            assert!(!found(text, FindingKind::Phone), "{text}: {:?}", scan(text));
-        }
+        found_in_none(
+            FindingKind::Phone,
+            &[
+                "4155552671",       // a plain integer
+                "2024-03-15",       // a date
+                "15.03.2024 10:30", // a date and time
+                "SKU-415-555-2671", // an order id
+                "ORD-2024-000123",
+                "qty 1234567",
+                "+1",
+            ],
+        );
     }
 
     #[test]
     fn payment_cards_pass_luhn() {
-        for text in [
-            "4111111111111111",
-            "4111 1111 1111 1111",
-            "5500-0000-0000-0004",
-            "378282246310005",
-            "6011111111111117",
-        ] {
-            assert!(found(text, FindingKind::PaymentCard), "{text}");
-        }
+        found_in_each(
+            FindingKind::PaymentCard,
+            &[
+                "4111111111111111",
+                "4111 1111 1111 1111",
+                "5500-0000-0000-0004",
+                "378282246310005",
+                "6011111111111117",
+            ],
+        );
     }
 
     #[test]
     fn payment_card_false_positives() {
-        assert!(
-            !found("4111111111111112", FindingKind::PaymentCard),
-            "Luhn fails"
-        );
-        assert!(
-            !found("4111 1111 1111 1112", FindingKind::PaymentCard),
-            "Luhn fails"
+        found_in_none(
+            FindingKind::PaymentCard,
+            &[
+                "4111111111111112",     // Luhn fails
+                "4111 1111 1111 1112",  // Luhn fails
+                "ORD-4111111111111111", // part of an order id
+                "20240315123045",       // a timestamp
+            ],
         );
         // Passes Luhn but no issuer starts with 9.
         let body = "999999999999999";
@@ -785,133 +802,116 @@ mod tests {
             .unwrap();
         let number = format!("{body}{check}");
         assert!(luhn(&digits(&number)));
-        assert!(!found(&number, FindingKind::PaymentCard), "{number}");
-        assert!(
-            !found("ORD-4111111111111111", FindingKind::PaymentCard),
-            "part of an order id"
-        );
-        assert!(
-            !found("20240315123045", FindingKind::PaymentCard),
-            "a timestamp"
-        );
+        found_in_none(FindingKind::PaymentCard, &[&number]);
     }
 
     #[test]
     fn iban_checksum() {
-        assert!(found(
-            "IBAN: DE89 3704 0044 0532 0130 00",
-            FindingKind::Iban
-        ));
-        assert!(found("GB82WEST12345698765432", FindingKind::Iban));
-        assert!(
-            !found("DE89 3704 0044 0532 0130 01", FindingKind::Iban),
-            "bad checksum"
+        found_in_each(
+            FindingKind::Iban,
+            &[
+                "IBAN: DE89 3704 0044 0532 0130 00",
+                "GB82WEST12345698765432",
+            ],
         );
-        assert!(
-            !found("GB82WEST1234569876543", FindingKind::Iban),
-            "wrong length for GB"
+        found_in_none(
+            FindingKind::Iban,
+            &[
+                "DE89 3704 0044 0532 0130 01", // bad checksum
+                "GB82WEST1234569876543",       // wrong length for GB
+                "AB12CDEF34567890",
+            ],
         );
-        assert!(!found("AB12CDEF34567890", FindingKind::Iban));
     }
 
     #[test]
     fn us_ssn_excludes_invalid_ranges() {
-        assert!(found("ssn 123-45-6789", FindingKind::UsSsn));
-        for text in [
-            "000-12-3456",
-            "666-12-3456",
-            "912-34-5678",
-            "123-00-4567",
-            "123-45-0000",
-            "2024-03-1500",
-        ] {
-            assert!(!found(text, FindingKind::UsSsn), "{text}");
-        }
+        found_in_each(FindingKind::UsSsn, &["ssn 123-45-6789"]);
+        found_in_none(
+            FindingKind::UsSsn,
+            &[
+                "000-12-3456",
+                "666-12-3456",
+                "912-34-5678",
+                "123-00-4567",
+                "123-45-0000",
+                "2024-03-1500",
+            ],
+        );
     }
 
     #[test]
     fn uk_nino() {
-        assert!(found("NI: AB 12 34 56 C", FindingKind::UkNino));
-        assert!(found("JG103759A", FindingKind::UkNino));
-        assert!(
-            !found("GB123456A", FindingKind::UkNino),
-            "prefix never issued"
+        found_in_each(FindingKind::UkNino, &["NI: AB 12 34 56 C", "JG103759A"]);
+        found_in_none(
+            FindingKind::UkNino,
+            &[
+                "GB123456A", // prefix never issued
+                "DA123456C", // D is not a valid first letter
+                "AB123456E", // suffix is A-D
+            ],
         );
-        assert!(
-            !found("DA123456C", FindingKind::UkNino),
-            "D is not a valid first letter"
-        );
-        assert!(!found("AB123456E", FindingKind::UkNino), "suffix is A-D");
     }
 
     #[test]
     fn private_key() {
-        assert!(found(
-            "-----BEGIN RSA PRIVATE KEY-----\nMIIE...",
-            FindingKind::PrivateKey
-        ));
-        assert!(found(
-            "-----BEGIN OPENSSH PRIVATE KEY-----",
-            FindingKind::PrivateKey
-        ));
-        assert!(found(
-            "-----BEGIN PRIVATE KEY-----",
-            FindingKind::PrivateKey
-        ));
-        assert!(!found(
-            "-----BEGIN PUBLIC KEY-----",
-            FindingKind::PrivateKey
-        ));
-        assert!(!found(
-            "-----BEGIN CERTIFICATE-----",
-            FindingKind::PrivateKey
-        ));
+        found_in_each(
+            FindingKind::PrivateKey,
+            &[
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIE...",
+                "-----BEGIN OPENSSH PRIVATE KEY-----",
+                "-----BEGIN PRIVATE KEY-----",
+            ],
+        );
+        found_in_none(
+            FindingKind::PrivateKey,
+            &["-----BEGIN PUBLIC KEY-----", "-----BEGIN CERTIFICATE-----"],
+        );
     }
 
     #[test]
     fn api_tokens() {
-        for text in [
-            "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
-            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
-            "xoxb-1234567890-abcdefghij",
-            "AKIAIOSFODNN7EXAMPLE",
-            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-            "api_key=Zm9vYmFyYmF6cXV4",
-            "\"apiKey\": \"Zm9vYmFyYmF6cXV4\"",
-            "CLIENT_SECRET = 'a1b2c3d4e5f6'",
-            "glpat-abcdefghij0123456789",
-            "xoxe-1234567890-abcdefghij",
-            "npm_abcdefghijklmnopqrstuvwxyz0123456789",
-            "ya29.a0AfH6SMBx3kQ9-abcdefghijklmnopq",
-            "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",
-        ] {
-            assert!(found(text, FindingKind::ApiToken), "{text}");
-        }
+        found_in_each(
+            FindingKind::ApiToken,
+            &[
+                "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+                "xoxb-1234567890-abcdefghij",
+                "AKIAIOSFODNN7EXAMPLE",
+                "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                "api_key=Zm9vYmFyYmF6cXV4",
+                "\"apiKey\": \"Zm9vYmFyYmF6cXV4\"",
+                "CLIENT_SECRET = 'a1b2c3d4e5f6'",
+                "glpat-abcdefghij0123456789",
+                "xoxe-1234567890-abcdefghij",
+                "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+                "ya29.a0AfH6SMBx3kQ9-abcdefghijklmnopq",
+                "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",
+            ],
+        );
     }
 
     #[test]
     fn credentials_in_urls() {
-        for text in [
-            "https://loader:hunter2@db.example.com/x",
-            "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/a/b",
-            "https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204",
-            "https://bucket.s3.amazonaws.com/f.csv?X-Amz-Signature=abc123&X-Amz-Expires=60",
-        ] {
-            assert!(found(text, FindingKind::UrlCredentials), "{text}");
-        }
-        for text in [
-            "ssh://git@github.com/acme/feed.git",
-            "https://api.example.com/list?pageToken=abc&limit=10",
-            "https://x-access-token:{{secret:GITHUB_TOKEN}}@github.com/a/b",
-            "https://example.com/?q=token",
-        ] {
-            assert!(
-                !found(text, FindingKind::UrlCredentials),
-                "{text}: {:?}",
-                scan(text)
-            );
-        }
+        found_in_each(
+            FindingKind::UrlCredentials,
+            &[
+                "https://loader:hunter2@db.example.com/x",
+                "https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/a/b",
+                "https://hooks.example.com/in?team=ops&token=d41d8cd98f00b204",
+                "https://bucket.s3.amazonaws.com/f.csv?X-Amz-Signature=abc123&X-Amz-Expires=60",
+            ],
+        );
+        found_in_none(
+            FindingKind::UrlCredentials,
+            &[
+                "ssh://git@github.com/acme/feed.git",
+                "https://api.example.com/list?pageToken=abc&limit=10",
+                "https://x-access-token:{{secret:GITHUB_TOKEN}}@github.com/a/b",
+                "https://example.com/?q=token",
+            ],
+        );
         let spans: Vec<_> = credentials("a https://u:pw@h/x?token=t0k b")
             .into_iter()
             .map(|c| c.span)
@@ -921,21 +921,18 @@ mod tests {
 
     #[test]
     fn api_token_false_positives() {
-        for text in [
-            "ghp_short",
-            "api_key=${API_KEY}",
-            "api_key:",
-            "the api key is rotated monthly",
-            "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-            "AKIA1234",
-            "eyJhbGciOiJIUzI1NiJ9",
-        ] {
-            assert!(
-                !found(text, FindingKind::ApiToken),
-                "{text}: {:?}",
-                scan(text)
-            );
-        }
+        found_in_none(
+            FindingKind::ApiToken,
+            &[
+                "ghp_short",
+                "api_key=${API_KEY}",
+                "api_key:",
+                "the api key is rotated monthly",
+                "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+                "AKIA1234",
+                "eyJhbGciOiJIUzI1NiJ9",
+            ],
+        );
     }
 
     #[test]

@@ -738,6 +738,15 @@ pub(crate) mod tests {
         }
     }
 
+    /// A new folder holding an empty bare repository `origin.git`, and the spec of a
+    /// source following it.
+    fn bare_origin() -> (tempfile::TempDir, Repository, RemoteSpec) {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
+        (dir, origin, spec)
+    }
+
     async fn open(spec: RemoteSpec, state: &Path, branches: &[&str]) -> Remote {
         Remote::open(
             spec,
@@ -750,10 +759,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn clones_and_sees_new_commits_after_fetch() {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let (dir, origin, spec) = bare_origin();
         let first = commit(&origin, "main", "a.yaml", "one");
-        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
         assert_eq!(
             spec.local_path(),
             Some(dir.path().join("origin.git").as_path())
@@ -784,8 +791,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn follows_one_branch_per_tenant_over_file_urls() {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let (dir, origin, _) = bare_origin();
         let main = commit(&origin, "main", "a.yaml", "main");
         let release = commit(&origin, "release", "a.yaml", "release");
         let url = format!("file://{}", dir.path().join("origin.git").display());
@@ -813,10 +819,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_missing_branch_is_reported_and_the_others_still_move() {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let (dir, origin, spec) = bare_origin();
         let main = commit(&origin, "main", "a.yaml", "main");
-        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
         let remote = open(spec, dir.path(), &["main", "staging"]).await;
         let report = remote.fetch().await.unwrap();
         assert_eq!(report.missing, vec!["staging".to_owned()]);
@@ -838,12 +842,10 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn a_missing_remote_names_the_url_and_keeps_the_last_good_commit() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, origin, spec) = bare_origin();
         let origin_path = dir.path().join("origin.git");
-        let origin = Repository::init_bare(&origin_path).unwrap();
         let good = commit(&origin, "main", "a.yaml", "good");
         drop(origin);
-        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
         let remote = open(spec, dir.path(), &["main"]).await;
         remote.fetch().await.unwrap();
 
@@ -984,10 +986,8 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn heads_survive_a_restart_through_the_cache() {
-        let dir = tempfile::tempdir().unwrap();
-        let origin = Repository::init_bare(dir.path().join("origin.git")).unwrap();
+        let (dir, origin, spec) = bare_origin();
         let good = commit(&origin, "main", "a.yaml", "good");
-        let spec = RemoteSpec::from_config(&source("origin.git"), dir.path()).unwrap();
         open(spec.clone(), dir.path(), &["main"])
             .await
             .fetch()

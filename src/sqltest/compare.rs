@@ -86,43 +86,29 @@ impl TableDiff {
     /// What differs, in counts: `1 missing row, 2 changed rows (rows matched by id)`.
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
-        let plural = |n: usize, what: &str| {
-            if n == 1 {
-                format!("1 {what}")
-            } else {
-                format!("{n} {what}s")
+        for (which, columns) in [
+            ("missing", &self.missing_columns),
+            ("extra", &self.extra_columns),
+        ] {
+            if !columns.is_empty() {
+                let noun = if columns.len() == 1 {
+                    "column"
+                } else {
+                    "columns"
+                };
+                parts.push(format!("{which} {noun} {}", columns.join(", ")));
             }
-        };
-        if !self.missing_columns.is_empty() {
-            parts.push(format!(
-                "missing {} {}",
-                if self.missing_columns.len() == 1 {
-                    "column"
-                } else {
-                    "columns"
-                },
-                self.missing_columns.join(", ")
-            ));
         }
-        if !self.extra_columns.is_empty() {
-            parts.push(format!(
-                "extra {} {}",
-                if self.extra_columns.len() == 1 {
-                    "column"
-                } else {
-                    "columns"
-                },
-                self.extra_columns.join(", ")
-            ));
-        }
-        if self.missing_rows > 0 {
-            parts.push(plural(self.missing_rows, "missing row"));
-        }
-        if self.extra_rows > 0 {
-            parts.push(plural(self.extra_rows, "extra row"));
-        }
-        if self.changed_rows > 0 {
-            parts.push(plural(self.changed_rows, "changed row"));
+        for (n, what) in [
+            (self.missing_rows, "missing row"),
+            (self.extra_rows, "extra row"),
+            (self.changed_rows, "changed row"),
+        ] {
+            match n {
+                0 => {}
+                1 => parts.push(format!("1 {what}")),
+                n => parts.push(format!("{n} {what}s")),
+            }
         }
         let by = if self.key.is_empty() {
             String::new()
@@ -131,6 +117,25 @@ impl TableDiff {
         };
         format!("{}{by}", parts.join(", "))
     }
+}
+
+/// The rows of `rows` that no row of `other` matches, each row of `other` matching one
+/// equal row at most (a multiset difference), in `rows`' order.
+fn unmatched(rows: &[Vec<Cell>], other: &[Vec<Cell>]) -> Vec<Vec<Cell>> {
+    let mut counts: HashMap<&Vec<Cell>, usize> = HashMap::new();
+    for r in other {
+        *counts.entry(r).or_default() += 1;
+    }
+    rows.iter()
+        .filter(|r| match counts.get_mut(r) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect()
 }
 
 fn unique(rows: &[Vec<Cell>], column: usize) -> bool {
@@ -155,18 +160,15 @@ pub(crate) fn compare(
         .enumerate()
         .filter_map(|(e, c)| index_in(actual, c).map(|a| (c.clone(), e, a)))
         .collect();
-    let missing_columns: Vec<String> = expected
-        .columns
-        .iter()
-        .filter(|c| index_in(actual, c).is_none())
-        .cloned()
-        .collect();
-    let extra_columns: Vec<String> = actual
-        .columns
-        .iter()
-        .filter(|c| index_in(expected, c).is_none())
-        .cloned()
-        .collect();
+    let only_in = |t: &Table, other: &Table| -> Vec<String> {
+        t.columns
+            .iter()
+            .filter(|c| index_in(other, c).is_none())
+            .cloned()
+            .collect()
+    };
+    let missing_columns = only_in(expected, actual);
+    let extra_columns = only_in(actual, expected);
     let names: Vec<String> = common.iter().map(|(c, _, _)| c.clone()).collect();
     let project =
         |rows: &[Vec<Cell>], side: fn(&(String, usize, usize)) -> usize| -> Vec<Vec<Cell>> {
@@ -225,26 +227,8 @@ pub(crate) fn compare(
     let mut extra = Vec::new();
     let mut changed = Vec::new();
     if key_idx.is_empty() {
-        let mut counts: HashMap<&Vec<Cell>, isize> = HashMap::new();
-        for r in &act {
-            *counts.entry(r).or_default() += 1;
-        }
-        for r in &exp {
-            match counts.get_mut(r) {
-                Some(n) if *n > 0 => *n -= 1,
-                _ => missing.push(r.clone()),
-            }
-        }
-        let mut counts: HashMap<&Vec<Cell>, isize> = HashMap::new();
-        for r in &exp {
-            *counts.entry(r).or_default() += 1;
-        }
-        for r in &act {
-            match counts.get_mut(r) {
-                Some(n) if *n > 0 => *n -= 1,
-                _ => extra.push(r.clone()),
-            }
-        }
+        missing = unmatched(&exp, &act);
+        extra = unmatched(&act, &exp);
     } else {
         let key_of =
             |r: &Vec<Cell>| -> Vec<Cell> { key_idx.iter().map(|&i| r[i].clone()).collect() };
