@@ -144,7 +144,15 @@ pub struct RateLimited {
 impl ApplyReport {
     /// Whether any action failed.
     pub fn failed(&self) -> bool {
-        self.results.iter().any(|r| r.outcome == Outcome::Failed)
+        self.failures() > 0
+    }
+
+    /// How many actions failed.
+    pub fn failures(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Failed)
+            .count()
     }
 
     /// Number of warnings reported.

@@ -339,6 +339,24 @@ pub struct InventoryRow {
     pub created_by_ferry: bool,
 }
 
+#[cfg(test)]
+impl InventoryRow {
+    /// A row ferry created for `connector`, live as `live-<connector>` at version 1.
+    pub(crate) fn test(connector: &str) -> Self {
+        InventoryRow {
+            connector: connector.to_owned(),
+            kind: Kind::SmartConnector,
+            live_id: format!("live-{connector}"),
+            name: connector.to_uppercase(),
+            applied_hash: ContentHash("a".repeat(64)),
+            source_hash: ContentHash("b".repeat(64)),
+            live_version: 1,
+            revision: "d".repeat(40),
+            created_by_ferry: true,
+        }
+    }
+}
+
 fn kind_from_str(s: &str) -> Result<Kind> {
     Kind::parse(s).ok_or_else(|| Error::Decode {
         table: "inventory",
@@ -960,17 +978,7 @@ mod tests {
     use super::*;
 
     fn row(connector: &str) -> InventoryRow {
-        InventoryRow {
-            connector: connector.to_owned(),
-            kind: Kind::SmartConnector,
-            live_id: format!("id-{connector}"),
-            name: connector.to_uppercase(),
-            applied_hash: ContentHash("a".repeat(64)),
-            source_hash: ContentHash("b".repeat(64)),
-            live_version: 3,
-            revision: "abc".to_owned(),
-            created_by_ferry: true,
-        }
+        InventoryRow::test(connector)
     }
 
     #[test]

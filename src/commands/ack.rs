@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config;
 use crate::model::WarningKind;
 use crate::review;
 use crate::store::Store;
@@ -46,22 +45,9 @@ fn parse_kind(s: &str) -> Result<WarningKind, String> {
 
 /// Run `ferry ack`.
 pub fn run(args: &AckArgs) -> ExitCode {
-    if !args.config.is_file() {
-        eprintln!(
-            "ferry: cannot read the configuration {}; pass the right file with --config",
-            args.config.display()
-        );
-        return ExitCode::from(64);
-    }
-    let loaded = match config::load(&args.config) {
+    let loaded = match super::load_config(&args.config, "acknowledged", 64) {
         Ok(loaded) => loaded,
-        Err(diagnostics) => {
-            for d in &diagnostics {
-                eprintln!("{d}");
-            }
-            eprintln!("ferry: the configuration is invalid; nothing was acknowledged");
-            return ExitCode::from(64);
-        }
+        Err(code) => return code,
     };
     if loaded.tenant(&args.tenant).is_none() {
         let known: Vec<&str> = loaded

@@ -369,15 +369,10 @@ pub(crate) fn sync_status(
 
 /// The status of an apply with failed actions: the first failure and how many more.
 fn failed_status(tenant: &str, report: &ApplyReport) -> CommitStatus {
-    let failures = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == crate::apply::Outcome::Failed)
-        .count();
     CommitStatus::failed(
         tenant,
         &report.first_failure().unwrap_or_default(),
-        failures.saturating_sub(1),
+        report.failures().saturating_sub(1),
     )
 }
 

@@ -1293,7 +1293,7 @@ async fn resume(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ContentHash, Kind, Warning, WarningKind};
+    use crate::model::{Warning, WarningKind};
 
     fn entry(outcome: &str, finished_at: &str, detail: serde_json::Value) -> history::Entry {
         history::Entry {
@@ -1491,20 +1491,6 @@ mod tests {
         );
     }
 
-    fn row(connector: &str) -> InventoryRow {
-        InventoryRow {
-            connector: connector.into(),
-            kind: Kind::SmartConnector,
-            live_id: format!("live-{connector}"),
-            name: connector.to_uppercase(),
-            applied_hash: ContentHash("a".repeat(64)),
-            source_hash: ContentHash("b".repeat(64)),
-            live_version: 1,
-            revision: "d".repeat(40),
-            created_by_ferry: true,
-        }
-    }
-
     #[test]
     fn connector_states_come_from_drift_the_last_results_and_the_inventory() {
         let stored = Stored {
@@ -1539,7 +1525,9 @@ mod tests {
                 },
                 opened_at: "then".into(),
             }],
-            inventory: vec![row("orders"), row("edited"), row("broken")],
+            inventory: ["orders", "edited", "broken"]
+                .map(InventoryRow::test)
+                .into(),
             history: vec![entry(
                 "failed",
                 "2026-01-01T10:00:00Z",

@@ -179,11 +179,7 @@ impl Observation {
             });
         }
         if report.failed() {
-            let failures = report
-                .results
-                .iter()
-                .filter(|r| r.outcome == crate::apply::Outcome::Failed)
-                .count();
+            let failures = report.failures();
             let first = report.first_failure().unwrap_or_default();
             let summary = if failures > 1 {
                 format!("{first} (+{} more)", failures - 1)
