@@ -41,7 +41,7 @@
 //! It must not: plan, read git, or talk to any tenant other than through the provider
 //! it is given (and, for plugin promotion, the source tenant's provider to export a link).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -895,7 +895,9 @@ struct Seen {
 
 /// Record what the no-ops saw, in one transaction: the live version (so the next no-op
 /// reconcile needs no export) and a new source hash whose content is unchanged (so
-/// promotion is not held back by an edit that changed nothing on the platform).
+/// promotion is not held back by an edit that changed nothing on the platform), recorded
+/// as applied cleanly unless the connector has open warnings or it already is. Three
+/// reads for the tenant, then writes only for what changed.
 async fn confirm(ctx: &ApplyContext<'_>, tenant: &str, seen: Vec<Seen>) -> store::Result<()> {
     if seen.is_empty() {
         return Ok(());
@@ -908,6 +910,12 @@ async fn confirm(ctx: &ApplyContext<'_>, tenant: &str, seen: Vec<Seen>) -> store
                 .into_iter()
                 .map(|r| (r.connector.clone(), r))
                 .collect();
+            // Read once for the tenant rather than once per connector in sync.
+            let warned: HashSet<String> = warnings::for_tenant(&tx, &tenant)?
+                .into_iter()
+                .map(|w| w.connector)
+                .collect();
+            let mut clean = clean::hashes(&tx, &tenant)?;
             for s in seen {
                 let Some(mut row) = rows.remove(&s.connector) else {
                     continue;
@@ -930,7 +938,7 @@ async fn confirm(ctx: &ApplyContext<'_>, tenant: &str, seen: Vec<Seen>) -> store
                 if changed {
                     inventory::upsert(&tx, &tenant, &row)?;
                 }
-                if warnings::for_connector(&tx, &tenant, &s.connector)?.is_empty() {
+                if !warned.contains(&s.connector) && clean.insert(s.source_hash.clone()) {
                     clean::record(&tx, &tenant, &s.source_hash, &s.connector, &revision)?;
                 }
             }
