@@ -126,18 +126,18 @@ pub struct ApplyReport {
     /// Warnings closed after the actions (a reference resolved, a VCS authorised).
     #[serde(default)]
     pub closed_warnings: Vec<review::Closed>,
-    /// Set when the platform answered 429 during the apply and ferry ran fewer actions at
-    /// once than the tenant's `concurrency`.
+    /// Set when the platform answered 429 during the apply and ferry had fewer calls in
+    /// flight at once than the tenant's `concurrency`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limited: Option<RateLimited>,
 }
 
-/// How a rate-limited apply lowered the actions it ran at once.
+/// How a rate-limited apply lowered the calls it had in flight at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimited {
     /// The tenant's `concurrency`.
     pub concurrency: usize,
-    /// The fewest actions the apply ran at once after a 429.
+    /// The fewest calls the apply had in flight at once after a 429.
     pub lowest: usize,
 }
 

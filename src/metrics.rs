@@ -170,7 +170,7 @@ families! {
     connectors: Family<StateLabels, Gauge> = Family::default() => "ferry_connectors", "Connectors ferry manages, by tenant and sync state (in_sync, pending, blocked, failed, drifted)";
     drifted: Family<TenantLabels, Gauge> = Family::default() => "ferry_drifted_connectors", "Connectors whose live content differs from what ferry applied, by tenant";
     open_warnings: Family<TenantLabels, Gauge> = Family::default() => "ferry_open_warnings", "Import warnings waiting for a person, by tenant";
-    apply_concurrency: Family<TenantLabels, Gauge> = Family::default() => "ferry_apply_concurrency", "Actions an apply runs at once against the tenant: its concurrency, lowered while the platform answers 429";
+    apply_concurrency: Family<TenantLabels, Gauge> = Family::default() => "ferry_apply_concurrency", "Calls an apply has in flight at once to the tenant: its concurrency, lowered while the platform answers 429";
     requests: Family<RequestLabels, Counter> = Family::default() => "ferry_tenant_requests", "HTTP requests to tenant APIs (each attempt), by tenant, platform, operation and status code (timeout, error when no answer)";
     request_duration: HistogramFamily<RequestLabels> = Family::new_with_constructor(request_histogram) => "ferry_tenant_request_duration_seconds", "Time of one HTTP request to a tenant API, by tenant, platform, operation and status code";
     deliveries: Family<DeliveryLabels, Counter> = Family::default() => "ferry_status_deliveries", "Commit status delivery attempts, by forge and outcome (delivered, deferred, refused)";
@@ -260,7 +260,7 @@ impl Metrics {
         set_tenant_gauge(&self.open_warnings, tenant, n);
     }
 
-    /// How many actions an apply to `tenant` runs at once now.
+    /// How many calls an apply to `tenant` may have in flight at once now.
     pub fn set_apply_concurrency(&self, tenant: &str, n: i64) {
         set_tenant_gauge(&self.apply_concurrency, tenant, n);
     }
