@@ -309,11 +309,11 @@ impl Engine {
                 }
             })
             .collect();
-        // When the inventory alone says something changes, the catalog is looked up
-        // beside the list instead of after it (two calls at once: not with
-        // `concurrency: 1`).
-        let early = cfg.apply_concurrency() > 1 && changes_by_inventory(desired, &inventory);
-        let (summaries, early_catalog) = if early {
+        // When the inventory alone says something changes, the catalog is needed whatever
+        // the tenant holds: it is looked up beside the list instead of after it (two
+        // calls at once: not with `concurrency: 1`).
+        let changed = changes_by_inventory(desired, &inventory);
+        let (summaries, early_catalog) = if changed && cfg.apply_concurrency() > 1 {
             let (summaries, catalog) = tokio::join!(provider.list(), provider.catalog());
             (summaries?, Some(catalog?))
         } else {
@@ -327,7 +327,7 @@ impl Engine {
             exported.insert(id, object);
         }
         let mut catalog = None;
-        if early_catalog.is_some()
+        if changed
             || needs_catalog(desired, &inventory, &summaries)
             || (policy.heal_drift && drifted(&exported, &inventory))
         {

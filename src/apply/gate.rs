@@ -48,10 +48,19 @@ impl Gate {
     }
 
     /// Let `limit` (at least 1) calls through at once from now on. Calls already in
-    /// flight above a lowered limit finish; no new one starts until they did.
+    /// flight above a lowered limit finish; no new one starts until they did. Only a
+    /// raised limit wakes the waiting calls: a lowered or unchanged one frees no place.
     pub(super) fn set_limit(&self, limit: usize) {
-        self.lock().limit = limit.max(1);
-        self.freed.notify_waiters();
+        let limit = limit.max(1);
+        let raised = {
+            let mut state = self.lock();
+            let raised = limit > state.limit;
+            state.limit = limit;
+            raised
+        };
+        if raised {
+            self.freed.notify_waiters();
+        }
     }
 
     /// Wait for a place, in arrival order.
