@@ -533,3 +533,51 @@ async fn a_copy_with_other_content_is_never_adopted() {
     assert!(inventory_of(&store).is_empty());
     assert!(open_entries(&store).iter().all(|e| e.id != id));
 }
+
+/// Connectors in sync whose source changed without changing content: the new source hash
+/// counts as applied cleanly (promotion reads it), except for a connector with an open
+/// warning; the record follows the new hash.
+#[tokio::test]
+async fn connectors_in_sync_record_their_new_source_as_clean_unless_warned() {
+    let store = Store::in_memory(&[]).unwrap();
+    let fake = Fake::new(Platform::Kizen);
+    store
+        .call_blocking(|c| {
+            for name in ["orders", "refunds"] {
+                inventory::upsert(c, "prod", &InventoryRow::test(name))?;
+            }
+            warnings::set(c, "prod", "refunds", "live-refunds", &[vcs_warning()])
+        })
+        .unwrap();
+    let noop = |connector: &str, hash: &str| Action {
+        connector: connector.into(),
+        kind: Kind::SmartConnector,
+        name: connector.to_uppercase(),
+        op: Op::Noop {
+            live_id: format!("live-{connector}"),
+            source_hash: ContentHash(hash.repeat(64)),
+            observed_version: None,
+            applied_hash: None,
+        },
+        reason: None,
+        modelled: Vec::new(),
+    };
+    let plan = Plan {
+        actions: vec![noop("orders", "c"), noop("refunds", "e")],
+        ..create_plan(&testing::kizen("orders").build(), Platform::Kizen, vec![])
+    };
+    let report = run(&fake, &store, &plan).await;
+    assert_eq!((report.in_sync, report.results.len()), (2, 0));
+    let clean = store.call_blocking(|c| clean::hashes(c, "prod")).unwrap();
+    assert!(clean.contains(&ContentHash("c".repeat(64))), "{clean:?}");
+    assert!(
+        !clean.contains(&ContentHash("e".repeat(64))),
+        "an open warning keeps it from counting as clean: {clean:?}"
+    );
+    let sources: Vec<String> = inventory_of(&store)
+        .into_iter()
+        .map(|r| r.source_hash.0[..1].to_owned())
+        .collect();
+    assert_eq!(sources, ["c", "e"]);
+    assert_eq!(*fake.creates.lock().unwrap(), 0, "nothing was created");
+}
