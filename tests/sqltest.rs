@@ -672,15 +672,15 @@ fn serve_blocks_a_connector_whose_required_tests_fail_and_says_so_on_the_commit(
 #[test]
 fn a_relative_python_path_is_taken_from_where_ferry_runs() {
     let repo = Repo::new(&manifest(""), ORDERS_SQL);
-    let venv = engine_python()
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .to_path_buf();
-    std::os::unix::fs::symlink(&venv, repo.dir.path().join(".venv")).unwrap();
+    // The interpreter's environment (a venv's `bin/..`) linked in as `.venv`, so the
+    // interpreter still finds its packages, called by its own file name.
+    let python = engine_python();
+    let (bin, file) = (python.parent().unwrap(), python.file_name().unwrap());
+    std::os::unix::fs::symlink(bin.parent().unwrap(), repo.dir.path().join(".venv")).unwrap();
+    let relative = Path::new(".venv").join(bin.file_name().unwrap()).join(file);
     let out = ferry_in(
         repo.dir.path(),
-        &["test", "--python", ".venv/bin/python"],
+        &["test", "--python", relative.to_str().unwrap()],
         None,
     );
     let (stdout, stderr) = text(&out);
