@@ -589,6 +589,14 @@ pub mod warnings {
         )
     }
 
+    /// How many warnings of a tenant are open.
+    pub fn count(conn: &Connection, tenant: &str) -> Result<u64> {
+        let n: i64 = conn
+            .prepare_cached("SELECT COUNT(*) FROM warnings WHERE tenant = ?1")?
+            .query_row([tenant], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
     /// Open warnings of a tenant.
     pub fn for_tenant(conn: &Connection, tenant: &str) -> Result<Vec<OpenWarning>> {
         query(
@@ -1052,6 +1060,12 @@ mod tests {
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].warning, w1);
         assert_eq!(open[0].opened_at, "earlier");
+        let count = |tenant: &'static str| {
+            store
+                .call_blocking(move |c| warnings::count(c, tenant))
+                .unwrap()
+        };
+        assert_eq!((count("prod"), count("sandbox")), (1, 0));
         store
             .call_blocking(|c| warnings::set(c, "prod", "orders", "1", &[]))
             .unwrap();
@@ -1061,6 +1075,7 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+        assert_eq!(count("prod"), 0);
     }
 
     #[test]

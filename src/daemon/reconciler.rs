@@ -256,9 +256,9 @@ impl EngineReconciler {
     }
 
     async fn open_warning_count(&self, tenant: &str) -> u32 {
-        self.read(tenant, |c, t| warnings::for_tenant(c, t))
+        self.read(tenant, |c, t| warnings::count(c, t))
             .await
-            .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX))
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .unwrap_or(0)
     }
 
