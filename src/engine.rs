@@ -292,23 +292,8 @@ impl Engine {
         let provider = h.provider.as_ref();
         let desired = &*canonical(desired);
         let t = tenant.to_owned();
-        let (rows, mut bodies) = self
-            .store
-            .call(move |c| Ok((inventory::list(c, &t)?, applied::list(c, &t)?)))
-            .await?;
-        let inventory: Vec<InventoryEntry> = rows
-            .into_iter()
-            .map(|r| {
-                let applied_body = bodies
-                    .remove(&r.connector)
-                    .filter(|(hash, _)| *hash == r.applied_hash)
-                    .map(|(_, body)| body);
-                InventoryEntry {
-                    applied_body,
-                    ..to_entry(r)
-                }
-            })
-            .collect();
+        let rows = self.store.call(move |c| inventory::list(c, &t)).await?;
+        let mut inventory: Vec<InventoryEntry> = rows.into_iter().map(to_entry).collect();
         // When the inventory alone says something changes, the catalog is needed whatever
         // the tenant holds: it is looked up beside the list instead of after it (two
         // calls at once: not with `concurrency: 1`).
@@ -321,6 +306,26 @@ impl Engine {
         };
         let mut policy = self.policy(cfg, revision, drift, now).await?;
         let ids = plan::needs_export(desired, &summaries, &inventory, &policy);
+        // What ferry applied is what a drift is compared against, and only an exported
+        // object can show a drift: the kept bodies of those alone are read.
+        if !ids.is_empty() {
+            let connectors: Vec<String> = inventory
+                .iter()
+                .filter(|e| ids.binary_search(&e.live_id).is_ok())
+                .map(|e| e.connector.clone())
+                .collect();
+            let t = tenant.to_owned();
+            let mut bodies = self
+                .store
+                .call(move |c| applied::of(c, &t, &connectors))
+                .await?;
+            for entry in &mut inventory {
+                entry.applied_body = bodies
+                    .remove(&entry.connector)
+                    .filter(|(hash, _)| *hash == entry.applied_hash)
+                    .map(|(_, body)| body);
+            }
+        }
         let mut exported: HashMap<String, LiveObject> = HashMap::new();
         for id in ids {
             let object = provider.export(&id).await?;

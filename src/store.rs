@@ -703,23 +703,28 @@ pub mod tenant {
 pub mod applied {
     use super::*;
 
-    /// The body ferry applied to each connector of `tenant`, with its hash.
-    pub fn list(conn: &Connection, tenant: &str) -> Result<BTreeMap<String, (ContentHash, Body)>> {
-        let mut stmt = conn
-            .prepare_cached("SELECT connector, hash, body FROM applied_bodies WHERE tenant = ?1")?;
-        let rows = stmt.query_map([tenant], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
+    /// The bodies ferry applied to `connectors` of `tenant`, with their hashes. The plan
+    /// asks only for the connectors it exported: only those can show a drift.
+    pub fn of(
+        conn: &Connection,
+        tenant: &str,
+        connectors: &[String],
+    ) -> Result<BTreeMap<String, (ContentHash, Body)>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT hash, body FROM applied_bodies WHERE tenant = ?1 AND connector = ?2",
+        )?;
         let mut out = BTreeMap::new();
-        for row in rows {
-            let (connector, hash, body) = row?;
+        for connector in connectors {
+            let row = stmt
+                .query_row(params![tenant, connector], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .optional()?;
             // A body this version cannot read is left out: the drift then shows no diff.
-            if let Ok(body) = serde_json::from_str::<Body>(&body) {
-                out.insert(connector, (ContentHash(hash), body));
+            if let Some((hash, body)) = row
+                && let Ok(body) = serde_json::from_str::<Body>(&body)
+            {
+                out.insert(connector.clone(), (ContentHash(hash), body));
             }
         }
         Ok(out)
@@ -1201,7 +1206,11 @@ mod tests {
             })
             .unwrap();
         assert_eq!(recorded, (false, true, false));
-        let kept = store.call_blocking(|c| applied::list(c, "prod")).unwrap();
+        let asked = ["orders".to_owned(), "refunds".to_owned()];
+        let kept = store
+            .call_blocking(|c| applied::of(c, "prod", &asked))
+            .unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
         assert_eq!(kept["orders"], (d.hash.clone(), (*d.body).clone()));
         store
             .call_blocking(|c| {
@@ -1211,7 +1220,7 @@ mod tests {
             .unwrap();
         assert!(
             store
-                .call_blocking(|c| applied::list(c, "prod"))
+                .call_blocking(|c| applied::of(c, "prod", &asked))
                 .unwrap()
                 .is_empty()
         );

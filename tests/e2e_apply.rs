@@ -177,6 +177,40 @@ fn a_changed_sql_file_replaces_the_connector_keeping_its_api_name() {
     p.ferry(&["plan"]).expect(0);
 }
 
+/// A drift found after git moved on is compared with what ferry applied, which only the
+/// state store still holds: the plan names the fields a person changed.
+#[test]
+fn a_drift_after_git_moved_on_names_the_fields_changed_in_the_tenant() {
+    let (emu, p) = kizen_on_emulator(one_kizen("sandbox"));
+    let orders = SmartConnector::new("orders-sync", "Orders Sync");
+    orders.write(&p);
+    SmartConnector::new("lead-intake", "Lead Intake").write(&p);
+    p.commit("two connectors");
+    p.apply_json(0);
+    let id = emu.object("sandbox", "Orders Sync").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, answer) = emu.call(
+        "PATCH",
+        "sandbox",
+        &format!("/api/smart-connectors/{id}"),
+        Some(json!({ "name": "Orders Sync (edited)" })),
+    );
+    assert_eq!(status, 200, "{answer}");
+    orders
+        .clone()
+        .sql("SELECT id, email, total FROM orders\n")
+        .write(&p);
+    p.commit("orders: totals");
+
+    let (_, plan) = p.plan_json();
+    let drift = &plan["tenants"][0]["drift"];
+    assert_eq!(drift.as_array().map(Vec::len), Some(1), "{plan}");
+    assert_eq!(drift[0]["connector"], "orders-sync", "{plan}");
+    assert_eq!(drift[0]["fields"], json!(["name"]), "{plan}");
+}
+
 #[test]
 fn a_failed_import_during_a_replace_leaves_the_old_connector_in_place() {
     let (emu, p) = kizen_on_emulator(one_kizen("sandbox"));
