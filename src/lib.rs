@@ -14,6 +14,7 @@ pub mod apply;
 pub mod backoff;
 pub mod capability;
 pub mod cli;
+pub(crate) mod client;
 pub mod commands;
 pub mod config;
 pub mod daemon;

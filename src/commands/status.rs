@@ -230,8 +230,7 @@ pub async fn call(
     let target = format!("{base}{path}");
     // Messages name the URL with any credentials in it hidden.
     let url = crate::sensitive::redact(&target).into_owned();
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
+    let client = crate::client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(20))
         .build()

@@ -130,8 +130,7 @@ impl HttpClient {
     /// # Errors
     /// [`Error::HttpSetup`] when the TLS back end cannot be initialised.
     pub fn new(options: &ClientOptions) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
+        let client = crate::client::builder()
             .connect_timeout(options.connect_timeout)
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()

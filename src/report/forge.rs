@@ -77,7 +77,7 @@ impl fmt::Debug for Token {
 
 /// The HTTP client ferry uses for forges: `User-Agent: ferry/<version>`, bounded timeouts.
 pub(crate) fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::client::builder()
         .user_agent(user_agent())
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
