@@ -8,11 +8,14 @@
 
 use std::collections::HashMap;
 
+use serde::de::DeserializeOwned;
 use serde_saphyr::granit_parser::{Event, Parser};
 use serde_saphyr::{MessageFormatter, UserMessageFormatter};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::Location;
+
+mod events;
 
 /// One document of a multi-document stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +129,9 @@ pub(crate) struct SourceMap {
     keys: Vec<(String, u64, u64, usize)>,
     root_scalars: Vec<(String, String)>,
     complete: bool,
+    /// The document's events for a typed parse, unless it holds something only
+    /// serde-saphyr reads (see [`events`]).
+    events: Option<Vec<events::Ev>>,
 }
 
 enum Frame {
@@ -149,10 +155,12 @@ impl SourceMap {
     pub(crate) fn build(text: &str) -> SourceMap {
         let mut map = SourceMap::default();
         let mut stack: Vec<Frame> = Vec::new();
+        let mut recorder = events::Recorder::new();
         for item in Parser::new_from_str(text) {
             let Ok((event, span)) = item else {
                 return map;
             };
+            recorder.record(&event);
             let kind = match event {
                 Event::Scalar(..) => NodeKind::Scalar,
                 Event::MappingStart(..) => NodeKind::Mapping,
@@ -207,6 +215,7 @@ impl SourceMap {
                                 *key = Some(value.to_string());
                             }
                             (_, NodeKind::Mapping | NodeKind::Sequence) => {
+                                recorder.give_up();
                                 stack.push(Frame::ComplexKey { depth: 1 });
                             }
                             _ => *key = Some("?".to_owned()),
@@ -221,7 +230,7 @@ impl SourceMap {
             {
                 map.root_scalars.push((path.clone(), value.to_string()));
             }
-            map.values.insert(
+            let repeated = map.values.insert(
                 path.clone(),
                 Node {
                     line,
@@ -231,6 +240,10 @@ impl SourceMap {
                     kind,
                 },
             );
+            if repeated.is_some() {
+                // A key written twice (or `a.b` beside `a: {b}`): serde-saphyr decides.
+                recorder.give_up();
+            }
             match kind {
                 NodeKind::Mapping => stack.push(Frame::Map { path, key: None }),
                 NodeKind::Sequence => stack.push(Frame::Seq { path, next: 0 }),
@@ -238,7 +251,15 @@ impl SourceMap {
             }
         }
         map.complete = true;
+        map.events = recorder.finish();
         map
+    }
+
+    /// The document as a `T`, read from the events this map kept; `None` when the
+    /// document holds something only serde-saphyr reads, or does not read as a `T`: the
+    /// caller then parses the text with serde-saphyr, which also words every error.
+    pub(crate) fn typed<T: DeserializeOwned>(&self) -> Option<T> {
+        events::typed(self.events.as_deref()?)
     }
 
     /// Whether the whole document was read without a syntax error.

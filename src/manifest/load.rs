@@ -18,6 +18,7 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::body::Shared;
@@ -870,10 +871,13 @@ impl FileLoader<'_> {
     }
 }
 
-fn typed<S: for<'de> Deserialize<'de>>(
-    doc: &DocContext<'_>,
-) -> Result<Document<S>, serde_saphyr::Error> {
-    serde_saphyr::from_str_with_options::<Document<S>>(doc.chunk.text, yaml::options())
+/// The document as its kind's type: from the events the source map kept when they read
+/// plainly, else (and for every error) from serde-saphyr.
+fn typed<S: DeserializeOwned>(doc: &DocContext<'_>) -> Result<Document<S>, serde_saphyr::Error> {
+    match doc.map.typed::<Document<S>>() {
+        Some(document) => Ok(document),
+        None => serde_saphyr::from_str_with_options::<Document<S>>(doc.chunk.text, yaml::options()),
+    }
 }
 
 /// The error a typed parse of `text` as a `kind` document gives, if any.
@@ -1299,5 +1303,46 @@ fn check_duplicates(set: &mut ManifestSet, diagnostics: &mut Diagnostics) {
     for i in drop.into_iter().rev() {
         let dropped = set.manifests.remove(i);
         set.incomplete.insert(dropped.location.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same<S: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) {
+        let fast = SourceMap::build(text).typed::<Document<S>>();
+        let slow = serde_saphyr::from_str_with_options::<Document<S>>(text, yaml::options());
+        assert_eq!(fast.as_ref(), Some(&slow.expect("valid")), "{text}");
+    }
+
+    /// The quickstart's manifests of every kind are read from the source map's events,
+    /// without a second YAML parse, and read exactly as serde-saphyr reads them.
+    #[test]
+    fn the_quickstart_reads_from_the_events_as_serde_saphyr_reads_it() {
+        let folder = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/quickstart/connectors"
+        );
+        let mut kinds = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).unwrap();
+            for chunk in yaml::split_documents(&text) {
+                let map = SourceMap::build(chunk.text);
+                let kind = map.root_scalar("kind").unwrap().to_owned();
+                match kind.as_str() {
+                    "SmartConnector" => same::<SmartConnectorSpec>(chunk.text),
+                    "Plugin" => same::<PluginSpec>(chunk.text),
+                    "CdeConnector" => same::<CdeConnectorSpec>(chunk.text),
+                    other => panic!("unknown kind {other}"),
+                }
+                kinds.insert(kind);
+            }
+        }
+        assert_eq!(kinds.len(), 3, "{kinds:?}");
     }
 }
