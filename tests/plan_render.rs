@@ -220,6 +220,41 @@ fn sample_files_never_leak_into_renderings() {
     ));
 }
 
+/// What a reconcile's history keeps: the same plan without its noops, which the summary
+/// still counts.
+#[test]
+fn the_history_s_json_leaves_out_noops_and_keeps_their_count() {
+    let every = render::json(&all());
+    let changes = render::json_of_changes(&all());
+    let mut noops = 0;
+    for (full, kept) in every["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(changes["tenants"].as_array().unwrap())
+    {
+        let is_noop = |a: &&serde_json::Value| a["action"] == "noop";
+        let without: Vec<&serde_json::Value> = full["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| !is_noop(a))
+            .collect();
+        let kept_actions: Vec<&serde_json::Value> =
+            kept["actions"].as_array().unwrap().iter().collect();
+        assert_eq!(kept_actions, without, "{kept}");
+        noops += full["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(is_noop)
+            .count();
+        assert_eq!(kept["summary"], full["summary"]);
+        assert_eq!(kept["name"], full["name"]);
+    }
+    assert!(noops > 0, "the sample plans hold noops: {every}");
+}
+
 #[test]
 fn json_shape() {
     let value = render::json(&all());

@@ -589,7 +589,7 @@ impl Reconciler for EngineReconciler {
         };
         self.notify(Observation::finished(tenant, &sha, &planned.plan, &report))
             .await;
-        let detail = json!({"plan": crate::render::json(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted, "brokenElsewhere": broken_elsewhere});
+        let detail = json!({"plan": crate::render::json_of_changes(std::slice::from_ref(&planned.plan)), "results": report.results, "drift": drifted, "brokenElsewhere": broken_elsewhere});
         let summary = if outcome == "drift" {
             format!(
                 "{} · {}",
@@ -677,7 +677,7 @@ impl EngineReconciler {
             .await;
         let drifted: Vec<&str> = checked.drift.iter().map(|d| d.connector.as_str()).collect();
         let detail = json!({
-            "plan": crate::render::json(std::slice::from_ref(&planned.plan)),
+            "plan": crate::render::json_of_changes(std::slice::from_ref(&planned.plan)),
             "results": [],
             "drift": drifted,
             "suspended": suspension,

@@ -10,15 +10,32 @@ use crate::plan::{Action, Op, Plan};
 /// Render plans as JSON. Every action is listed, noops included; bodies are not (they are
 /// in git, and sample files may hold personal data).
 pub fn json(plans: &[Plan]) -> Value {
+    render(plans, true)
+}
+
+/// [`json`] without the noop actions, which the summary still counts (`unchanged`): what
+/// a reconcile's history keeps, so a pass over a tenant in sync stays a few hundred bytes
+/// however many connectors it holds.
+pub fn json_of_changes(plans: &[Plan]) -> Value {
+    render(plans, false)
+}
+
+fn render(plans: &[Plan], noops: bool) -> Value {
     let tenants: Vec<Value> = plans
         .iter()
         .map(|plan| {
             let summary = plan.summary();
+            let actions: Vec<Value> = plan
+                .actions
+                .iter()
+                .filter(|a| noops || !matches!(a.op, Op::Noop { .. }))
+                .map(action)
+                .collect();
             let mut tenant = json!({
                 "name": plan.tenant,
                 "platform": plan.platform,
                 "revision": plan.revision,
-                "actions": plan.actions.iter().map(action).collect::<Vec<_>>(),
+                "actions": actions,
                 "drift": plan.drift,
                 "summary": summary,
                 "changes": plan.changes(),

@@ -14,6 +14,6 @@ mod view;
 
 pub(crate) use diff::line_style;
 pub use diff::{DiffSection, drift_diff};
-pub use json::json;
+pub use json::{json, json_of_changes};
 pub use markdown::{PlannedFrom, markdown, markdown_from};
 pub use text::text;
