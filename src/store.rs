@@ -847,13 +847,23 @@ pub mod history {
         pub detail: serde_json::Value,
     }
 
-    /// Append an entry; returns its id.
+    /// How many entries a tenant keeps: the oldest beyond it are deleted as new ones
+    /// come, so a daemon checking drift every minute does not grow its store for ever.
+    pub const KEPT: u32 = 1000;
+
+    /// Append an entry, deleting the tenant's entries older than its newest [`KEPT`];
+    /// returns the new entry's id.
     pub fn append(conn: &Connection, tenant: &str, e: &Entry) -> Result<i64> {
         conn.execute(
             "INSERT INTO history (tenant, revision, started_at, finished_at, outcome, summary, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![tenant, e.revision, e.started_at, e.finished_at, e.outcome, e.summary, e.detail.to_string()],
         )?;
-        Ok(conn.last_insert_rowid())
+        let id = conn.last_insert_rowid();
+        conn.execute(
+            "DELETE FROM history WHERE tenant = ?1 AND id <= (SELECT id FROM history WHERE tenant = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            params![tenant, KEPT],
+        )?;
+        Ok(id)
     }
 
     /// The newest `limit` entries of a tenant, newest first.
@@ -1224,6 +1234,40 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn history_keeps_the_newest_entries_of_each_tenant() {
+        let store = Store::in_memory(&[]).unwrap();
+        let entry = |n: u32| history::Entry {
+            id: 0,
+            revision: format!("r{n}"),
+            started_at: String::new(),
+            finished_at: String::new(),
+            outcome: "noop".into(),
+            summary: String::new(),
+            detail: serde_json::json!({}),
+        };
+        let extra = 5;
+        store
+            .call_blocking(move |c| {
+                history::append(c, "staging", &entry(0))?;
+                for n in 0..history::KEPT + extra {
+                    history::append(c, "prod", &entry(n))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let prod = store
+            .call_blocking(|c| history::recent(c, "prod", history::KEPT * 2))
+            .unwrap();
+        assert_eq!(prod.len(), history::KEPT as usize);
+        assert_eq!(prod[0].revision, format!("r{}", history::KEPT + extra - 1));
+        assert_eq!(prod.last().unwrap().revision, format!("r{extra}"));
+        let staging = store
+            .call_blocking(|c| history::recent(c, "staging", 10))
+            .unwrap();
+        assert_eq!(staging.len(), 1, "another tenant's entries are kept");
     }
 
     #[test]
