@@ -76,7 +76,19 @@ pub enum Command {
 
 /// Parse the command line, run the command, and turn its outcome into an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` print on stdout and succeed; a usage error prints
+            // on stderr and exits 64, as for a configuration that cannot be read.
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(64)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match cli.command {
         Command::Plan(args) => crate::commands::plan::run(args),
         Command::Apply(args) => crate::commands::apply::run(args),

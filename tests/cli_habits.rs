@@ -307,6 +307,28 @@ fn ferry_alone(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A usage error exits 64 (as documented, like a configuration that cannot be read) and
+/// names what was wrong; `--help` and `--version` succeed.
+#[test]
+fn usage_errors_exit_64_and_help_exits_0() {
+    for (args, word) in [
+        (&["plan", "--no-such-flag"][..], "--no-such-flag"),
+        (&["no-such-command"][..], "no-such-command"),
+        (&["plan", "--output", "xml"][..], "xml"),
+        (&[][..], "Usage"),
+    ] {
+        let out = ferry_alone(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {stderr}");
+        assert!(stderr.contains(word), "{args:?}: {stderr}");
+    }
+    for args in [&["--help"][..], &["plan", "--help"], &["--version"]] {
+        let out = ferry_alone(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(!out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn completions_and_man_pages_cover_every_command() {
     let commands = [
@@ -334,7 +356,7 @@ fn completions_and_man_pages_cover_every_command() {
         );
     }
     let bad = ferry_alone(&["completions", "tcsh"]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(64));
 
     let dir = tempfile::tempdir().unwrap();
     let out = ferry_alone(&["man", "--dir", dir.path().to_str().unwrap()]);
