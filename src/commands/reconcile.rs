@@ -67,10 +67,17 @@ pub fn run(args: &ReconcileArgs) -> ExitCode {
         match tokio::time::timeout(args.timeout, finished(&args.server, &args.tenant, request))
             .await
         {
-            Ok(Ok(detail)) => {
+            Ok(Ok(Wait::Finished(detail))) => {
                 let (code, line) = outcome(&detail);
                 println!("{tenant}: {line}");
                 ExitCode::from(code)
+            }
+            Ok(Ok(Wait::Restarted)) => {
+                eprintln!(
+                    "error: {tenant}: ferry serve at {} restarted before request {request} finished, and a restarted daemon forgets the requests queued before it; it reconciles every tenant once it starts. See `ferry status {tenant}`, or ask again with `ferry reconcile {tenant} --wait`",
+                    crate::sensitive::redact(&args.server)
+                );
+                ExitCode::from(EXIT_FAILURE)
             }
             Ok(Err(e)) => {
                 eprintln!("error: {e}");
@@ -87,18 +94,44 @@ pub fn run(args: &ReconcileArgs) -> ExitCode {
     })
 }
 
-/// Read the tenant until a reconcile answering `request` finished; its view then.
+/// How waiting for a request ended.
+#[derive(Debug, PartialEq)]
+enum Wait {
+    /// A reconcile answering the request finished: the tenant's view then.
+    Finished(Value),
+    /// The daemon restarted since it numbered the request, so no reconcile will answer it.
+    Restarted,
+}
+
+/// Read the tenant until a reconcile answering `request` finished, or the daemon shows it
+/// restarted.
 async fn finished(
     server: &str,
     tenant: &str,
     request: u64,
-) -> Result<Value, crate::commands::status::Error> {
+) -> Result<Wait, crate::commands::status::Error> {
     loop {
         let detail = fetch_tenant(server, tenant).await?;
-        if detail["finishedRequest"].as_u64().unwrap_or(0) >= request {
-            return Ok(detail);
+        if let Some(wait) = waited(detail, request) {
+            return Ok(wait);
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Whether the wait for `request` is over, from one view of the tenant. A daemon numbers
+/// requests from 1 at each start, and its `lastRequest` never goes down while it runs: one
+/// below `request` means the daemon that took the request is gone.
+fn waited(detail: Value, request: u64) -> Option<Wait> {
+    if detail["finishedRequest"].as_u64().unwrap_or(0) >= request {
+        Some(Wait::Finished(detail))
+    } else if detail["lastRequest"]
+        .as_u64()
+        .is_some_and(|last| last < request)
+    {
+        Some(Wait::Restarted)
+    } else {
+        None
     }
 }
 
@@ -133,6 +166,27 @@ pub fn outcome(detail: &Value) -> (u8, String) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_wait_ends_when_the_request_is_answered_or_the_daemon_restarted() {
+        let view =
+            |last: u64, finished: u64| json!({"lastRequest": last, "finishedRequest": finished});
+        assert_eq!(waited(view(3, 2), 3), None, "queued, not finished");
+        assert_eq!(waited(view(5, 2), 3), None, "later requests queued too");
+        assert_eq!(waited(view(3, 3), 3), Some(Wait::Finished(view(3, 3))));
+        assert_eq!(
+            waited(view(4, 4), 3),
+            Some(Wait::Finished(view(4, 4))),
+            "a later request's reconcile also answers it"
+        );
+        assert_eq!(waited(view(0, 0), 3), Some(Wait::Restarted));
+        assert_eq!(waited(view(1, 1), 3), Some(Wait::Restarted));
+        assert_eq!(
+            waited(json!({"finishedRequest": 0}), 3),
+            None,
+            "a server that does not say how many it was asked: keep waiting"
+        );
+    }
 
     #[test]
     fn the_exit_code_follows_the_finished_reconcile() {
