@@ -131,14 +131,20 @@ fn one_kizen(name: &str) -> Seed {
     Seed { tenants: vec![t] }
 }
 
+/// Orders Sync and Lead Intake committed and applied; Orders Sync's manifest to change.
+fn two_connectors_applied(p: &Project) -> SmartConnector {
+    let orders = SmartConnector::new("orders-sync", "Orders Sync");
+    orders.write(p);
+    SmartConnector::new("lead-intake", "Lead Intake").write(p);
+    p.commit("two connectors");
+    p.apply_json(0);
+    orders
+}
+
 #[test]
 fn a_changed_sql_file_replaces_the_connector_keeping_its_api_name() {
     let (emu, p) = kizen_on_emulator(one_kizen("sandbox"));
-    let orders = SmartConnector::new("orders-sync", "Orders Sync");
-    orders.write(&p);
-    SmartConnector::new("lead-intake", "Lead Intake").write(&p);
-    p.commit("two connectors");
-    p.apply_json(0);
+    let orders = two_connectors_applied(&p);
     let before = emu.object("sandbox", "Orders Sync").unwrap();
     let untouched = emu.object("sandbox", "Lead Intake").unwrap();
 
@@ -182,11 +188,7 @@ fn a_changed_sql_file_replaces_the_connector_keeping_its_api_name() {
 #[test]
 fn a_drift_after_git_moved_on_names_the_fields_changed_in_the_tenant() {
     let (emu, p) = kizen_on_emulator(one_kizen("sandbox"));
-    let orders = SmartConnector::new("orders-sync", "Orders Sync");
-    orders.write(&p);
-    SmartConnector::new("lead-intake", "Lead Intake").write(&p);
-    p.commit("two connectors");
-    p.apply_json(0);
+    let orders = two_connectors_applied(&p);
     let id = emu.object("sandbox", "Orders Sync").unwrap()["id"]
         .as_str()
         .unwrap()

@@ -171,6 +171,14 @@ impl<'a> Deserializer<'a> {
         self.events.get(self.pos)
     }
 
+    /// Whether the next event is `end`, which closes the collection being read; it is
+    /// consumed if so.
+    fn ends(&mut self, end: &Ev) -> Result<bool, GaveUp> {
+        let ends = self.peek().ok_or(GaveUp)? == end;
+        self.pos += usize::from(ends);
+        Ok(ends)
+    }
+
     /// The next event as a string scalar.
     fn string(&mut self) -> Result<&'a str, GaveUp> {
         match self.next()? {
@@ -211,6 +219,16 @@ fn integer(value: &str) -> Option<Result<u64, i64>> {
     } else {
         value.parse::<u64>().ok().map(Ok)
     }
+}
+
+/// Integer requests of every width read as [`de::Deserializer::deserialize_i64`]: the
+/// visitor checks the range.
+macro_rules! integers {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
+            self.deserialize_i64(visitor)
+        }
+    )*};
 }
 
 impl<'de> de::Deserializer<'de> for &mut Deserializer<'_> {
@@ -330,32 +348,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_> {
         }
     }
 
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
-    }
-
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
-    }
-
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        self.deserialize_i64(visitor)
+    integers! {
+        deserialize_u64 deserialize_i8 deserialize_i16 deserialize_i32 deserialize_u8
+        deserialize_u16 deserialize_u32
     }
 
     // Floats, characters, bytes, units and tuples are not in any manifest: left to
@@ -376,11 +371,10 @@ impl<'de> de::MapAccess<'de> for Entries<'_, '_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, GaveUp> {
+        if self.de.ends(&Ev::MapEnd)? {
+            return Ok(None);
+        }
         match self.de.peek() {
-            Some(Ev::MapEnd) => {
-                self.de.pos += 1;
-                Ok(None)
-            }
             Some(Ev::Scalar(..)) => seed.deserialize(&mut *self.de).map(Some),
             _ => Err(GaveUp),
         }
@@ -405,14 +399,10 @@ impl<'de> de::SeqAccess<'de> for Items<'_, '_> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, GaveUp> {
-        match self.de.peek() {
-            Some(Ev::SeqEnd) => {
-                self.de.pos += 1;
-                Ok(None)
-            }
-            Some(_) => seed.deserialize(&mut *self.de).map(Some),
-            None => Err(GaveUp),
+        if self.de.ends(&Ev::SeqEnd)? {
+            return Ok(None);
         }
+        seed.deserialize(&mut *self.de).map(Some)
     }
 }
 
