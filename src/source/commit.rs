@@ -23,10 +23,11 @@ const MODE_SUBMODULE: i32 = 0o160000;
 /// The tree of one commit, read from the object database without touching the working tree.
 ///
 /// Cheap to keep: it holds the open repository, two object ids and the trees read so far.
-/// The repository handle sits behind a mutex so the snapshot is `Sync` and can be shared
-/// with blocking tasks.
+/// A repository handle is not `Sync`, so each sits behind a mutex; the snapshot holds one
+/// per core, so threads reading at once (the manifest loader's) each take their own rather
+/// than waiting on one lock.
 pub struct CommitSnapshot {
-    objects: Mutex<Objects>,
+    objects: Box<[Mutex<Objects>]>,
     path: PathBuf,
     commit: Oid,
     tree: Oid,
@@ -123,6 +124,20 @@ impl fmt::Debug for CommitSnapshot {
     }
 }
 
+/// `repo` and, for each further core, another handle on the same repository (as many as
+/// open; one at least).
+fn handles(repo: Repository) -> Box<[Mutex<Objects>]> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let path = repo.path().to_owned();
+    let mut handles = vec![Mutex::new(Objects::new(repo))];
+    handles.extend(
+        (1..cores)
+            .map_while(|_| Repository::open(&path).ok())
+            .map(|more| Mutex::new(Objects::new(more))),
+    );
+    handles.into_boxed_slice()
+}
+
 impl CommitSnapshot {
     /// Open the repository at `repo` and resolve `rev` (a branch, tag, commit id or any
     /// git revision expression) to a commit.
@@ -148,7 +163,7 @@ impl CommitSnapshot {
             (commit.id(), commit.tree_id())
         };
         Ok(CommitSnapshot {
-            objects: Mutex::new(Objects::new(repository)),
+            objects: handles(repository),
             path: repo.to_owned(),
             commit,
             tree,
@@ -171,7 +186,7 @@ impl CommitSnapshot {
         let tree = found.tree_id();
         drop(found);
         Ok(CommitSnapshot {
-            objects: Mutex::new(Objects::new(repo)),
+            objects: handles(repo),
             path,
             commit,
             tree,
@@ -192,11 +207,19 @@ impl CommitSnapshot {
     }
 
     fn with_objects<T>(&self, f: impl FnOnce(&mut Objects) -> T) -> T {
-        // A panic while holding the lock cannot leave the repository in a bad state: every
+        // A panic while holding a lock cannot leave a repository in a bad state: every
         // call here is a read, and a tree is cached only once fully parsed. Recover the
         // guard rather than propagating the poison.
-        let mut guard = self
-            .objects
+        for slot in &self.objects {
+            match slot.try_lock() {
+                Ok(mut guard) => return f(&mut guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    return f(&mut poisoned.into_inner());
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        let mut guard = self.objects[0]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
