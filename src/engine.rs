@@ -309,9 +309,10 @@ impl Engine {
         // What ferry applied is what a drift is compared against, and only an exported
         // object can show a drift: the kept bodies of those alone are read.
         if !ids.is_empty() {
+            let exported: HashSet<&str> = ids.iter().map(String::as_str).collect();
             let connectors: Vec<String> = inventory
                 .iter()
-                .filter(|e| ids.binary_search(&e.live_id).is_ok())
+                .filter(|e| exported.contains(e.live_id.as_str()))
                 .map(|e| e.connector.clone())
                 .collect();
             let t = tenant.to_owned();
