@@ -34,7 +34,7 @@ pub(crate) enum Ev {
 
 /// The events of one document, or `None` once the document holds something the
 /// deserializer does not take.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub(crate) struct Recorder {
     events: Option<Vec<Ev>>,
     depth: usize,
@@ -105,7 +105,7 @@ impl Recorder {
 /// Whether a plain scalar reads as a string under every YAML schema: not empty, not a
 /// null or boolean word of YAML 1.1 or 1.2, and not starting like a number, a date or a
 /// special float (a digit; `+`, `-` or `.` before a digit or a dot; `.inf`, `.nan`).
-pub(crate) fn plain_is_string(value: &str) -> bool {
+fn plain_is_string(value: &str) -> bool {
     const WORDS: [&str; 11] = [
         "null", "true", "false", "yes", "no", "on", "off", "y", "n", "<<", "=",
     ];
@@ -128,6 +128,27 @@ pub(crate) fn plain_is_string(value: &str) -> bool {
         _ => false,
     };
     !(number_like || WORDS.iter().any(|w| value.eq_ignore_ascii_case(w)))
+}
+
+/// What a plain scalar is, as far as the deserializer reads it.
+enum Plain<'a> {
+    /// A string under every schema.
+    Str(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A decimal integer: non-negative, or negative.
+    Int(Result<u64, i64>),
+    /// Anything else (a null, a float, a date, another schema's word): serde-saphyr's.
+    Unsure,
+}
+
+fn plain(value: &str) -> Plain<'_> {
+    match value {
+        _ if plain_is_string(value) => Plain::Str(value),
+        "true" => Plain::Bool(true),
+        "false" => Plain::Bool(false),
+        _ => integer(value).map_or(Plain::Unsure, Plain::Int),
+    }
 }
 
 /// Why the deserializer gave up (never shown: the caller parses again with serde-saphyr).
@@ -182,9 +203,19 @@ impl<'a> Deserializer<'a> {
     /// The next event as a string scalar.
     fn string(&mut self) -> Result<&'a str, GaveUp> {
         match self.next()? {
-            Ev::Scalar(value, ScalarStyle::Plain) if plain_is_string(value) => Ok(value),
-            Ev::Scalar(_, ScalarStyle::Plain) => Err(GaveUp),
+            Ev::Scalar(value, ScalarStyle::Plain) => match plain(value) {
+                Plain::Str(value) => Ok(value),
+                _ => Err(GaveUp),
+            },
             Ev::Scalar(value, _) => Ok(value),
+            _ => Err(GaveUp),
+        }
+    }
+
+    /// The next event as a plain scalar, read as what it is.
+    fn plain(&mut self) -> Result<Plain<'a>, GaveUp> {
+        match self.next()? {
+            Ev::Scalar(value, ScalarStyle::Plain) => Ok(plain(value)),
             _ => Err(GaveUp),
         }
     }
@@ -236,18 +267,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
         match self.next()? {
-            Ev::Scalar(value, ScalarStyle::Plain) => {
-                if plain_is_string(value) {
-                    visitor.visit_str(value)
-                } else if value == "true" || value == "false" {
-                    visitor.visit_bool(value == "true")
-                } else {
-                    match integer(value).ok_or(GaveUp)? {
-                        Ok(n) => visitor.visit_u64(n),
-                        Err(n) => visitor.visit_i64(n),
-                    }
-                }
-            }
+            Ev::Scalar(value, ScalarStyle::Plain) => match plain(value) {
+                Plain::Str(value) => visitor.visit_str(value),
+                Plain::Bool(b) => visitor.visit_bool(b),
+                Plain::Int(Ok(n)) => visitor.visit_u64(n),
+                Plain::Int(Err(n)) => visitor.visit_i64(n),
+                Plain::Unsure => Err(GaveUp),
+            },
             Ev::Scalar(value, _) => visitor.visit_str(value),
             Ev::MapStart => visitor.visit_map(Entries { de: self }),
             Ev::SeqStart => visitor.visit_seq(Items { de: self }),
@@ -256,10 +282,8 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_> {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        match self.next()? {
-            Ev::Scalar(value, ScalarStyle::Plain) if value == "true" || value == "false" => {
-                visitor.visit_bool(value == "true")
-            }
+        match self.plain()? {
+            Plain::Bool(b) => visitor.visit_bool(b),
             _ => Err(GaveUp),
         }
     }
@@ -277,17 +301,12 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        match self.peek() {
+        match self.peek().ok_or(GaveUp)? {
             // A null, written or not, is left to serde-saphyr.
-            Some(Ev::Scalar(value, ScalarStyle::Plain)) if !plain_is_string(value) => {
-                match value.as_str() {
-                    "true" | "false" => visitor.visit_some(self),
-                    other if integer(other).is_some() => visitor.visit_some(self),
-                    _ => Err(GaveUp),
-                }
+            Ev::Scalar(value, ScalarStyle::Plain) if matches!(plain(value), Plain::Unsure) => {
+                Err(GaveUp)
             }
-            Some(_) => visitor.visit_some(self),
-            None => Err(GaveUp),
+            _ => visitor.visit_some(self),
         }
     }
 
@@ -339,11 +358,9 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'_> {
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GaveUp> {
-        match self.next()? {
-            Ev::Scalar(value, ScalarStyle::Plain) => match integer(value).ok_or(GaveUp)? {
-                Ok(n) => visitor.visit_u64(n),
-                Err(n) => visitor.visit_i64(n),
-            },
+        match self.plain()? {
+            Plain::Int(Ok(n)) => visitor.visit_u64(n),
+            Plain::Int(Err(n)) => visitor.visit_i64(n),
             _ => Err(GaveUp),
         }
     }
