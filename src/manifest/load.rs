@@ -876,7 +876,11 @@ impl FileLoader<'_> {
 fn typed<S: DeserializeOwned>(doc: &DocContext<'_>) -> Result<Document<S>, serde_saphyr::Error> {
     match doc.map.typed::<Document<S>>() {
         Some(document) => Ok(document),
-        None => serde_saphyr::from_str_with_options::<Document<S>>(doc.chunk.text, yaml::options()),
+        None => {
+            #[cfg(test)]
+            tests::SECOND_PARSES.with(|n| n.set(n.get() + 1));
+            serde_saphyr::from_str_with_options::<Document<S>>(doc.chunk.text, yaml::options())
+        }
     }
 }
 
@@ -1308,7 +1312,52 @@ fn check_duplicates(set: &mut ManifestSet, diagnostics: &mut Diagnostics) {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+    use crate::source::WorkTree;
+
+    thread_local! {
+        /// Typed parses this thread left to serde-saphyr (a loader of a few files parses
+        /// on the calling thread).
+        pub(super) static SECOND_PARSES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Load `folder` of `root`, with how many documents serde-saphyr parsed a second time.
+    fn load_counting(root: &std::path::Path, folder: &str) -> (ManifestSet, Diagnostics, usize) {
+        SECOND_PARSES.with(|n| n.set(0));
+        let (set, diagnostics) = load_all(&WorkTree::new(root), folder);
+        (set, diagnostics, SECOND_PARSES.with(Cell::get))
+    }
+
+    /// The loader reads a plain manifest from the source map's events, and leaves one with
+    /// an anchor to serde-saphyr, with the same result either way.
+    #[test]
+    fn the_loader_parses_a_plain_manifest_once() {
+        let quickstart = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart");
+        let (set, diagnostics, second) = load_counting(quickstart.as_ref(), "connectors");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(set.manifests.len(), 4);
+        assert_eq!(second, 0, "no quickstart document is parsed twice");
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("c")).unwrap();
+        let plugin = |labels: &str| {
+            format!(
+                "apiVersion: ferry/v1\nkind: Plugin\nmetadata:\n  name: pto\n  labels: {labels}\nspec:\n  name: PTO\n  state: published\n  trigger: conversational\n"
+            )
+        };
+        let read = |labels: &str| {
+            std::fs::write(dir.path().join("c/pto.yaml"), plugin(labels)).unwrap();
+            let (set, diagnostics, second) = load_counting(dir.path(), "c");
+            assert!(diagnostics.is_empty(), "{diagnostics:?}");
+            (set.manifests[0].metadata.clone(), second)
+        };
+        let (plain, once) = read("{team: people, owner: people}");
+        let (anchored, twice) = read("{team: &t people, owner: *t}");
+        assert_eq!((once, twice), (0, 1));
+        assert_eq!(plain, anchored);
+    }
 
     fn same<S: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &str) {
         let fast = SourceMap::build(text).typed::<Document<S>>();
