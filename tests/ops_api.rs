@@ -232,6 +232,13 @@ fn a_reconcile_request_is_numbered_and_ferry_reconcile_waits_for_it() {
         "{stdout}"
     );
     assert!(tenant()["finishedRequest"].as_u64().unwrap() >= second);
+    // That pass found the tenant in sync: its history entry keeps the plan's changes
+    // (none) and counts the connectors in sync, rather than a noop action for each.
+    let newest = tenant()["history"][0].clone();
+    let planned = &newest["detail"]["plan"]["tenants"][0];
+    assert_eq!(planned["name"], "prod", "{newest}");
+    assert_eq!(planned["actions"], serde_json::json!([]), "{newest}");
+    assert_eq!(planned["summary"]["unchanged"], 2, "{newest}");
 
     // `ferry status -o yaml` is the tenant's API view as YAML.
     let (code, yaml, stderr) = ferry_cli(&ferry, &["status", "prod", "-o", "yaml"], None);
