@@ -102,17 +102,8 @@ fn apply_file_refuses_a_plan_the_tenant_moved_away_from_and_changes_nothing() {
     let (_, shown) = plan_file(&p);
     p.ferry(&["plan", "--out", &shown]).expect(2);
     // A person renames the connector in the tenant after the plan was made.
-    let id = emu.object("sandbox", "Orders Sync").unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, body) = emu.call(
-        "PATCH",
-        "sandbox",
-        &format!("/api/smart-connectors/{id}"),
-        Some(json!({"name": "Orders Sync (edited)"})),
-    );
-    assert_eq!(status, 200, "{body}");
+    let id = emu.id("sandbox", "Orders Sync");
+    emu.rename_kizen("sandbox", &id, "Orders Sync (edited)");
     let before = emu.objects("sandbox");
 
     let refused = p.ferry(&["apply", &shown]).expect(1);

@@ -201,10 +201,7 @@ fn an_apply_killed_before_deleting_the_replaced_connector_is_finished_by_the_nex
     tickets.write(&p);
     p.commit("tickets");
     p.ferry(&["apply", "--auto-approve"]).expect(0);
-    let old = emu.object(KIZEN, "Tickets").unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = emu.id(KIZEN, "Tickets");
     tickets
         .clone()
         .sql("SELECT 2 AS version FROM tickets\n")

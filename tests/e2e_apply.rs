@@ -189,17 +189,8 @@ fn a_changed_sql_file_replaces_the_connector_keeping_its_api_name() {
 fn a_drift_after_git_moved_on_names_the_fields_changed_in_the_tenant() {
     let (emu, p) = kizen_on_emulator(one_kizen("sandbox"));
     let orders = two_connectors_applied(&p);
-    let id = emu.object("sandbox", "Orders Sync").unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, answer) = emu.call(
-        "PATCH",
-        "sandbox",
-        &format!("/api/smart-connectors/{id}"),
-        Some(json!({ "name": "Orders Sync (edited)" })),
-    );
-    assert_eq!(status, 200, "{answer}");
+    let id = emu.id("sandbox", "Orders Sync");
+    emu.rename_kizen("sandbox", &id, "Orders Sync (edited)");
     orders
         .clone()
         .sql("SELECT id, email, total FROM orders\n")

@@ -196,10 +196,7 @@ fn promote_from_between_cde_tenants_completes_after_the_vcs_is_authorised() {
     assert!(emu.names("feeds-prod").is_empty());
 
     // A person sets the VCS credentials on the copy in sandbox.
-    let id = emu.object("feeds-sandbox", "Amazon Seller Import").unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = emu.id("feeds-sandbox", "Amazon Seller Import");
     let (status, body) = emu.control(
         "POST",
         "/_emulator/vcs",

@@ -148,6 +148,26 @@ impl Emulator {
         found.into_iter().next()
     }
 
+    /// The live id of the object of `tenant` named `name`, which must exist.
+    pub fn id(&self, tenant: &str, name: &str) -> String {
+        let object = self
+            .object(tenant, name)
+            .unwrap_or_else(|| panic!("no object named {name:?} in {tenant}"));
+        object["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A person renames the Kizen connector `id` of `tenant` to `name` through the
+    /// platform's API.
+    pub fn rename_kizen(&self, tenant: &str, id: &str, name: &str) {
+        let (status, body) = self.call(
+            "PATCH",
+            tenant,
+            &format!("/api/smart-connectors/{id}"),
+            Some(json!({ "name": name })),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// A platform API call to `tenant` with its credentials, as a person's tool would make.
     pub fn call(
         &self,
